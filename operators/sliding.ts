@@ -1,0 +1,209 @@
+import { z } from 'zod';
+import type { AggregateValue, VEvent, WindowResult } from '../src/types.js';
+import { durationSchema, positiveDurationSchema } from '../src/time/duration.js';
+import { MinHeap } from '../src/util/heap.js';
+import type { AggregateFactory } from './aggregates/types.js';
+import { evidenceRef, type WindowContext, type WindowCore } from './types.js';
+
+export const type = 'sliding';
+
+/**
+ * Sliding windows: one evaluation per event, over the events of its key in [t - lookback, t].
+ * Example: `window: { type: sliding, lookback: 10m }`
+ */
+export const schema = z.strictObject({
+  type: z.literal(type),
+  lookback: positiveDurationSchema.describe('The evaluation of an event at t covers the events of its key with time in [t - lookback, t], both ends inclusive.'),
+  grace: durationSchema.default(0).describe('How long an evaluation stays open for late events after it was emitted (each accepted late event re-emits the evaluations it falls into as updates).'),
+  eager: z.boolean().default(false).describe('Evaluate each event on arrival instead of when the watermark passes it: lower latency, but results depend on arrival order and may differ between replay and live. Off by default.'),
+});
+
+export type Config = z.infer<typeof schema>;
+
+interface Entry {
+  key: string;
+  time: number;
+  seq: number;
+  ref: string;
+  values: unknown[];
+  revision: number;
+  alive: boolean;
+}
+
+type Snapshot = { v: 1; w: number; seq: number; entries: Array<[string, number, number, string, unknown[], number]> };
+
+/**
+ * Keyed sliding windows. Each key keeps its recent events sorted by (time, arrival); an evaluation
+ * is queued per event and computed when W > t, so it sees every on-time event at or before t.
+ * Entries leave the buffer once no open evaluation can contain them (W > t + lookback + grace).
+ */
+export class SlidingWindows implements WindowCore {
+  private readonly keys = new Map<string, Entry[]>();
+  private readonly pending = new MinHeap<Entry>();
+  private readonly expiry = new MinHeap<Entry>();
+  private readonly aggs: AggregateFactory[];
+  private readonly fields: (string | undefined)[];
+  private w = -Infinity;
+  private seq = 0;
+  private size = 0;
+
+  constructor(
+    private readonly cfg: { lookback: number; grace: number; eager: boolean },
+    private readonly ctx: WindowContext,
+  ) {
+    this.aggs = ctx.aggregates;
+    this.fields = ctx.aggregates.map((a) => a.field);
+  }
+
+  get watermark(): number {
+    return this.w;
+  }
+  get openWindows(): number {
+    return this.pending.size;
+  }
+  get keyCount(): number {
+    return this.keys.size;
+  }
+  /** Events held in buffers. */
+  get bufferedEvents(): number {
+    return this.size;
+  }
+
+  add(key: string, e: VEvent, out: WindowResult[]): boolean {
+    const { lookback, grace, eager } = this.cfg;
+    const t = e.time;
+    const w = this.w;
+    if (w > t + lookback + grace) return false;
+    const values = new Array(this.fields.length);
+    for (let a = 0; a < values.length; a++) {
+      const f = this.fields[a];
+      values[a] = f === undefined ? undefined : e.payload[f];
+    }
+    const entry: Entry = { key, time: t, seq: this.seq++, ref: evidenceRef(e), values, revision: -1, alive: true };
+    let list = this.keys.get(key);
+    if (list === undefined) {
+      list = [];
+      this.keys.set(key, list);
+    }
+    // Mostly in order: search back from the end for the insertion point.
+    let i = list.length;
+    while (i > 0 && list[i - 1].time > t) i--;
+    list.splice(i, 0, entry);
+    this.size++;
+    this.expiry.push(t + lookback + grace + 1, entry);
+    if (eager || (w > t && w <= t + grace)) {
+      this.evaluate(entry, list, out);
+    } else if (w <= t) {
+      this.pending.push(t + 1, entry);
+    }
+    if (!eager && w > t) {
+      // A late event changes the evaluations after it that already fired and are still within grace.
+      for (let j = i + 1; j < list.length; j++) {
+        const other = list[j];
+        if (other.time > t + lookback) break;
+        if (other.revision >= 0 && w <= other.time + grace) this.evaluate(other, list, out);
+      }
+    }
+    return true;
+  }
+
+  advance(w: number, out: WindowResult[]): void {
+    if (!(w > this.w)) return;
+    this.w = w;
+    while (this.pending.hasDue(w)) {
+      const entry = this.pending.pop() as Entry;
+      if (entry.alive && entry.revision < 0) this.evaluate(entry, this.keys.get(entry.key) as Entry[], out);
+    }
+    while (this.expiry.hasDue(w)) {
+      const entry = this.expiry.pop() as Entry;
+      this.removeEntry(entry);
+    }
+  }
+
+  snapshot(): Snapshot {
+    const entries: Snapshot['entries'] = [];
+    for (const list of this.keys.values()) {
+      for (const en of list) entries.push([en.key, en.time, en.seq, en.ref, en.values.slice(), en.revision]);
+    }
+    return { v: 1, w: this.w, seq: this.seq, entries };
+  }
+
+  restore(snapshot: unknown): void {
+    const snap = snapshot as Snapshot;
+    if (snap?.v !== 1) throw new Error('unsupported sliding snapshot version');
+    this.keys.clear();
+    this.pending.clear();
+    this.expiry.clear();
+    this.size = 0;
+    this.w = snap.w;
+    this.seq = snap.seq;
+    for (const [key, time, seq, ref, values, revision] of snap.entries) {
+      let list = this.keys.get(key);
+      if (list === undefined) {
+        list = [];
+        this.keys.set(key, list);
+      }
+      const entry: Entry = { key, time, seq, ref, values: values.slice(), revision, alive: true };
+      list.push(entry);
+      this.size++;
+      this.expiry.push(time + this.cfg.lookback + this.cfg.grace + 1, entry);
+      if (revision < 0 && !this.cfg.eager) this.pending.push(time + 1, entry);
+    }
+  }
+
+  private evaluate(entry: Entry, list: Entry[], out: WindowResult[]): void {
+    const t = entry.time;
+    const from = t - this.cfg.lookback;
+    // Binary search for the first entry with time >= from.
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid].time < from) lo = mid + 1;
+      else hi = mid;
+    }
+    const accs = this.aggs.map((a) => a.create());
+    const evidence: string[] = [];
+    let count = 0;
+    for (let j = lo; j < list.length; j++) {
+      const en = list[j];
+      if (en.time > t) break;
+      count++;
+      for (let a = 0; a < accs.length; a++) accs[a].add(en.values[a], en.time, en.seq);
+      if (evidence.length < this.ctx.evidenceLimit) evidence.push(en.ref);
+    }
+    const values: Record<string, AggregateValue> = {};
+    for (let a = 0; a < accs.length; a++) values[this.aggs[a].name] = accs[a].result();
+    entry.revision++;
+    out.push({
+      pipeline: this.ctx.pipeline,
+      key: entry.key,
+      start: from,
+      end: t,
+      revision: entry.revision,
+      kind: entry.revision === 0 ? 'final' : 'update',
+      values,
+      count,
+      evidence,
+      trigger: entry.ref,
+    });
+  }
+
+  private removeEntry(entry: Entry): void {
+    entry.alive = false;
+    const list = this.keys.get(entry.key);
+    if (list === undefined) return;
+    // Entries expire in time order, so the one to remove is almost always at the front.
+    const idx = list[0] === entry ? 0 : list.indexOf(entry);
+    if (idx >= 0) {
+      list.splice(idx, 1);
+      this.size--;
+    }
+    if (list.length === 0) this.keys.delete(entry.key);
+  }
+}
+
+/** Build the pure sliding-window core. */
+export function create(config: Config, ctx: WindowContext): WindowCore {
+  return new SlidingWindows({ lookback: config.lookback, grace: config.grace, eager: config.eager }, ctx);
+}

@@ -1,0 +1,33 @@
+import type { VEvent, WindowResult } from '../src/types.js';
+import type { AggregateFactory } from './aggregates/types.js';
+
+/** What every window operator receives besides its own config. */
+export interface WindowContext {
+  pipeline: string;
+  aggregates: AggregateFactory[];
+  /** How many contributing event ids a result carries at most. */
+  evidenceLimit: number;
+}
+
+/**
+ * The pure core of a keyed window operator: no RxJS, no I/O, no clock.
+ * The caller feeds events in arrival order with the watermark W current at each event
+ * (advance first, then add), and results are appended to `out`.
+ */
+export interface WindowCore {
+  /** Add an event; returns false when the event is late (every window it belongs to is closed). */
+  add(key: string, event: VEvent, out: WindowResult[]): boolean;
+  /** Move the watermark forward: fire due windows, close expired ones. */
+  advance(w: number, out: WindowResult[]): void;
+  readonly watermark: number;
+  /** Windows (or pending evaluations) held in state. */
+  readonly openWindows: number;
+  readonly keyCount: number;
+  snapshot(): unknown;
+  restore(snapshot: unknown): void;
+}
+
+/** Reference to an event for evidence: its id, or where it came from. */
+export function evidenceRef(e: VEvent): string {
+  return e.id ?? `${e.source}:${e.partition}:${e.offset}`;
+}

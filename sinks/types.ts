@@ -1,0 +1,38 @@
+import type { Alert, DeadLetter, WindowResult } from '../src/types.js';
+
+/** What a sink can be asked to write. */
+export const OUTPUT_KINDS = ['alerts', 'results', 'deadLetters'] as const;
+export type OutputKind = (typeof OUTPUT_KINDS)[number];
+
+/** The outputs of one engine batch, handed to every sink once. */
+export interface SinkBatch {
+  alerts: Alert[];
+  results: WindowResult[];
+  deadLetters: DeadLetter[];
+}
+
+/**
+ * A destination for outputs. `write` resolves when the sink has done what it promises:
+ * for an acknowledging sink, the data is durable (flushed to the OS, acknowledged by a server);
+ * the engine commits input positions only after every acknowledging sink resolved.
+ */
+export interface Sink {
+  readonly name: string;
+  readonly type: string;
+  /** True when a resolved write means the data is durable. */
+  readonly acknowledges: boolean;
+  /** Which outputs this sink receives. */
+  readonly outputs: ReadonlySet<OutputKind>;
+  write(batch: SinkBatch): Promise<void>;
+  /** Flush and release resources; idempotent. */
+  close(): Promise<void>;
+}
+
+/** What a sink factory receives besides its own config. */
+export interface SinkContext {
+  /** Directory relative paths are resolved against (the config file's directory, or an --out dir). */
+  baseDir: string;
+  /** Writable stream for console output (process.stdout by default). */
+  stdout: NodeJS.WritableStream;
+  logger: import('pino').Logger;
+}

@@ -1,0 +1,183 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { pack } from 'msgpackr';
+import { ConfigError, formatProblem, loadConfig, type LoadedConfig } from '../config/load.js';
+import { Engine } from '../engine/engine.js';
+import { createGenerator, SCENARIOS, type Scenario } from '../generator/index.js';
+import { createLogger } from '../log.js';
+import { EngineMetrics } from '../metrics/registry.js';
+import { startMetricsServer } from '../metrics/server.js';
+import { createSink, sinkSchema } from '../../sinks/index.js';
+import type { Sink } from '../../sinks/types.js';
+
+/** Exit codes: 0 success, 1 runtime failure, 2 invalid config or usage. */
+const EXIT_FAILURE = 1;
+const EXIT_INVALID = 2;
+
+function int(name: string, min = 0) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
+    return n;
+  };
+}
+
+function load(file: string): LoadedConfig {
+  try {
+    return loadConfig(file);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const p of err.problems) process.stderr.write(`${formatProblem(p)}\n`);
+      process.stderr.write(`${err.problems.length} problem${err.problems.length === 1 ? '' : 's'} in ${file}\n`);
+      process.exit(EXIT_INVALID);
+    }
+    throw err;
+  }
+}
+
+async function writeAll(stream: NodeJS.WritableStream, chunk: string | Uint8Array): Promise<void> {
+  if (!stream.write(chunk)) await new Promise<void>((r) => stream.once('drain', () => r()));
+}
+
+async function runLive(opts: { config: string; metricsPort?: number }): Promise<void> {
+  const loaded = load(opts.config);
+  const logger = createLogger({});
+  const metrics = new EngineMetrics();
+  const engine = new Engine({ loaded, mode: 'live', logger, metrics });
+  const mcfg = loaded.config.metrics;
+  const server = mcfg.enabled
+    ? await startMetricsServer({
+        host: mcfg.host,
+        port: opts.metricsPort ?? mcfg.port,
+        metrics,
+        logger,
+        health: () => ({ live: true }),
+        ready: () => (engine.ready ? { ready: true, reasons: [] } : { ready: false, reasons: ['engine not running'] }),
+      })
+    : undefined;
+  if (server) logger.info({ url: `http://${server.host}:${server.port}/metrics` }, 'metrics served');
+  let signals = 0;
+  const onSignal = (sig: string) => {
+    signals++;
+    if (signals > 1) {
+      logger.warn({ signal: sig }, 'second signal: exiting now');
+      process.exit(EXIT_FAILURE);
+    }
+    logger.info({ signal: sig }, 'stopping: finishing in-flight batches and flushing sinks');
+    engine.stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const summary = await engine.run();
+    logger.info({ summary }, 'summary');
+  } finally {
+    await server?.close();
+  }
+}
+
+async function replay(opts: { config: string; input?: string; out?: string; labels?: string | boolean; batchSize?: number }): Promise<void> {
+  const loaded = load(opts.config);
+  const logger = createLogger({});
+  let sinks: Sink[] | undefined;
+  if (opts.out) {
+    const dir = resolve(opts.out);
+    await mkdir(dir, { recursive: true });
+    const ctx = { baseDir: dir, stdout: process.stderr, logger };
+    const files = [
+      ['alerts', 'alerts.jsonl', 'alerts'],
+      ['results', 'results.jsonl', 'results'],
+      ['dead-letters', 'dead-letters.jsonl', 'deadLetters'],
+    ] as const;
+    // Replays append nothing to an earlier run's files: each --out run starts them afresh.
+    await Promise.all(files.map(([, file]) => rm(join(dir, file), { force: true })));
+    sinks = files.map(([name, file, output]) => createSink(sinkSchema.parse({ name, type: 'jsonl', path: join(dir, file), outputs: [output] }), ctx));
+  }
+  const labels = opts.labels === undefined || opts.labels === false ? undefined : { field: opts.labels === true ? 'label' : opts.labels, caseField: 'case' };
+  const engine = new Engine({ loaded, mode: 'replay', logger, input: opts.input, sinks, stdout: process.stderr, labels, batchSize: opts.batchSize });
+  const summary = await engine.run();
+  await writeAll(process.stdout, `${JSON.stringify(summary, null, 2)}\n`);
+}
+
+async function generate(opts: { scenario: Scenario; events: number; seed: number; out?: string; rate: number; start: string; disorder: number; format: 'json' | 'msgpack' }): Promise<void> {
+  const start = Date.parse(opts.start);
+  if (Number.isNaN(start)) throw new InvalidArgumentError('--start must be an ISO-8601 date-time');
+  const gen = createGenerator(opts.scenario, { seed: opts.seed, start, ratePerSecond: opts.rate, disorderMs: opts.disorder });
+  if (opts.out) await mkdir(dirname(resolve(opts.out)), { recursive: true });
+  const stream = opts.out ? createWriteStream(opts.out) : process.stdout;
+  let left = opts.events;
+  while (left > 0) {
+    const n = Math.min(left, 10_000);
+    left -= n;
+    const events = gen.next(n);
+    if (opts.format === 'msgpack') {
+      await writeAll(stream, Buffer.concat(events.map((e) => pack(e))));
+    } else {
+      let text = '';
+      for (const e of events) text += `${JSON.stringify(e)}\n`;
+      await writeAll(stream, text);
+    }
+  }
+  if (opts.out) await new Promise<void>((r, j) => (stream as ReturnType<typeof createWriteStream>).end((err?: Error | null) => (err ? j(err) : r())));
+}
+
+export function buildCli(): Command {
+  const program = new Command('vigie')
+    .description('Real-time detection engine: event-time windows, detectors, explained alerts.')
+    .showHelpAfterError()
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_INVALID));
+
+  program
+    .command('run')
+    .description('Run a config live until interrupted (SIGINT/SIGTERM stop it cleanly).')
+    .requiredOption('-c, --config <file>', 'config file (YAML)')
+    .option('--metrics-port <port>', 'override metrics.port', int('metrics port'))
+    .action(runLive);
+
+  program
+    .command('replay')
+    .description('Process recorded events as fast as possible, in event time, through the same pipeline; prints a JSON summary.')
+    .requiredOption('-c, --config <file>', 'config file (YAML)')
+    .option('-i, --input <file>', "events file (NDJSON, or MessagePack for .msgpack/.mpk) replacing the config's sources")
+    .option('-o, --out <dir>', 'write alerts.jsonl, results.jsonl and dead-letters.jsonl here instead of the configured sinks')
+    .option('--labels [field]', 'score alerts against ground-truth labels in this field (default "label", cases in "case")')
+    .option('--batch-size <n>', 'records per batch', int('batch size', 1))
+    .action(replay);
+
+  program
+    .command('validate')
+    .description('Check a config; prints every problem with file, line, column and path. Exit code 2 when invalid.')
+    .requiredOption('-c, --config <file>', 'config file (YAML)')
+    .action((opts: { config: string }) => {
+      const loaded = load(opts.config);
+      process.stdout.write(`${opts.config}: valid (version ${loaded.version})\n`);
+    });
+
+  program
+    .command('generate')
+    .description('Write deterministic, labelled events of a built-in scenario.')
+    .addOption(new Option('--scenario <name>', 'scenario').choices([...SCENARIOS]).default('payments'))
+    .option('-n, --events <n>', 'number of events', int('events', 1), 10_000)
+    .option('--seed <n>', 'seed', int('seed'), 1)
+    .option('-o, --out <file>', 'output file (stdout when absent)')
+    .option('--rate <n>', 'mean events per second of event time', (v) => {
+      const n = Number(v);
+      if (!(n > 0)) throw new InvalidArgumentError('rate must be > 0');
+      return n;
+    }, 50)
+    .option('--start <iso>', 'time of the first event', '2026-01-01T00:00:00Z')
+    .option('--disorder <ms>', 'maximum out-of-orderness in ms', int('disorder'), 0)
+    .addOption(new Option('--format <format>', 'output format').choices(['json', 'msgpack']).default('json'))
+    .action(generate);
+
+  return program;
+}
+
+buildCli()
+  .parseAsync(process.argv)
+  .catch((err: unknown) => {
+    process.stderr.write(`vigie: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exit(EXIT_FAILURE);
+  });

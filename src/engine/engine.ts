@@ -1,0 +1,383 @@
+import { extname, resolve } from 'node:path';
+import { concatMap, endWith, interval, map, merge, mergeMap, Observable, takeWhile, EMPTY, lastValueFrom, tap, defaultIfEmpty } from 'rxjs';
+import type { Logger } from 'pino';
+import type { Batch, Clock, DeadLetterReason } from '../types.js';
+import { emptyBatch, systemClock } from '../types.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { SourceConfig } from '../sources/index.js';
+import { createSource } from '../sources/index.js';
+import type { RawBatch, Source } from '../sources/types.js';
+import { Ingestor } from '../ingest/ingestor.js';
+import { WatermarkTracker } from '../time/watermark.js';
+import { PipelineCore } from './pipeline.js';
+import { Credits } from './credits.js';
+import { LabelScorer, type LabelOptions, type LabelReport } from './labels.js';
+import { createSink } from '../../sinks/index.js';
+import type { Sink, SinkBatch } from '../../sinks/types.js';
+import type { EngineMetrics } from '../metrics/registry.js';
+import { silentLogger } from '../log.js';
+
+export type EngineMode = 'live' | 'replay';
+
+export interface EngineOptions {
+  loaded: LoadedConfig;
+  mode: EngineMode;
+  clock?: Clock;
+  logger?: Logger;
+  metrics?: EngineMetrics;
+  /** Replace the config's sources with one file (replay --input). */
+  input?: string;
+  /** Replace the config's sinks (replay --out, tests, benchmarks). */
+  sinks?: Sink[];
+  /** Replace the config's sources (tests). */
+  sources?: Source[];
+  stdin?: NodeJS.ReadableStream;
+  /** Where console sinks write (stderr in replay, so stdout carries the summary). */
+  stdout?: NodeJS.WritableStream;
+  labels?: LabelOptions;
+  /** Override engine.batchSize. */
+  batchSize?: number;
+}
+
+export interface SourceSummary {
+  in: number;
+  events: number;
+  deadLettered: Partial<Record<DeadLetterReason, number>>;
+}
+
+export interface PipelineSummary {
+  processed: number;
+  filtered: number;
+  late: number;
+  missingKey: number;
+  results: number;
+}
+
+export interface Summary {
+  name: string;
+  mode: EngineMode;
+  configVersion: string;
+  durationMs: number;
+  eventsPerSecond: number;
+  batches: number;
+  watermark: number | null;
+  sources: Record<string, SourceSummary>;
+  pipelines: Record<string, PipelineSummary>;
+  alerts: { total: number; byDetector: Record<string, { total: number; bySeverity: Record<string, number> }> };
+  deadLetters: { total: number; byReason: Partial<Record<DeadLetterReason, number>> };
+  labels?: LabelReport;
+}
+
+/** Sources given by extension: .msgpack / .mpk / .msgpackr are MessagePack, anything else NDJSON. */
+function inputSource(path: string, template: SourceConfig): SourceConfig {
+  const { time, processingTime, id, fields, maxEventBytes } = template;
+  const ext = extname(path).toLowerCase();
+  const type = ext === '.msgpack' || ext === '.mpk' ? 'msgpack-file' : 'ndjson-file';
+  return { name: template.name, type, path, time, processingTime, id, fields, maxEventBytes } as SourceConfig;
+}
+
+/**
+ * Runs a config: sources -> ingest (decode, map, watermark) -> pipelines (windows, aggregates,
+ * detectors) -> sinks -> acknowledgement, as one RxJS stream of batches. Live and replay share
+ * this code; replay only differs in its sources (read as fast as possible) and its detection clock.
+ */
+export class Engine {
+  readonly version: string;
+  readonly pipelines: PipelineCore[];
+  readonly tracker: WatermarkTracker;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly abort = new AbortController();
+  private readonly credits: Credits;
+  private readonly partitionIds = new Map<string, number>();
+  private readonly summary: Summary;
+  private readonly scorer: LabelScorer | undefined;
+  private sources: Source[] = [];
+  private sinks: Sink[] = [];
+  private ingestors = new Map<string, Ingestor>();
+  private stopped = false;
+  private started = false;
+
+  constructor(private readonly opts: EngineOptions) {
+    const { config, version } = opts.loaded;
+    this.version = version;
+    this.clock = opts.clock ?? systemClock;
+    this.logger = opts.logger ?? silentLogger;
+    this.credits = new Credits(config.engine.maxInflightBatches);
+    this.tracker = new WatermarkTracker({ maxOutOfOrderness: config.time.maxOutOfOrderness, idleTimeout: opts.mode === 'live' ? config.time.idleTimeout : 0 });
+    // Replay stamps detections with event time so that its output is byte-identical run after run.
+    const now = opts.mode === 'replay' ? () => this.eventClock() : () => this.clock.now();
+    this.pipelines = config.pipelines.map((p) => new PipelineCore(p, { configVersion: version, now }));
+    this.scorer = opts.labels ? new LabelScorer(opts.labels) : undefined;
+    this.summary = {
+      name: config.name,
+      mode: opts.mode,
+      configVersion: version,
+      durationMs: 0,
+      eventsPerSecond: 0,
+      batches: 0,
+      watermark: null,
+      sources: {},
+      pipelines: Object.fromEntries(config.pipelines.map((p) => [p.name, { processed: 0, filtered: 0, late: 0, missingKey: 0, results: 0 }])),
+      alerts: { total: 0, byDetector: {} },
+      deadLetters: { total: 0, byReason: {} },
+    };
+  }
+
+  /** Ask a live run to stop: sources stop, in-flight batches finish, sinks flush. Open windows do not fire. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.abort.abort();
+    this.credits.drain();
+  }
+
+  /** True once sources are open and sinks built (for /readyz). */
+  get ready(): boolean {
+    return this.started && !this.stopped;
+  }
+
+  /** Run until the input ends (replay, finite sources) or stop() is called; resolves with the summary. */
+  async run(): Promise<Summary> {
+    const { config, baseDir } = this.opts.loaded;
+    const t0 = performance.now();
+    const batchSize = this.opts.batchSize ?? config.engine.batchSize;
+    const ctx = { baseDir, clock: this.clock, logger: this.logger, batchSize, stdin: this.opts.stdin ?? process.stdin, signal: this.abort.signal };
+    const sourceConfigs = this.opts.input ? [inputSource(resolve(this.opts.input), config.sources[0])] : config.sources;
+    this.sources = this.opts.sources ?? sourceConfigs.map((s) => createSource(s, ctx));
+    for (const s of this.sources) {
+      this.ingestors.set(s.name, new Ingestor(s.name, s.format, s.mapping));
+      this.summary.sources[s.name] = { in: 0, events: 0, deadLettered: {} };
+      for (const p of s.partitions()) this.tracker.register(this.partitionId(s.name, p), this.clock.now());
+    }
+    const sinkCtx = { baseDir, stdout: this.opts.stdout ?? process.stdout, logger: this.logger };
+    this.sinks = this.opts.sinks ?? config.sinks.map((s) => createSink(s, sinkCtx));
+    this.started = true;
+    this.opts.metrics?.setConfigVersion(this.version);
+    this.logger.info({ mode: this.opts.mode, version: this.version, sources: this.sources.map((s) => s.name), pipelines: this.pipelines.map((p) => p.name) }, 'engine started');
+
+    const raw$ = merge(...this.sources.map((s) => this.fromSource(s))).pipe(map(([s, rb]) => this.ingest(s, rb)));
+    const ticks$ = this.opts.mode === 'live' ? interval(config.time.tick).pipe(mergeMap(() => this.tick())) : EMPTY;
+    const batches$ = merge(raw$.pipe(endWith(null)), ticks$).pipe(
+      map((b) => (b === null ? this.finalBatch() : b)),
+      takeWhile((b) => !b.final, true),
+      map((b) => this.process(b)),
+      concatMap((b) => this.deliver(b)),
+      tap(() => this.summary.batches++),
+      defaultIfEmpty(null),
+    );
+    try {
+      await lastValueFrom(batches$);
+    } finally {
+      await Promise.allSettled(this.sinks.map((s) => s.close()));
+      await Promise.allSettled(this.sources.map((s) => s.close()));
+      this.stopped = true;
+    }
+    const ms = performance.now() - t0;
+    let events = 0;
+    for (const s of Object.values(this.summary.sources)) events += s.events;
+    this.summary.durationMs = Math.round(ms);
+    this.summary.eventsPerSecond = ms > 0 ? Math.round((events * 1000) / ms) : 0;
+    const w = this.tracker.watermark;
+    this.summary.watermark = Number.isFinite(w) ? w : null;
+    if (this.scorer) this.summary.labels = this.scorer.report();
+    this.logger.info({ durationMs: this.summary.durationMs, events, alerts: this.summary.alerts.total, deadLetters: this.summary.deadLetters.total }, 'engine stopped');
+    return this.summary;
+  }
+
+  /** Snapshot of every pipeline and the watermarks (for checkpoints and tests). */
+  snapshot(): unknown {
+    return { v: 1, watermark: this.tracker.snapshot(), pipelines: this.pipelines.map((p) => [p.name, p.snapshot()]) };
+  }
+
+  private partitionId(source: string, partition: number): number {
+    const k = `${source}\u0000${partition}`;
+    let id = this.partitionIds.get(k);
+    if (id === undefined) {
+      id = this.partitionIds.size;
+      this.partitionIds.set(k, id);
+    }
+    return id;
+  }
+
+  private eventClock(): number {
+    const w = this.tracker.watermark;
+    if (Number.isFinite(w)) return w;
+    const m = this.tracker.maxSeen;
+    return Number.isFinite(m) ? m : 0;
+  }
+
+  /** Pull batches from a source, one credit per batch: a slow sink slows the source down. */
+  private fromSource(source: Source): Observable<[Source, RawBatch]> {
+    return new Observable<[Source, RawBatch]>((subscriber) => {
+      let closed = false;
+      const it = source.batches()[Symbol.asyncIterator]();
+      (async () => {
+        for (;;) {
+          await this.credits.acquire();
+          if (closed || this.stopped) {
+            this.credits.release();
+            break;
+          }
+          const next = await it.next();
+          if (next.done || closed) {
+            this.credits.release();
+            break;
+          }
+          subscriber.next([source, next.value]);
+        }
+        subscriber.complete();
+      })().catch((err) => subscriber.error(err));
+      return () => {
+        closed = true;
+        void it.return?.(undefined);
+      };
+    });
+  }
+
+  /** Decode and map a raw batch into an engine batch, computing the watermark after each event. */
+  private ingest(source: Source, rb: RawBatch): Batch {
+    const now = this.clock.now();
+    const batch = emptyBatch(now);
+    const pid = this.partitionId(source.name, rb.partition);
+    const ingestor = this.ingestors.get(source.name) as Ingestor;
+    const records = rb.records;
+    const wm = new Float64Array(records.length);
+    const events = batch.events;
+    const tracker = this.tracker;
+    for (let i = 0; i < records.length; i++) {
+      const e = ingestor.ingest(records[i], pid, now, batch.deadLetters);
+      if (e === undefined) continue;
+      wm[events.length] = tracker.observe(pid, e.time, now);
+      events.push(e);
+    }
+    if (events.length === 0 && records.length > 0) tracker.touch(pid, now);
+    batch.wm = wm.subarray(0, events.length);
+    batch.inputs.set(source.name, records.length);
+    if (records.length > 0) batch.positions.set(pid, records[records.length - 1].offset);
+    if (rb.end) tracker.finish(pid);
+    batch.watermark = tracker.watermark;
+    return batch;
+  }
+
+  /** Live: idle partitions may release the watermark without any input. */
+  private tick(): Observable<Batch> {
+    const before = this.tracker.watermark;
+    const now = this.clock.now();
+    const w = this.tracker.tick(now);
+    if (!(w > before)) return EMPTY;
+    const b = emptyBatch(now);
+    b.watermark = w;
+    return new Observable<Batch>((s) => {
+      s.next(b);
+      s.complete();
+    });
+  }
+
+  /** After the last input: W = +Infinity fires every window (rule 6), unless the run was stopped. */
+  private finalBatch(): Batch {
+    const b = emptyBatch(this.clock.now());
+    b.watermark = this.stopped ? this.tracker.watermark : this.tracker.finishAll();
+    b.final = true;
+    return b;
+  }
+
+  private process(batch: Batch): Batch {
+    const t0 = performance.now();
+    this.scorer?.observe(batch.events);
+    for (const p of this.pipelines) p.process(batch);
+    this.scorer?.score(batch.alerts);
+    this.account(batch, (performance.now() - t0) / 1000);
+    return batch;
+  }
+
+  /** Write the batch to every sink; resolves once the acknowledging ones have it durable. */
+  private async deliver(batch: Batch): Promise<Batch> {
+    const out: SinkBatch = { alerts: batch.alerts, results: batch.results, deadLetters: batch.deadLetters };
+    const m = this.opts.metrics;
+    if (out.alerts.length + out.results.length + out.deadLetters.length > 0) {
+      await Promise.all(
+        this.sinks.map(async (sink) => {
+          const t0 = performance.now();
+          try {
+            await sink.write(out);
+          } catch (err) {
+            m?.sinkWriteErrors.inc({ sink: sink.name });
+            throw err;
+          }
+          if (m) {
+            m.sinkWrites.inc({ sink: sink.name });
+            m.sinkWriteDuration.observe({ sink: sink.name }, (performance.now() - t0) / 1000);
+          }
+        }),
+      );
+    }
+    // Inputs without a credit: ticks and the final batch.
+    if (batch.inputs.size > 0) this.credits.release();
+    m?.inflightBatches.set(this.credits.inUse);
+    return batch;
+  }
+
+  /** Counters and metrics, once per batch. */
+  private account(batch: Batch, seconds: number): void {
+    const s = this.summary;
+    const m = this.opts.metrics;
+    for (const [name, n] of batch.inputs) {
+      s.sources[name].in += n;
+      m?.eventsIn.inc({ source: name }, n);
+    }
+    for (const e of batch.events) s.sources[e.source].events++;
+    for (const dl of batch.deadLetters) {
+      const src = s.sources[dl.source];
+      src.deadLettered[dl.reason] = (src.deadLettered[dl.reason] ?? 0) + 1;
+      s.deadLetters.byReason[dl.reason] = (s.deadLetters.byReason[dl.reason] ?? 0) + 1;
+      m?.eventsDeadLettered.inc({ source: dl.source, reason: dl.reason });
+    }
+    s.deadLetters.total += batch.deadLetters.length;
+    for (const p of this.pipelines) {
+      const c = p.takeCounts();
+      const ps = s.pipelines[p.name];
+      ps.processed += c.processed;
+      ps.filtered += c.filtered;
+      ps.late += c.late;
+      ps.missingKey += c.missingKey;
+      if (m) {
+        m.eventsProcessed.inc({ pipeline: p.name }, c.processed);
+        m.eventsFiltered.inc({ pipeline: p.name }, c.filtered);
+        m.eventsLate.inc({ pipeline: p.name }, c.late);
+        m.openWindows.set({ pipeline: p.name }, p.window.openWindows);
+        m.stateKeys.set({ pipeline: p.name }, p.window.keyCount);
+      }
+    }
+    for (const r of batch.results) {
+      s.pipelines[r.pipeline].results++;
+      m?.windowResults.inc({ pipeline: r.pipeline, kind: r.kind });
+    }
+    const now = this.clock.now();
+    for (const a of batch.alerts) {
+      let d = s.alerts.byDetector[a.detector];
+      if (d === undefined) {
+        d = { total: 0, bySeverity: {} };
+        s.alerts.byDetector[a.detector] = d;
+      }
+      d.total++;
+      d.bySeverity[a.severity] = (d.bySeverity[a.severity] ?? 0) + 1;
+      if (m) {
+        m.alerts.inc({ detector: a.detector, severity: a.severity });
+        m.detectionLatency.observe({ detector: a.detector }, Math.max(0, (a.detectedAt - a.eventTime) / 1000));
+      }
+    }
+    s.alerts.total += batch.alerts.length;
+    if (m) {
+      m.batchDuration.observe(seconds);
+      m.batchEvents.observe(batch.events.length);
+      const w = this.tracker.watermark;
+      if (Number.isFinite(w)) {
+        m.watermark.set(w / 1000);
+        m.watermarkLag.set(Math.max(0, (now - w) / 1000));
+      }
+      const seen = this.tracker.maxSeen;
+      if (Number.isFinite(seen)) m.eventTimeLag.set(Math.max(0, (now - seen) / 1000));
+    }
+  }
+}

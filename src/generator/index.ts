@@ -1,0 +1,73 @@
+/**
+ * Built-in, deterministic, seeded event generators. Same options give the same
+ * events (whatever the next() chunking); nothing reads the clock or Math.random.
+ */
+import { PaymentsGenerator, type PaymentsOptions } from './payments.js';
+import { TelemetryGenerator, type TelemetryOptions } from './telemetry.js';
+
+export { PaymentsGenerator, PAYMENT_TYPOLOGIES, PAYMENT_DEFAULTS, CITIES, haversineKm } from './payments.js';
+export type { PaymentsOptions, PaymentTypology, City } from './payments.js';
+export { TelemetryGenerator, INCIDENT_TYPES, TELEMETRY_DEFAULTS } from './telemetry.js';
+export type { TelemetryOptions, IncidentType } from './telemetry.js';
+export { Rng } from './rng.js';
+
+export type Scenario = 'payments' | 'telemetry';
+export const SCENARIOS: readonly Scenario[] = ['payments', 'telemetry'];
+
+/** Anything that hands out the next events of a stream. */
+export interface EventGenerator {
+  next(count: number): Record<string, unknown>[];
+}
+
+/** Options accepted by every scenario; scenario-specific ones are ignored by the others. */
+export interface GeneratorOptions {
+  seed: number;
+  start: number;
+  ratePerSecond: number;
+  disorderMs?: number;
+  customers?: number;
+  fraudRate?: number;
+  services?: number;
+  incidentRate?: number;
+}
+
+/** 2024-01-01T00:00:00Z: the default first event time of generate(). */
+export const DEFAULT_START = 1_704_067_200_000;
+
+/**
+ * Default mean event rates (events per second of event time). Payments: 2000
+ * customers making a few payments a day; telemetry: a small web shop's API.
+ */
+export const DEFAULT_RATE: Readonly<Record<Scenario, number>> = { payments: 0.15, telemetry: 20 };
+
+export function isScenario(name: string): name is Scenario {
+  return (SCENARIOS as readonly string[]).includes(name);
+}
+
+export function createGenerator(scenario: 'payments', opts: PaymentsOptions): PaymentsGenerator;
+export function createGenerator(scenario: 'telemetry', opts: TelemetryOptions): TelemetryGenerator;
+export function createGenerator(scenario: Scenario, opts: GeneratorOptions): EventGenerator;
+export function createGenerator(scenario: Scenario, opts: GeneratorOptions): EventGenerator {
+  switch (scenario) {
+    case 'payments':
+      return new PaymentsGenerator(opts);
+    case 'telemetry':
+      return new TelemetryGenerator(opts);
+    default:
+      throw new RangeError(`unknown scenario '${String(scenario)}' (expected one of: ${SCENARIOS.join(', ')})`);
+  }
+}
+
+/** The first `events` events of a scenario. */
+export function generate(
+  scenario: Scenario,
+  opts: { seed: number; events: number; start?: number; ratePerSecond?: number } & Partial<Omit<GeneratorOptions, 'seed' | 'start' | 'ratePerSecond'>>,
+): Record<string, unknown>[] {
+  const { events, ...rest } = opts;
+  const gen = createGenerator(scenario, {
+    ...rest,
+    start: opts.start ?? DEFAULT_START,
+    ratePerSecond: opts.ratePerSecond ?? DEFAULT_RATE[scenario],
+  });
+  return gen.next(events);
+}

@@ -1,0 +1,248 @@
+/**
+ * The engine's Prometheus metrics, on a registry of their own (never prom-client's global one, so
+ * two engines in one process, or two tests, do not share counters).
+ *
+ * Conventions: `vigie_` prefix, base units (seconds), `_total` for counters, and labels drawn only
+ * from bounded sets named in the configuration (source, pipeline, detector, sink names, severities,
+ * dead-letter reasons). Never a key, an event id or an alert id: each value is a new time series.
+ * Callers update once per batch with the batch's totals; nothing here is meant for per-event calls.
+ *
+ * Example:
+ * ```ts
+ * const metrics = new EngineMetrics();
+ * metrics.eventsIn.inc({ source: 'orders' }, batch.inputs.get('orders') ?? 0);
+ * const body = await metrics.text();
+ * ```
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { DEAD_LETTER_REASONS, SEVERITIES } from '../types.js';
+
+/** Event time -> alert: sub-second for eager detectors, up to a long window plus grace. */
+export const DETECTION_LATENCY_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+/** Batch processing: a batch should take milliseconds; seconds means trouble. */
+export const BATCH_DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Events per batch: from single events (low traffic) to large catch-up batches. */
+export const BATCH_EVENTS_BUCKETS = [1, 5, 10, 50, 100, 500, 1000, 5000, 10000, 50000, 100000];
+/** Sink write: local file writes to remote acknowledgements with retries. */
+export const SINK_WRITE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export interface EngineMetricsOptions {
+  /** Also collect Node.js process metrics (CPU, memory, event loop, GC) as `vigie_*`. Default true. */
+  defaultMetrics?: boolean;
+}
+
+/** Label sets to pre-create at zero, so `rate()` and absence alerts work before the first event. */
+export interface DeclaredLabels {
+  sources?: readonly string[];
+  pipelines?: readonly string[];
+  detectors?: readonly string[];
+  sinks?: readonly { name: string; outputs: readonly string[] }[];
+}
+
+/** Every Vigie metric as a typed field, on a private registry. */
+export class EngineMetrics {
+  readonly registry: Registry;
+
+  readonly eventsIn: Counter<'source'>;
+  readonly eventsProcessed: Counter<'pipeline'>;
+  readonly eventsDeadLettered: Counter<'source' | 'reason'>;
+  readonly eventsLate: Counter<'pipeline'>;
+  readonly eventsFiltered: Counter<'pipeline'>;
+
+  /** Pipeline watermark, unix seconds. */
+  readonly watermark: Gauge;
+  /** Processing time minus watermark, seconds. */
+  readonly watermarkLag: Gauge;
+  /** Processing time minus the highest event time seen, seconds. */
+  readonly eventTimeLag: Gauge;
+
+  readonly openWindows: Gauge<'pipeline'>;
+  readonly stateKeys: Gauge<'pipeline'>;
+  readonly windowResults: Counter<'pipeline' | 'kind'>;
+
+  readonly alerts: Counter<'detector' | 'severity'>;
+  readonly detectionLatency: Histogram<'detector'>;
+
+  readonly batchDuration: Histogram;
+  readonly batchEvents: Histogram;
+
+  readonly sinkWrites: Counter<'sink'>;
+  readonly sinkWriteErrors: Counter<'sink'>;
+  readonly sinkRecords: Counter<'sink' | 'output'>;
+  readonly sinkWriteDuration: Histogram<'sink'>;
+
+  readonly inflightBatches: Gauge;
+  /** Always 1, labelled with the running configuration's hash. Set through {@link setConfigVersion}. */
+  readonly configInfo: Gauge<'version'>;
+
+  constructor(opts: EngineMetricsOptions | boolean = {}) {
+    const defaults = typeof opts === 'boolean' ? opts : (opts.defaultMetrics ?? true);
+    this.registry = new Registry();
+    const registers = [this.registry];
+
+    this.eventsIn = new Counter({
+      name: 'vigie_events_in_total',
+      help: 'Raw inputs read, per source (processed + dead-lettered).',
+      labelNames: ['source'],
+      registers,
+    });
+    this.eventsProcessed = new Counter({
+      name: 'vigie_events_processed_total',
+      help: 'Valid events processed, per pipeline.',
+      labelNames: ['pipeline'],
+      registers,
+    });
+    this.eventsDeadLettered = new Counter({
+      name: 'vigie_events_dead_lettered_total',
+      help: `Inputs dead-lettered, per source and reason (${DEAD_LETTER_REASONS.join(', ')}).`,
+      labelNames: ['source', 'reason'],
+      registers,
+    });
+    this.eventsLate = new Counter({
+      name: 'vigie_events_late_total',
+      help: 'Events arriving after their window closed (past allowed lateness), per pipeline.',
+      labelNames: ['pipeline'],
+      registers,
+    });
+    this.eventsFiltered = new Counter({
+      name: 'vigie_events_filtered_total',
+      help: 'Events dropped by a pipeline filter, per pipeline.',
+      labelNames: ['pipeline'],
+      registers,
+    });
+
+    this.watermark = new Gauge({
+      name: 'vigie_watermark_seconds',
+      help: 'Pipeline watermark (event time up to which input is considered complete), unix seconds.',
+      registers,
+    });
+    this.watermarkLag = new Gauge({
+      name: 'vigie_watermark_lag_seconds',
+      help: 'Processing time minus watermark, seconds.',
+      registers,
+    });
+    this.eventTimeLag = new Gauge({
+      name: 'vigie_event_time_lag_seconds',
+      help: 'Processing time minus the highest event time seen, seconds.',
+      registers,
+    });
+
+    this.openWindows = new Gauge({
+      name: 'vigie_open_windows',
+      help: 'Windows currently open (awaiting watermark), per pipeline.',
+      labelNames: ['pipeline'],
+      registers,
+    });
+    this.stateKeys = new Gauge({
+      name: 'vigie_state_keys',
+      help: 'Keys with state held in memory, per pipeline.',
+      labelNames: ['pipeline'],
+      registers,
+    });
+    this.windowResults = new Counter({
+      name: 'vigie_window_results_total',
+      help: 'Window results emitted, per pipeline and kind (final, update).',
+      labelNames: ['pipeline', 'kind'],
+      registers,
+    });
+
+    this.alerts = new Counter({
+      name: 'vigie_alerts_total',
+      help: 'Alerts emitted, per detector and severity.',
+      labelNames: ['detector', 'severity'],
+      registers,
+    });
+    this.detectionLatency = new Histogram({
+      name: 'vigie_detection_latency_seconds',
+      help: 'Time from the event time of the situation to the alert being emitted, per detector, seconds.',
+      labelNames: ['detector'],
+      buckets: DETECTION_LATENCY_BUCKETS,
+      registers,
+    });
+
+    this.batchDuration = new Histogram({
+      name: 'vigie_batch_duration_seconds',
+      help: 'Processing time of one batch through the engine, seconds.',
+      buckets: BATCH_DURATION_BUCKETS,
+      registers,
+    });
+    this.batchEvents = new Histogram({
+      name: 'vigie_batch_events',
+      help: 'Events per batch.',
+      buckets: BATCH_EVENTS_BUCKETS,
+      registers,
+    });
+
+    this.sinkWrites = new Counter({
+      name: 'vigie_sink_writes_total',
+      help: 'Batch writes attempted, per sink.',
+      labelNames: ['sink'],
+      registers,
+    });
+    this.sinkWriteErrors = new Counter({
+      name: 'vigie_sink_write_errors_total',
+      help: 'Batch writes that failed, per sink.',
+      labelNames: ['sink'],
+      registers,
+    });
+    this.sinkRecords = new Counter({
+      name: 'vigie_sink_records_total',
+      help: 'Records written, per sink and output (alerts, results, deadLetters).',
+      labelNames: ['sink', 'output'],
+      registers,
+    });
+    this.sinkWriteDuration = new Histogram({
+      name: 'vigie_sink_write_duration_seconds',
+      help: 'Duration of one batch write, per sink, seconds.',
+      labelNames: ['sink'],
+      buckets: SINK_WRITE_BUCKETS,
+      registers,
+    });
+
+    this.inflightBatches = new Gauge({
+      name: 'vigie_inflight_batches',
+      help: 'Batches read but not yet acknowledged by every sink.',
+      registers,
+    });
+    this.configInfo = new Gauge({
+      name: 'vigie_config_info',
+      help: 'Always 1; the version label is the hash of the running configuration.',
+      labelNames: ['version'],
+      registers,
+    });
+
+    if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'vigie_' });
+  }
+
+  /** Record the running configuration; the previous version's series disappears (one at a time). */
+  setConfigVersion(version: string): void {
+    this.configInfo.reset();
+    this.configInfo.set({ version }, 1);
+  }
+
+  /** Pre-create the label combinations known from the configuration, at zero. */
+  declare(labels: DeclaredLabels): void {
+    for (const source of labels.sources ?? []) {
+      this.eventsIn.inc({ source }, 0);
+      for (const reason of DEAD_LETTER_REASONS) this.eventsDeadLettered.inc({ source, reason }, 0);
+    }
+    for (const pipeline of labels.pipelines ?? []) {
+      this.eventsProcessed.inc({ pipeline }, 0);
+      this.eventsLate.inc({ pipeline }, 0);
+      this.eventsFiltered.inc({ pipeline }, 0);
+    }
+    for (const detector of labels.detectors ?? []) {
+      for (const severity of SEVERITIES) this.alerts.inc({ detector, severity }, 0);
+    }
+    for (const { name: sink, outputs } of labels.sinks ?? []) {
+      this.sinkWrites.inc({ sink }, 0);
+      this.sinkWriteErrors.inc({ sink }, 0);
+      for (const output of outputs) this.sinkRecords.inc({ sink, output }, 0);
+    }
+  }
+
+  /** The exposition text; serve it with `registry.contentType`. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

@@ -1,0 +1,99 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import { createGenerator, SCENARIOS } from '../generator/index.js';
+import { positiveDurationSchema, durationSchema } from '../time/duration.js';
+import { mappingShape } from './mapping.js';
+import type { RawBatch, RawRecord, Source, SourceContext } from './types.js';
+
+export const type = 'generator';
+
+/**
+ * Built-in, seeded generator of realistic events with labelled cases (fraud typologies or incidents).
+ * Example: `{ name: demo, type: generator, scenario: payments, rate: 50, seed: 7 }`
+ */
+export const schema = z
+  .strictObject({
+    name: z.string().min(1).describe('Source name, unique in the config.'),
+    type: z.literal(type),
+    scenario: z.enum(SCENARIOS).describe('payments: cards, logins, transfers, with fraud typologies (card_testing, account_takeover, impossible_travel, mule_fan_in, amount_outlier); telemetry: service requests with incidents (error_spike, latency_degradation, traffic_drop). Each event carries `label` and `case`.'),
+    seed: z.number().int().default(1).describe('Seed: the same seed and options always give the same events.'),
+    rate: z.number().positive().default(50).describe('Mean events per second of event time.'),
+    realtime: z.boolean().default(true).describe('Pace events on the clock, event times starting now. false: as fast as the engine takes them, event times starting at `start`.'),
+    start: z.string().datetime({ offset: true }).default('2026-01-01T00:00:00Z').describe('First event time when not realtime (ISO-8601).'),
+    events: z.number().int().positive().optional().describe('Stop after this many events (required when not realtime).'),
+    partitions: z.number().int().min(1).max(256).default(1).describe('Number of partitions events are spread over, by customer or service: each has its own watermark, as Kafka partitions do.'),
+    disorder: durationSchema.default(0).describe('Maximum out-of-orderness of event times within the stream.'),
+    tick: positiveDurationSchema.default(100).describe('In realtime, how often due events are released.'),
+    ...mappingShape,
+  })
+  .refine((c) => c.realtime || c.events !== undefined, { message: 'events is required when realtime is false', path: ['events'] });
+export type Config = z.infer<typeof schema>;
+
+/** FNV-1a: a stable spread of keys over partitions, the same on every run and machine. */
+function hash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** Build a generator source. */
+export function create(config: Config, ctx: SourceContext): Source {
+  const parts = Array.from({ length: config.partitions }, (_, i) => i);
+  const offsets = new Array<number>(config.partitions).fill(0);
+  const keyField = config.scenario === 'payments' ? 'customer' : 'service';
+
+  function split(events: Record<string, unknown>[], end: boolean): RawBatch[] {
+    const byPart: RawRecord[][] = parts.map(() => []);
+    for (const e of events) {
+      const p = config.partitions === 1 ? 0 : hash(String(e[keyField] ?? '')) % config.partitions;
+      byPart[p].push({ offset: ++offsets[p], data: e });
+    }
+    const out: RawBatch[] = [];
+    for (const p of parts) if (byPart[p].length > 0 || end) out.push({ partition: p, records: byPart[p], end });
+    return out;
+  }
+
+  return {
+    name: config.name,
+    type,
+    format: 'object',
+    mapping: config,
+    partitions: () => parts,
+    async *batches(): AsyncGenerator<RawBatch> {
+      const limit = config.events ?? Infinity;
+      let produced = 0;
+      if (!config.realtime) {
+        const gen = createGenerator(config.scenario, { seed: config.seed, start: Date.parse(config.start), ratePerSecond: config.rate, disorderMs: config.disorder });
+        while (produced < limit) {
+          const n = Math.min(ctx.batchSize, limit - produced);
+          produced += n;
+          yield* split(gen.next(n), produced >= limit);
+        }
+        return;
+      }
+      const gen = createGenerator(config.scenario, { seed: config.seed, start: ctx.clock.now(), ratePerSecond: config.rate, disorderMs: config.disorder });
+      let lookahead: Record<string, unknown>[] = [];
+      while (produced < limit && !ctx.signal.aborted) {
+        const now = ctx.clock.now();
+        const due: Record<string, unknown>[] = [];
+        for (;;) {
+          if (lookahead.length === 0) lookahead = gen.next(64);
+          if ((lookahead[0].ts as number) > now || produced >= limit) break;
+          due.push(lookahead.shift() as Record<string, unknown>);
+          produced++;
+        }
+        if (due.length > 0) yield* split(due, produced >= limit);
+        if (produced >= limit) return;
+        try {
+          await sleep(config.tick, undefined, { signal: ctx.signal });
+        } catch {
+          return;
+        }
+      }
+    },
+    async close() {},
+  };
+}

@@ -1,0 +1,47 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../types.js';
+import type { Mapping } from './mapping.js';
+
+/** One input record as a source delivers it: undecoded text or bytes, or an object (generator). */
+export interface RawRecord {
+  /** Position within the partition (line number, record index, Kafka offset). */
+  offset: number;
+  data: string | Uint8Array | object;
+}
+
+/** Records of one partition of one source, in order. */
+export interface RawBatch {
+  /** Source-local partition number. */
+  partition: number;
+  records: RawRecord[];
+  /** True when the partition has no more records after these (end of file). */
+  end: boolean;
+}
+
+/** Decoding of records: text lines of JSON, MessagePack, or objects that need no decoding. */
+export type RecordFormat = 'json' | 'msgpack' | 'object';
+
+/** A producer of raw records. Pull-based: the engine asks for the next batch when it has room. */
+export interface Source {
+  readonly name: string;
+  readonly type: string;
+  readonly format: RecordFormat;
+  readonly mapping: Mapping;
+  /** Source-local partitions known before the first record. */
+  partitions(): number[];
+  batches(): AsyncIterable<RawBatch>;
+  close(): Promise<void>;
+}
+
+export interface SourceContext {
+  /** Directory relative paths are resolved against. */
+  baseDir: string;
+  clock: Clock;
+  logger: Logger;
+  /** Records per batch for sources that read as fast as they can. */
+  batchSize: number;
+  /** Standard input, for the stdin source. */
+  stdin: NodeJS.ReadableStream;
+  /** Aborted when the engine stops: live sources stop waiting. */
+  signal: AbortSignal;
+}
