@@ -90,7 +90,7 @@ class ThresholdDetector implements Detector {
       window: { start: r.start, end: r.end },
       revision: r.revision,
       eventTime: r.end,
-      detectedAt: this.ctx.now(),
+      detectedAt: this.ctx.detectionTime(r),
       observed,
       threshold: value,
       score: Number(score.toFixed(6)),

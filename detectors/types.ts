@@ -11,8 +11,11 @@ export interface DetectorContext {
   windowType: string;
   /** Version (hash) of the config that built this detector; carried by every alert. */
   configVersion: string;
-  /** Processing time of detection (an event-time clock in replay, so replays are byte-identical). */
-  now(): number;
+  /**
+   * Time of detection for an alert raised on `result`: processing time live; in replay the watermark at
+   * which the result was emitted, so that replays are byte-identical whatever the batch sizes.
+   */
+  detectionTime(result: WindowResult): number;
 }
 
 /**

@@ -17,9 +17,12 @@ interface WindowState {
   end: number;
   accs: Accumulator[];
   count: number;
-  evidence: string[];
+  evidence: string[] | null;
   /** -1 until the window fired; then the revision of its last emission. */
   revision: number;
+  /** Next window of the same key (by start): most keys have one open window, so no per-key array. */
+  next: WindowState | null;
+  removed: boolean;
 }
 
 interface Snapshot {
@@ -37,7 +40,7 @@ interface Snapshot {
  * close time; all keys share the same ends in fixed windows, so a heap of distinct instants stays tiny.
  */
 export class FixedWindows implements WindowCore {
-  private readonly keys = new Map<string, WindowState[]>();
+  private readonly keys = new Map<string, WindowState>();
   private readonly fireAt = new Map<number, WindowState[]>();
   private readonly closeAt = new Map<number, WindowState[]>();
   private readonly fireHeap = new MinHeap<number>();
@@ -48,6 +51,7 @@ export class FixedWindows implements WindowCore {
   private w = -Infinity;
   private seq = 0;
   private open = 0;
+  private restoring = false;
 
   constructor(
     private readonly spec: FixedWindowSpec,
@@ -71,42 +75,62 @@ export class FixedWindows implements WindowCore {
     const { size, advance, offset, grace } = this.spec;
     const t = e.time;
     const w = this.w;
-    // Window starts containing t, newest first; computed into a reused array (no allocation per event).
+    const last = Math.floor((t - offset) / advance) * advance + offset;
+    if (advance === size) {
+      // Tumbling: exactly one window; no list of starts to build.
+      if (w >= last + size + grace) return false;
+      this.addTo(this.windowOf(key, last), e, out);
+      return true;
+    }
+    // Hopping: window starts containing t, newest first, in a reused array (no allocation per event).
     const starts = this.starts;
     starts.length = 0;
-    const last = Math.floor((t - offset) / advance) * advance + offset;
     for (let s = last; s > t - size; s -= advance) {
       if (w < s + size + grace) starts.push(s);
     }
     if (starts.length === 0) return false;
-    let list = this.keys.get(key);
-    if (list === undefined) {
-      list = [];
-      this.keys.set(key, list);
-    }
-    const seq = this.seq++;
-    const payload = e.payload;
-    for (let j = starts.length - 1; j >= 0; j--) {
-      const s = starts[j];
-      let win: WindowState | undefined;
-      for (let k = 0; k < list.length; k++) {
-        if (list[k].start === s) {
-          win = list[k];
-          break;
-        }
-      }
-      if (win === undefined) win = this.createWindow(key, s, list);
-      const accs = win.accs;
-      for (let a = 0; a < accs.length; a++) {
-        const f = this.fields[a];
-        accs[a].add(f === undefined ? undefined : payload[f], t, seq);
-      }
-      win.count++;
-      if (win.evidence.length < this.ctx.evidenceLimit) win.evidence.push(evidenceRef(e));
-      // Accepted behind the watermark, within grace: the window has fired or is due now.
-      if (w >= win.end) this.emit(win, out);
-    }
+    for (let j = starts.length - 1; j >= 0; j--) this.addTo(this.windowOf(key, starts[j]), e, out);
     return true;
+  }
+
+  /** The window of `key` starting at `start`, created when absent. */
+  private windowOf(key: string, start: number): WindowState {
+    const head = this.keys.get(key);
+    if (head === undefined) {
+      const win = this.createWindow(key, start);
+      this.keys.set(key, win);
+      return win;
+    }
+    let prev: WindowState | null = null;
+    let cur: WindowState | null = head;
+    while (cur !== null && cur.start < start) {
+      prev = cur;
+      cur = cur.next;
+    }
+    if (cur !== null && cur.start === start) return cur;
+    const win = this.createWindow(key, start);
+    win.next = cur;
+    if (prev === null) this.keys.set(key, win);
+    else prev.next = win;
+    return win;
+  }
+
+  private addTo(win: WindowState, e: VEvent, out: WindowResult[]): void {
+    const accs = win.accs;
+    const payload = e.payload;
+    const fields = this.fields;
+    const seq = this.seq++;
+    for (let a = 0; a < accs.length; a++) {
+      const f = fields[a];
+      accs[a].add(f === undefined ? undefined : payload[f], e.time, seq);
+    }
+    win.count++;
+    if (this.ctx.evidenceLimit > 0) {
+      if (win.evidence === null) win.evidence = [];
+      if (win.evidence.length < this.ctx.evidenceLimit) win.evidence.push(evidenceRef(e));
+    }
+    // Accepted behind the watermark, within grace: the window has fired or is due now.
+    if (this.w >= win.end) this.emit(win, out);
   }
 
   advance(w: number, out: WindowResult[]): void {
@@ -133,9 +157,9 @@ export class FixedWindows implements WindowCore {
 
   snapshot(): Snapshot {
     const windows: Snapshot['windows'] = [];
-    for (const list of this.keys.values()) {
-      for (const win of list) {
-        windows.push([win.key, win.start, win.revision, win.count, win.evidence.slice(), win.accs.map((a) => a.snapshot())]);
+    for (const head of this.keys.values()) {
+      for (let win: WindowState | null = head; win !== null; win = win.next) {
+        windows.push([win.key, win.start, win.revision, win.count, win.evidence === null ? [] : win.evidence.slice(), win.accs.map((a) => a.snapshot())]);
       }
     }
     return { v: 1, w: this.w, seq: this.seq, windows };
@@ -152,29 +176,31 @@ export class FixedWindows implements WindowCore {
     this.open = 0;
     this.w = s.w;
     this.seq = s.seq;
+    this.restoring = true;
     for (const [key, start, revision, count, evidence, accs] of s.windows) {
-      let list = this.keys.get(key);
-      if (list === undefined) {
-        list = [];
-        this.keys.set(key, list);
-      }
-      const win = this.createWindow(key, start, list, revision);
+      const win = this.windowOf(key, start);
+      win.revision = revision;
       win.count = count;
-      win.evidence = evidence.slice();
+      win.evidence = evidence.length > 0 ? evidence.slice() : null;
       win.accs = accs.map((a, i) => this.aggs[i].restore(a));
+      this.scheduleTimers(win);
     }
+    this.restoring = false;
   }
 
-  private createWindow(key: string, start: number, list: WindowState[], revision = -1): WindowState {
+  private createWindow(key: string, start: number): WindowState {
     const end = start + this.spec.size;
     const accs: Accumulator[] = new Array(this.aggs.length);
     for (let a = 0; a < this.aggs.length; a++) accs[a] = this.aggs[a].create();
-    const win: WindowState = { key, start, end, accs, count: 0, evidence: [], revision };
-    list.push(win);
+    const win: WindowState = { key, start, end, accs, count: 0, evidence: null, revision: -1, next: null, removed: false };
     this.open++;
-    if (revision < 0 && this.w < end) this.schedule(this.fireAt, this.fireHeap, end, win);
-    if (this.spec.grace > 0) this.schedule(this.closeAt, this.closeHeap, end + this.spec.grace, win);
+    if (!this.restoring) this.scheduleTimers(win);
     return win;
+  }
+
+  private scheduleTimers(win: WindowState): void {
+    if (win.revision < 0 && this.w < win.end) this.schedule(this.fireAt, this.fireHeap, win.end, win);
+    if (this.spec.grace > 0) this.schedule(this.closeAt, this.closeHeap, win.end + this.spec.grace, win);
   }
 
   private schedule(map: Map<number, WindowState[]>, heap: MinHeap<number>, at: number, win: WindowState): void {
@@ -193,6 +219,7 @@ export class FixedWindows implements WindowCore {
     for (let a = 0; a < this.aggs.length; a++) values[this.aggs[a].name] = win.accs[a].result();
     out.push({
       pipeline: this.ctx.pipeline,
+      watermark: this.w,
       key: win.key,
       start: win.start,
       end: win.end,
@@ -200,20 +227,25 @@ export class FixedWindows implements WindowCore {
       kind: win.revision === 0 ? 'final' : 'update',
       values,
       count: win.count,
-      evidence: win.evidence.slice(),
+      evidence: win.evidence === null ? [] : win.evidence.slice(),
     });
   }
 
   private removeAll(wins: WindowState[]): void {
     for (let i = 0; i < wins.length; i++) {
       const win = wins[i];
-      const list = this.keys.get(win.key);
-      if (list === undefined) continue;
-      const idx = list.indexOf(win);
-      if (idx < 0) continue;
-      list.splice(idx, 1);
+      if (win.removed) continue;
+      win.removed = true;
       this.open--;
-      if (list.length === 0) this.keys.delete(win.key);
+      const head = this.keys.get(win.key) as WindowState;
+      if (head === win) {
+        if (win.next === null) this.keys.delete(win.key);
+        else this.keys.set(win.key, win.next);
+        continue;
+      }
+      let prev = head;
+      while (prev.next !== null && prev.next !== win) prev = prev.next;
+      prev.next = win.next;
     }
   }
 }

@@ -200,6 +200,7 @@ export class SessionWindows implements WindowCore {
     for (let a = 0; a < this.aggs.length; a++) values[this.aggs[a].name] = s.accs[a].result();
     out.push({
       pipeline: this.ctx.pipeline,
+      watermark: this.w,
       key: s.key,
       start: s.first,
       end: s.last,

@@ -177,6 +177,7 @@ export class SlidingWindows implements WindowCore {
     entry.revision++;
     out.push({
       pipeline: this.ctx.pipeline,
+      watermark: this.w,
       key: entry.key,
       start: from,
       end: t,

@@ -72,6 +72,8 @@ export interface WindowResult {
   evidence: string[];
   /** For sliding windows: id of the event the evaluation belongs to (or `${partition}:${offset}`). */
   trigger?: string;
+  /** Watermark at which the result was emitted (+Infinity at end of input). */
+  watermark: number;
 }
 
 export type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical';

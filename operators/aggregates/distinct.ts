@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import { z } from 'zod';
+import { HyperLogLog } from './hll.js';
 import type { Accumulator, AggregateFactory } from './types.js';
 
 export const fn = 'distinct';
@@ -49,64 +49,30 @@ export const schema = z
 
 export type DistinctConfig = z.infer<typeof schema>;
 
-/** The part of hyperloglog32's API used here (the package ships no types). */
-interface HyperLogLog {
-  count(): number;
-  state(): Buffer;
-  merge(other: Buffer): void;
-}
-
-// hyperloglog32 is CommonJS without type declarations: load it through require and give it the type above.
-const createHyperLogLog = createRequire(import.meta.url)('hyperloglog32') as (precision: number) => HyperLogLog;
+/** A value counted by `distinct`: the raw payload value, kept as is in exact mode. */
+type Scalar = string | number | boolean;
 
 const snapshotSchema = z.union([
-  z.strictObject({ set: z.array(z.string()) }),
+  // z.number() rejects NaN and infinities, which add() never keeps.
+  z.strictObject({ set: z.array(z.union([z.string(), z.number(), z.boolean()])) }),
   z.strictObject({ hll: z.instanceof(Uint8Array), p: z.number().int() }),
 ]);
 
 /**
- * MurmurHash3 x86_32 (seed 0) of the string's UTF-16LE bytes, read straight from the char codes.
- *
- * Why not hyperloglog32's own `add`: in 1.0.0 its rank loop never runs (`hash & 0` is always 0), so every
- * touched register is set to 1 and the estimate saturates near 1.44 * 2^p (23 634 for 1M values at p = 14).
- * We hash and set registers ourselves and use the package for its register array, estimator and merge.
+ * The string hashed into the sketch: type-prefixed, so 1, "1" and true stay three values there too.
+ * Only built when a value reaches the sketch, never in exact mode.
  */
-function hash32(s: string): number {
-  const len = s.length;
-  let h = 0;
-  let i = 0;
-  for (; i + 1 < len; i += 2) {
-    let k = s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16);
-    k = Math.imul(k, 0xcc9e2d51);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, 0x1b873593);
-    h ^= k;
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  }
-  if (i < len) {
-    let k = s.charCodeAt(i);
-    k = Math.imul(k, 0xcc9e2d51);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, 0x1b873593);
-    h ^= k;
-  }
-  h ^= len * 2;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+function typedKey(value: Scalar): string {
+  if (typeof value === 'string') return 's:' + value;
+  if (typeof value === 'number') return 'n:' + value;
+  return value ? 'b:true' : 'b:false';
 }
 
 class Distinct implements Accumulator {
-  // Exactly one of the two is set. Values are kept as type-prefixed strings, so a Set tells 1 from "1".
-  set: Set<string> | null = new Set();
+  // Exactly one of the two is set. The Set holds raw values: it already tells 1 from "1" (SameValueZero),
+  // so the hot path allocates nothing, and a string's hash is computed once by V8 and cached on the string.
+  set: Set<Scalar> | null = new Set();
   hll: HyperLogLog | null = null;
-  // hyperloglog32 keeps running totals that only its own add/merge update; after we write registers
-  // directly they are stale until refreshed (see estimate()).
-  stale = false;
 
   constructor(
     readonly exactLimit: number,
@@ -114,85 +80,55 @@ class Distinct implements Accumulator {
   ) {}
 
   add(value: unknown, _time: number, _seq: number): void {
-    // One string per counted event is the price of a key that works for both the Set and the hash.
-    let key: string;
-    if (typeof value === 'string') key = 's:' + value;
-    else if (typeof value === 'number') {
-      if (!Number.isFinite(value)) return;
-      key = 'n:' + value;
-    } else if (typeof value === 'boolean') key = value ? 'b:true' : 'b:false';
-    else return;
-    this.addKey(key);
+    if (typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) {
+      this.addValue(value);
+    }
   }
 
-  addKey(key: string): void {
+  /** Count a value already known to be a string, a finite number or a boolean. */
+  addValue(value: Scalar): void {
     const set = this.set;
     if (set === null) {
-      this.insert(key);
+      (this.hll as HyperLogLog).addString(typedKey(value));
       return;
     }
-    set.add(key);
+    set.add(value);
     if (set.size > this.exactLimit) this.promote();
   }
 
   /** Switch to the sketch: every value seen so far goes into it, so nothing is lost. */
   promote(): void {
-    const hll = createHyperLogLog(this.precision);
-    this.hll = hll;
+    const hll = new HyperLogLog(this.precision);
     const set = this.set;
+    if (set !== null) for (const value of set) hll.addString(typedKey(value));
+    this.hll = hll;
     this.set = null;
-    if (set !== null) for (const key of set) this.insert(key);
-  }
-
-  /** HyperLogLog register update: the top p bits pick the register, it keeps the max leading-zero rank of the rest. */
-  insert(key: string): void {
-    const hash = hash32(key);
-    const p = this.precision;
-    const rest = hash << p;
-    const rank = rest === 0 ? 33 - p : Math.clz32(rest) + 1;
-    const registers = (this.hll as HyperLogLog).state();
-    const index = hash >>> (32 - p);
-    if (rank > registers[index]) {
-      registers[index] = rank;
-      this.stale = true;
-    }
   }
 
   merge(other: Accumulator): void {
     if (!(other instanceof Distinct)) throw new TypeError(`distinct: cannot merge a ${other.constructor.name}`);
     if (other.set !== null) {
-      for (const key of other.set) this.addKey(key);
+      for (const value of other.set) this.addValue(value);
       return;
     }
     if (other.precision !== this.precision) {
       throw new Error(`distinct: cannot merge sketches of precision ${other.precision} and ${this.precision}`);
     }
     if (this.hll === null) this.promote();
-    // Register-wise max; the package recomputes its running totals, so ours are fresh afterwards.
-    (this.hll as HyperLogLog).merge((other.hll as HyperLogLog).state());
-    this.stale = false;
+    (this.hll as HyperLogLog).merge(other.hll as HyperLogLog);
   }
 
   result(): number {
     if (this.set !== null) return this.set.size;
-    return this.estimate();
+    // A count: the estimate is rounded (linear counting gives e.g. 1.00003 for one value).
+    return Math.round((this.hll as HyperLogLog).estimate());
   }
 
-  private estimate(): number {
-    const hll = this.hll as HyperLogLog;
-    if (this.stale) {
-      // Merging the registers into themselves changes none of them but makes the package recompute its
-      // totals: O(2^p), paid once per result rather than on every add.
-      hll.merge(hll.state());
-      this.stale = false;
-    }
-    return hll.count();
-  }
-
-  snapshot(): { set: string[] } | { hll: Uint8Array; p: number } {
+  snapshot(): { set: Scalar[] } | { hll: Uint8Array; p: number } {
+    // Raw values: msgpack keeps strings, numbers and booleans apart, so the types survive a checkpoint.
     if (this.set !== null) return { set: [...this.set] };
-    // A copy: the live registers keep changing after the snapshot is taken.
-    return { hll: new Uint8Array((this.hll as HyperLogLog).state()), p: this.precision };
+    // registers() is a copy: the live registers keep changing after the snapshot is taken.
+    return { hll: (this.hll as HyperLogLog).registers(), p: this.precision };
   }
 }
 
@@ -217,8 +153,8 @@ export function create(spec: DistinctConfig): AggregateFactory {
       const acc = new Distinct(exactLimit, precision);
       const data = parsed.data;
       if ('set' in data) {
-        // addKey rather than a bulk copy: a snapshot taken under a larger exactLimit promotes here.
-        for (const key of data.set) acc.addKey(key);
+        // addValue rather than a bulk copy: a snapshot taken under a larger exactLimit promotes here.
+        for (const value of data.set) acc.addValue(value);
         return acc;
       }
       if (data.p !== precision || data.hll.length !== 2 ** precision) {
@@ -227,9 +163,12 @@ export function create(spec: DistinctConfig): AggregateFactory {
             `(${data.hll.length} registers), configured precision is ${precision}`,
         );
       }
-      acc.promote();
-      // The package only accepts a Buffer here (a plain Uint8Array is taken for another sketch object).
-      (acc.hll as HyperLogLog).merge(Buffer.from(data.hll));
+      try {
+        acc.hll = HyperLogLog.fromRegisters(precision, data.hll);
+      } catch (err) {
+        throw new Error(`invalid distinct snapshot for aggregate "${name}": ${(err as Error).message}`, { cause: err });
+      }
+      acc.set = null;
       return acc;
     },
   });

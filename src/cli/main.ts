@@ -5,7 +5,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { pack } from 'msgpackr';
 import { ConfigError, formatProblem, loadConfig, type LoadedConfig } from '../config/load.js';
 import { Engine } from '../engine/engine.js';
-import { createGenerator, SCENARIOS, type Scenario } from '../generator/index.js';
+import { createGenerator, customersFor, DEFAULT_RATE, SCENARIOS, type Scenario } from '../generator/index.js';
 import { createLogger } from '../log.js';
 import { EngineMetrics } from '../metrics/registry.js';
 import { startMetricsServer } from '../metrics/server.js';
@@ -101,10 +101,11 @@ async function replay(opts: { config: string; input?: string; out?: string; labe
   await writeAll(process.stdout, `${JSON.stringify(summary, null, 2)}\n`);
 }
 
-async function generate(opts: { scenario: Scenario; events: number; seed: number; out?: string; rate: number; start: string; disorder: number; format: 'json' | 'msgpack' }): Promise<void> {
+async function generate(opts: { scenario: Scenario; events: number; seed: number; out?: string; rate?: number; customers?: number; start: string; disorder: number; format: 'json' | 'msgpack' }): Promise<void> {
   const start = Date.parse(opts.start);
   if (Number.isNaN(start)) throw new InvalidArgumentError('--start must be an ISO-8601 date-time');
-  const gen = createGenerator(opts.scenario, { seed: opts.seed, start, ratePerSecond: opts.rate, disorderMs: opts.disorder });
+  const rate = opts.rate ?? DEFAULT_RATE[opts.scenario];
+  const gen = createGenerator(opts.scenario, { seed: opts.seed, start, ratePerSecond: rate, disorderMs: opts.disorder, customers: opts.customers ?? customersFor(rate) });
   if (opts.out) await mkdir(dirname(resolve(opts.out)), { recursive: true });
   const stream = opts.out ? createWriteStream(opts.out) : process.stdout;
   let left = opts.events;
@@ -162,11 +163,12 @@ export function buildCli(): Command {
     .option('-n, --events <n>', 'number of events', int('events', 1), 10_000)
     .option('--seed <n>', 'seed', int('seed'), 1)
     .option('-o, --out <file>', 'output file (stdout when absent)')
-    .option('--rate <n>', 'mean events per second of event time', (v) => {
+    .option('--rate <n>', 'mean events per second of event time (default: 0.15 payments, 20 telemetry)', (v) => {
       const n = Number(v);
       if (!(n > 0)) throw new InvalidArgumentError('rate must be > 0');
       return n;
-    }, 50)
+    })
+    .option('--customers <n>', 'payments: number of customers (default: about 13,000 per event/s)', int('customers', 10))
     .option('--start <iso>', 'time of the first event', '2026-01-01T00:00:00Z')
     .option('--disorder <ms>', 'maximum out-of-orderness in ms', int('disorder'), 0)
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'msgpack']).default('json'))

@@ -1,7 +1,7 @@
 import { extname, resolve } from 'node:path';
-import { concatMap, endWith, interval, map, merge, mergeMap, Observable, takeWhile, EMPTY, lastValueFrom, tap, defaultIfEmpty } from 'rxjs';
+import { defaultIfEmpty, EMPTY, interval, lastValueFrom, map, merge, mergeMap, Observable, of, tap } from 'rxjs';
 import type { Logger } from 'pino';
-import type { Batch, Clock, DeadLetterReason } from '../types.js';
+import type { Batch, Clock, DeadLetterReason, WindowResult } from '../types.js';
 import { emptyBatch, systemClock } from '../types.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { SourceConfig } from '../sources/index.js';
@@ -11,6 +11,7 @@ import { Ingestor } from '../ingest/ingestor.js';
 import { WatermarkTracker } from '../time/watermark.js';
 import { PipelineCore } from './pipeline.js';
 import { Credits } from './credits.js';
+import { batchStream, deliverInOrder, processEach } from './rx.js';
 import { LabelScorer, type LabelOptions, type LabelReport } from './labels.js';
 import { createSink } from '../../sinks/index.js';
 import type { Sink, SinkBatch } from '../../sinks/types.js';
@@ -106,8 +107,9 @@ export class Engine {
     this.credits = new Credits(config.engine.maxInflightBatches);
     this.tracker = new WatermarkTracker({ maxOutOfOrderness: config.time.maxOutOfOrderness, idleTimeout: opts.mode === 'live' ? config.time.idleTimeout : 0 });
     // Replay stamps detections with event time so that its output is byte-identical run after run.
-    const now = opts.mode === 'replay' ? () => this.eventClock() : () => this.clock.now();
-    this.pipelines = config.pipelines.map((p) => new PipelineCore(p, { configVersion: version, now }));
+    const detectionTime =
+      opts.mode === 'replay' ? (r: WindowResult) => (Number.isFinite(r.watermark) ? r.watermark : this.eventClock()) : () => this.clock.now();
+    this.pipelines = config.pipelines.map((p) => new PipelineCore(p, { configVersion: version, detectionTime }));
     this.scorer = opts.labels ? new LabelScorer(opts.labels) : undefined;
     this.summary = {
       name: config.name,
@@ -158,11 +160,9 @@ export class Engine {
 
     const raw$ = merge(...this.sources.map((s) => this.fromSource(s))).pipe(map(([s, rb]) => this.ingest(s, rb)));
     const ticks$ = this.opts.mode === 'live' ? interval(config.time.tick).pipe(mergeMap(() => this.tick())) : EMPTY;
-    const batches$ = merge(raw$.pipe(endWith(null)), ticks$).pipe(
-      map((b) => (b === null ? this.finalBatch() : b)),
-      takeWhile((b) => !b.final, true),
-      map((b) => this.process(b)),
-      concatMap((b) => this.deliver(b)),
+    const batches$ = batchStream(raw$, ticks$, () => this.finalBatch()).pipe(
+      processEach((b) => this.process(b)),
+      deliverInOrder((b) => this.deliver(b)),
       tap(() => this.summary.batches++),
       defaultIfEmpty(null),
     );
@@ -268,10 +268,7 @@ export class Engine {
     if (!(w > before)) return EMPTY;
     const b = emptyBatch(now);
     b.watermark = w;
-    return new Observable<Batch>((s) => {
-      s.next(b);
-      s.complete();
-    });
+    return of(b);
   }
 
   /** After the last input: W = +Infinity fires every window (rule 6), unless the run was stopped. */
@@ -282,17 +279,16 @@ export class Engine {
     return b;
   }
 
-  private process(batch: Batch): Batch {
+  private process(batch: Batch): void {
     const t0 = performance.now();
     this.scorer?.observe(batch.events);
     for (const p of this.pipelines) p.process(batch);
     this.scorer?.score(batch.alerts);
     this.account(batch, (performance.now() - t0) / 1000);
-    return batch;
   }
 
   /** Write the batch to every sink; resolves once the acknowledging ones have it durable. */
-  private async deliver(batch: Batch): Promise<Batch> {
+  private async deliver(batch: Batch): Promise<void> {
     const out: SinkBatch = { alerts: batch.alerts, results: batch.results, deadLetters: batch.deadLetters };
     const m = this.opts.metrics;
     if (out.alerts.length + out.results.length + out.deadLetters.length > 0) {
@@ -315,7 +311,6 @@ export class Engine {
     // Inputs without a credit: ticks and the final batch.
     if (batch.inputs.size > 0) this.credits.release();
     m?.inflightBatches.set(this.credits.inUse);
-    return batch;
   }
 
   /** Counters and metrics, once per batch. */
@@ -328,8 +323,12 @@ export class Engine {
     }
     for (const e of batch.events) s.sources[e.source].events++;
     for (const dl of batch.deadLetters) {
-      const src = s.sources[dl.source];
-      src.deadLettered[dl.reason] = (src.deadLettered[dl.reason] ?? 0) + 1;
+      // Per source, only what never became an event (rule 15: in = events + dead-lettered at ingestion);
+      // pipeline-level reasons (missing_key, late) are counted by their pipeline.
+      if (dl.pipeline === undefined) {
+        const src = s.sources[dl.source];
+        src.deadLettered[dl.reason] = (src.deadLettered[dl.reason] ?? 0) + 1;
+      }
       s.deadLetters.byReason[dl.reason] = (s.deadLetters.byReason[dl.reason] ?? 0) + 1;
       m?.eventsDeadLettered.inc({ source: dl.source, reason: dl.reason });
     }

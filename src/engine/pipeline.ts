@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Batch, DeadLetter, VEvent } from '../types.js';
+import type { Batch, DeadLetter, VEvent, WindowResult } from '../types.js';
 import { aggregateSchema, createAggregates } from '../../operators/aggregates/index.js';
 import { createWindow, windowSchema } from '../../operators/index.js';
 import type { WindowCore } from '../../operators/types.js';
@@ -39,7 +39,7 @@ export interface PipelineCounts {
 
 export interface PipelineDeps {
   configVersion: string;
-  now(): number;
+  detectionTime(result: WindowResult): number;
 }
 
 /**
@@ -72,7 +72,7 @@ export class PipelineCore {
         aggregates: aggregates.map((a) => a.name),
         windowType: config.window.type,
         configVersion: deps.configVersion,
-        now: deps.now,
+        detectionTime: deps.detectionTime,
       });
     });
   }

@@ -71,3 +71,12 @@ export function generate(
   });
   return gen.next(events);
 }
+
+/**
+ * Customers needed for normal payment traffic to stay realistic (a few payments a day each) at a rate:
+ * about 13,000 per event/s, never fewer than the generator's 2000.
+ */
+export function customersFor(ratePerSecond: number): number {
+  return Math.max(PAYMENT_DEFAULTS_CUSTOMERS, Math.min(2_000_000, Math.round(ratePerSecond * 13_000)));
+}
+const PAYMENT_DEFAULTS_CUSTOMERS = 2000;

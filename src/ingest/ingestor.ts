@@ -14,6 +14,13 @@ function rawOf(data: RawRecord['data']): unknown {
   return data;
 }
 
+/** Records must be plain objects: arrays, Maps, binary and decoder-specific values are not events. */
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (v === null || typeof v !== 'object') return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
 function typeMatches(value: unknown, declared: string): boolean {
   switch (declared) {
     case 'string':
@@ -78,8 +85,8 @@ export class Ingestor {
     } else {
       value = data;
     }
-    if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array) {
-      const what = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+    if (!isPlainObject(value)) {
+      const what = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? `a ${value.constructor?.name ?? 'non-plain object'}` : typeof value;
       return this.dead(dead, 'not_an_object', `expected an object, got ${what}`, rec, partition);
     }
     const payload = value as Record<string, unknown>;

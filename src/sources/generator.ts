@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { createGenerator, SCENARIOS } from '../generator/index.js';
+import { createGenerator, customersFor, DEFAULT_RATE, SCENARIOS } from '../generator/index.js';
 import { positiveDurationSchema, durationSchema } from '../time/duration.js';
 import { mappingShape } from './mapping.js';
 import type { RawBatch, RawRecord, Source, SourceContext } from './types.js';
@@ -17,7 +17,9 @@ export const schema = z
     type: z.literal(type),
     scenario: z.enum(SCENARIOS).describe('payments: cards, logins, transfers, with fraud typologies (card_testing, account_takeover, impossible_travel, mule_fan_in, amount_outlier); telemetry: service requests with incidents (error_spike, latency_degradation, traffic_drop). Each event carries `label` and `case`.'),
     seed: z.number().int().default(1).describe('Seed: the same seed and options always give the same events.'),
-    rate: z.number().positive().default(50).describe('Mean events per second of event time.'),
+    rate: z.number().positive().optional().describe('Mean events per second of event time (default: 0.15 for payments, 20 for telemetry).'),
+    customers: z.number().int().min(10).max(2_000_000).optional().describe('payments: number of customers (default: about 13,000 per event/s, so that normal customers make a few payments a day).'),
+    services: z.number().int().min(1).max(1000).optional().describe('telemetry: number of services (default 8).'),
     realtime: z.boolean().default(true).describe('Pace events on the clock, event times starting now. false: as fast as the engine takes them, event times starting at `start`.'),
     start: z.string().datetime({ offset: true }).default('2026-01-01T00:00:00Z').describe('First event time when not realtime (ISO-8601).'),
     events: z.number().int().positive().optional().describe('Stop after this many events (required when not realtime).'),
@@ -64,9 +66,11 @@ export function create(config: Config, ctx: SourceContext): Source {
     partitions: () => parts,
     async *batches(): AsyncGenerator<RawBatch> {
       const limit = config.events ?? Infinity;
+      const rate = config.rate ?? DEFAULT_RATE[config.scenario];
+      const options = { seed: config.seed, ratePerSecond: rate, disorderMs: config.disorder, customers: config.customers ?? customersFor(rate), services: config.services };
       let produced = 0;
       if (!config.realtime) {
-        const gen = createGenerator(config.scenario, { seed: config.seed, start: Date.parse(config.start), ratePerSecond: config.rate, disorderMs: config.disorder });
+        const gen = createGenerator(config.scenario, { ...options, start: Date.parse(config.start) });
         while (produced < limit) {
           const n = Math.min(ctx.batchSize, limit - produced);
           produced += n;
@@ -74,7 +78,7 @@ export function create(config: Config, ctx: SourceContext): Source {
         }
         return;
       }
-      const gen = createGenerator(config.scenario, { seed: config.seed, start: ctx.clock.now(), ratePerSecond: config.rate, disorderMs: config.disorder });
+      const gen = createGenerator(config.scenario, { ...options, start: ctx.clock.now() });
       let lookahead: Record<string, unknown>[] = [];
       while (produced < limit && !ctx.signal.aborted) {
         const now = ctx.clock.now();

@@ -285,6 +285,34 @@ describe('distinct', () => {
     expect(fill(f, entriesOf([1, '1', 1, '1', true, 'true', 1.0, null, undefined, Number.NaN, {}])).result()).toBe(4);
   });
 
+  it('keeps 1 and "1" apart in exact mode and in the sketch', () => {
+    const values = entriesOf([1, '1', 1, '1', 1.0, 'x']);
+    const exact = fill(factory({ name: 'u', fn: 'distinct', field: 'f' }), values);
+    expect(exact.result()).toBe(3);
+    // Exact snapshots hold the raw values, and their types survive msgpack.
+    expect(exact.snapshot()).toEqual({ set: [1, '1', 'x'] });
+    expect(unpack(pack(exact.snapshot()))).toEqual({ set: [1, '1', 'x'] });
+    // In the sketch they hash as type-prefixed keys ("n:1" and "s:1"): two registers, two values.
+    const sketch = fill(factory({ name: 'u', fn: 'distinct', field: 'f', exactLimit: 0 }), entriesOf([1, '1', 1, '1', 1.0]));
+    expect(sketch.snapshot()).toHaveProperty('hll');
+    expect(sketch.result()).toBe(2);
+    const { hll } = sketch.snapshot() as { hll: Uint8Array };
+    expect(hll.filter((r) => r !== 0)).toHaveLength(2);
+    // Same when the exact set is promoted by one more value.
+    const promoted = fill(factory({ name: 'u', fn: 'distinct', field: 'f', exactLimit: 2 }), entriesOf([1, '1', true]));
+    expect(promoted.snapshot()).toHaveProperty('hll');
+    expect(promoted.result()).toBe(3);
+  });
+
+  it('restore rejects malformed exact and sketch snapshots', () => {
+    const f = factory({ name: 'u', fn: 'distinct', field: 'f', precision: 4 });
+    for (const bad of [{ set: [null] }, { set: [{}] }, { set: [Number.NaN] }, { set: ['a'], extra: 1 }, { hll: [1, 2], p: 4 }]) {
+      expect(() => f.restore(bad), JSON.stringify(bad)).toThrow(/invalid distinct snapshot for aggregate "u"/);
+    }
+    // A register above the largest possible rank (32 - p + 1) cannot come from a real sketch.
+    expect(() => f.restore({ hll: new Uint8Array(16).fill(30), p: 4 })).toThrow(/invalid distinct snapshot for aggregate "u".*register 0/);
+  });
+
   it('is exact up to exactLimit, then switches to the sketch with every value seen', () => {
     const f = factory({ name: 'u', fn: 'distinct', field: 'f', exactLimit: 1000 });
     const acc = f.create();
@@ -311,9 +339,9 @@ describe('distinct', () => {
     expect(Math.abs((acc.result() as number) - n) / n).toBeLessThan(3 * se(14));
   });
 
-  // Regression: hyperloglog32 1.0.0's own add() only ever writes rank 1, so its estimate saturates
-  // around 1.44 * 2^p (23 634 for a million values at p = 14).
-  it('does not saturate like hyperloglog32 add(): 1M values at p = 12', () => {
+  // Regression: the hyperloglog32 1.0.0 package used before only ever wrote rank 1 in its add(), so its
+  // estimate saturated around 1.44 * 2^p (23 634 for a million values at p = 14).
+  it('does not saturate: 1M values at p = 12', () => {
     const f = factory({ name: 'u', fn: 'distinct', field: 'f', precision: 12 });
     const acc = f.create();
     const n = 1_000_000;

@@ -1,0 +1,78 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { tempDir, vigie } from '../helpers/cli.js';
+
+describe('vigie validate', () => {
+  it('accepts the shipped configs', () => {
+    for (const f of ['config/demo.yaml', 'config/payments.yaml']) {
+      const r = vigie(['validate', '-c', f]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/valid \(version [0-9a-f]{12}\)/);
+    }
+  });
+
+  it('reports every problem with file, line, column and path, and exits with 2', () => {
+    const file = join(tempDir(), 'bad.yaml');
+    writeFileSync(
+      file,
+      [
+        'sources:',
+        '  - name: in',
+        '    type: stdin',
+        '    colour: red',
+        'pipelines:',
+        '  - name: p',
+        '    key: card',
+        '    window: { type: tumbling, size: 5 minutes }',
+        '    aggregates: [{ name: n, fn: count }]',
+        '    detectors:',
+        '      - { name: d, type: threshold, aggregate: missing, value: 3 }',
+        '',
+      ].join('\n'),
+    );
+    const r = vigie(['validate', '-c', file]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`${file}:4:5: sources[0].colour: unknown key "colour"`);
+    expect(r.stderr).toMatch(new RegExp(`${file}:8:\\d+: pipelines\\[0\\]\\.window\\.size: invalid duration`));
+    expect(r.stderr).toContain('2 problems');
+  });
+
+  it('checks cross-references: a detector naming an aggregate its pipeline does not define', () => {
+    const file = join(tempDir(), 'xref.yaml');
+    writeFileSync(
+      file,
+      [
+        'sources: [{ name: in, type: stdin }]',
+        'pipelines:',
+        '  - name: p',
+        '    sources: [in, other]',
+        '    key: card',
+        '    window: { type: tumbling, size: 5m }',
+        '    aggregates: [{ name: n, fn: count }]',
+        '    detectors:',
+        '      - { name: d, type: threshold, aggregate: missing, value: 3 }',
+        '',
+      ].join('\n'),
+    );
+    const r = vigie(['validate', '-c', file]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`${file}:4:19: pipelines[0].sources[1]: unknown source "other"`);
+    expect(r.stderr).toMatch(new RegExp(`${file}:9:\\d+: pipelines\\[0\\]\\.detectors\\[0\\]\\.aggregate: unknown aggregate "missing"`));
+    expect(r.stderr).toContain('2 problems');
+  });
+
+  it('reports YAML syntax errors with their position', () => {
+    const file = join(tempDir(), 'syntax.yaml');
+    writeFileSync(file, 'sources:\n  - name: in\n   type: [stdin\n');
+    const r = vigie(['validate', '-c', file]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`${file}:\\d+:\\d+: \\(root\\): YAML`));
+  });
+
+  it('fails clearly on a missing file', () => {
+    const r = vigie(['validate', '-c', '/nonexistent/vigie.yaml']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('cannot read config: ENOENT');
+  });
+});
