@@ -1,7 +1,9 @@
 import type { VEvent, WindowResult, AggregateValue } from '../src/types.js';
 import type { Accumulator, AggregateFactory } from './aggregates/types.js';
 import { MinHeap } from '../src/util/heap.js';
+import { VigieError } from '../src/errors.js';
 import { evidenceRef, type WindowContext, type WindowCore } from './types.js';
+import { compileReader, type FieldReader } from './fields.js';
 
 /** Geometry of fixed windows: tumbling is the case advance == size. */
 export interface FixedWindowSpec {
@@ -46,7 +48,8 @@ export class FixedWindows implements WindowCore {
   private readonly fireHeap = new MinHeap<number>();
   private readonly closeHeap = new MinHeap<number>();
   private readonly aggs: AggregateFactory[];
-  private readonly fields: (string | undefined)[];
+  private readonly read: FieldReader;
+  private readonly values: unknown[];
   private readonly starts: number[] = [];
   private w = -Infinity;
   private seq = 0;
@@ -58,7 +61,8 @@ export class FixedWindows implements WindowCore {
     private readonly ctx: WindowContext,
   ) {
     this.aggs = ctx.aggregates;
-    this.fields = ctx.aggregates.map((a) => a.field);
+    this.read = compileReader(ctx.aggregates.map((a) => a.field));
+    this.values = new Array(ctx.aggregates.length);
   }
 
   get watermark(): number {
@@ -79,6 +83,7 @@ export class FixedWindows implements WindowCore {
     if (advance === size) {
       // Tumbling: exactly one window; no list of starts to build.
       if (w >= last + size + grace) return false;
+      this.read(e.payload, this.values);
       this.addTo(this.windowOf(key, last), e, out);
       return true;
     }
@@ -89,6 +94,7 @@ export class FixedWindows implements WindowCore {
       if (w < s + size + grace) starts.push(s);
     }
     if (starts.length === 0) return false;
+    this.read(e.payload, this.values);
     for (let j = starts.length - 1; j >= 0; j--) this.addTo(this.windowOf(key, starts[j]), e, out);
     return true;
   }
@@ -117,13 +123,9 @@ export class FixedWindows implements WindowCore {
 
   private addTo(win: WindowState, e: VEvent, out: WindowResult[]): void {
     const accs = win.accs;
-    const payload = e.payload;
-    const fields = this.fields;
+    const values = this.values;
     const seq = this.seq++;
-    for (let a = 0; a < accs.length; a++) {
-      const f = fields[a];
-      accs[a].add(f === undefined ? undefined : payload[f], e.time, seq);
-    }
+    for (let a = 0; a < accs.length; a++) accs[a].add(values[a], e.time, seq);
     win.count++;
     if (this.ctx.evidenceLimit > 0) {
       if (win.evidence === null) win.evidence = [];
@@ -167,7 +169,7 @@ export class FixedWindows implements WindowCore {
 
   restore(snapshot: unknown): void {
     const s = snapshot as Snapshot;
-    if (s?.v !== 1) throw new Error('unsupported fixed-window snapshot version');
+    if (s?.v !== 1) throw new VigieError('VIGIE_ERR_SNAPSHOT', 'unsupported fixed-window snapshot version');
     this.keys.clear();
     this.fireAt.clear();
     this.closeAt.clear();

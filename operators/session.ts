@@ -2,8 +2,10 @@ import { z } from 'zod';
 import type { AggregateValue, VEvent, WindowResult } from '../src/types.js';
 import { durationSchema, positiveDurationSchema } from '../src/time/duration.js';
 import { MinHeap } from '../src/util/heap.js';
+import { VigieError } from '../src/errors.js';
 import type { Accumulator, AggregateFactory } from './aggregates/types.js';
 import { evidenceRef, type WindowContext, type WindowCore } from './types.js';
+import { compileReader, type FieldReader } from './fields.js';
 
 export const type = 'session';
 
@@ -43,7 +45,8 @@ export class SessionWindows implements WindowCore {
   private readonly keys = new Map<string, Session[]>();
   private readonly timers = new MinHeap<Session>();
   private readonly aggs: AggregateFactory[];
-  private readonly fields: (string | undefined)[];
+  private readonly read: FieldReader;
+  private readonly values: unknown[];
   private w = -Infinity;
   private seq = 0;
   private open = 0;
@@ -53,7 +56,8 @@ export class SessionWindows implements WindowCore {
     private readonly ctx: WindowContext,
   ) {
     this.aggs = ctx.aggregates;
-    this.fields = ctx.aggregates.map((a) => a.field);
+    this.read = compileReader(ctx.aggregates.map((a) => a.field));
+    this.values = new Array(ctx.aggregates.length);
   }
 
   get watermark(): number {
@@ -99,11 +103,9 @@ export class SessionWindows implements WindowCore {
       list.splice(insertAt, 0, target);
     }
     const seq = this.seq++;
-    const payload = e.payload;
-    for (let a = 0; a < target.accs.length; a++) {
-      const f = this.fields[a];
-      target.accs[a].add(f === undefined ? undefined : payload[f], t, seq);
-    }
+    const values = this.values;
+    this.read(e.payload, values);
+    for (let a = 0; a < target.accs.length; a++) target.accs[a].add(values[a], t, seq);
     target.count++;
     if (target.evidence.length < this.ctx.evidenceLimit) target.evidence.push(evidenceRef(e));
     if (t < target.first) target.first = t;
@@ -139,7 +141,7 @@ export class SessionWindows implements WindowCore {
 
   restore(snapshot: unknown): void {
     const snap = snapshot as Snapshot;
-    if (snap?.v !== 1) throw new Error('unsupported session snapshot version');
+    if (snap?.v !== 1) throw new VigieError('VIGIE_ERR_SNAPSHOT', 'unsupported session snapshot version');
     this.keys.clear();
     this.timers.clear();
     this.open = 0;

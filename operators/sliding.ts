@@ -2,8 +2,10 @@ import { z } from 'zod';
 import type { AggregateValue, VEvent, WindowResult } from '../src/types.js';
 import { durationSchema, positiveDurationSchema } from '../src/time/duration.js';
 import { MinHeap } from '../src/util/heap.js';
+import { VigieError } from '../src/errors.js';
 import type { AggregateFactory } from './aggregates/types.js';
 import { evidenceRef, type WindowContext, type WindowCore } from './types.js';
+import { compileReader, type FieldReader } from './fields.js';
 
 export const type = 'sliding';
 
@@ -42,7 +44,7 @@ export class SlidingWindows implements WindowCore {
   private readonly pending = new MinHeap<Entry>();
   private readonly expiry = new MinHeap<Entry>();
   private readonly aggs: AggregateFactory[];
-  private readonly fields: (string | undefined)[];
+  private readonly read: FieldReader;
   private w = -Infinity;
   private seq = 0;
   private size = 0;
@@ -52,7 +54,7 @@ export class SlidingWindows implements WindowCore {
     private readonly ctx: WindowContext,
   ) {
     this.aggs = ctx.aggregates;
-    this.fields = ctx.aggregates.map((a) => a.field);
+    this.read = compileReader(ctx.aggregates.map((a) => a.field));
   }
 
   get watermark(): number {
@@ -74,11 +76,8 @@ export class SlidingWindows implements WindowCore {
     const t = e.time;
     const w = this.w;
     if (w > t + lookback + grace) return false;
-    const values = new Array(this.fields.length);
-    for (let a = 0; a < values.length; a++) {
-      const f = this.fields[a];
-      values[a] = f === undefined ? undefined : e.payload[f];
-    }
+    const values = new Array(this.aggs.length);
+    this.read(e.payload, values);
     const entry: Entry = { key, time: t, seq: this.seq++, ref: evidenceRef(e), values, revision: -1, alive: true };
     let list = this.keys.get(key);
     if (list === undefined) {
@@ -97,11 +96,14 @@ export class SlidingWindows implements WindowCore {
       this.pending.push(t + 1, entry);
     }
     if (!eager && w > t) {
-      // A late event changes the evaluations after it that already fired and are still within grace.
-      for (let j = i + 1; j < list.length; j++) {
+      // A late event changes the evaluations at or after its time that already fired and are still
+      // within grace, including those of earlier arrivals with the same time.
+      let j = i;
+      while (j > 0 && list[j - 1].time === t) j--;
+      for (; j < list.length; j++) {
         const other = list[j];
         if (other.time > t + lookback) break;
-        if (other.revision >= 0 && w <= other.time + grace) this.evaluate(other, list, out);
+        if (other !== entry && other.revision >= 0 && w <= other.time + grace) this.evaluate(other, list, out);
       }
     }
     return true;
@@ -130,7 +132,7 @@ export class SlidingWindows implements WindowCore {
 
   restore(snapshot: unknown): void {
     const snap = snapshot as Snapshot;
-    if (snap?.v !== 1) throw new Error('unsupported sliding snapshot version');
+    if (snap?.v !== 1) throw new VigieError('VIGIE_ERR_SNAPSHOT', 'unsupported sliding snapshot version');
     this.keys.clear();
     this.pending.clear();
     this.expiry.clear();
@@ -147,7 +149,8 @@ export class SlidingWindows implements WindowCore {
       list.push(entry);
       this.size++;
       this.expiry.push(time + this.cfg.lookback + this.cfg.grace + 1, entry);
-      if (revision < 0 && !this.cfg.eager) this.pending.push(time + 1, entry);
+      // Queued only if add() would have queued it: an event accepted behind W never gets its own evaluation.
+      if (revision < 0 && !this.cfg.eager && snap.w <= time) this.pending.push(time + 1, entry);
     }
   }
 

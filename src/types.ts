@@ -68,7 +68,11 @@ export interface WindowResult {
   values: Record<string, AggregateValue>;
   /** Number of events in the window. */
   count: number;
-  /** Ids of (at most `evidenceLimit`) contributing events, in arrival order. */
+  /**
+   * Ids of (at most `evidenceLimit`) contributing events: the first to arrive for tumbling and hopping
+   * windows; for sessions, those of the session that starts first come first after a merge; for sliding
+   * windows, in event-time order.
+   */
   evidence: string[];
   /** For sliding windows: id of the event the evaluation belongs to (or `${partition}:${offset}`). */
   trigger?: string;

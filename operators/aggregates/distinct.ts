@@ -68,10 +68,19 @@ function typedKey(value: Scalar): string {
   return value ? 'b:true' : 'b:false';
 }
 
+/**
+ * Up to this many values are kept in a plain array searched linearly. Most windows of a keyed
+ * aggregation hold a handful of values, and a small array costs a fraction of a Set to create and fill
+ * (a Set allocates its hash table up front); past this size the Set's O(1) lookup wins.
+ */
+const SMALL = 16;
+
 class Distinct implements Accumulator {
-  // Exactly one of the two is set. The Set holds raw values: it already tells 1 from "1" (SameValueZero),
-  // so the hot path allocates nothing, and a string's hash is computed once by V8 and cached on the string.
-  set: Set<Scalar> | null = new Set();
+  // Exactly one of the three holds the values: `small` (a few), then `set`, then the sketch `hll`.
+  // Raw values: `includes` and a Set both use SameValueZero, which tells 1 from "1", so the hot path
+  // builds no key strings.
+  small: Scalar[] | null = [];
+  set: Set<Scalar> | null = null;
   hll: HyperLogLog | null = null;
 
   constructor(
@@ -87,6 +96,17 @@ class Distinct implements Accumulator {
 
   /** Count a value already known to be a string, a finite number or a boolean. */
   addValue(value: Scalar): void {
+    const small = this.small;
+    if (small !== null) {
+      if (small.includes(value)) return;
+      small.push(value);
+      if (small.length > this.exactLimit) this.promote();
+      else if (small.length > SMALL) {
+        this.set = new Set(small);
+        this.small = null;
+      }
+      return;
+    }
     const set = this.set;
     if (set === null) {
       (this.hll as HyperLogLog).addString(typedKey(value));
@@ -96,19 +116,26 @@ class Distinct implements Accumulator {
     if (set.size > this.exactLimit) this.promote();
   }
 
+  /** The exact values, when exact. */
+  private values(): Iterable<Scalar> | null {
+    return this.small ?? this.set;
+  }
+
   /** Switch to the sketch: every value seen so far goes into it, so nothing is lost. */
   promote(): void {
     const hll = new HyperLogLog(this.precision);
-    const set = this.set;
-    if (set !== null) for (const value of set) hll.addString(typedKey(value));
+    const values = this.values();
+    if (values !== null) for (const value of values) hll.addString(typedKey(value));
     this.hll = hll;
     this.set = null;
+    this.small = null;
   }
 
   merge(other: Accumulator): void {
     if (!(other instanceof Distinct)) throw new TypeError(`distinct: cannot merge a ${other.constructor.name}`);
-    if (other.set !== null) {
-      for (const value of other.set) this.addValue(value);
+    const values = other.values();
+    if (values !== null) {
+      for (const value of values) this.addValue(value);
       return;
     }
     if (other.precision !== this.precision) {
@@ -119,6 +146,7 @@ class Distinct implements Accumulator {
   }
 
   result(): number {
+    if (this.small !== null) return this.small.length;
     if (this.set !== null) return this.set.size;
     // A count: the estimate is rounded (linear counting gives e.g. 1.00003 for one value).
     return Math.round((this.hll as HyperLogLog).estimate());
@@ -126,7 +154,8 @@ class Distinct implements Accumulator {
 
   snapshot(): { set: Scalar[] } | { hll: Uint8Array; p: number } {
     // Raw values: msgpack keeps strings, numbers and booleans apart, so the types survive a checkpoint.
-    if (this.set !== null) return { set: [...this.set] };
+    const values = this.values();
+    if (values !== null) return { set: [...values] };
     // registers() is a copy: the live registers keep changing after the snapshot is taken.
     return { hll: (this.hll as HyperLogLog).registers(), p: this.precision };
   }
@@ -169,6 +198,7 @@ export function create(spec: DistinctConfig): AggregateFactory {
         throw new Error(`invalid distinct snapshot for aggregate "${name}": ${(err as Error).message}`, { cause: err });
       }
       acc.set = null;
+      acc.small = null;
       return acc;
     },
   });

@@ -4,7 +4,9 @@ import { dirname, join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pack } from 'msgpackr';
 import { ConfigError, formatProblem, loadConfig, type LoadedConfig } from '../config/load.js';
+import { configJsonSchemaText, configReference } from '../config/docs.js';
 import { Engine } from '../engine/engine.js';
+import { VigieError } from '../errors.js';
 import { createGenerator, customersFor, DEFAULT_RATE, SCENARIOS, type Scenario } from '../generator/index.js';
 import { createLogger } from '../log.js';
 import { EngineMetrics } from '../metrics/registry.js';
@@ -174,12 +176,28 @@ export function buildCli(): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'msgpack']).default('json'))
     .action(generate);
 
+  program
+    .command('schema')
+    .description('Print the JSON Schema of config files, generated from the config schemas (npm run docs writes it to config/vigie.schema.json).')
+    .action(async () => {
+      await writeAll(process.stdout, configJsonSchemaText());
+    });
+
+  program
+    .command('docs')
+    .description('Print the Markdown reference of every config option, generated from the config schemas (npm run docs writes it to docs/config-reference.md).')
+    .action(async () => {
+      await writeAll(process.stdout, configReference());
+    });
+
   return program;
 }
 
 buildCli()
   .parseAsync(process.argv)
   .catch((err: unknown) => {
-    process.stderr.write(`vigie: ${(err as Error)?.stack ?? String(err)}\n`);
+    // Known failures get their code and message; anything else is a bug and shows its stack.
+    const text = err instanceof VigieError ? `${err.code}: ${err.message}` : ((err as Error)?.stack ?? String(err));
+    process.stderr.write(`vigie: ${text}\n`);
     process.exit(EXIT_FAILURE);
   });

@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type VigieConfig } from './schema.js';
+import { VigieError } from '../errors.js';
 
 /** One problem in a config, located as precisely as the file allows. */
 export interface ConfigProblem {
@@ -16,10 +17,9 @@ export interface ConfigProblem {
 }
 
 /** Thrown when a config cannot be used; carries every problem found, not just the first. */
-export class ConfigError extends Error {
-  readonly code = 'VIGIE_ERR_CONFIG';
+export class ConfigError extends VigieError {
   constructor(readonly problems: ConfigProblem[]) {
-    super(problems.map(formatProblem).join('\n'));
+    super('VIGIE_ERR_CONFIG', problems.map(formatProblem).join('\n'));
     this.name = 'ConfigError';
   }
 }

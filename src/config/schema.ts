@@ -15,7 +15,7 @@ export const configSchema = z
         tick: durationSchema.default(1000).describe('Live: how often idleness is checked and the watermark re-evaluated without input.'),
       })
       .default({ maxOutOfOrderness: 5000, idleTimeout: 0, tick: 1000 })
-      .describe('Event time and watermarks (see the semantics section).'),
+      .describe('Event time and watermarks (see "Semantics in short" in the README).'),
     sources: z.array(sourceSchema).min(1).describe('Where events come from.'),
     pipelines: z.array(pipelineSchema).min(1).describe('What is computed and detected.'),
     sinks: z

@@ -17,6 +17,7 @@ import { createSink } from '../../sinks/index.js';
 import type { Sink, SinkBatch } from '../../sinks/types.js';
 import type { EngineMetrics } from '../metrics/registry.js';
 import { silentLogger } from '../log.js';
+import { VigieError } from '../errors.js';
 
 export type EngineMode = 'live' | 'replay';
 
@@ -227,7 +228,7 @@ export class Engine {
           subscriber.next([source, next.value]);
         }
         subscriber.complete();
-      })().catch((err) => subscriber.error(err));
+      })().catch((err) => subscriber.error(new VigieError('VIGIE_ERR_SOURCE', `source "${source.name}": ${(err as Error).message}`, { cause: err })));
       return () => {
         closed = true;
         void it.return?.(undefined);
@@ -299,7 +300,7 @@ export class Engine {
             await sink.write(out);
           } catch (err) {
             m?.sinkWriteErrors.inc({ sink: sink.name });
-            throw err;
+            throw new VigieError('VIGIE_ERR_SINK', `sink "${sink.name}": ${(err as Error).message}`, { cause: err });
           }
           if (m) {
             m.sinkWrites.inc({ sink: sink.name });

@@ -5,6 +5,7 @@ import { createWindow, windowSchema } from '../../operators/index.js';
 import type { WindowCore } from '../../operators/types.js';
 import { createDetector, detectorSchema } from '../../detectors/index.js';
 import type { Detector } from '../../detectors/types.js';
+import { VigieError } from '../errors.js';
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 
@@ -140,7 +141,7 @@ export class PipelineCore {
 
   restore(s: unknown): void {
     const snap = s as { v: number; window: unknown; detectors: Array<[string, unknown]> };
-    if (snap?.v !== 1) throw new Error(`pipeline "${this.name}": unsupported snapshot version`);
+    if (snap?.v !== 1) throw new VigieError('VIGIE_ERR_SNAPSHOT', `pipeline "${this.name}": unsupported snapshot version`);
     this.window.restore(snap.window);
     const byName = new Map(snap.detectors);
     for (const d of this.detectors) if (byName.has(d.name)) d.restore(byName.get(d.name));

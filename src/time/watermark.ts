@@ -22,7 +22,8 @@ interface PartitionState {
 
 export interface WatermarkSnapshot {
   w: number;
-  partitions: Array<[number, number]>;
+  /** [partition, largest event time seen, finished] */
+  partitions: Array<[number, number, boolean]>;
 }
 
 export class WatermarkTracker {
@@ -135,15 +136,16 @@ export class WatermarkTracker {
   }
 
   snapshot(): WatermarkSnapshot {
-    const partitions: Array<[number, number]> = [];
-    for (const [id, p] of this.parts) partitions.push([id, p.maxTime]);
+    const partitions: WatermarkSnapshot['partitions'] = [];
+    for (const [id, p] of this.parts) partitions.push([id, p.maxTime, p.finished]);
     return { w: this.w, partitions };
   }
 
   restore(s: WatermarkSnapshot, now: number): void {
     this.parts.clear();
-    for (const [id, maxTime] of s.partitions) {
-      this.parts.set(id, { maxTime, wm: maxTime - this.opts.maxOutOfOrderness, lastActive: now, idle: false, finished: false });
+    for (const [id, maxTime, finished] of s.partitions) {
+      const wm = finished ? Infinity : maxTime - this.opts.maxOutOfOrderness;
+      this.parts.set(id, { maxTime, wm, lastActive: now, idle: false, finished: finished === true });
       if (maxTime > this.maxEventTime) this.maxEventTime = maxTime;
     }
     this.w = s.w;
