@@ -66,32 +66,38 @@ interface Acc {
   merchants: Set<unknown>;
 }
 
-/** The same work by hand: one Map of per-key windows, closed when event time passes their end. */
+/**
+ * The same work by hand: one Map of per-key windows, closed when event time passes their end, each
+ * closed window turned into a result record (as the engine hands results to its sink).
+ */
 function baseline(events: Record<string, unknown>[]): number {
-  const open = new Map<string, Acc>();
+  const open = new Map<string, Acc & { key: string }>();
   let results = 0;
-  let currentEnd = -Infinity;
-  const flushBefore = (w: number) => {
-    for (const [k, a] of open) {
-      if (a.start + WINDOW <= w) {
-        results++;
-        open.delete(k);
-      }
-    }
+  let out: object[] = [];
+  const emit = (a: Acc & { key: string }) => {
+    out.push({ key: a.key, start: a.start, end: a.start + WINDOW, count: a.count, values: { n: a.count, total: a.sum, merchants: a.merchants.size } });
+    results++;
+    if (out.length >= BATCH) out = [];
   };
+  let currentEnd = -Infinity;
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
     const t = e.ts as number;
     const start = Math.floor(t / WINDOW) * WINDOW;
     if (start + WINDOW > currentEnd) {
-      flushBefore(start);
+      for (const [k, a] of open) {
+        if (a.start + WINDOW <= start) {
+          emit(a);
+          open.delete(k);
+        }
+      }
       currentEnd = start + WINDOW;
     }
     const k = e.key as string;
     let a = open.get(k);
     if (a === undefined || a.start !== start) {
-      if (a !== undefined) results++;
-      a = { start, count: 0, sum: 0, merchants: new Set() };
+      if (a !== undefined) emit(a);
+      a = { key: k, start, count: 0, sum: 0, merchants: new Set() };
       open.set(k, a);
     }
     a.count++;
@@ -99,7 +105,7 @@ function baseline(events: Record<string, unknown>[]): number {
     if (typeof amount === 'number') a.sum += amount;
     a.merchants.add(e.merchant);
   }
-  results += open.size;
+  for (const a of open.values()) emit(a);
   return results;
 }
 

@@ -13,6 +13,9 @@ export interface FixedWindowSpec {
   grace: number;
 }
 
+/** Shared by results without evidence (evidenceLimit 0): one frozen array instead of one per result. */
+const NO_EVIDENCE = Object.freeze([]) as unknown as string[];
+
 interface WindowState {
   key: string;
   start: number;
@@ -229,7 +232,7 @@ export class FixedWindows implements WindowCore {
       kind: win.revision === 0 ? 'final' : 'update',
       values,
       count: win.count,
-      evidence: win.evidence === null ? [] : win.evidence.slice(),
+      evidence: win.evidence === null ? NO_EVIDENCE : win.evidence.slice(),
     });
   }
 
