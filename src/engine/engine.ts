@@ -99,6 +99,8 @@ export class Engine {
   private ingestors = new Map<string, Ingestor>();
   private stopped = false;
   private started = false;
+  /** Per partition, the highest input position whose outputs every acknowledging sink has made durable. */
+  readonly durablePositions = new Map<number, number>();
 
   constructor(private readonly opts: EngineOptions) {
     const { config, version } = opts.loaded;
@@ -155,6 +157,9 @@ export class Engine {
     }
     const sinkCtx = { baseDir, stdout: this.opts.stdout ?? process.stdout, logger: this.logger };
     this.sinks = this.opts.sinks ?? config.sinks.map((s) => createSink(s, sinkCtx));
+    if (!this.sinks.some((s) => s.acknowledges)) {
+      this.logger.warn({ sinks: this.sinks.map((s) => s.name) }, 'no sink acknowledges writes: outputs are not durable');
+    }
     this.started = true;
     this.opts.metrics?.setConfigVersion(this.version);
     this.logger.info({ mode: this.opts.mode, version: this.version, sources: this.sources.map((s) => s.name), pipelines: this.pipelines.map((p) => p.name) }, 'engine started');
@@ -309,6 +314,8 @@ export class Engine {
         }),
       );
     }
+    // Sinks resolved in order, so everything up to these positions is as durable as the sinks make it.
+    for (const [pid, offset] of batch.positions) this.durablePositions.set(pid, offset);
     // Inputs without a credit: ticks and the final batch.
     if (batch.inputs.size > 0) this.credits.release();
     m?.inflightBatches.set(this.credits.inUse);

@@ -91,3 +91,17 @@ describe('dead letters (rule 14) and counting (rule 15)', () => {
     expect(sink.results).toHaveLength(1);
   });
 });
+
+describe('durable positions', () => {
+  it('advance only after the sinks acknowledged the batch that covers them', async () => {
+    // One event per minute: each event closes the previous window, so every batch has results.
+    const lines = Array.from({ length: 10 }, (_, i) => JSON.stringify({ id: `e${i}`, ts: T0 + i * 60_000, type: 'payment', card: 'c', amount: 1 }));
+    const atWrite: Array<number | undefined> = [];
+    let engine: Engine;
+    const sink = { ...collectSink(), write: async () => void atWrite.push(engine.durablePositions.get(0)) };
+    engine = new Engine({ loaded: config(CFG), mode: 'replay', sources: [memorySource(lines, { name: 'in', batchSize: 5 })], sinks: [sink] });
+    await engine.run();
+    expect(atWrite).toEqual([undefined, 5, 10]);
+    expect(engine.durablePositions.get(0)).toBe(10);
+  });
+});
