@@ -7,5 +7,6 @@ export default defineConfig({
     hookTimeout: 300_000,
     pool: 'forks',
     globalSetup: ['tests/setup/build.ts'],
+    reporters: ['default', './tests/setup/summary-reporter.ts'],
   },
 });

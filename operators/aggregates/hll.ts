@@ -12,6 +12,8 @@
  * Registers are plain bytes, so a sketch is trivially serialised (`registers()` / `fromRegisters()`) and two
  * sketches of the same precision merge by register-wise max, which is exactly the sketch of the union.
  */
+import { fmix32 } from '../../src/util/hash.js';
+
 
 /** 2^32, the size of the hash space. */
 const TWO_32 = 4294967296;
@@ -48,13 +50,7 @@ export function murmur3(s: string, seed = 0): number {
     h ^= k;
   }
   // The reference mixes in the length in bytes.
-  h ^= len * 2;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h ^ (len * 2));
 }
 
 /** The bias constant alpha_m of the raw estimator (values from the paper). */

@@ -4,17 +4,10 @@
  * stage shared by every scenario. Nothing here reads the clock or Math.random.
  */
 
+import { fmix32 } from '../util/hash.js';
+
 const TWO_POW_32 = 4294967296;
 
-/** murmur3 finaliser: a good 32-bit avalanche. */
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /** 32-bit hash of a string (FNV-1a over UTF-16 code units, then fmix32). */
 export function hashString(s: string, seed = 0x811c9dc5): number {

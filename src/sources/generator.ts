@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { createGenerator, customersFor, DEFAULT_RATE, SCENARIOS } from '../generator/index.js';
+// A stable spread of keys over partitions, the same on every run and machine.
+import { hashString } from '../generator/rng.js';
 import { positiveDurationSchema, durationSchema } from '../time/duration.js';
 import { mappingShape } from './mapping.js';
 import type { RawBatch, RawRecord, Source, SourceContext } from './types.js';
@@ -31,16 +33,6 @@ export const schema = z
   .refine((c) => c.realtime || c.events !== undefined, { message: 'events is required when realtime is false', path: ['events'] });
 export type Config = z.infer<typeof schema>;
 
-/** FNV-1a: a stable spread of keys over partitions, the same on every run and machine. */
-function hash(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
 /** Build a generator source. */
 export function create(config: Config, ctx: SourceContext): Source {
   const parts = Array.from({ length: config.partitions }, (_, i) => i);
@@ -50,7 +42,7 @@ export function create(config: Config, ctx: SourceContext): Source {
   function split(events: Record<string, unknown>[], end: boolean): RawBatch[] {
     const byPart: RawRecord[][] = parts.map(() => []);
     for (const e of events) {
-      const p = config.partitions === 1 ? 0 : hash(String(e[keyField] ?? '')) % config.partitions;
+      const p = config.partitions === 1 ? 0 : hashString(String(e[keyField] ?? '')) % config.partitions;
       byPart[p].push({ offset: ++offsets[p], data: e });
     }
     const out: RawBatch[] = [];

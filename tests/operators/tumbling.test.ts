@@ -1,42 +1,13 @@
 import { describe, it, expect } from 'vitest';
-import { create, schema } from '../../operators/tumbling.js';
-import { createAggregates } from '../../operators/aggregates/index.js';
+import * as mod from '../../operators/tumbling.js';
+import { canon, ev, feed, makeCore, perKey } from '../helpers/windows.js';
 import type { WindowCore } from '../../operators/types.js';
 import type { VEvent, WindowResult } from '../../src/types.js';
 
-const AGGS = [
-  { name: 'n', fn: 'count' },
-  { name: 's', fn: 'sum', field: 'v' },
-  { name: 'lo', fn: 'min', field: 'v' },
-  { name: 'hi', fn: 'max', field: 'v' },
-] as const;
+const { schema } = mod;
 
-function core(cfg: Record<string, unknown>, evidenceLimit = 20): WindowCore {
-  return create(schema.parse({ type: 'tumbling', ...cfg }), { pipeline: 'p', aggregates: createAggregates(AGGS), evidenceLimit });
-}
+const core = (cfg: Record<string, unknown>, evidenceLimit = 20): WindowCore => makeCore(mod, cfg, evidenceLimit);
 
-let offset = 0;
-function ev(time: number, v: number | undefined = undefined, id?: string): VEvent {
-  const o = offset++;
-  return { time, id: id ?? `e${o}`, partition: 0, offset: o, source: 'src', payload: v === undefined ? {} : { v } };
-}
-
-/** The WindowCore contract: advance to the event's W first (when it moved), then add. */
-function feed(c: WindowCore, key: string, e: VEvent, w: number, out: WindowResult[]): boolean {
-  if (w > c.watermark) c.advance(w, out);
-  return c.add(key, e, out);
-}
-
-const canon = (rs: WindowResult[]): string[] => rs.map((r) => JSON.stringify(r)).sort();
-const perKey = (rs: WindowResult[]): Map<string, string[]> => {
-  const m = new Map<string, string[]>();
-  for (const r of rs) {
-    const l = m.get(r.key) ?? [];
-    l.push(JSON.stringify(r));
-    m.set(r.key, l);
-  }
-  return m;
-};
 
 describe('tumbling: schema', () => {
   it('parses durations and applies defaults', () => {
