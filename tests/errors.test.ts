@@ -15,4 +15,10 @@ describe('error codes', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/vigie: VIGIE_ERR_SOURCE: source "payments": ENOENT/);
   });
+
+  it('replay refuses an endless generator instead of running forever', () => {
+    const r = vigie(['replay', '-c', 'config/demo.yaml']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('VIGIE_ERR_USAGE: replay needs finite input: generator source "payments"');
+  });
 });

@@ -148,7 +148,7 @@ export class Engine {
     const t0 = performance.now();
     const batchSize = this.opts.batchSize ?? config.engine.batchSize;
     const ctx = { baseDir, clock: this.clock, logger: this.logger, batchSize, stdin: this.opts.stdin ?? process.stdin, signal: this.abort.signal };
-    const sourceConfigs = this.opts.input ? [inputSource(resolve(this.opts.input), config.sources[0])] : config.sources;
+    const sourceConfigs = this.opts.input ? [inputSource(resolve(this.opts.input), config.sources[0])] : config.sources.map((s) => this.forMode(s));
     this.sources = this.opts.sources ?? sourceConfigs.map((s) => createSource(s, ctx));
     for (const s of this.sources) {
       this.ingestors.set(s.name, new Ingestor(s.name, s.format, s.mapping));
@@ -194,6 +194,15 @@ export class Engine {
   /** Snapshot of every pipeline and the watermarks (for checkpoints and tests). */
   snapshot(): unknown {
     return { v: 1, watermark: this.tracker.snapshot(), pipelines: this.pipelines.map((p) => [p.name, p.snapshot()]) };
+  }
+
+  /** Replay reads everything as fast as possible: generators run unpaced and must be finite. */
+  private forMode(s: SourceConfig): SourceConfig {
+    if (this.opts.mode !== 'replay' || s.type !== 'generator') return s;
+    if (s.events === undefined) {
+      throw new VigieError('VIGIE_ERR_USAGE', `replay needs finite input: generator source "${s.name}" has no \`events\` (set it, or give --input)`);
+    }
+    return { ...s, realtime: false };
   }
 
   private partitionId(source: string, partition: number): number {
