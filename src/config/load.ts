@@ -95,8 +95,31 @@ function issueProblems(file: string, doc: Document, lc: LineCounter, issues: z.c
   return problems.sort((a, b) => a.line - b.line || a.column - b.column);
 }
 
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/**
+ * Replace `${NAME}` and `${NAME:-default}` in string values with environment variables, so that
+ * brokers, URLs and file paths can differ per deployment. Unset variables without default are problems.
+ */
+function expandEnv(value: unknown, path: PropertyKey[], env: NodeJS.ProcessEnv, missing: Array<{ path: PropertyKey[]; name: string }>): unknown {
+  if (typeof value === 'string') {
+    return value.replace(ENV_REF, (_m, name: string, def: string | undefined) => {
+      const v = env[name];
+      if (v !== undefined) return v;
+      if (def !== undefined) return def;
+      missing.push({ path, name });
+      return '';
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => expandEnv(v, [...path, i], env, missing));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expandEnv(v, [...path, k], env, missing)]));
+  }
+  return value;
+}
+
 /** Parse and validate config text; throws ConfigError listing every problem. */
-export function parseConfig(text: string, file: string): LoadedConfig {
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -107,7 +130,11 @@ export function parseConfig(text: string, file: string): LoadedConfig {
       }),
     );
   }
-  const raw = doc.toJS({ maxAliasCount: 100 });
+  const missing: Array<{ path: PropertyKey[]; name: string }> = [];
+  const raw = expandEnv(doc.toJS({ maxAliasCount: 100 }), [], env, missing);
+  if (missing.length > 0) {
+    throw new ConfigError(missing.map(({ path, name }) => ({ file, path: formatPath(path), ...locate(doc, lc, path), message: `environment variable ${name} is not set (use \${${name}:-default} for a default)` })));
+  }
   const parsed = configSchema.safeParse(raw ?? {});
   if (!parsed.success) throw new ConfigError(issueProblems(file, doc, lc, parsed.error.issues));
   const version = createHash('sha256').update(JSON.stringify(parsed.data)).digest('hex').slice(0, 12);

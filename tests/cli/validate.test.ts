@@ -76,3 +76,20 @@ describe('vigie validate', () => {
     expect(r.stderr).toContain('cannot read config: ENOENT');
   });
 });
+
+describe('environment references in configs', () => {
+  it('expands ${NAME} and ${NAME:-default}, and reports unset variables with their position', async () => {
+    const { parseConfig, ConfigError } = await import('../../src/config/load.js');
+    const text = 'sources: [{ name: "${SRC:-in}", type: stdin }]\npipelines:\n  - { name: p, key: "${KEY}", window: { type: tumbling, size: 1m }, aggregates: [{ name: n, fn: count }] }\n';
+    const ok = parseConfig(text, 'env.yaml', { KEY: 'card' });
+    expect(ok.config.sources[0].name).toBe('in');
+    expect(ok.config.pipelines[0].key).toBe('card');
+    try {
+      parseConfig(text, 'env.yaml', {});
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as InstanceType<typeof ConfigError>).problems[0]).toMatchObject({ path: 'pipelines[0].key', line: 3, message: expect.stringContaining('KEY is not set') });
+    }
+  });
+});
