@@ -130,6 +130,8 @@ export interface Batch {
   positions: Map<number, number>;
   /** Set on the last batch of a finite input. */
   final: boolean;
+  /** Global id of the partition the batch's records come from; undefined for ticks and the final batch. */
+  partition: number | undefined;
   /** Processing time at which the batch entered the engine. */
   ingestedAt: number;
 }
@@ -153,6 +155,7 @@ export function emptyBatch(ingestedAt: number): Batch {
     inputs: new Map(),
     positions: new Map(),
     final: false,
+    partition: undefined,
     ingestedAt,
   };
 }

@@ -3,6 +3,7 @@ import { durationSchema } from '../time/duration.js';
 import { sourceSchema } from '../sources/index.js';
 import { pipelineSchema } from '../engine/pipeline.js';
 import { sinkSchema } from '../../sinks/index.js';
+import { stateSchema } from '../state/checkpoint-store.js';
 
 /** The whole configuration of a Vigie job. The single source of truth for validation, defaults, types and docs. */
 export const configSchema = z
@@ -29,6 +30,7 @@ export const configSchema = z
       })
       .default({ batchSize: 4096, maxInflightBatches: 8 })
       .describe('Engine tuning.'),
+    state: stateSchema,
     metrics: z
       .strictObject({
         enabled: z.boolean().default(true).describe('Serve /metrics, /healthz and /readyz.'),

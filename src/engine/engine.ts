@@ -9,7 +9,8 @@ import { createSource } from '../sources/index.js';
 import type { RawBatch, Source } from '../sources/types.js';
 import { Ingestor } from '../ingest/ingestor.js';
 import { WatermarkTracker } from '../time/watermark.js';
-import { PipelineCore } from './pipeline.js';
+import { Task } from './task.js';
+import { RedisCheckpointStore, type CheckpointStore, type Checkpoint } from '../state/checkpoint-store.js';
 import { Credits } from './credits.js';
 import { batchStream, deliverInOrder, processEach } from './rx.js';
 import { LabelScorer, type LabelOptions, type LabelReport } from './labels.js';
@@ -85,13 +86,20 @@ function inputSource(path: string, template: SourceConfig): SourceConfig {
  */
 export class Engine {
   readonly version: string;
-  readonly pipelines: PipelineCore[];
-  readonly tracker: WatermarkTracker;
+  /** The task of unpartitioned sources (files, stdin, generator): one watermark over their partitions. */
+  readonly shared: Task;
+  /** Tasks of partitioned sources (Kafka), by global partition id. */
+  readonly scopedTasks = new Map<number, Task>();
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly abort = new AbortController();
   private readonly credits: Credits;
   private readonly partitionIds = new Map<string, number>();
+  private readonly partitionOwners: Array<{ source: Source; local: number }> = [];
+  private readonly taskOf = new WeakMap<Batch, Task>();
+  private readonly checkpoints = new WeakMap<Batch, { task: Task; cp: Checkpoint }>();
+  private store: CheckpointStore | undefined;
+  private readonly makeTask: (id: string) => Task;
   private readonly summary: Summary;
   private readonly scorer: LabelScorer | undefined;
   private sources: Source[] = [];
@@ -108,11 +116,12 @@ export class Engine {
     this.clock = opts.clock ?? systemClock;
     this.logger = opts.logger ?? silentLogger;
     this.credits = new Credits(config.engine.maxInflightBatches);
-    this.tracker = new WatermarkTracker({ maxOutOfOrderness: config.time.maxOutOfOrderness, idleTimeout: opts.mode === 'live' ? config.time.idleTimeout : 0 });
+    const wm = { maxOutOfOrderness: config.time.maxOutOfOrderness, idleTimeout: opts.mode === 'live' ? config.time.idleTimeout : 0 };
     // Replay stamps detections with event time so that its output is byte-identical run after run.
     const detectionTime =
       opts.mode === 'replay' ? (r: WindowResult) => (Number.isFinite(r.watermark) ? r.watermark : this.eventClock()) : () => this.clock.now();
-    this.pipelines = config.pipelines.map((p) => new PipelineCore(p, { configVersion: version, detectionTime }));
+    this.makeTask = (id) => new Task(id, config.pipelines, { configVersion: version, detectionTime }, wm, this.clock.now());
+    this.shared = this.makeTask('shared');
     this.scorer = opts.labels ? new LabelScorer(opts.labels) : undefined;
     this.summary = {
       name: config.name,
@@ -147,13 +156,24 @@ export class Engine {
     const { config, baseDir } = this.opts.loaded;
     const t0 = performance.now();
     const batchSize = this.opts.batchSize ?? config.engine.batchSize;
-    const ctx = { baseDir, clock: this.clock, logger: this.logger, batchSize, stdin: this.opts.stdin ?? process.stdin, signal: this.abort.signal };
+    const ctx = {
+      baseDir,
+      clock: this.clock,
+      logger: this.logger,
+      batchSize,
+      stdin: this.opts.stdin ?? process.stdin,
+      signal: this.abort.signal,
+      onAssign: (source: Source, local: number) => this.assign(source, local),
+      onRevoke: (source: Source, locals: readonly number[]) => this.revoke(source, locals),
+    };
+    if (config.state.store === 'redis') this.store = new RedisCheckpointStore(config.state);
     const sourceConfigs = this.opts.input ? [inputSource(resolve(this.opts.input), config.sources[0])] : config.sources.map((s) => this.forMode(s));
     this.sources = this.opts.sources ?? sourceConfigs.map((s) => createSource(s, ctx));
     for (const s of this.sources) {
-      this.ingestors.set(s.name, new Ingestor(s.name, s.format, s.mapping));
+      this.ingestors.set(s.name, new Ingestor(s.name, s.format, s.mapping, s.recordMeta));
       this.summary.sources[s.name] = { in: 0, events: 0, deadLettered: {} };
-      for (const p of s.partitions()) this.tracker.register(this.partitionId(s.name, p), this.clock.now());
+      if (!s.scoped) for (const p of s.partitions()) this.shared.tracker.register(this.partitionId(s, p), this.clock.now());
+      if (s.scoped && !this.store) this.logger.warn({ source: s.name }, 'state.store is none: partition state is not checkpointed and is lost on restart');
     }
     const sinkCtx = { baseDir, stdout: this.opts.stdout ?? process.stdout, logger: this.logger };
     this.sinks = this.opts.sinks ?? config.sinks.map((s) => createSink(s, sinkCtx));
@@ -162,7 +182,7 @@ export class Engine {
     }
     this.started = true;
     this.opts.metrics?.setConfigVersion(this.version);
-    this.logger.info({ mode: this.opts.mode, version: this.version, sources: this.sources.map((s) => s.name), pipelines: this.pipelines.map((p) => p.name) }, 'engine started');
+    this.logger.info({ mode: this.opts.mode, version: this.version, sources: this.sources.map((s) => s.name), pipelines: config.pipelines.map((p) => p.name) }, 'engine started');
 
     const raw$ = merge(...this.sources.map((s) => this.fromSource(s))).pipe(map(([s, rb]) => this.ingest(s, rb)));
     const ticks$ = this.opts.mode === 'live' ? interval(config.time.tick).pipe(mergeMap(() => this.tick())) : EMPTY;
@@ -174,9 +194,12 @@ export class Engine {
     );
     try {
       await lastValueFrom(batches$);
+      // Everything processed is delivered: checkpoint and commit every partition once more.
+      for (const [pid, task] of this.scopedTasks) await this.checkpointAndCommit(pid, task, task.checkpoint(this.clock.now()));
     } finally {
       await Promise.allSettled(this.sinks.map((s) => s.close()));
       await Promise.allSettled(this.sources.map((s) => s.close()));
+      await this.store?.close();
       this.stopped = true;
     }
     const ms = performance.now() - t0;
@@ -184,16 +207,52 @@ export class Engine {
     for (const s of Object.values(this.summary.sources)) events += s.events;
     this.summary.durationMs = Math.round(ms);
     this.summary.eventsPerSecond = ms > 0 ? Math.round((events * 1000) / ms) : 0;
-    const w = this.tracker.watermark;
+    const w = this.shared.tracker.watermark;
     this.summary.watermark = Number.isFinite(w) ? w : null;
     if (this.scorer) this.summary.labels = this.scorer.report();
     this.logger.info({ durationMs: this.summary.durationMs, events, alerts: this.summary.alerts.total, deadLetters: this.summary.deadLetters.total }, 'engine stopped');
     return this.summary;
   }
 
-  /** Snapshot of every pipeline and the watermarks (for checkpoints and tests). */
-  snapshot(): unknown {
-    return { v: 1, watermark: this.tracker.snapshot(), pipelines: this.pipelines.map((p) => [p.name, p.snapshot()]) };
+  /** A partitioned source was given a partition: build its task, restoring the last checkpoint. */
+  private async assign(source: Source, local: number): Promise<number | undefined> {
+    const pid = this.partitionId(source, local);
+    const task = this.makeTask(`${source.name}:${local}`);
+    this.scopedTasks.set(pid, task);
+    if (!this.store || !source.checkpointId) return undefined;
+    const t0 = performance.now();
+    const cp = await this.store.load(source.checkpointId(local));
+    if (cp === undefined) return undefined;
+    const restored = task.restore(cp, this.clock.now());
+    this.opts.metrics?.restoreDuration.observe((performance.now() - t0) / 1000);
+    this.logger.info({ source: source.name, partition: local, offset: cp.offset, restored }, 'partition state restored');
+    return cp.offset;
+  }
+
+  /** Partitions taken away: their state goes; batches of theirs still in flight are dropped unprocessed. */
+  private revoke(source: Source, locals: readonly number[]): void {
+    for (const local of locals) {
+      const pid = this.partitionId(source, local);
+      this.scopedTasks.delete(pid);
+      this.durablePositions.delete(pid);
+    }
+    this.logger.info({ source: source.name, partitions: locals }, 'partitions revoked');
+  }
+
+  /** Write a partition's checkpoint, then commit the offsets it covers (rule 13: in that order). */
+  private async checkpointAndCommit(pid: number, task: Task, cp: Checkpoint): Promise<void> {
+    if (cp.offset < 0 || this.scopedTasks.get(pid) !== task) return;
+    const { source, local } = this.partitionOwners[pid];
+    const m = this.opts.metrics;
+    if (this.store && source.checkpointId) {
+      const t0 = performance.now();
+      const bytes = await this.store.save(source.checkpointId(local), cp);
+      m?.checkpointBytes.observe(bytes);
+      m?.checkpointDuration.observe((performance.now() - t0) / 1000);
+    }
+    // The partition may have been revoked while the checkpoint was written: its new owner commits now.
+    if (this.scopedTasks.get(pid) !== task) return;
+    await source.commit?.(new Map([[local, cp.offset]]));
   }
 
   /** Replay reads everything as fast as possible: generators run unpaced and must be finite. */
@@ -205,20 +264,21 @@ export class Engine {
     return { ...s, realtime: false };
   }
 
-  private partitionId(source: string, partition: number): number {
-    const k = `${source}\u0000${partition}`;
+  private partitionId(source: Source, partition: number): number {
+    const k = `${source.name}\u0000${partition}`;
     let id = this.partitionIds.get(k);
     if (id === undefined) {
       id = this.partitionIds.size;
       this.partitionIds.set(k, id);
+      this.partitionOwners[id] = { source, local: partition };
     }
     return id;
   }
 
   private eventClock(): number {
-    const w = this.tracker.watermark;
+    const w = this.shared.tracker.watermark;
     if (Number.isFinite(w)) return w;
-    const m = this.tracker.maxSeen;
+    const m = this.shared.tracker.maxSeen;
     return Number.isFinite(m) ? m : 0;
   }
 
@@ -254,12 +314,20 @@ export class Engine {
   private ingest(source: Source, rb: RawBatch): Batch {
     const now = this.clock.now();
     const batch = emptyBatch(now);
-    const pid = this.partitionId(source.name, rb.partition);
+    const pid = this.partitionId(source, rb.partition);
+    batch.partition = pid;
+    const task = source.scoped ? this.scopedTasks.get(pid) : this.shared;
     const ingestor = this.ingestors.get(source.name) as Ingestor;
     const records = rb.records;
+    batch.inputs.set(source.name, records.length);
+    if (task === undefined) {
+      // Revoked between fetch and processing: the partition's new owner processes these records.
+      return batch;
+    }
+    this.taskOf.set(batch, task);
     const wm = new Float64Array(records.length);
     const events = batch.events;
-    const tracker = this.tracker;
+    const tracker = task.tracker;
     for (let i = 0; i < records.length; i++) {
       const e = ingestor.ingest(records[i], pid, now, batch.deadLetters);
       if (e === undefined) continue;
@@ -268,7 +336,6 @@ export class Engine {
     }
     if (events.length === 0 && records.length > 0) tracker.touch(pid, now);
     batch.wm = wm.subarray(0, events.length);
-    batch.inputs.set(source.name, records.length);
     if (records.length > 0) batch.positions.set(pid, records[records.length - 1].offset);
     if (rb.end) tracker.finish(pid);
     batch.watermark = tracker.watermark;
@@ -277,19 +344,22 @@ export class Engine {
 
   /** Live: idle partitions may release the watermark without any input. */
   private tick(): Observable<Batch> {
-    const before = this.tracker.watermark;
+    const tracker = this.shared.tracker;
+    const before = tracker.watermark;
     const now = this.clock.now();
-    const w = this.tracker.tick(now);
+    const w = tracker.tick(now);
     if (!(w > before)) return EMPTY;
     const b = emptyBatch(now);
     b.watermark = w;
+    this.taskOf.set(b, this.shared);
     return of(b);
   }
 
   /** After the last input: W = +Infinity fires every window (rule 6), unless the run was stopped. */
   private finalBatch(): Batch {
     const b = emptyBatch(this.clock.now());
-    b.watermark = this.stopped ? this.tracker.watermark : this.tracker.finishAll();
+    b.watermark = this.stopped ? this.shared.tracker.watermark : this.shared.tracker.finishAll();
+    if (!this.stopped) for (const t of this.scopedTasks.values()) t.tracker.finishAll();
     b.final = true;
     return b;
   }
@@ -297,9 +367,32 @@ export class Engine {
   private process(batch: Batch): void {
     const t0 = performance.now();
     this.scorer?.observe(batch.events);
-    for (const p of this.pipelines) p.process(batch);
+    if (batch.final) {
+      // End of input: every task fires what it holds (a stopped run has left W unchanged).
+      for (const task of [this.shared, ...this.scopedTasks.values()]) {
+        batch.watermark = task.tracker.watermark;
+        for (const p of task.pipelines) p.process(batch);
+      }
+    } else {
+      const task = this.taskOf.get(batch);
+      // A task replaced or dropped since ingestion (rebalance): the batch is not ours any more.
+      if (task !== undefined && (batch.partition === undefined || task === this.shared || this.scopedTasks.get(batch.partition) === task)) {
+        for (const p of task.pipelines) p.process(batch);
+        if (task !== this.shared) this.maybeCheckpoint(batch, task);
+      }
+    }
     this.scorer?.score(batch.alerts);
     this.account(batch, (performance.now() - t0) / 1000);
+  }
+
+  /** Take a checkpoint of a partition task when due; it is written and committed once the batch is delivered. */
+  private maybeCheckpoint(batch: Batch, task: Task): void {
+    const offset = batch.positions.get(batch.partition as number);
+    if (offset !== undefined) task.lastOffset = offset;
+    const now = this.clock.now();
+    if (now - task.lastCheckpointAt < this.opts.loaded.config.state.interval) return;
+    task.lastCheckpointAt = now;
+    this.checkpoints.set(batch, { task, cp: task.checkpoint(now) });
   }
 
   /** Write the batch to every sink; resolves once the acknowledging ones have it durable. */
@@ -325,6 +418,8 @@ export class Engine {
     }
     // Sinks resolved in order, so everything up to these positions is as durable as the sinks make it.
     for (const [pid, offset] of batch.positions) this.durablePositions.set(pid, offset);
+    const pending = this.checkpoints.get(batch);
+    if (pending !== undefined) await this.checkpointAndCommit(batch.partition as number, pending.task, pending.cp);
     // Inputs without a credit: ticks and the final batch.
     if (batch.inputs.size > 0) this.credits.release();
     m?.inflightBatches.set(this.credits.inUse);
@@ -350,8 +445,21 @@ export class Engine {
       m?.eventsDeadLettered.inc({ source: dl.source, reason: dl.reason });
     }
     s.deadLetters.total += batch.deadLetters.length;
-    for (const p of this.pipelines) {
-      const c = p.takeCounts();
+    const tasks = [this.shared, ...this.scopedTasks.values()];
+    for (const p of this.shared.pipelines) {
+      let open = 0;
+      let keys = 0;
+      const c = { processed: 0, filtered: 0, late: 0, missingKey: 0 };
+      for (const t of tasks) {
+        const tp = t.pipelines.find((x) => x.name === p.name)!;
+        const tc = tp.takeCounts();
+        c.processed += tc.processed;
+        c.filtered += tc.filtered;
+        c.late += tc.late;
+        c.missingKey += tc.missingKey;
+        open += tp.window.openWindows;
+        keys += tp.window.keyCount;
+      }
       const ps = s.pipelines[p.name];
       ps.processed += c.processed;
       ps.filtered += c.filtered;
@@ -361,8 +469,8 @@ export class Engine {
         m.eventsProcessed.inc({ pipeline: p.name }, c.processed);
         m.eventsFiltered.inc({ pipeline: p.name }, c.filtered);
         m.eventsLate.inc({ pipeline: p.name }, c.late);
-        m.openWindows.set({ pipeline: p.name }, p.window.openWindows);
-        m.stateKeys.set({ pipeline: p.name }, p.window.keyCount);
+        m.openWindows.set({ pipeline: p.name }, open);
+        m.stateKeys.set({ pipeline: p.name }, keys);
       }
     }
     for (const r of batch.results) {
@@ -387,12 +495,12 @@ export class Engine {
     if (m) {
       m.batchDuration.observe(seconds);
       m.batchEvents.observe(batch.events.length);
-      const w = this.tracker.watermark;
+      const w = this.shared.tracker.watermark;
       if (Number.isFinite(w)) {
         m.watermark.set(w / 1000);
         m.watermarkLag.set(Math.max(0, (now - w) / 1000));
       }
-      const seen = this.tracker.maxSeen;
+      const seen = this.shared.tracker.maxSeen;
       if (Number.isFinite(seen)) m.eventTimeLag.set(Math.max(0, (now - seen) / 1000));
     }
   }

@@ -47,6 +47,7 @@ export class Ingestor {
     private readonly source: string,
     private readonly format: RecordFormat,
     private readonly mapping: Mapping,
+    private readonly recordMeta?: { keyField?: string; timestampFromRecord: boolean },
   ) {
     this.declared = Object.entries(mapping.fields);
   }
@@ -90,9 +91,14 @@ export class Ingestor {
       return this.dead(dead, 'not_an_object', `expected an object, got ${what}`, rec, partition);
     }
     const payload = value as Record<string, unknown>;
+    const meta = this.recordMeta;
+    if (meta?.keyField !== undefined && rec.key !== undefined) payload[meta.keyField] = rec.key;
     let time: number;
     if (this.mapping.processingTime) {
       time = arrival;
+    } else if (meta?.timestampFromRecord) {
+      if (rec.timestamp === undefined || !Number.isFinite(rec.timestamp)) return this.dead(dead, 'bad_timestamp', 'record has no timestamp', rec, partition);
+      time = rec.timestamp;
     } else {
       const t = parseEventTime(payload[this.mapping.time.field], this.mapping.time.format);
       if (typeof t === 'string') {

@@ -72,6 +72,12 @@ export class EngineMetrics {
   readonly sinkWriteDuration: Histogram<'sink'>;
 
   readonly inflightBatches: Gauge;
+  readonly checkpointBytes: Histogram;
+  readonly checkpointDuration: Histogram;
+  readonly restoreDuration: Histogram;
+  readonly consumerLag: Gauge<'source' | 'topic' | 'partition'>;
+  readonly rebalances: Counter<'source'>;
+  readonly sourceBufferFill: Gauge<'source'>;
   /** Always 1, labelled with the running configuration's hash. Set through {@link setConfigVersion}. */
   readonly configInfo: Gauge<'version'>;
 
@@ -202,6 +208,42 @@ export class EngineMetrics {
     this.inflightBatches = new Gauge({
       name: 'vigie_inflight_batches',
       help: 'Batches read but not yet acknowledged by every sink.',
+      registers,
+    });
+    this.checkpointBytes = new Histogram({
+      name: 'vigie_checkpoint_bytes',
+      help: 'Size of each partition checkpoint written.',
+      buckets: [256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216],
+      registers,
+    });
+    this.checkpointDuration = new Histogram({
+      name: 'vigie_checkpoint_duration_seconds',
+      help: 'Time to write a partition checkpoint.',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers,
+    });
+    this.restoreDuration = new Histogram({
+      name: 'vigie_restore_duration_seconds',
+      help: 'Time to load and restore a partition checkpoint on assignment.',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+      registers,
+    });
+    this.consumerLag = new Gauge({
+      name: 'vigie_consumer_lag_records',
+      help: 'Records between the last processed offset and the end of each assigned partition (partitions are a bounded set).',
+      labelNames: ['source', 'topic', 'partition'],
+      registers,
+    });
+    this.rebalances = new Counter({
+      name: 'vigie_rebalances_total',
+      help: 'Consumer group rebalances this instance took part in.',
+      labelNames: ['source'],
+      registers,
+    });
+    this.sourceBufferFill = new Gauge({
+      name: 'vigie_source_buffer_batches',
+      help: 'Batches fetched by a source and waiting for the engine (bounded; the source pauses beyond it).',
+      labelNames: ['source'],
       registers,
     });
     this.configInfo = new Gauge({

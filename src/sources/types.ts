@@ -7,6 +7,10 @@ export interface RawRecord {
   /** Position within the partition (line number, record index, Kafka offset). */
   offset: number;
   data: string | Uint8Array | object;
+  /** Record key given by the transport (Kafka), as text. */
+  key?: string;
+  /** Record timestamp given by the transport (Kafka), ms since the epoch. */
+  timestamp?: number;
 }
 
 /** Records of one partition of one source, in order. */
@@ -31,6 +35,16 @@ export interface Source {
   partitions(): number[];
   batches(): AsyncIterable<RawBatch>;
   close(): Promise<void>;
+  /**
+   * Partitioned sources (Kafka): each partition's state is its own task, checkpointed under
+   * `checkpointId(partition)`, and input positions are committed with `commit`.
+   */
+  readonly scoped?: boolean;
+  checkpointId?(partition: number): string;
+  /** Commit: processing resumes after these offsets (source-local partition -> last processed offset). */
+  commit?(offsets: ReadonlyMap<number, number>): Promise<void>;
+  /** Where the transport's record key and timestamp go, for sources that have them. */
+  readonly recordMeta?: { keyField?: string; timestampFromRecord: boolean };
 }
 
 export interface SourceContext {
@@ -44,4 +58,11 @@ export interface SourceContext {
   stdin: NodeJS.ReadableStream;
   /** Aborted when the engine stops: live sources stop waiting. */
   signal: AbortSignal;
+  /**
+   * Partitioned sources call this before the first batch of a newly assigned partition: the engine
+   * restores the partition's state and returns the offset it covers (records up to it must be skipped).
+   */
+  onAssign?(source: Source, partition: number): Promise<number | undefined>;
+  /** Partitioned sources call this when partitions are taken away: their state is dropped. */
+  onRevoke?(source: Source, partitions: readonly number[]): void;
 }
