@@ -6,7 +6,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 300_000,
     pool: 'forks',
-    globalSetup: ['tests/setup/build.ts'],
+    globalSetup: ['tests/setup/build.ts', 'tests/setup/services.ts'],
     reporters: ['default', './tests/setup/summary-reporter.ts'],
   },
 });

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import * as consoleSink from './console.js';
 import * as jsonlFile from './jsonl-file.js';
+import * as kafkaSink from './kafka.js';
 import * as nullSink from './null.js';
 import type { Sink, SinkContext } from './types.js';
 
@@ -31,13 +32,13 @@ export function buildSinkRegistry(modules: readonly SinkModule[]): ReadonlyMap<s
   return registry;
 }
 
-const MODULES = [consoleSink, jsonlFile, nullSink] as const;
+const MODULES = [consoleSink, jsonlFile, kafkaSink, nullSink] as const;
 
 /** All sink types, by `type`. */
 export const sinkRegistry: ReadonlyMap<string, SinkModule> = buildSinkRegistry(MODULES as readonly SinkModule[]);
 
 /** Schema of one entry of `sinks:`, discriminated by `type`. */
-export const sinkSchema = z.discriminatedUnion('type', [consoleSink.schema, jsonlFile.schema, nullSink.schema]);
+export const sinkSchema = z.discriminatedUnion('type', [consoleSink.schema, jsonlFile.schema, kafkaSink.schema, nullSink.schema]);
 
 /** A validated sink configuration (defaults applied). */
 export type SinkConfig = z.output<typeof sinkSchema>;

@@ -97,7 +97,7 @@ export class Engine {
   private readonly partitionIds = new Map<string, number>();
   private readonly partitionOwners: Array<{ source: Source; local: number }> = [];
   private readonly taskOf = new WeakMap<Batch, Task>();
-  private readonly checkpoints = new WeakMap<Batch, { task: Task; cp: Checkpoint }>();
+  private readonly checkpoints = new WeakMap<Batch, Array<{ pid: number; task: Task; cp: Checkpoint }>>();
   private store: CheckpointStore | undefined;
   private readonly makeTask: (id: string) => Task;
   private readonly summary: Summary;
@@ -223,7 +223,7 @@ export class Engine {
     const t0 = performance.now();
     const cp = await this.store.load(source.checkpointId(local));
     if (cp === undefined) return undefined;
-    const restored = task.restore(cp, this.clock.now());
+    const restored = task.restore(cp, this.clock.now(), pid);
     this.opts.metrics?.restoreDuration.observe((performance.now() - t0) / 1000);
     this.logger.info({ source: source.name, partition: local, offset: cp.offset, restored }, 'partition state restored');
     return cp.offset;
@@ -348,11 +348,28 @@ export class Engine {
     const before = tracker.watermark;
     const now = this.clock.now();
     const w = tracker.tick(now);
-    if (!(w > before)) return EMPTY;
+    const due = this.dueCheckpoints(now);
+    if (!(w > before) && due.length === 0) return EMPTY;
     const b = emptyBatch(now);
     b.watermark = w;
     this.taskOf.set(b, this.shared);
+    // Quiet partitions are checkpointed too, so that a successor does not start from far behind.
+    if (due.length > 0) this.checkpoints.set(b, due);
     return of(b);
+  }
+
+  /** Checkpoints of partition tasks that progressed and whose interval has passed. */
+  private dueCheckpoints(now: number): Array<{ pid: number; task: Task; cp: Checkpoint }> {
+    const due: Array<{ pid: number; task: Task; cp: Checkpoint }> = [];
+    const interval = this.opts.loaded.config.state.interval;
+    for (const [pid, task] of this.scopedTasks) {
+      if (task.lastOffset > task.checkpointedOffset && now - task.lastCheckpointAt >= interval) {
+        task.lastCheckpointAt = now;
+        task.checkpointedOffset = task.lastOffset;
+        due.push({ pid, task, cp: task.checkpoint(now) });
+      }
+    }
+    return due;
   }
 
   /** After the last input: W = +Infinity fires every window (rule 6), unless the run was stopped. */
@@ -387,12 +404,14 @@ export class Engine {
 
   /** Take a checkpoint of a partition task when due; it is written and committed once the batch is delivered. */
   private maybeCheckpoint(batch: Batch, task: Task): void {
-    const offset = batch.positions.get(batch.partition as number);
+    const pid = batch.partition as number;
+    const offset = batch.positions.get(pid);
     if (offset !== undefined) task.lastOffset = offset;
     const now = this.clock.now();
     if (now - task.lastCheckpointAt < this.opts.loaded.config.state.interval) return;
     task.lastCheckpointAt = now;
-    this.checkpoints.set(batch, { task, cp: task.checkpoint(now) });
+    task.checkpointedOffset = task.lastOffset;
+    this.checkpoints.set(batch, [{ pid, task, cp: task.checkpoint(now) }]);
   }
 
   /** Write the batch to every sink; resolves once the acknowledging ones have it durable. */
@@ -418,8 +437,7 @@ export class Engine {
     }
     // Sinks resolved in order, so everything up to these positions is as durable as the sinks make it.
     for (const [pid, offset] of batch.positions) this.durablePositions.set(pid, offset);
-    const pending = this.checkpoints.get(batch);
-    if (pending !== undefined) await this.checkpointAndCommit(batch.partition as number, pending.task, pending.cp);
+    for (const { pid, task, cp } of this.checkpoints.get(batch) ?? []) await this.checkpointAndCommit(pid, task, cp);
     // Inputs without a credit: ticks and the final batch.
     if (batch.inputs.size > 0) this.credits.release();
     m?.inflightBatches.set(this.credits.inUse);

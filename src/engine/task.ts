@@ -19,6 +19,8 @@ export class Task {
   readonly tracker: WatermarkTracker;
   /** Last input offset processed (scoped tasks). */
   lastOffset = -1;
+  /** Offset covered by the last checkpoint taken. */
+  checkpointedOffset = -1;
   lastCheckpointAt: number;
   private readonly hashes: string[];
 
@@ -45,10 +47,17 @@ export class Task {
     };
   }
 
-  /** Restore what matches: pipelines whose definition changed start afresh. Returns the names restored. */
-  restore(cp: Checkpoint, now: number): string[] {
-    this.tracker.restore(cp.watermark as WatermarkSnapshot, now);
+  /**
+   * Restore what matches: pipelines whose definition changed start afresh. Returns the names restored.
+   * `partition` is the partition's id in this process (ids are per process): a scoped task's watermark
+   * is about that one partition, whatever id the process that saved it gave it.
+   */
+  restore(cp: Checkpoint, now: number, partition?: number): string[] {
+    const wm = cp.watermark as WatermarkSnapshot;
+    const partitions = partition === undefined ? wm.partitions : wm.partitions.map(([, max, finished]) => [partition, max, finished] as [number, number, boolean]);
+    this.tracker.restore({ w: wm.w, partitions }, now);
     this.lastOffset = cp.offset;
+    this.checkpointedOffset = cp.offset;
     const byName = new Map(cp.pipelines.map(([name, hash, snap]) => [name, { hash, snap }]));
     const restored: string[] = [];
     this.pipelines.forEach((p, i) => {

@@ -4,6 +4,7 @@ import * as generator from './generator.js';
 import * as ndjsonFile from './ndjson-file.js';
 import * as msgpackFile from './msgpack-file.js';
 import * as stdin from './stdin.js';
+import * as kafka from './kafka.js';
 import type { Source, SourceContext } from './types.js';
 
 interface SourceModule<C> {
@@ -13,10 +14,10 @@ interface SourceModule<C> {
 }
 
 /** Every source, by type. */
-export const SOURCES = buildRegistry<SourceModule<any>>('source', [generator, ndjsonFile, msgpackFile, stdin]);
+export const SOURCES = buildRegistry<SourceModule<any>>('source', [generator, ndjsonFile, msgpackFile, stdin, kafka]);
 
 /** Config of one source: chosen by `type`. */
-export const sourceSchema = z.discriminatedUnion('type', [generator.schema, ndjsonFile.schema, msgpackFile.schema, stdin.schema]);
+export const sourceSchema = z.discriminatedUnion('type', [generator.schema, ndjsonFile.schema, msgpackFile.schema, stdin.schema, kafka.schema]);
 export type SourceConfig = z.infer<typeof sourceSchema>;
 
 /** Build the source a config names. */
