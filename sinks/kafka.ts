@@ -91,7 +91,7 @@ export const schema = z
     'Produces each selected output to its topic. Alerts: key = the alert\'s key, value = the alert, headers `vigie-alert-id`, ' +
       '`vigie-detector`, `vigie-severity`, `vigie-revision`. Results: key = the result\'s key, value = the result. Dead letters: ' +
       'no key, value = the original input bytes (a decoded payload as JSON), headers `vigie-reason`, `vigie-detail`, `vigie-source`, ' +
-      '`vigie-partition`, `vigie-offset` and, when known, `vigie-pipeline`, `vigie-time`. Records are partitioned by key like the Java ' +
+      '`vigie-partition`, `vigie-offset` and, when known, `vigie-topic`, `vigie-pipeline`, `vigie-time`. Records are partitioned by key like the Java ' +
       'client does. Acknowledges: a batch counts as delivered once Kafka acknowledged all of its records (every in-sync replica with `acks: -1`). ' +
       'After a failed write the producer is replaced, so a retried batch may be written twice (at-least-once).',
   );
@@ -176,6 +176,7 @@ function deadLetterMessages(deadLetters: readonly DeadLetter[]): Message[] {
       'vigie-partition': String(d.partition),
       'vigie-offset': String(d.offset),
     };
+    if (d.topic !== undefined) headers['vigie-topic'] = d.topic;
     if (d.pipeline !== undefined) headers['vigie-pipeline'] = d.pipeline;
     if (d.time !== undefined) headers['vigie-time'] = String(d.time);
     // No key: dead letters of one input partition have no key of their own worth grouping by.

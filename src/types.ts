@@ -39,6 +39,9 @@ export interface DeadLetter {
   source: string;
   /** Pipeline name for pipeline-level reasons (missing_key, late). */
   pipeline?: string;
+  /** Kafka topic of the record, for Kafka sources. */
+  topic?: string;
+  /** Partition of the record in its source (the Kafka partition; 0 for files and stdin). */
   partition: number;
   offset: number;
   /** The original input: the raw line/bytes as text (base64 for binary), or the decoded payload. */

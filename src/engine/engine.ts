@@ -328,11 +328,20 @@ export class Engine {
     const wm = new Float64Array(records.length);
     const events = batch.events;
     const tracker = task.tracker;
+    const dead = batch.deadLetters;
     for (let i = 0; i < records.length; i++) {
-      const e = ingestor.ingest(records[i], pid, now, batch.deadLetters);
+      const e = ingestor.ingest(records[i], pid, now, dead);
       if (e === undefined) continue;
       wm[events.length] = tracker.observe(pid, e.time, now);
       events.push(e);
+    }
+    // Dead letters name the partition as the source knows it, not the engine's internal id.
+    if (dead.length > 0) {
+      const where = source.describePartition?.(rb.partition) ?? { partition: rb.partition };
+      for (const dl of dead) {
+        dl.partition = where.partition;
+        if (where.topic !== undefined) dl.topic = where.topic;
+      }
     }
     if (events.length === 0 && records.length > 0) tracker.touch(pid, now);
     batch.wm = wm.subarray(0, events.length);
@@ -394,12 +403,25 @@ export class Engine {
       const task = this.taskOf.get(batch);
       // A task replaced or dropped since ingestion (rebalance): the batch is not ours any more.
       if (task !== undefined && (batch.partition === undefined || task === this.shared || this.scopedTasks.get(batch.partition) === task)) {
+        const before = batch.deadLetters.length;
         for (const p of task.pipelines) p.process(batch);
+        if (batch.deadLetters.length > before && batch.partition !== undefined) this.localize(batch, before);
         if (task !== this.shared) this.maybeCheckpoint(batch, task);
       }
     }
     this.scorer?.score(batch.alerts);
     this.account(batch, (performance.now() - t0) / 1000);
+  }
+
+  /** Pipeline-level dead letters (missing_key, late) carry the engine's partition id: name it as the source does. */
+  private localize(batch: Batch, from: number): void {
+    const { source, local } = this.partitionOwners[batch.partition as number];
+    const where = source.describePartition?.(local) ?? { partition: local };
+    for (let i = from; i < batch.deadLetters.length; i++) {
+      const dl = batch.deadLetters[i];
+      dl.partition = where.partition;
+      if (where.topic !== undefined) dl.topic = where.topic;
+    }
   }
 
   /** Take a checkpoint of a partition task when due; it is written and committed once the batch is delivered. */

@@ -32,6 +32,8 @@ export const schema = z.strictObject({
 export type Config = z.infer<typeof schema>;
 
 const PARTITION_SPACE = 1_000_000;
+/** Kafka error types of a commit made by a member that is no longer the partition's owner. */
+const REBALANCE_ERRORS = new Set(['ILLEGAL_GENERATION', 'REBALANCE_IN_PROGRESS', 'UNKNOWN_MEMBER_ID', 'NOT_COORDINATOR', 'FENCED_INSTANCE_ID']);
 
 /** Build a Kafka consumer-group source. */
 export function create(config: Config, ctx: SourceContext): Source {
@@ -64,13 +66,23 @@ export function create(config: Config, ctx: SourceContext): Source {
     scoped: true,
     recordMeta: { keyField: config.recordKeyField, timestampFromRecord: config.timestampFrom === 'record' },
     partitions: () => [],
+    describePartition: (l) => kafkaOf(l),
     checkpointId: (l) => {
       const { topic, partition } = kafkaOf(l);
       return `${config.groupId}:${topic}:${partition}`;
     },
     async commit(offsets) {
       const topics = [...offsets].map(([l, offset]) => ({ ...kafkaOf(l), offset: String(offset + 1) }));
-      await consumer.commitOffsets(topics);
+      try {
+        await consumer.commitOffsets(topics);
+      } catch (err) {
+        // A rebalance happened since these offsets were read: the group refuses the commit, and the
+        // partition's next owner resumes from the last accepted commit and its checkpoint. Expected.
+        const e = err as { type?: string; cause?: { type?: string } };
+        const type = e.type ?? e.cause?.type ?? '';
+        if (!REBALANCE_ERRORS.has(type)) throw err;
+        ctx.logger.warn({ source: config.name, reason: type }, 'offset commit refused after a rebalance; the next owner resumes from the last commit');
+      }
     },
     async *batches(): AsyncGenerator<RawBatch> {
       consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {

@@ -43,6 +43,8 @@ export interface Source {
   checkpointId?(partition: number): string;
   /** Commit: processing resumes after these offsets (source-local partition -> last processed offset). */
   commit?(offsets: ReadonlyMap<number, number>): Promise<void>;
+  /** The partition as users know it (Kafka topic and partition), for dead letters. */
+  describePartition?(partition: number): { topic?: string; partition: number };
   /** Where the transport's record key and timestamp go, for sources that have them. */
   readonly recordMeta?: { keyField?: string; timestampFromRecord: boolean };
 }
