@@ -67,8 +67,14 @@ async function runLive(opts: { config: string; metricsPort?: number }): Promise<
       logger.warn({ signal: sig }, 'second signal: exiting now');
       process.exit(EXIT_FAILURE);
     }
-    logger.info({ signal: sig }, 'stopping: finishing in-flight batches and flushing sinks');
+    logger.info({ signal: sig }, 'stopping: finishing in-flight batches, flushing sinks, checkpointing, committing');
     engine.stop();
+    // Bounded: a sink or broker that does not answer must not keep the process from stopping.
+    const limit = loaded.config.engine.shutdownTimeout;
+    setTimeout(() => {
+      logger.error({ timeoutMs: limit }, 'shutdown did not finish in time: exiting');
+      process.exit(EXIT_FAILURE);
+    }, limit).unref();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

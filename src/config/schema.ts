@@ -27,8 +27,9 @@ export const configSchema = z
       .strictObject({
         batchSize: z.number().int().min(1).max(1_000_000).default(4096).describe('Records per batch for sources read as fast as possible (files, replay).'),
         maxInflightBatches: z.number().int().min(1).max(1024).default(8).describe('Batches read but not yet acknowledged by the sinks; sources wait beyond this (backpressure).'),
+        shutdownTimeout: durationSchema.default(30000).describe('After SIGTERM/SIGINT, the most `vigie run` waits for in-flight batches, sink flushes, checkpoints and commits before exiting with code 1.'),
       })
-      .default({ batchSize: 4096, maxInflightBatches: 8 })
+      .default({ batchSize: 4096, maxInflightBatches: 8, shutdownTimeout: 30000 })
       .describe('Engine tuning.'),
     state: stateSchema,
     metrics: z

@@ -163,6 +163,7 @@ export class Engine {
       batchSize,
       stdin: this.opts.stdin ?? process.stdin,
       signal: this.abort.signal,
+      metrics: this.opts.metrics,
       onAssign: (source: Source, local: number) => this.assign(source, local),
       onRevoke: (source: Source, locals: readonly number[]) => this.revoke(source, locals),
     };

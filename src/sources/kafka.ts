@@ -90,6 +90,11 @@ export function create(config: Config, ctx: SourceContext): Source {
         for (const [topic, parts] of Object.entries(payload.memberAssignment)) for (const p of parts) now.add(local(topic, p));
         const revoked = [...assigned].filter((l) => !now.has(l));
         assigned = now;
+        ctx.metrics?.rebalances.inc({ source: config.name });
+        for (const l of revoked) {
+          const { topic, partition } = kafkaOf(l);
+          ctx.metrics?.consumerLag.remove({ source: config.name, topic, partition: String(partition) });
+        }
         if (revoked.length > 0) {
           for (const l of revoked) handedUpTo.delete(l);
           queue.remove((b) => revoked.includes(b.partition));
@@ -110,6 +115,7 @@ export function create(config: Config, ctx: SourceContext): Source {
       for (;;) {
         const b = await queue.take();
         if (b === undefined) return;
+        ctx.metrics?.sourceBufferFill.set({ source: config.name }, queue.size);
         yield b;
       }
     },
@@ -135,6 +141,8 @@ export function create(config: Config, ctx: SourceContext): Source {
       records.push({ offset, data: m.value ?? new Uint8Array(0), key: m.key?.toString('utf8'), timestamp: Number(m.timestamp) });
     }
     ctx.logger.debug({ source: config.name, partition: batch.partition, first: batch.firstOffset(), last: batch.lastOffset(), kept: records.length }, 'fetched');
+    // Lag as of this fetch: records after this batch up to the partition's end (one gauge update per batch).
+    ctx.metrics?.consumerLag.set({ source: config.name, topic: batch.topic, partition: String(batch.partition) }, Math.max(0, Number(batch.offsetLag())));
     if (records.length > 0) {
       if (!queue.offer({ partition: l, records, end: false })) {
         // Engine full: leave the batch unresolved and pause the partition; it is fetched again on resume.
@@ -143,6 +151,7 @@ export function create(config: Config, ctx: SourceContext): Source {
         return;
       }
       handedUpTo.set(l, records[records.length - 1].offset);
+      ctx.metrics?.sourceBufferFill.set({ source: config.name }, queue.size);
     }
     resolveOffset(batch.lastOffset());
     await heartbeat();

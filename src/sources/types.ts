@@ -60,6 +60,8 @@ export interface SourceContext {
   stdin: NodeJS.ReadableStream;
   /** Aborted when the engine stops: live sources stop waiting. */
   signal: AbortSignal;
+  /** Metrics, when served: sources report lag, rebalances and buffer fill (once per batch). */
+  metrics?: import('../metrics/registry.js').EngineMetrics;
   /**
    * Partitioned sources call this before the first batch of a newly assigned partition: the engine
    * restores the partition's state and returns the offset it covers (records up to it must be skipped).

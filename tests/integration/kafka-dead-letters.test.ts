@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine.js';
 import { parseConfig } from '../../src/config/load.js';
+import { EngineMetrics } from '../../src/metrics/registry.js';
 import { brokers, kafkaClient, produce, uniqueTopic, withAdmin } from '../helpers/kafka.js';
 
 /** Bad records on a real topic go to a real dead-letter topic with their reason and position. */
@@ -61,7 +62,8 @@ metrics: { enabled: false }
 `,
       'dl.yaml',
     );
-    const engine = new Engine({ loaded: cfg, mode: 'live' });
+    const metrics = new EngineMetrics(false);
+    const engine = new Engine({ loaded: cfg, mode: 'live', metrics });
     const run = engine.run();
     const consumer = kafkaClient().consumer({ groupId: uniqueTopic('reader') });
     await consumer.connect();
@@ -92,5 +94,10 @@ metrics: { enabled: false }
     // Kept going: every good record after the bad ones was processed.
     expect(summary.sources.in.in).toBe(records.length);
     expect(summary.pipelines.cards.processed).toBe(40);
+    // Kafka metrics: one rebalance (the join), lag per assigned partition, down to 0 once caught up.
+    const text = await metrics.text();
+    expect(text).toMatch(/vigie_rebalances_total\{source="in"\} [1-9]/);
+    expect(text).toMatch(new RegExp(`vigie_consumer_lag_records\\{source="in",topic="${input}",partition="[01]"\\} 0`));
+    expect(text).toMatch(/vigie_events_dead_lettered_total\{source="in",reason="parse_error"\} 1/);
   }, 120_000);
 });

@@ -1,0 +1,323 @@
+/**
+ * bench:kafka — events/s of Vigie consuming a real Kafka topic, against a bare kafkajs consumer that
+ * only counts the messages.
+ *
+ * Setup: a Kafka broker (tests/infra: KAFKA_BROKERS if set, else a local broker on loopback ports),
+ * one topic of 4 partitions, N payments-like JSON records (id, ts increasing, card among 50k keys,
+ * amount; record key = card) written by an idempotent producer (acks -1) in chunks.
+ * Raw: a kafkajs consumer group (eachBatch, autoCommit off, one partition at a time, 1 MiB per
+ * partition per fetch, as Vigie's Kafka source) counting messages until it has N.
+ * Vigie: the engine in-process (live mode), a kafka source (json, fields { amount: number }), one
+ * pipeline keyed by card with tumbling 1 min windows, count + sum, a threshold detector (count >= 5),
+ * a null sink taking results and alerts, no state store, no metrics; done once the delivered
+ * positions of every partition add up to N.
+ * Each run uses a new consumer group, so it reads the topic from the beginning. Rates are measured
+ * from the first observation (first batch for raw, first delivered position for Vigie, polled every
+ * 50 ms) to the last: (N - events seen at the first observation) / elapsed. Runs alternate (raw,
+ * Vigie); medians are reported.
+ *
+ *   npm run bench:kafka                 readable table
+ *   npm run bench:kafka -- --json       one JSON object
+ *   npm run bench:kafka -- --events 1000000 --runs 5
+ */
+import { parseArgs } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel, Partitioners, type Message } from 'kafkajs';
+import { Engine } from '../src/engine/engine.js';
+import { parseConfig } from '../src/config/load.js';
+import { create as createNullSink } from '../sinks/null.js';
+import { startKafka, type KafkaService } from '../tests/infra/kafka.js';
+
+const { values: args } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    events: { type: 'string', default: '500000' },
+    runs: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '1' },
+    'chunk-size': { type: 'string', default: '10000' },
+    'timeout-ms': { type: 'string', default: '120000' },
+  },
+});
+const N = Number(args.events);
+const RUNS = Number(args.runs);
+const WARMUP = Number(args.warmup);
+const CHUNK = Number(args['chunk-size']);
+const RUN_TIMEOUT_MS = Number(args['timeout-ms']);
+for (const [name, v, min] of [['events', N, 1], ['runs', RUNS, 1], ['warmup', WARMUP, 0], ['chunk-size', CHUNK, 1], ['timeout-ms', RUN_TIMEOUT_MS, 1000]] as const) {
+  if (!Number.isInteger(v) || v < min) throw new Error(`--${name} must be an integer >= ${min}, got ${String(v)}`);
+}
+const PARTITIONS = 4;
+const CARDS = 50_000;
+const WINDOW = 60_000;
+const START = Date.parse('2026-01-01T00:00:00Z');
+/** Same as the Vigie kafka source's default maxBytesPerPartition. */
+const MAX_BYTES_PER_PARTITION = 1_048_576;
+const POLL_MS = 50;
+
+/** Deterministic records: event times spread evenly over 4 windows (about 2.5 events per card and window). */
+function makeMessages(): Message[] {
+  let s = 12345;
+  const rnd = () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 4294967296;
+  };
+  const out: Message[] = new Array(N);
+  for (let i = 0; i < N; i++) {
+    const card = `c${Math.floor(rnd() * CARDS)}`;
+    const rec = { id: `p${i}`, ts: START + Math.floor((i * 4 * WINDOW) / N), card, amount: Math.round(rnd() * 50000) / 100, merchant: `m${Math.floor(rnd() * 200)}`, type: 'payment' };
+    out[i] = { key: card, value: JSON.stringify(rec) };
+  }
+  return out;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const uid = () => randomBytes(4).toString('hex');
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+async function createTopicAndProduce(kafka: Kafka, topic: string, messages: Message[]): Promise<{ eventsPerSecond: number; bytes: number }> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const created = await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }], waitForLeaders: true, timeout: 30_000 });
+    if (!created) throw new Error(`topic ${topic} already exists`);
+  } finally {
+    await admin.disconnect();
+  }
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  let bytes = 0;
+  for (const m of messages) bytes += (m.value as string).length + (m.key as string).length;
+  const t0 = performance.now();
+  try {
+    for (let i = 0; i < messages.length; i += CHUNK) {
+      await producer.sendBatch({ acks: -1, timeout: 30_000, topicMessages: [{ topic, messages: messages.slice(i, i + CHUNK) }] });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+  const s = (performance.now() - t0) / 1000;
+  // Every partition must end at the expected offset sum: the consumers rely on offsets 0..n-1.
+  const admin2 = kafka.admin();
+  await admin2.connect();
+  try {
+    const offsets = await admin2.fetchTopicOffsets(topic);
+    const total = offsets.reduce((a, o) => a + Number(o.high) - Number(o.low), 0);
+    if (total !== messages.length) throw new Error(`topic ${topic} holds ${total} records, expected ${messages.length}`);
+  } finally {
+    await admin2.disconnect();
+  }
+  return { eventsPerSecond: messages.length / s, bytes };
+}
+
+interface RunResult {
+  eventsPerSecond: number;
+  /** From the consumer's start (group join included) to N. */
+  totalSeconds: number;
+}
+
+/** A kafkajs consumer that only counts messages. */
+async function rawRun(kafka: Kafka, topic: string): Promise<RunResult> {
+  const consumer = kafka.consumer({ groupId: `bench-raw-${uid()}`, maxBytesPerPartition: MAX_BYTES_PER_PARTITION, sessionTimeout: 30_000, heartbeatInterval: 3000, allowAutoTopicCreation: false });
+  let count = 0;
+  let first = 0;
+  let firstCount = 0;
+  let last = 0;
+  let failure: unknown;
+  const start = performance.now();
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    consumer.on(consumer.events.CRASH, ({ payload }) => (failure = payload.error));
+    await consumer.run({
+      autoCommit: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: async ({ batch }) => {
+        if (count >= N) return;
+        count += batch.messages.length;
+        const now = performance.now();
+        if (first === 0) {
+          first = now;
+          firstCount = count;
+        }
+        if (count >= N) last = now;
+      },
+    });
+    const deadline = start + RUN_TIMEOUT_MS;
+    while (last === 0) {
+      if (failure !== undefined) throw new Error(`raw consumer crashed: ${String(failure)}`);
+      if (performance.now() > deadline) throw new Error(`raw run timed out after ${RUN_TIMEOUT_MS / 1000}s with ${count}/${N} messages`);
+      await sleep(5);
+    }
+  } finally {
+    await consumer.disconnect().catch(() => {});
+  }
+  if (count !== N) throw new Error(`raw consumer counted ${count} messages, expected ${N}`);
+  return { eventsPerSecond: (N - firstCount) / ((last - first) / 1000), totalSeconds: (last - start) / 1000 };
+}
+
+function vigieConfig(brokers: string[], topic: string, groupId: string): string {
+  return `
+name: bench-kafka
+time: { maxOutOfOrderness: 1s }
+sources:
+  - name: payments
+    type: kafka
+    topics: [${JSON.stringify(topic)}]
+    groupId: ${JSON.stringify(groupId)}
+    client: { brokers: ${JSON.stringify(brokers.join(','))}, clientId: vigie-bench }
+    format: json
+    fields: { amount: number }
+pipelines:
+  - name: per-card
+    key: card
+    window: { type: tumbling, size: 1m }
+    aggregates:
+      - { name: n, fn: count }
+      - { name: total, fn: sum, field: amount }
+    detectors:
+      - { name: busy-card, type: threshold, aggregate: n, op: '>=', value: 5, severity: medium }
+sinks: [{ name: discard, type: 'null', outputs: [results, alerts] }]
+state: { store: none }
+metrics: { enabled: false }
+`;
+}
+
+/** Records delivered by the engine so far: per partition, last delivered offset + 1 (offsets start at 0). */
+function delivered(engine: Engine): number {
+  let n = 0;
+  for (const offset of engine.durablePositions.values()) n += offset + 1;
+  return n;
+}
+
+interface VigieRunResult extends RunResult {
+  results: number;
+  alerts: number;
+}
+
+async function vigieRun(brokers: string[], topic: string): Promise<VigieRunResult> {
+  const loaded = parseConfig(vigieConfig(brokers, topic, `bench-vigie-${uid()}`), 'bench-kafka.yaml');
+  const sink = createNullSink({ name: 'discard', type: 'null', outputs: ['results', 'alerts'] });
+  const engine = new Engine({ loaded, mode: 'live', sinks: [sink] });
+  let failure: unknown;
+  let ended = false;
+  const start = performance.now();
+  const running = engine.run().then(
+    () => void (ended = true),
+    (err: unknown) => {
+      ended = true;
+      failure = err;
+    },
+  );
+  let first = 0;
+  let firstCount = 0;
+  let last = 0;
+  let n = 0;
+  try {
+    const deadline = start + RUN_TIMEOUT_MS;
+    for (;;) {
+      await sleep(POLL_MS);
+      if (failure !== undefined) throw new Error(`engine failed: ${(failure as Error).message ?? String(failure)}`);
+      if (ended) throw new Error(`engine stopped by itself after ${n}/${N} records`);
+      n = delivered(engine);
+      const now = performance.now();
+      if (n > 0 && first === 0) {
+        first = now;
+        firstCount = n;
+      }
+      if (n >= N) {
+        last = now;
+        break;
+      }
+      if (now > deadline) throw new Error(`vigie run timed out after ${RUN_TIMEOUT_MS / 1000}s with ${n}/${N} records delivered`);
+    }
+  } finally {
+    engine.stop();
+    await Promise.race([running, sleep(30_000)]);
+  }
+  if (failure !== undefined) throw new Error(`engine failed while stopping: ${(failure as Error).message ?? String(failure)}`);
+  if (n !== N) throw new Error(`engine delivered ${n} records, expected ${N}`);
+  const received = sink.received;
+  return { eventsPerSecond: (N - firstCount) / ((last - first) / 1000), totalSeconds: (last - start) / 1000, results: received.results, alerts: received.alerts };
+}
+
+async function main(): Promise<void> {
+  const messages = makeMessages();
+  let kafkaSvc: KafkaService | undefined;
+  const onSignal = () => {
+    void (kafkaSvc?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    kafkaSvc = await startKafka();
+    const brokers = kafkaSvc.brokers;
+    const kafka = new Kafka({ brokers, clientId: 'vigie-bench-raw', logLevel: logLevel.ERROR, connectionTimeout: 3000, requestTimeout: 30_000 });
+    const topic = `bench-kafka-${uid()}`;
+    const produced = await createTopicAndProduce(kafka, topic, messages);
+    const raw: RunResult[] = [];
+    const vigie: VigieRunResult[] = [];
+    try {
+      for (let r = -WARMUP; r < RUNS; r++) {
+        const a = await rawRun(kafka, topic);
+        const b = await vigieRun(brokers, topic);
+        if (r >= 0) {
+          raw.push(a);
+          vigie.push(b);
+        }
+        if (!args.json) process.stderr.write(`${r < 0 ? 'warm-up' : `run ${r + 1}/${RUNS}`}: raw ${Math.round(a.eventsPerSecond)}/s, vigie ${Math.round(b.eventsPerSecond)}/s\n`);
+      }
+    } finally {
+      if (kafkaSvc.kind === 'env') {
+        const admin = kafka.admin();
+        await admin.connect().then(() => admin.deleteTopics({ topics: [topic] })).catch(() => {});
+        await admin.disconnect().catch(() => {});
+      }
+    }
+    const rawRate = median(raw.map((x) => x.eventsPerSecond));
+    const vigieRate = median(vigie.map((x) => x.eventsPerSecond));
+    const out = {
+      events: N,
+      partitions: PARTITIONS,
+      runs: RUNS,
+      warmupRuns: WARMUP,
+      cards: CARDS,
+      bytesPerEvent: Math.round(produced.bytes / N),
+      produceEventsPerSecond: Math.round(produced.eventsPerSecond),
+      rawEventsPerSecond: Math.round(rawRate),
+      vigieEventsPerSecond: Math.round(vigieRate),
+      ratio: Number((vigieRate / rawRate).toFixed(3)),
+      rawTotalSeconds: Number(median(raw.map((x) => x.totalSeconds)).toFixed(2)),
+      vigieTotalSeconds: Number(median(vigie.map((x) => x.totalSeconds)).toFixed(2)),
+      vigieResults: vigie[vigie.length - 1].results,
+      vigieAlerts: vigie[vigie.length - 1].alerts,
+      kafka: kafkaSvc.kind,
+      node: process.version,
+    };
+    if (args.json) {
+      process.stdout.write(`${JSON.stringify(out)}\n`);
+      return;
+    }
+    const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
+    const row = (name: string, xs: number[], med: number) =>
+      `| ${name.padEnd(14)} | ${fmt(med).padStart(17)} | ${fmt(Math.min(...xs)).padStart(12)} | ${fmt(Math.max(...xs)).padStart(12)} |`;
+    console.log(`bench:kafka  ${N.toLocaleString('en-US')} events (~${out.bytesPerEvent} B JSON), ${PARTITIONS} partitions, ${CARDS.toLocaleString('en-US')} cards, ${RUNS} runs (median), Kafka: ${out.kafka}`);
+    console.log(`produce (idempotent, acks -1, chunks of ${CHUNK}): ${fmt(out.produceEventsPerSecond)} events/s`);
+    console.log('');
+    console.log('| consumer       | events/s (median) | min          | max          |');
+    console.log('|----------------|-------------------|--------------|--------------|');
+    console.log(row('raw kafkajs', raw.map((x) => x.eventsPerSecond), rawRate));
+    console.log(row('vigie engine', vigie.map((x) => x.eventsPerSecond), vigieRate));
+    console.log('');
+    console.log(`ratio (vigie / raw): ${out.ratio}   time to N incl. group join (median): raw ${out.rawTotalSeconds}s, vigie ${out.vigieTotalSeconds}s`);
+    console.log(`vigie outputs at stop (last run): ${fmt(out.vigieResults)} window results, ${fmt(out.vigieAlerts)} alerts`);
+  } finally {
+    await kafkaSvc?.stop();
+  }
+}
+
+await main();
