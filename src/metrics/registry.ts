@@ -77,6 +77,7 @@ export class EngineMetrics {
   readonly restoreDuration: Histogram;
   readonly consumerLag: Gauge<'source' | 'topic' | 'partition'>;
   readonly rebalances: Counter<'source'>;
+  readonly rebalanceDuration: Histogram<'source'>;
   readonly sourceBufferFill: Gauge<'source'>;
   /** Always 1, labelled with the running configuration's hash. Set through {@link setConfigVersion}. */
   readonly configInfo: Gauge<'version'>;
@@ -238,6 +239,13 @@ export class EngineMetrics {
       name: 'vigie_rebalances_total',
       help: 'Consumer group rebalances this instance took part in.',
       labelNames: ['source'],
+      registers,
+    });
+    this.rebalanceDuration = new Histogram({
+      name: 'vigie_rebalance_duration_seconds',
+      help: 'From the moment this member learnt of a rebalance to its new assignment.',
+      labelNames: ['source'],
+      buckets: [0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60],
       registers,
     });
     this.sourceBufferFill = new Gauge({

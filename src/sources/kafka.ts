@@ -85,7 +85,15 @@ export function create(config: Config, ctx: SourceContext): Source {
       }
     },
     async *batches(): AsyncGenerator<RawBatch> {
+      let rebalancingSince: number | undefined;
+      consumer.on(consumer.events.REBALANCING, () => {
+        rebalancingSince ??= performance.now();
+      });
       consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+        if (rebalancingSince !== undefined) {
+          ctx.metrics?.rebalanceDuration.observe({ source: config.name }, (performance.now() - rebalancingSince) / 1000);
+          rebalancingSince = undefined;
+        }
         const now = new Set<number>();
         for (const [topic, parts] of Object.entries(payload.memberAssignment)) for (const p of parts) now.add(local(topic, p));
         const revoked = [...assigned].filter((l) => !now.has(l));
