@@ -132,7 +132,10 @@ async function rawRun(kafka: Kafka, topic: string): Promise<RunResult> {
   try {
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    consumer.on(consumer.events.CRASH, ({ payload }) => (failure = payload.error));
+    // kafkajs restarts the consumer itself after retriable errors (e.g. a coordinator still loading).
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (!payload.restart) failure = payload.error;
+    });
     await consumer.run({
       autoCommit: false,
       partitionsConsumedConcurrently: 1,
@@ -256,7 +259,7 @@ async function main(): Promise<void> {
   try {
     kafkaSvc = await startKafka();
     const brokers = kafkaSvc.brokers;
-    const kafka = new Kafka({ brokers, clientId: 'vigie-bench-raw', logLevel: logLevel.ERROR, connectionTimeout: 3000, requestTimeout: 30_000 });
+    const kafka = new Kafka({ brokers, clientId: 'vigie-bench-raw', logLevel: logLevel.NOTHING, connectionTimeout: 3000, requestTimeout: 30_000 });
     const topic = `bench-kafka-${uid()}`;
     const produced = await createTopicAndProduce(kafka, topic, messages);
     const raw: RunResult[] = [];
