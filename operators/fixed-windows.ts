@@ -45,7 +45,7 @@ interface Snapshot {
  * close time; all keys share the same ends in fixed windows, so a heap of distinct instants stays tiny.
  */
 export class FixedWindows implements WindowCore {
-  private readonly keys = new Map<string, WindowState>();
+  private readonly keys_ = new Map<string, WindowState>();
   private readonly fireAt = new Map<number, WindowState[]>();
   private readonly closeAt = new Map<number, WindowState[]>();
   private readonly fireHeap = new MinHeap<number>();
@@ -58,6 +58,8 @@ export class FixedWindows implements WindowCore {
   private seq = 0;
   private open = 0;
   private restoring = false;
+  /** Keys changed since the last incremental checkpoint (only when tracking). */
+  private changed: Set<string> | undefined;
 
   constructor(
     private readonly spec: FixedWindowSpec,
@@ -75,7 +77,7 @@ export class FixedWindows implements WindowCore {
     return this.open;
   }
   get keyCount(): number {
-    return this.keys.size;
+    return this.keys_.size;
   }
 
   add(key: string, e: VEvent, out: WindowResult[]): boolean {
@@ -104,10 +106,10 @@ export class FixedWindows implements WindowCore {
 
   /** The window of `key` starting at `start`, created when absent. */
   private windowOf(key: string, start: number): WindowState {
-    const head = this.keys.get(key);
+    const head = this.keys_.get(key);
     if (head === undefined) {
       const win = this.createWindow(key, start);
-      this.keys.set(key, win);
+      this.keys_.set(key, win);
       return win;
     }
     let prev: WindowState | null = null;
@@ -119,7 +121,7 @@ export class FixedWindows implements WindowCore {
     if (cur !== null && cur.start === start) return cur;
     const win = this.createWindow(key, start);
     win.next = cur;
-    if (prev === null) this.keys.set(key, win);
+    if (prev === null) this.keys_.set(key, win);
     else prev.next = win;
     return win;
   }
@@ -130,6 +132,7 @@ export class FixedWindows implements WindowCore {
     const seq = this.seq++;
     for (let a = 0; a < accs.length; a++) accs[a].add(values[a], e.time, seq);
     win.count++;
+    if (this.changed !== undefined) this.changed.add(win.key);
     if (this.ctx.evidenceLimit > 0) {
       if (win.evidence === null) win.evidence = [];
       if (win.evidence.length < this.ctx.evidenceLimit) win.evidence.push(evidenceRef(e));
@@ -160,12 +163,44 @@ export class FixedWindows implements WindowCore {
     }
   }
 
+  trackChanges(): void {
+    this.changed ??= new Set();
+  }
+
+  takeChanged(): Set<string> {
+    const out = this.changed ?? new Set<string>();
+    if (this.changed) this.changed = new Set();
+    return out;
+  }
+
+  keys(): IterableIterator<string> {
+    return this.keys_.keys();
+  }
+
+  snapshotMeta(): { w: number; seq: number } {
+    return { w: this.w, seq: this.seq };
+  }
+
+  snapshotKey(key: string): unknown[] | undefined {
+    const head = this.keys_.get(key);
+    if (head === undefined) return undefined;
+    const out: unknown[] = [];
+    for (let win: WindowState | null = head; win !== null; win = win.next) out.push(this.tuple(win));
+    return out;
+  }
+
+  restoreParts(meta: { w: number; seq: number }, entries: unknown[]): void {
+    this.restore({ v: 1, w: meta.w, seq: meta.seq, windows: entries as Snapshot['windows'] });
+  }
+
+  private tuple(win: WindowState): Snapshot['windows'][number] {
+    return [win.key, win.start, win.revision, win.count, win.evidence === null ? [] : win.evidence.slice(), win.accs.map((a) => a.snapshot())];
+  }
+
   snapshot(): Snapshot {
     const windows: Snapshot['windows'] = [];
-    for (const head of this.keys.values()) {
-      for (let win: WindowState | null = head; win !== null; win = win.next) {
-        windows.push([win.key, win.start, win.revision, win.count, win.evidence === null ? [] : win.evidence.slice(), win.accs.map((a) => a.snapshot())]);
-      }
+    for (const head of this.keys_.values()) {
+      for (let win: WindowState | null = head; win !== null; win = win.next) windows.push(this.tuple(win));
     }
     return { v: 1, w: this.w, seq: this.seq, windows };
   }
@@ -173,7 +208,7 @@ export class FixedWindows implements WindowCore {
   restore(snapshot: unknown): void {
     const s = snapshot as Snapshot;
     if (s?.v !== 1) throw new VigieError('VIGIE_ERR_SNAPSHOT', 'unsupported fixed-window snapshot version');
-    this.keys.clear();
+    this.keys_.clear();
     this.fireAt.clear();
     this.closeAt.clear();
     this.fireHeap.clear();
@@ -220,6 +255,7 @@ export class FixedWindows implements WindowCore {
 
   private emit(win: WindowState, out: WindowResult[]): void {
     win.revision++;
+    if (this.changed !== undefined) this.changed.add(win.key);
     const values: Record<string, AggregateValue> = {};
     for (let a = 0; a < this.aggs.length; a++) values[this.aggs[a].name] = win.accs[a].result();
     out.push({
@@ -242,10 +278,11 @@ export class FixedWindows implements WindowCore {
       if (win.removed) continue;
       win.removed = true;
       this.open--;
-      const head = this.keys.get(win.key) as WindowState;
+      if (this.changed !== undefined) this.changed.add(win.key);
+      const head = this.keys_.get(win.key) as WindowState;
       if (head === win) {
-        if (win.next === null) this.keys.delete(win.key);
-        else this.keys.set(win.key, win.next);
+        if (win.next === null) this.keys_.delete(win.key);
+        else this.keys_.set(win.key, win.next);
         continue;
       }
       let prev = head;

@@ -42,7 +42,9 @@ type Snapshot = { v: 1; w: number; seq: number; sessions: Array<[string, number,
  * one heap entry per session, re-queued when the session grew since it was queued.
  */
 export class SessionWindows implements WindowCore {
-  private readonly keys = new Map<string, Session[]>();
+  private readonly keys_ = new Map<string, Session[]>();
+  /** Keys changed since the last incremental checkpoint (only when tracking). */
+  private changed: Set<string> | undefined;
   private readonly timers = new MinHeap<Session>();
   private readonly aggs: AggregateFactory[];
   private readonly read: FieldReader;
@@ -67,13 +69,13 @@ export class SessionWindows implements WindowCore {
     return this.open;
   }
   get keyCount(): number {
-    return this.keys.size;
+    return this.keys_.size;
   }
 
   add(key: string, e: VEvent, out: WindowResult[]): boolean {
     const { gap, grace } = this.cfg;
     const t = e.time;
-    let list = this.keys.get(key);
+    let list = this.keys_.get(key);
     let target: Session | undefined;
     let insertAt = 0;
     if (list !== undefined) {
@@ -97,7 +99,7 @@ export class SessionWindows implements WindowCore {
       if (this.w > t + gap + grace) return false;
       if (list === undefined) {
         list = [];
-        this.keys.set(key, list);
+        this.keys_.set(key, list);
       }
       target = this.createSession(key, t, t, -1);
       list.splice(insertAt, 0, target);
@@ -107,6 +109,7 @@ export class SessionWindows implements WindowCore {
     this.read(e.payload, values);
     for (let a = 0; a < target.accs.length; a++) target.accs[a].add(values[a], t, seq);
     target.count++;
+    if (this.changed !== undefined) this.changed.add(key);
     if (target.evidence.length < this.ctx.evidenceLimit) target.evidence.push(evidenceRef(e));
     if (t < target.first) target.first = t;
     if (t > target.last) target.last = t;
@@ -131,10 +134,41 @@ export class SessionWindows implements WindowCore {
     }
   }
 
+  trackChanges(): void {
+    this.changed ??= new Set();
+  }
+
+  takeChanged(): Set<string> {
+    const out = this.changed ?? new Set<string>();
+    if (this.changed) this.changed = new Set();
+    return out;
+  }
+
+  keys(): IterableIterator<string> {
+    return this.keys_.keys();
+  }
+
+  snapshotMeta(): { w: number; seq: number } {
+    return { w: this.w, seq: this.seq };
+  }
+
+  snapshotKey(key: string): unknown[] | undefined {
+    const list = this.keys_.get(key);
+    return list === undefined ? undefined : list.map((s) => this.tuple(s));
+  }
+
+  restoreParts(meta: { w: number; seq: number }, entries: unknown[]): void {
+    this.restore({ v: 1, w: meta.w, seq: meta.seq, sessions: entries as Snapshot['sessions'] });
+  }
+
+  private tuple(s: Session): Snapshot['sessions'][number] {
+    return [s.key, s.first, s.last, s.revision, s.count, s.evidence.slice(), s.accs.map((a) => a.snapshot())];
+  }
+
   snapshot(): Snapshot {
     const sessions: Snapshot['sessions'] = [];
-    for (const list of this.keys.values()) {
-      for (const s of list) sessions.push([s.key, s.first, s.last, s.revision, s.count, s.evidence.slice(), s.accs.map((a) => a.snapshot())]);
+    for (const list of this.keys_.values()) {
+      for (const s of list) sessions.push(this.tuple(s));
     }
     return { v: 1, w: this.w, seq: this.seq, sessions };
   }
@@ -142,16 +176,16 @@ export class SessionWindows implements WindowCore {
   restore(snapshot: unknown): void {
     const snap = snapshot as Snapshot;
     if (snap?.v !== 1) throw new VigieError('VIGIE_ERR_SNAPSHOT', 'unsupported session snapshot version');
-    this.keys.clear();
+    this.keys_.clear();
     this.timers.clear();
     this.open = 0;
     this.w = snap.w;
     this.seq = snap.seq;
     for (const [key, first, last, revision, count, evidence, accs] of snap.sessions) {
-      let list = this.keys.get(key);
+      let list = this.keys_.get(key);
       if (list === undefined) {
         list = [];
-        this.keys.set(key, list);
+        this.keys_.set(key, list);
       }
       const s = this.createSession(key, first, last, revision);
       s.count = count;
@@ -197,6 +231,7 @@ export class SessionWindows implements WindowCore {
   }
 
   private emit(s: Session, out: WindowResult[]): void {
+    if (this.changed !== undefined) this.changed.add(s.key);
     s.revision++;
     const values: Record<string, AggregateValue> = {};
     for (let a = 0; a < this.aggs.length; a++) values[this.aggs[a].name] = s.accs[a].result();
@@ -215,13 +250,14 @@ export class SessionWindows implements WindowCore {
   }
 
   private remove(s: Session): void {
+    if (this.changed !== undefined) this.changed.add(s.key);
     s.alive = false;
     this.open--;
-    const list = this.keys.get(s.key);
+    const list = this.keys_.get(s.key);
     if (list === undefined) return;
     const idx = list.indexOf(s);
     if (idx >= 0) list.splice(idx, 1);
-    if (list.length === 0) this.keys.delete(s.key);
+    if (list.length === 0) this.keys_.delete(s.key);
   }
 }
 

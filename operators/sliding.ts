@@ -40,7 +40,9 @@ type Snapshot = { v: 1; w: number; seq: number; entries: Array<[string, number, 
  * Entries leave the buffer once no open evaluation can contain them (W > t + lookback + grace).
  */
 export class SlidingWindows implements WindowCore {
-  private readonly keys = new Map<string, Entry[]>();
+  private readonly keys_ = new Map<string, Entry[]>();
+  /** Keys changed since the last incremental checkpoint (only when tracking). */
+  private changed: Set<string> | undefined;
   private readonly pending = new MinHeap<Entry>();
   private readonly expiry = new MinHeap<Entry>();
   private readonly aggs: AggregateFactory[];
@@ -64,7 +66,7 @@ export class SlidingWindows implements WindowCore {
     return this.pending.size;
   }
   get keyCount(): number {
-    return this.keys.size;
+    return this.keys_.size;
   }
   /** Events held in buffers. */
   get bufferedEvents(): number {
@@ -79,16 +81,17 @@ export class SlidingWindows implements WindowCore {
     const values = new Array(this.aggs.length);
     this.read(e.payload, values);
     const entry: Entry = { key, time: t, seq: this.seq++, ref: evidenceRef(e), values, revision: -1, alive: true };
-    let list = this.keys.get(key);
+    let list = this.keys_.get(key);
     if (list === undefined) {
       list = [];
-      this.keys.set(key, list);
+      this.keys_.set(key, list);
     }
     // Mostly in order: search back from the end for the insertion point.
     let i = list.length;
     while (i > 0 && list[i - 1].time > t) i--;
     list.splice(i, 0, entry);
     this.size++;
+    if (this.changed !== undefined) this.changed.add(key);
     this.expiry.push(t + lookback + grace + 1, entry);
     if (eager || (w > t && w <= t + grace)) {
       this.evaluate(entry, list, out);
@@ -114,7 +117,7 @@ export class SlidingWindows implements WindowCore {
     this.w = w;
     while (this.pending.hasDue(w)) {
       const entry = this.pending.pop() as Entry;
-      if (entry.alive && entry.revision < 0) this.evaluate(entry, this.keys.get(entry.key) as Entry[], out);
+      if (entry.alive && entry.revision < 0) this.evaluate(entry, this.keys_.get(entry.key) as Entry[], out);
     }
     while (this.expiry.hasDue(w)) {
       const entry = this.expiry.pop() as Entry;
@@ -122,10 +125,41 @@ export class SlidingWindows implements WindowCore {
     }
   }
 
+  trackChanges(): void {
+    this.changed ??= new Set();
+  }
+
+  takeChanged(): Set<string> {
+    const out = this.changed ?? new Set<string>();
+    if (this.changed) this.changed = new Set();
+    return out;
+  }
+
+  keys(): IterableIterator<string> {
+    return this.keys_.keys();
+  }
+
+  snapshotMeta(): { w: number; seq: number } {
+    return { w: this.w, seq: this.seq };
+  }
+
+  snapshotKey(key: string): unknown[] | undefined {
+    const list = this.keys_.get(key);
+    return list === undefined ? undefined : list.map((en) => this.tuple(en));
+  }
+
+  restoreParts(meta: { w: number; seq: number }, entries: unknown[]): void {
+    this.restore({ v: 1, w: meta.w, seq: meta.seq, entries: entries as Snapshot['entries'] });
+  }
+
+  private tuple(en: Entry): Snapshot['entries'][number] {
+    return [en.key, en.time, en.seq, en.ref, en.values.slice(), en.revision];
+  }
+
   snapshot(): Snapshot {
     const entries: Snapshot['entries'] = [];
-    for (const list of this.keys.values()) {
-      for (const en of list) entries.push([en.key, en.time, en.seq, en.ref, en.values.slice(), en.revision]);
+    for (const list of this.keys_.values()) {
+      for (const en of list) entries.push(this.tuple(en));
     }
     return { v: 1, w: this.w, seq: this.seq, entries };
   }
@@ -133,17 +167,17 @@ export class SlidingWindows implements WindowCore {
   restore(snapshot: unknown): void {
     const snap = snapshot as Snapshot;
     if (snap?.v !== 1) throw new VigieError('VIGIE_ERR_SNAPSHOT', 'unsupported sliding snapshot version');
-    this.keys.clear();
+    this.keys_.clear();
     this.pending.clear();
     this.expiry.clear();
     this.size = 0;
     this.w = snap.w;
     this.seq = snap.seq;
     for (const [key, time, seq, ref, values, revision] of snap.entries) {
-      let list = this.keys.get(key);
+      let list = this.keys_.get(key);
       if (list === undefined) {
         list = [];
-        this.keys.set(key, list);
+        this.keys_.set(key, list);
       }
       const entry: Entry = { key, time, seq, ref, values: values.slice(), revision, alive: true };
       list.push(entry);
@@ -155,6 +189,7 @@ export class SlidingWindows implements WindowCore {
   }
 
   private evaluate(entry: Entry, list: Entry[], out: WindowResult[]): void {
+    if (this.changed !== undefined) this.changed.add(entry.key);
     const t = entry.time;
     const from = t - this.cfg.lookback;
     // Binary search for the first entry with time >= from.
@@ -194,8 +229,9 @@ export class SlidingWindows implements WindowCore {
   }
 
   private removeEntry(entry: Entry): void {
+    if (this.changed !== undefined) this.changed.add(entry.key);
     entry.alive = false;
-    const list = this.keys.get(entry.key);
+    const list = this.keys_.get(entry.key);
     if (list === undefined) return;
     // Entries expire in time order, so the one to remove is almost always at the front.
     const idx = list[0] === entry ? 0 : list.indexOf(entry);
@@ -203,7 +239,7 @@ export class SlidingWindows implements WindowCore {
       list.splice(idx, 1);
       this.size--;
     }
-    if (list.length === 0) this.keys.delete(entry.key);
+    if (list.length === 0) this.keys_.delete(entry.key);
   }
 }
 

@@ -25,6 +25,17 @@ export interface WindowCore {
   readonly keyCount: number;
   snapshot(): unknown;
   restore(snapshot: unknown): void;
+  /**
+   * Incremental checkpoints: after `trackChanges()`, `takeChanged()` returns the keys whose state
+   * changed since the previous call; `snapshotKey` gives one key's state (undefined when it has none),
+   * `snapshotMeta` what is not per key, and `restoreParts` rebuilds from the two.
+   */
+  trackChanges(): void;
+  takeChanged(): Set<string>;
+  keys(): IterableIterator<string>;
+  snapshotKey(key: string): unknown[] | undefined;
+  snapshotMeta(): { w: number; seq: number };
+  restoreParts(meta: { w: number; seq: number }, entries: unknown[]): void;
 }
 
 /** Reference to an event for evidence: its id, or where it came from. */

@@ -10,7 +10,7 @@ import type { RawBatch, Source } from '../sources/types.js';
 import { Ingestor } from '../ingest/ingestor.js';
 import { WatermarkTracker } from '../time/watermark.js';
 import { Task } from './task.js';
-import { RedisCheckpointStore, type CheckpointStore, type Checkpoint } from '../state/checkpoint-store.js';
+import { RedisCheckpointStore, type CheckpointStore, type CheckpointDelta } from '../state/checkpoint-store.js';
 import { Credits } from './credits.js';
 import { batchStream, deliverInOrder, processEach } from './rx.js';
 import { LabelScorer, type LabelOptions, type LabelReport } from './labels.js';
@@ -97,7 +97,7 @@ export class Engine {
   private readonly partitionIds = new Map<string, number>();
   private readonly partitionOwners: Array<{ source: Source; local: number }> = [];
   private readonly taskOf = new WeakMap<Batch, Task>();
-  private readonly checkpoints = new WeakMap<Batch, Array<{ pid: number; task: Task; cp: Checkpoint }>>();
+  private readonly checkpoints = new WeakMap<Batch, Array<{ pid: number; task: Task; cp: CheckpointDelta }>>();
   private store: CheckpointStore | undefined;
   private readonly makeTask: (id: string) => Task;
   private readonly summary: Summary;
@@ -221,13 +221,14 @@ export class Engine {
     const task = this.makeTask(`${source.name}:${local}`);
     this.scopedTasks.set(pid, task);
     if (!this.store || !source.checkpointId) return undefined;
+    task.trackChanges();
     const t0 = performance.now();
     const cp = await this.store.load(source.checkpointId(local));
     if (cp === undefined) return undefined;
-    const restored = task.restore(cp, this.clock.now(), pid);
+    const restored = task.restore(cp.meta, cp.entries, this.clock.now(), pid);
     this.opts.metrics?.restoreDuration.observe((performance.now() - t0) / 1000);
-    this.logger.info({ source: source.name, partition: local, offset: cp.offset, restored }, 'partition state restored');
-    return cp.offset;
+    this.logger.info({ source: source.name, partition: local, offset: cp.meta.offset, restored }, 'partition state restored');
+    return cp.meta.offset;
   }
 
   /** Partitions taken away: their state goes; batches of theirs still in flight are dropped unprocessed. */
@@ -241,8 +242,8 @@ export class Engine {
   }
 
   /** Write a partition's checkpoint, then commit the offsets it covers (rule 13: in that order). */
-  private async checkpointAndCommit(pid: number, task: Task, cp: Checkpoint): Promise<void> {
-    if (cp.offset < 0 || this.scopedTasks.get(pid) !== task) return;
+  private async checkpointAndCommit(pid: number, task: Task, cp: CheckpointDelta): Promise<void> {
+    if (cp.meta.offset < 0 || this.scopedTasks.get(pid) !== task) return;
     const { source, local } = this.partitionOwners[pid];
     const m = this.opts.metrics;
     if (this.store && source.checkpointId) {
@@ -253,7 +254,7 @@ export class Engine {
     }
     // The partition may have been revoked while the checkpoint was written: its new owner commits now.
     if (this.scopedTasks.get(pid) !== task) return;
-    await source.commit?.(new Map([[local, cp.offset]]));
+    await source.commit?.(new Map([[local, cp.meta.offset]]));
   }
 
   /** Replay reads everything as fast as possible: generators run unpaced and must be finite. */
@@ -369,8 +370,8 @@ export class Engine {
   }
 
   /** Checkpoints of partition tasks that progressed and whose interval has passed. */
-  private dueCheckpoints(now: number): Array<{ pid: number; task: Task; cp: Checkpoint }> {
-    const due: Array<{ pid: number; task: Task; cp: Checkpoint }> = [];
+  private dueCheckpoints(now: number): Array<{ pid: number; task: Task; cp: CheckpointDelta }> {
+    const due: Array<{ pid: number; task: Task; cp: CheckpointDelta }> = [];
     const interval = this.opts.loaded.config.state.interval;
     for (const [pid, task] of this.scopedTasks) {
       if (task.lastOffset > task.checkpointedOffset && now - task.lastCheckpointAt >= interval) {

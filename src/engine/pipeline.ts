@@ -139,6 +139,18 @@ export class PipelineCore {
     return { v: 1, window: this.window.snapshot(), detectors: this.detectors.map((d) => [d.name, d.snapshot()]) };
   }
 
+  /** What is not per key: the window core's clock and the detectors' state (small). */
+  snapshotMeta(): { window: { w: number; seq: number }; detectors: Array<[string, unknown]> } {
+    return { window: this.window.snapshotMeta(), detectors: this.detectors.map((d) => [d.name, d.snapshot()]) };
+  }
+
+  /** Rebuild from an incremental checkpoint: the meta part and every key's entries. */
+  restoreParts(meta: { window: { w: number; seq: number }; detectors: Array<[string, unknown]> }, entries: unknown[]): void {
+    this.window.restoreParts(meta.window, entries);
+    const byName = new Map(meta.detectors);
+    for (const d of this.detectors) if (byName.has(d.name)) d.restore(byName.get(d.name));
+  }
+
   restore(s: unknown): void {
     const snap = s as { v: number; window: unknown; detectors: Array<[string, unknown]> };
     if (snap?.v !== 1) throw new VigieError('VIGIE_ERR_SNAPSHOT', `pipeline "${this.name}": unsupported snapshot version`);

@@ -3,21 +3,37 @@ import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { durationSchema } from '../time/duration.js';
 
-/** A partition's state with the input position it covers (SEMANTICS.md rule 13). */
+/** The meta part of a partition's checkpoint: the input position it covers and what is not per key. */
 export interface Checkpoint {
-  v: 1;
+  v: 2;
   /** Last input offset whose effects the state includes; processing resumes after it. */
   offset: number;
   /** Watermark tracker snapshot of the partition. */
   watermark: unknown;
-  /** Per pipeline: [name, hash of its config, snapshot]. Restored only when the hash matches. */
+  /** Per pipeline: [name, hash of its config, meta state (window clock, detectors)]. */
   pipelines: Array<[string, string, unknown]>;
   savedAt: number;
 }
 
+/** An incremental checkpoint: the meta part and the keys changed since the previous one. */
+export interface CheckpointDelta {
+  meta: Checkpoint;
+  /** [pipeline index, key, the key's entries, or null when the key has no state any more] */
+  changes: Array<[number, string, unknown[] | null]>;
+  /** True when the stored keys must be replaced entirely (first checkpoint of a fresh state). */
+  full: boolean;
+}
+
+/** A checkpoint as loaded: the meta part and, per pipeline index, all entries of all keys. */
+export interface LoadedCheckpoint {
+  meta: Checkpoint;
+  entries: unknown[][];
+}
+
 export interface CheckpointStore {
-  load(id: string): Promise<Checkpoint | undefined>;
-  save(id: string, cp: Checkpoint): Promise<number>;
+  load(id: string): Promise<LoadedCheckpoint | undefined>;
+  /** Write atomically; resolves with the bytes written once Redis has them. */
+  save(id: string, delta: CheckpointDelta): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -37,7 +53,11 @@ export type StateConfig = z.infer<typeof stateSchema>;
 // Plain msgpack (no record extension) so that checkpoints stay readable by other tools; keeps ±Infinity.
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
-/** Checkpoints in Redis: one msgpack value per partition, written with a TTL. */
+/**
+ * Checkpoints in Redis, per partition: a meta value and a hash with one field per (pipeline, key).
+ * A checkpoint writes the changed keys, deletes the emptied ones and replaces the meta value in one
+ * MULTI/EXEC, so the stored keys and the offset they cover always go together; both carry a TTL.
+ */
 export class RedisCheckpointStore implements CheckpointStore {
   private readonly redis: Redis;
 
@@ -46,22 +66,55 @@ export class RedisCheckpointStore implements CheckpointStore {
     this.redis = new Redis(cfg.redisUrl, { password, lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: true });
   }
 
-  private key(id: string): string {
+  private metaKey(id: string): string {
     return `${this.cfg.prefix}:checkpoint:${id}`;
   }
 
-  async load(id: string): Promise<Checkpoint | undefined> {
-    const buf = await this.redis.getBuffer(this.key(id));
-    if (buf === null) return undefined;
-    const cp = packr.unpack(buf) as Checkpoint;
-    return cp?.v === 1 ? cp : undefined;
+  private keysKey(id: string): string {
+    return `${this.cfg.prefix}:checkpoint:${id}:keys`;
   }
 
-  /** Resolves with the encoded size once Redis has it. */
-  async save(id: string, cp: Checkpoint): Promise<number> {
-    const buf = packr.pack(cp);
-    await this.redis.set(this.key(id), buf, 'PX', this.cfg.ttl);
-    return buf.byteLength;
+  async load(id: string): Promise<LoadedCheckpoint | undefined> {
+    const [buf, fields] = await Promise.all([this.redis.getBuffer(this.metaKey(id)), this.redis.hgetallBuffer(this.keysKey(id))]);
+    if (buf === null) return undefined;
+    const meta = packr.unpack(buf) as Checkpoint;
+    if (meta?.v !== 2) return undefined;
+    const entries: unknown[][] = meta.pipelines.map(() => []);
+    for (const [field, value] of Object.entries(fields)) {
+      const i = Number(field.slice(0, field.indexOf(':')));
+      const list = entries[i];
+      if (list === undefined) continue;
+      for (const e of packr.unpack(value) as unknown[]) list.push(e);
+    }
+    return { meta, entries };
+  }
+
+  async save(id: string, delta: CheckpointDelta): Promise<number> {
+    const keys = this.keysKey(id);
+    const multi = this.redis.multi();
+    if (delta.full) multi.del(keys);
+    let bytes = 0;
+    const set: Array<string | Buffer> = [];
+    const del: string[] = [];
+    for (const [i, key, entries] of delta.changes) {
+      const field = `${i}:${key}`;
+      if (entries === null) del.push(field);
+      else {
+        const value = packr.pack(entries);
+        bytes += value.byteLength;
+        set.push(field, value);
+      }
+    }
+    if (set.length > 0) multi.hset(keys, ...(set as [string, Buffer]));
+    if (del.length > 0 && !delta.full) multi.hdel(keys, ...del);
+    const meta = packr.pack(delta.meta);
+    bytes += meta.byteLength;
+    multi.set(this.metaKey(id), meta, 'PX', this.cfg.ttl);
+    multi.pexpire(keys, this.cfg.ttl);
+    const results = await multi.exec();
+    const failed = results?.find(([err]) => err !== null);
+    if (failed) throw failed[0];
+    return bytes;
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,105 @@
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { pipelineSchema } from '../../src/engine/pipeline.js';
+import { Task } from '../../src/engine/task.js';
+import { RedisCheckpointStore, stateSchema } from '../../src/state/checkpoint-store.js';
+import { emptyBatch, type Batch, type VEvent } from '../../src/types.js';
+
+/** Incremental checkpoints against the real Redis the test setup started. */
+const PIPELINES = [
+  pipelineSchema.parse({ name: 'tumbling', key: 'k', window: { type: 'tumbling', size: 60_000 }, aggregates: [{ name: 'n', fn: 'count' }, { name: 'd', fn: 'distinct', field: 'v' }] }),
+  pipelineSchema.parse({ name: 'sessions', key: 'k', window: { type: 'session', gap: 30_000 }, aggregates: [{ name: 'n', fn: 'count' }] }),
+  pipelineSchema.parse({ name: 'sliding', key: 'k', window: { type: 'sliding', lookback: 60_000 }, aggregates: [{ name: 's', fn: 'sum', field: 'v' }] }),
+];
+const prefix = `cp-test-${process.pid}-${Date.now()}`;
+const store = new RedisCheckpointStore(stateSchema.parse({ store: 'redis', redisUrl: inject('redisUrl'), prefix }));
+
+function task(): Task {
+  const t = new Task('t', PIPELINES, { configVersion: 'x', detectionTime: () => 0 }, { maxOutOfOrderness: 0, idleTimeout: 0 }, 0);
+  t.trackChanges();
+  return t;
+}
+
+let offset = 0;
+function feed(t: Task, keys: string[], time: number): Batch {
+  const b = emptyBatch(0);
+  b.partition = 0;
+  for (const k of keys) {
+    const e: VEvent = { time, id: `e${offset}`, partition: 0, offset: ++offset, source: 's', payload: { k, v: offset % 7 } };
+    b.events.push(e);
+  }
+  const wm = new Float64Array(b.events.length);
+  b.events.forEach((e, i) => (wm[i] = t.tracker.observe(0, e.time, 0)));
+  b.wm = wm;
+  b.watermark = t.tracker.watermark;
+  for (const p of t.pipelines) p.process(b);
+  t.lastOffset = offset;
+  return b;
+}
+
+const canon = (t: Task) => t.pipelines.map((p) => JSON.stringify((Object.values(p.window.snapshot() as object).find(Array.isArray) as unknown[]).map((x) => JSON.stringify(x)).sort()));
+
+afterAll(async () => {
+  const r = new Redis(inject('redisUrl'));
+  const keys = await r.keys(`${prefix}:*`);
+  if (keys.length > 0) await r.del(...keys);
+  r.disconnect();
+  await store.close();
+});
+
+describe('incremental checkpoints in Redis', () => {
+  it('write only the keys that changed, delete emptied ones, and restore the same state', async () => {
+    const a = task();
+    const keys = Array.from({ length: 2000 }, (_, i) => `key-${i}`);
+    feed(a, keys, 1_000);
+    // Moves W past the first events, so their sliding evaluations are done before the first checkpoint.
+    feed(a, ['zzz'], 1_500);
+    const first = a.checkpoint(1);
+    expect(first.full).toBe(true);
+    const bytesFull = await store.save('p0', first);
+
+    // Same time as the watermark: W does not move, so exactly these keys change.
+    feed(a, ['key-1', 'key-2', 'key-3'], 1_500);
+    const second = a.checkpoint(2);
+    expect(second.full).toBe(false);
+    // Three keys changed in each of the three pipelines.
+    expect(new Set(second.changes.map(([i, k]) => `${i}/${k}`)).size).toBe(9);
+    const bytesDelta = await store.save('p0', second);
+    expect(bytesDelta * 50).toBeLessThan(bytesFull);
+
+    // Far ahead: every earlier window, session and sliding entry closes; their keys are deleted.
+    feed(a, ['key-9'], 10_000_000);
+    const third = a.checkpoint(3);
+    expect(third.changes.filter(([, , e]) => e === null).length).toBeGreaterThan(5000);
+    await store.save('p0', third);
+
+    const loaded = await store.load('p0');
+    expect(loaded?.meta.offset).toBe(offset);
+    const b = task();
+    expect(b.restore(loaded!.meta, loaded!.entries, 0)).toEqual(['tumbling', 'sessions', 'sliding']);
+    expect(canon(b)).toEqual(canon(a));
+    const r = new Redis(inject('redisUrl'));
+    expect(await r.hlen(`${prefix}:checkpoint:p0:keys`)).toBe(3);
+    expect(await r.pttl(`${prefix}:checkpoint:p0:keys`)).toBeGreaterThan(0);
+    r.disconnect();
+
+    // And the restored state goes on exactly like the original.
+    const at = offset;
+    const outA = feed(a, ['key-9', 'key-10'], 10_000_100);
+    offset = at;
+    const outB = feed(b, ['key-9', 'key-10'], 10_000_100);
+    expect(outB.results.map((x) => JSON.stringify(x))).toEqual(outA.results.map((x) => JSON.stringify(x)));
+    expect(canon(b)).toEqual(canon(a));
+  });
+
+  it('a pipeline whose definition changed starts afresh and the next checkpoint rewrites every key', async () => {
+    const a = task();
+    feed(a, ['x', 'y'], 1_000);
+    await store.save('p1', a.checkpoint(1));
+    const loaded = await store.load('p1');
+    const changed = { ...loaded!.meta, pipelines: loaded!.meta.pipelines.map((p, i) => (i === 0 ? [p[0], 'other-hash', p[2]] : p)) as typeof loaded.meta.pipelines };
+    const b = task();
+    expect(b.restore(changed, loaded!.entries, 0)).toEqual(['sessions', 'sliding']);
+    expect(b.checkpoint(2).full).toBe(true);
+  });
+});
