@@ -223,7 +223,8 @@ export class Engine {
     if (!this.store || !source.checkpointId) return undefined;
     task.trackChanges();
     const t0 = performance.now();
-    const cp = await this.store.load(source.checkpointId(local));
+    const { epoch, checkpoint: cp } = await this.store.acquire(source.checkpointId(local));
+    task.epoch = epoch;
     if (cp === undefined) return undefined;
     const restored = task.restore(cp.meta, cp.entries, this.clock.now(), pid);
     this.opts.metrics?.restoreDuration.observe((performance.now() - t0) / 1000);
@@ -248,7 +249,12 @@ export class Engine {
     const m = this.opts.metrics;
     if (this.store && source.checkpointId) {
       const t0 = performance.now();
-      const bytes = await this.store.save(source.checkpointId(local), cp);
+      const bytes = await this.store.save(source.checkpointId(local), task.epoch, cp);
+      if (bytes < 0) {
+        // Another instance owns the partition now: its state wins; nothing of ours is committed.
+        this.logger.warn({ source: source.name, partition: local }, 'checkpoint refused: partition owned by a newer member');
+        return;
+      }
       m?.checkpointBytes.observe(bytes);
       m?.checkpointDuration.observe((performance.now() - t0) / 1000);
     }

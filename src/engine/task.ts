@@ -22,6 +22,8 @@ export class Task {
   /** Offset covered by the last checkpoint taken. */
   checkpointedOffset = -1;
   lastCheckpointAt: number;
+  /** Ownership epoch of the partition's checkpoint (see CheckpointStore.acquire). */
+  epoch = 0;
   /** The next checkpoint rewrites every key (nothing stored yet matches this state). */
   private full = true;
   private readonly hashes: string[];

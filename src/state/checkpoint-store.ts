@@ -31,11 +31,39 @@ export interface LoadedCheckpoint {
 }
 
 export interface CheckpointStore {
-  load(id: string): Promise<LoadedCheckpoint | undefined>;
-  /** Write atomically; resolves with the bytes written once Redis has them. */
-  save(id: string, delta: CheckpointDelta): Promise<number>;
+  /**
+   * Take ownership of a partition's checkpoint and load it. Ownership is an epoch: from now on, writes
+   * of any earlier owner (a member fenced out by a rebalance, whose write was still in flight) are refused.
+   */
+  acquire(id: string): Promise<{ epoch: number; checkpoint: LoadedCheckpoint | undefined }>;
+  /** Write atomically if `epoch` still owns the partition; resolves with the bytes written, or -1 when fenced out. */
+  save(id: string, epoch: number, delta: CheckpointDelta): Promise<number>;
   close(): Promise<void>;
 }
+
+/**
+ * Conditional, atomic checkpoint write. KEYS: epoch, meta, keys hash. ARGV: epoch, ttl ms, full (0/1),
+ * meta, number of fields to set, then field/value pairs, then fields to delete. A write of a
+ * superseded owner is refused (returns 0), so a late write can never mix two owners' states.
+ */
+const SAVE_SCRIPT = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[3] == '1' then redis.call('DEL', KEYS[3]) end
+local nset = tonumber(ARGV[5])
+local i = 6
+while i < 6 + 2 * nset do
+  redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+while i <= #ARGV do
+  redis.call('HDEL', KEYS[3], ARGV[i])
+  i = i + 1
+end
+redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[2])
+redis.call('PEXPIRE', KEYS[3], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`;
 
 export const stateSchema = z
   .strictObject({
@@ -74,6 +102,16 @@ export class RedisCheckpointStore implements CheckpointStore {
     return `${this.cfg.prefix}:checkpoint:${id}:keys`;
   }
 
+  private epochKey(id: string): string {
+    return `${this.cfg.prefix}:checkpoint:${id}:epoch`;
+  }
+
+  async acquire(id: string): Promise<{ epoch: number; checkpoint: LoadedCheckpoint | undefined }> {
+    const epoch = await this.redis.incr(this.epochKey(id));
+    await this.redis.pexpire(this.epochKey(id), this.cfg.ttl);
+    return { epoch, checkpoint: await this.load(id) };
+  }
+
   async load(id: string): Promise<LoadedCheckpoint | undefined> {
     const [buf, fields] = await Promise.all([this.redis.getBuffer(this.metaKey(id)), this.redis.hgetallBuffer(this.keysKey(id))]);
     if (buf === null) return undefined;
@@ -89,32 +127,25 @@ export class RedisCheckpointStore implements CheckpointStore {
     return { meta, entries };
   }
 
-  async save(id: string, delta: CheckpointDelta): Promise<number> {
-    const keys = this.keysKey(id);
-    const multi = this.redis.multi();
-    if (delta.full) multi.del(keys);
+  async save(id: string, epoch: number, delta: CheckpointDelta): Promise<number> {
     let bytes = 0;
     const set: Array<string | Buffer> = [];
     const del: string[] = [];
     for (const [i, key, entries] of delta.changes) {
       const field = `${i}:${key}`;
-      if (entries === null) del.push(field);
-      else {
+      if (entries === null) {
+        if (!delta.full) del.push(field);
+      } else {
         const value = packr.pack(entries);
         bytes += value.byteLength;
         set.push(field, value);
       }
     }
-    if (set.length > 0) multi.hset(keys, ...(set as [string, Buffer]));
-    if (del.length > 0 && !delta.full) multi.hdel(keys, ...del);
     const meta = packr.pack(delta.meta);
     bytes += meta.byteLength;
-    multi.set(this.metaKey(id), meta, 'PX', this.cfg.ttl);
-    multi.pexpire(keys, this.cfg.ttl);
-    const results = await multi.exec();
-    const failed = results?.find(([err]) => err !== null);
-    if (failed) throw failed[0];
-    return bytes;
+    const args: Array<string | Buffer | number> = [String(epoch), this.cfg.ttl, delta.full ? '1' : '0', meta, set.length / 2, ...set, ...del];
+    const ok = await this.redis.eval(SAVE_SCRIPT, 3, this.epochKey(id), this.metaKey(id), this.keysKey(id), ...args);
+    return ok === 1 ? bytes : -1;
   }
 
   async close(): Promise<void> {

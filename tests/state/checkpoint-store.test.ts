@@ -50,13 +50,15 @@ afterAll(async () => {
 describe('incremental checkpoints in Redis', () => {
   it('write only the keys that changed, delete emptied ones, and restore the same state', async () => {
     const a = task();
+    const { epoch: epoch0, checkpoint: none } = await store.acquire('p0');
+    expect(none).toBeUndefined();
     const keys = Array.from({ length: 2000 }, (_, i) => `key-${i}`);
     feed(a, keys, 1_000);
     // Moves W past the first events, so their sliding evaluations are done before the first checkpoint.
     feed(a, ['zzz'], 1_500);
     const first = a.checkpoint(1);
     expect(first.full).toBe(true);
-    const bytesFull = await store.save('p0', first);
+    const bytesFull = await store.save('p0', epoch0, first);
 
     // Same time as the watermark: W does not move, so exactly these keys change.
     feed(a, ['key-1', 'key-2', 'key-3'], 1_500);
@@ -64,17 +66,20 @@ describe('incremental checkpoints in Redis', () => {
     expect(second.full).toBe(false);
     // Three keys changed in each of the three pipelines.
     expect(new Set(second.changes.map(([i, k]) => `${i}/${k}`)).size).toBe(9);
-    const bytesDelta = await store.save('p0', second);
+    const bytesDelta = await store.save('p0', epoch0, second);
     expect(bytesDelta * 50).toBeLessThan(bytesFull);
 
     // Far ahead: every earlier window, session and sliding entry closes; their keys are deleted.
     feed(a, ['key-9'], 10_000_000);
     const third = a.checkpoint(3);
     expect(third.changes.filter(([, , e]) => e === null).length).toBeGreaterThan(5000);
-    await store.save('p0', third);
+    await store.save('p0', epoch0, third);
 
-    const loaded = await store.load('p0');
+    const { epoch: epoch1, checkpoint: loaded } = await store.acquire('p0');
+    expect(epoch1).toBe(epoch0 + 1);
     expect(loaded?.meta.offset).toBe(offset);
+    // The previous owner is fenced out: its late write is refused and changes nothing.
+    expect(await store.save('p0', epoch0, a.checkpoint(4))).toBe(-1);
     const b = task();
     expect(b.restore(loaded!.meta, loaded!.entries, 0)).toEqual(['tumbling', 'sessions', 'sliding']);
     expect(canon(b)).toEqual(canon(a));
@@ -95,8 +100,9 @@ describe('incremental checkpoints in Redis', () => {
   it('a pipeline whose definition changed starts afresh and the next checkpoint rewrites every key', async () => {
     const a = task();
     feed(a, ['x', 'y'], 1_000);
-    await store.save('p1', a.checkpoint(1));
-    const loaded = await store.load('p1');
+    const { epoch } = await store.acquire('p1');
+    await store.save('p1', epoch, a.checkpoint(1));
+    const { checkpoint: loaded } = await store.acquire('p1');
     const changed = { ...loaded!.meta, pipelines: loaded!.meta.pipelines.map((p, i) => (i === 0 ? [p[0], 'other-hash', p[2]] : p)) as typeof loaded.meta.pipelines };
     const b = task();
     expect(b.restore(changed, loaded!.entries, 0)).toEqual(['sessions', 'sliding']);
