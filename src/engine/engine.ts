@@ -1,5 +1,5 @@
 import { extname, resolve } from 'node:path';
-import { defaultIfEmpty, EMPTY, interval, lastValueFrom, map, merge, mergeMap, Observable, of, tap } from 'rxjs';
+import { defaultIfEmpty, EMPTY, interval, lastValueFrom, map, merge, mergeMap, Observable, of, Subject, tap } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Batch, Clock, DeadLetterReason, WindowResult } from '../types.js';
 import { emptyBatch, systemClock } from '../types.js';
@@ -100,6 +100,9 @@ export class Engine {
   private readonly checkpoints = new WeakMap<Batch, Array<{ pid: number; task: Task; cp: CheckpointDelta }>>();
   private store: CheckpointStore | undefined;
   private readonly makeTask: (id: string) => Task;
+  /** Asks for a tick now (a rebalance started): every partition with progress is checkpointed at once. */
+  private readonly flush$ = new Subject<void>();
+  private forceCheckpoint = false;
   private readonly summary: Summary;
   private readonly scorer: LabelScorer | undefined;
   private sources: Source[] = [];
@@ -166,6 +169,10 @@ export class Engine {
       metrics: this.opts.metrics,
       onAssign: (source: Source, local: number) => this.assign(source, local),
       onRevoke: (source: Source, locals: readonly number[]) => this.revoke(source, locals),
+      onRebalancing: () => {
+        this.forceCheckpoint = true;
+        this.flush$.next();
+      },
     };
     if (config.state.store === 'redis') this.store = new RedisCheckpointStore(config.state);
     const sourceConfigs = this.opts.input ? [inputSource(resolve(this.opts.input), config.sources[0])] : config.sources.map((s) => this.forMode(s));
@@ -186,7 +193,7 @@ export class Engine {
     this.logger.info({ mode: this.opts.mode, version: this.version, sources: this.sources.map((s) => s.name), pipelines: config.pipelines.map((p) => p.name) }, 'engine started');
 
     const raw$ = merge(...this.sources.map((s) => this.fromSource(s))).pipe(map(([s, rb]) => this.ingest(s, rb)));
-    const ticks$ = this.opts.mode === 'live' ? interval(config.time.tick).pipe(mergeMap(() => this.tick())) : EMPTY;
+    const ticks$ = this.opts.mode === 'live' ? merge(interval(config.time.tick), this.flush$).pipe(mergeMap(() => this.tick())) : EMPTY;
     const batches$ = batchStream(raw$, ticks$, () => this.finalBatch()).pipe(
       processEach((b) => this.process(b)),
       deliverInOrder((b) => this.deliver(b)),
@@ -378,7 +385,8 @@ export class Engine {
   /** Checkpoints of partition tasks that progressed and whose interval has passed. */
   private dueCheckpoints(now: number): Array<{ pid: number; task: Task; cp: CheckpointDelta }> {
     const due: Array<{ pid: number; task: Task; cp: CheckpointDelta }> = [];
-    const interval = this.opts.loaded.config.state.interval;
+    const interval = this.forceCheckpoint ? 0 : this.opts.loaded.config.state.interval;
+    this.forceCheckpoint = false;
     for (const [pid, task] of this.scopedTasks) {
       if (task.lastOffset > task.checkpointedOffset && now - task.lastCheckpointAt >= interval) {
         task.lastCheckpointAt = now;

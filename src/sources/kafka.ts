@@ -88,6 +88,8 @@ export function create(config: Config, ctx: SourceContext): Source {
       let rebalancingSince: number | undefined;
       consumer.on(consumer.events.REBALANCING, () => {
         rebalancingSince ??= performance.now();
+        // Partitions may be about to move: checkpoint them now so their next owner starts from here.
+        ctx.onRebalancing?.(self);
       });
       consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
         if (rebalancingSince !== undefined) {

@@ -67,6 +67,8 @@ export interface SourceContext {
    * restores the partition's state and returns the offset it covers (records up to it must be skipped).
    */
   onAssign?(source: Source, partition: number): Promise<number | undefined>;
+  /** Partitioned sources call this when a rebalance starts: the engine checkpoints every partition it has. */
+  onRebalancing?(source: Source): void;
   /** Partitioned sources call this when partitions are taken away: their state is dropped. */
   onRevoke?(source: Source, partitions: readonly number[]): void;
 }
