@@ -2,7 +2,7 @@ import type { VEvent, WindowResult, AggregateValue } from '../src/types.js';
 import type { Accumulator, AggregateFactory } from './aggregates/types.js';
 import { MinHeap } from '../src/util/heap.js';
 import { VigieError } from '../src/errors.js';
-import { evidenceRef, type WindowContext, type WindowCore } from './types.js';
+import { ChangedKeys, evidenceRef, type WindowContext, type WindowCore } from './types.js';
 import { compileReader, type FieldReader } from './fields.js';
 
 /** Geometry of fixed windows: tumbling is the case advance == size. */
@@ -58,8 +58,8 @@ export class FixedWindows implements WindowCore {
   private seq = 0;
   private open = 0;
   private restoring = false;
-  /** Keys changed since the last incremental checkpoint (only when tracking). */
-  private changed: Set<string> | undefined;
+  /** Keys changed since the last incremental checkpoint (when enabled). */
+  readonly changes = new ChangedKeys();
 
   constructor(
     private readonly spec: FixedWindowSpec,
@@ -132,7 +132,7 @@ export class FixedWindows implements WindowCore {
     const seq = this.seq++;
     for (let a = 0; a < accs.length; a++) accs[a].add(values[a], e.time, seq);
     win.count++;
-    if (this.changed !== undefined) this.changed.add(win.key);
+    this.changes.mark(win.key);
     if (this.ctx.evidenceLimit > 0) {
       if (win.evidence === null) win.evidence = [];
       if (win.evidence.length < this.ctx.evidenceLimit) win.evidence.push(evidenceRef(e));
@@ -161,16 +161,6 @@ export class FixedWindows implements WindowCore {
       this.closeAt.delete(at);
       this.removeAll(wins);
     }
-  }
-
-  trackChanges(): void {
-    this.changed ??= new Set();
-  }
-
-  takeChanged(): Set<string> {
-    const out = this.changed ?? new Set<string>();
-    if (this.changed) this.changed = new Set();
-    return out;
   }
 
   keys(): IterableIterator<string> {
@@ -255,7 +245,7 @@ export class FixedWindows implements WindowCore {
 
   private emit(win: WindowState, out: WindowResult[]): void {
     win.revision++;
-    if (this.changed !== undefined) this.changed.add(win.key);
+    this.changes.mark(win.key);
     const values: Record<string, AggregateValue> = {};
     for (let a = 0; a < this.aggs.length; a++) values[this.aggs[a].name] = win.accs[a].result();
     out.push({
@@ -278,7 +268,7 @@ export class FixedWindows implements WindowCore {
       if (win.removed) continue;
       win.removed = true;
       this.open--;
-      if (this.changed !== undefined) this.changed.add(win.key);
+      this.changes.mark(win.key);
       const head = this.keys_.get(win.key) as WindowState;
       if (head === win) {
         if (win.next === null) this.keys_.delete(win.key);

@@ -4,7 +4,7 @@ import { durationSchema, positiveDurationSchema } from '../src/time/duration.js'
 import { MinHeap } from '../src/util/heap.js';
 import { VigieError } from '../src/errors.js';
 import type { Accumulator, AggregateFactory } from './aggregates/types.js';
-import { evidenceRef, type WindowContext, type WindowCore } from './types.js';
+import { ChangedKeys, evidenceRef, type WindowContext, type WindowCore } from './types.js';
 import { compileReader, type FieldReader } from './fields.js';
 
 export const type = 'session';
@@ -43,8 +43,8 @@ type Snapshot = { v: 1; w: number; seq: number; sessions: Array<[string, number,
  */
 export class SessionWindows implements WindowCore {
   private readonly keys_ = new Map<string, Session[]>();
-  /** Keys changed since the last incremental checkpoint (only when tracking). */
-  private changed: Set<string> | undefined;
+  /** Keys changed since the last incremental checkpoint (when enabled). */
+  readonly changes = new ChangedKeys();
   private readonly timers = new MinHeap<Session>();
   private readonly aggs: AggregateFactory[];
   private readonly read: FieldReader;
@@ -109,7 +109,7 @@ export class SessionWindows implements WindowCore {
     this.read(e.payload, values);
     for (let a = 0; a < target.accs.length; a++) target.accs[a].add(values[a], t, seq);
     target.count++;
-    if (this.changed !== undefined) this.changed.add(key);
+    this.changes.mark(key);
     if (target.evidence.length < this.ctx.evidenceLimit) target.evidence.push(evidenceRef(e));
     if (t < target.first) target.first = t;
     if (t > target.last) target.last = t;
@@ -132,16 +132,6 @@ export class SessionWindows implements WindowCore {
       if (s.revision >= 0 && w > s.last + gap + grace) this.remove(s);
       else this.queue(s);
     }
-  }
-
-  trackChanges(): void {
-    this.changed ??= new Set();
-  }
-
-  takeChanged(): Set<string> {
-    const out = this.changed ?? new Set<string>();
-    if (this.changed) this.changed = new Set();
-    return out;
   }
 
   keys(): IterableIterator<string> {
@@ -231,7 +221,7 @@ export class SessionWindows implements WindowCore {
   }
 
   private emit(s: Session, out: WindowResult[]): void {
-    if (this.changed !== undefined) this.changed.add(s.key);
+    this.changes.mark(s.key);
     s.revision++;
     const values: Record<string, AggregateValue> = {};
     for (let a = 0; a < this.aggs.length; a++) values[this.aggs[a].name] = s.accs[a].result();
@@ -250,7 +240,7 @@ export class SessionWindows implements WindowCore {
   }
 
   private remove(s: Session): void {
-    if (this.changed !== undefined) this.changed.add(s.key);
+    this.changes.mark(s.key);
     s.alive = false;
     this.open--;
     const list = this.keys_.get(s.key);

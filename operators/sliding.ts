@@ -4,7 +4,7 @@ import { durationSchema, positiveDurationSchema } from '../src/time/duration.js'
 import { MinHeap } from '../src/util/heap.js';
 import { VigieError } from '../src/errors.js';
 import type { AggregateFactory } from './aggregates/types.js';
-import { evidenceRef, type WindowContext, type WindowCore } from './types.js';
+import { ChangedKeys, evidenceRef, type WindowContext, type WindowCore } from './types.js';
 import { compileReader, type FieldReader } from './fields.js';
 
 export const type = 'sliding';
@@ -41,8 +41,8 @@ type Snapshot = { v: 1; w: number; seq: number; entries: Array<[string, number, 
  */
 export class SlidingWindows implements WindowCore {
   private readonly keys_ = new Map<string, Entry[]>();
-  /** Keys changed since the last incremental checkpoint (only when tracking). */
-  private changed: Set<string> | undefined;
+  /** Keys changed since the last incremental checkpoint (when enabled). */
+  readonly changes = new ChangedKeys();
   private readonly pending = new MinHeap<Entry>();
   private readonly expiry = new MinHeap<Entry>();
   private readonly aggs: AggregateFactory[];
@@ -91,7 +91,7 @@ export class SlidingWindows implements WindowCore {
     while (i > 0 && list[i - 1].time > t) i--;
     list.splice(i, 0, entry);
     this.size++;
-    if (this.changed !== undefined) this.changed.add(key);
+    this.changes.mark(key);
     this.expiry.push(t + lookback + grace + 1, entry);
     if (eager || (w > t && w <= t + grace)) {
       this.evaluate(entry, list, out);
@@ -123,16 +123,6 @@ export class SlidingWindows implements WindowCore {
       const entry = this.expiry.pop() as Entry;
       this.removeEntry(entry);
     }
-  }
-
-  trackChanges(): void {
-    this.changed ??= new Set();
-  }
-
-  takeChanged(): Set<string> {
-    const out = this.changed ?? new Set<string>();
-    if (this.changed) this.changed = new Set();
-    return out;
   }
 
   keys(): IterableIterator<string> {
@@ -189,7 +179,7 @@ export class SlidingWindows implements WindowCore {
   }
 
   private evaluate(entry: Entry, list: Entry[], out: WindowResult[]): void {
-    if (this.changed !== undefined) this.changed.add(entry.key);
+    this.changes.mark(entry.key);
     const t = entry.time;
     const from = t - this.cfg.lookback;
     // Binary search for the first entry with time >= from.
@@ -229,7 +219,7 @@ export class SlidingWindows implements WindowCore {
   }
 
   private removeEntry(entry: Entry): void {
-    if (this.changed !== undefined) this.changed.add(entry.key);
+    this.changes.mark(entry.key);
     entry.alive = false;
     const list = this.keys_.get(entry.key);
     if (list === undefined) return;

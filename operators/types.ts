@@ -26,16 +26,35 @@ export interface WindowCore {
   snapshot(): unknown;
   restore(snapshot: unknown): void;
   /**
-   * Incremental checkpoints: after `trackChanges()`, `takeChanged()` returns the keys whose state
-   * changed since the previous call; `snapshotKey` gives one key's state (undefined when it has none),
-   * `snapshotMeta` what is not per key, and `restoreParts` rebuilds from the two.
+   * Incremental checkpoints: once `changes` is enabled, it collects the keys whose state changed;
+   * `snapshotKey` gives one key's state (undefined when it has none), `snapshotMeta` what is not per
+   * key, and `restoreParts` rebuilds from the two.
    */
-  trackChanges(): void;
-  takeChanged(): Set<string>;
+  readonly changes: ChangedKeys;
   keys(): IterableIterator<string>;
   snapshotKey(key: string): unknown[] | undefined;
   snapshotMeta(): { w: number; seq: number };
   restoreParts(meta: { w: number; seq: number }, entries: unknown[]): void;
+}
+
+/** Keys whose state changed since they were last taken; records nothing until enabled. */
+export class ChangedKeys {
+  private set: Set<string> | undefined;
+
+  enable(): void {
+    this.set ??= new Set();
+  }
+
+  mark(key: string): void {
+    if (this.set !== undefined) this.set.add(key);
+  }
+
+  /** The keys changed since the previous call (empty when not enabled). */
+  take(): Set<string> {
+    const out = this.set ?? new Set<string>();
+    if (this.set !== undefined) this.set = new Set();
+    return out;
+  }
 }
 
 /** Reference to an event for evidence: its id, or where it came from. */

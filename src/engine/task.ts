@@ -43,7 +43,7 @@ export class Task {
 
   /** Record which keys change from now on, for incremental checkpoints. */
   trackChanges(): void {
-    for (const p of this.pipelines) p.window.trackChanges();
+    for (const p of this.pipelines) p.window.changes.enable();
   }
 
   /**
@@ -56,8 +56,8 @@ export class Task {
     this.full = false;
     const changes: CheckpointDelta['changes'] = [];
     this.pipelines.forEach((p, i) => {
-      const keys = full ? new Set(p.window.keys()) : p.window.takeChanged();
-      if (full) p.window.takeChanged();
+      const changed = p.window.changes.take();
+      const keys = full ? new Set(p.window.keys()) : changed;
       for (const key of keys) changes.push([i, key, p.window.snapshotKey(key) ?? null]);
     });
     const meta: Checkpoint = {
