@@ -1,0 +1,266 @@
+/**
+ * NAB (Numenta Anomaly Benchmark) scoring: the standard, reward_low_FP and reward_low_FN profiles.
+ * Pure functions, no I/O.
+ *
+ * Definitions used (row indices are 0-based positions in the series):
+ *
+ * - Probation: P = min(floor(0.15 * N), 750). Rows i < P are not scored: detections there are ignored.
+ * - A window [start, end] (ms, inclusive) covers the rows with start <= ts[i] <= end. Let a be its first
+ *   row, b its last row, and L = b - a + 1 its width in rows.
+ * - sigma(y) = 2 / (1 + exp(5y)) - 1.
+ * - True positive: a detection at row i in [a, b] has relative position y = (i - b - 1) / L, so y = -1 at
+ *   the left edge (i = a) and y = 0 at the (virtual) row just past the right edge (i = b + 1). It is worth
+ *   A_TP * sigma(y) / sigma(-1) (exactly A_TP at the left edge, about A_TP * 2.5 / L / tanh(2.5) at the
+ *   last row). Only the earliest scored detection in the window counts (sigma is decreasing, so the earliest
+ *   is the best); later detections in the same window count for nothing, neither TP nor FP.
+ * - False negative: a window with no scored detection (including one that covers no row) costs -A_FN.
+ * - False positive: a scored detection at row i outside every window. If some window with at least one row
+ *   ends before i (the previous window, last row b, width W rows), y = (i - b) / (W - 1) and the detection
+ *   costs A_FP * sigma(y) (sigma < 0 for y > 0, so right after a window it costs little, far from it almost
+ *   A_FP). If W = 1 (W - 1 = 0) y is taken as +Infinity, i.e. the full -A_FP. If no window precedes i the
+ *   detection costs -A_FP.
+ * - Corpus: null = the detector that never fires (= -A_FN per window); perfect = the detector that fires
+ *   once per window at the window's first scored row (max(a, P)) and nowhere else. When every window's first
+ *   row is past probation this is A_TP per window ("perfect is the number of windows" for the standard
+ *   profile); a window starting inside probation (or covering no row) is worth less, but no detector can do
+ *   better on it, so the normalised score never exceeds 100.
+ *   score = 100 * (raw - null) / (perfect - null).
+ */
+
+export interface NabProfile {
+  name: string;
+  tp: number;
+  fn: number;
+  fp: number;
+}
+
+export const PROFILES = {
+  standard: { name: 'standard', tp: 1, fn: 1, fp: 0.11 },
+  reward_low_FP: { name: 'reward_low_FP', tp: 1, fn: 1, fp: 0.22 },
+  reward_low_FN: { name: 'reward_low_FN', tp: 1, fn: 2, fp: 0.11 },
+} as const satisfies Record<string, NabProfile>;
+
+export interface SeriesScore {
+  raw: number;
+  tp: number;
+  fp: number;
+  fn: number;
+}
+
+export interface NabSeries {
+  timestamps: number[];
+  detections: boolean[];
+  windows: Array<[number, number]>;
+}
+
+export interface CorpusScore {
+  score: number;
+  raw: number;
+  null: number;
+  perfect: number;
+}
+
+/** The scaled sigmoid: 2 / (1 + exp(5y)) - 1 (in (-1, 1), 0 at y = 0, decreasing). */
+export function sigma(y: number): number {
+  return 2 / (1 + Math.exp(5 * y)) - 1;
+}
+
+const SIGMA_LEFT_EDGE = sigma(-1);
+
+/** Number of leading rows that are not scored. */
+export function probationRows(n: number): number {
+  return Math.min(Math.floor(0.15 * n), 750);
+}
+
+interface RowWindow {
+  first: number; // first row index, or -1 if the window covers no row
+  last: number; // last row index, or -1
+}
+
+/** Row span of each window (timestamps are assumed sorted ascending). */
+function rowWindows(timestamps: number[], windows: Array<[number, number]>): RowWindow[] {
+  const lowerBound = (t: number): number => {
+    // first index with ts >= t
+    let lo = 0;
+    let hi = timestamps.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (timestamps[mid] < t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const upperBound = (t: number): number => {
+    // first index with ts > t
+    let lo = 0;
+    let hi = timestamps.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (timestamps[mid] <= t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  return windows.map(([start, end]) => {
+    const first = lowerBound(start);
+    const last = upperBound(end) - 1;
+    return first <= last ? { first, last } : { first: -1, last: -1 };
+  });
+}
+
+export function scoreSeries(
+  timestamps: number[],
+  detections: boolean[],
+  windows: Array<[number, number]>,
+  profile: NabProfile,
+): SeriesScore {
+  const n = timestamps.length;
+  if (detections.length !== n) {
+    throw new Error(`detections (${detections.length}) and timestamps (${n}) differ in length`);
+  }
+  for (let i = 1; i < n; i++) {
+    if (!(timestamps[i] >= timestamps[i - 1])) throw new Error(`timestamps not sorted at row ${i}`);
+  }
+  const probation = probationRows(n);
+  const spans = rowWindows(timestamps, windows);
+  // Non-empty windows in row order, for FP lookup and TP assignment.
+  const ordered = spans.filter((w) => w.first >= 0).sort((x, y) => x.first - y.first || x.last - y.last);
+
+  let raw = 0;
+  let tp = 0;
+  let fp = 0;
+  let fn = 0;
+
+  // True positives / false negatives, window by window.
+  for (const w of spans) {
+    let hit = -1;
+    if (w.first >= 0) {
+      for (let i = Math.max(w.first, probation); i <= w.last; i++) {
+        if (detections[i]) {
+          hit = i;
+          break;
+        }
+      }
+    }
+    if (hit < 0) {
+      fn++;
+      raw -= profile.fn;
+    } else {
+      const length = w.last - w.first + 1;
+      const y = (hit - w.last - 1) / length;
+      tp++;
+      raw += (profile.tp * sigma(y)) / SIGMA_LEFT_EDGE;
+    }
+  }
+
+  // False positives: scored detections outside every window.
+  let k = 0; // ordered[0..k) are the windows that start at or before row i
+  let prev: RowWindow | undefined; // latest-ending window with last < i
+  const open: RowWindow[] = []; // windows that started at or before i and have not ended before i
+  for (let i = 0; i < n; i++) {
+    while (k < ordered.length && ordered[k].first <= i) {
+      open.push(ordered[k]);
+      k++;
+    }
+    // Retire windows that ended before i.
+    for (let j = open.length - 1; j >= 0; j--) {
+      const w = open[j];
+      if (w.last < i) {
+        if (prev === undefined || w.last > prev.last) prev = w;
+        open.splice(j, 1);
+      }
+    }
+    if (i < probation || !detections[i] || open.length > 0) continue;
+    fp++;
+    if (prev === undefined) {
+      raw -= profile.fp;
+    } else {
+      const width = prev.last - prev.first + 1;
+      const y = width > 1 ? (i - prev.last) / (width - 1) : Infinity;
+      raw += profile.fp * sigma(y);
+    }
+  }
+
+  return { raw, tp, fp, fn };
+}
+
+export function normalise(raw: number, nullRaw: number, perfectRaw: number): number {
+  return (100 * (raw - nullRaw)) / (perfectRaw - nullRaw);
+}
+
+/** The detector that never fires. */
+export function nullDetections(s: Pick<NabSeries, 'timestamps'>): boolean[] {
+  return new Array<boolean>(s.timestamps.length).fill(false);
+}
+
+/** The best possible detector: one detection at each window's first scored row, nothing else. */
+export function perfectDetections(s: Pick<NabSeries, 'timestamps' | 'windows'>): boolean[] {
+  const det = nullDetections(s);
+  const probation = probationRows(s.timestamps.length);
+  for (const w of rowWindows(s.timestamps, s.windows)) {
+    if (w.first < 0) continue;
+    const i = Math.max(w.first, probation);
+    if (i <= w.last) det[i] = true;
+  }
+  return det;
+}
+
+export function scoreCorpus(series: NabSeries[], profile: NabProfile): CorpusScore {
+  let raw = 0;
+  let nullRaw = 0;
+  let perfect = 0;
+  for (const s of series) {
+    raw += scoreSeries(s.timestamps, s.detections, s.windows, profile).raw;
+    nullRaw += scoreSeries(s.timestamps, nullDetections(s), s.windows, profile).raw;
+    perfect += scoreSeries(s.timestamps, perfectDetections(s), s.windows, profile).raw;
+  }
+  return { score: normalise(raw, nullRaw, perfect), raw, null: nullRaw, perfect };
+}
+
+const NAB_TIME = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?$/;
+
+/** Parses a NAB timestamp ('YYYY-MM-DD HH:MM:SS', optionally with fractional seconds), as UTC, to ms. */
+export function parseNabTimestamp(text: string): number {
+  const m = NAB_TIME.exec(text.trim());
+  if (!m) throw new Error(`bad NAB timestamp: ${JSON.stringify(text)}`);
+  const ms = m[7] ? Math.round(Number(`0.${m[7]}`) * 1000) : 0;
+  return Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6], ms);
+}
+
+export function parseNabCsv(text: string): { timestamps: number[]; values: number[] } {
+  const timestamps: number[] = [];
+  const values: number[] = [];
+  const lines = text.split(/\r?\n/);
+  for (let li = 0; li < lines.length; li++) {
+    const line = lines[li].trim();
+    if (line === '') continue;
+    const comma = line.indexOf(',');
+    if (comma < 0) throw new Error(`line ${li + 1}: expected 'timestamp,value'`);
+    const ts = line.slice(0, comma).trim();
+    const v = line.slice(comma + 1).trim();
+    if (li === 0 && ts.toLowerCase() === 'timestamp') continue; // header
+    const value = Number(v);
+    if (v === '' || Number.isNaN(value)) throw new Error(`line ${li + 1}: bad value ${JSON.stringify(v)}`);
+    timestamps.push(parseNabTimestamp(ts));
+    values.push(value);
+  }
+  return { timestamps, values };
+}
+
+export function loadNabLabels(json: string): Record<string, Array<[number, number]>> {
+  const parsed: unknown = JSON.parse(json);
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new Error('NAB labels: expected an object of series -> windows');
+  }
+  const out: Record<string, Array<[number, number]>> = {};
+  for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
+    if (!Array.isArray(value)) throw new Error(`NAB labels: ${key}: expected an array of windows`);
+    out[key] = value.map((w, j) => {
+      if (!Array.isArray(w) || w.length !== 2 || typeof w[0] !== 'string' || typeof w[1] !== 'string') {
+        throw new Error(`NAB labels: ${key}[${j}]: expected [start, end] timestamps`);
+      }
+      return [parseNabTimestamp(w[0]), parseNabTimestamp(w[1])] as [number, number];
+    });
+  }
+  return out;
+}
