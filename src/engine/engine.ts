@@ -489,7 +489,8 @@ export class Engine {
       s.sources[name].in += n;
       m?.eventsIn.inc({ source: name }, n);
     }
-    for (const e of batch.events) s.sources[e.source].events++;
+    // A raw batch holds one source's records: count its events once, not per event.
+    if (batch.events.length > 0) s.sources[batch.events[0].source].events += batch.events.length;
     for (const dl of batch.deadLetters) {
       // Per source, only what never became an event (rule 15: in = events + dead-lettered at ingestion);
       // pipeline-level reasons (missing_key, late) are counted by their pipeline.
@@ -502,12 +503,13 @@ export class Engine {
     }
     s.deadLetters.total += batch.deadLetters.length;
     const tasks = [this.shared, ...this.scopedTasks.values()];
-    for (const p of this.shared.pipelines) {
+    this.shared.pipelines.forEach((p, i) => {
       let open = 0;
       let keys = 0;
       const c = { processed: 0, filtered: 0, late: 0, missingKey: 0 };
       for (const t of tasks) {
-        const tp = t.pipelines.find((x) => x.name === p.name)!;
+        // Every task builds the config's pipelines in the same order.
+        const tp = t.pipelines[i];
         const tc = tp.takeCounts();
         c.processed += tc.processed;
         c.filtered += tc.filtered;
@@ -528,7 +530,7 @@ export class Engine {
         m.openWindows.set({ pipeline: p.name }, open);
         m.stateKeys.set({ pipeline: p.name }, keys);
       }
-    }
+    });
     for (const r of batch.results) {
       s.pipelines[r.pipeline].results++;
       m?.windowResults.inc({ pipeline: r.pipeline, kind: r.kind });

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import { ManagedProcess, dockerAvailable, ownedTempDir, freePorts, infraDir, sleep, tail, tempDirCleanup, type ExitInfo } from './proc.js';
+import { ManagedProcess, dockerAvailable, readyContainer, ownedTempDir, freePorts, infraDir, sleep, tail, tempDirCleanup, type ExitInfo } from './proc.js';
 
 export type KafkaKind = 'env' | 'maven' | 'testcontainers';
 
@@ -312,20 +312,6 @@ async function startKafkaContainer(): Promise<KafkaService> {
     .withStartupTimeout(180_000)
     .start();
   const brokers = [`${host}:${port}`];
-  try {
-    await waitKafkaReady(brokers, () => undefined, () => '');
-  } catch (err) {
-    await container.stop();
-    throw err;
-  }
-  let stopped = false;
-  return {
-    kind: 'testcontainers',
-    brokers,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await container.stop();
-    },
-  };
+  const stop = await readyContainer(container, () => waitKafkaReady(brokers, () => undefined, () => ''));
+  return { kind: 'testcontainers', brokers, stop };
 }

@@ -215,3 +215,22 @@ export function tempDirCleanup(dir: string): () => void {
     rmSync(dir, { recursive: true, force: true });
   };
 }
+
+/**
+ * Wait until a started container's service answers (stopping the container if it never does), then
+ * give it a stop() that can be called more than once.
+ */
+export async function readyContainer(container: { stop(): Promise<unknown> }, ready: () => Promise<void>): Promise<() => Promise<void>> {
+  try {
+    await ready();
+  } catch (err) {
+    await container.stop();
+    throw err;
+  }
+  let stopped = false;
+  return async () => {
+    if (stopped) return;
+    stopped = true;
+    await container.stop();
+  };
+}

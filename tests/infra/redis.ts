@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { ManagedProcess, dockerAvailable, ownedTempDir, freePort, sleep, tail, tempDirCleanup } from './proc.js';
+import { ManagedProcess, dockerAvailable, readyContainer, ownedTempDir, freePort, sleep, tail, tempDirCleanup } from './proc.js';
 
 export type RedisKind = 'env' | 'spawned' | 'testcontainers';
 
@@ -137,21 +137,6 @@ async function startRedisContainer(opts: StartRedisOptions): Promise<RedisServic
     .start();
   const port = container.getMappedPort(6379);
   const url = redisUrl(container.getHost(), port, opts.password);
-  try {
-    await waitRedisReady(url, () => undefined, () => '');
-  } catch (err) {
-    await container.stop();
-    throw err;
-  }
-  let stopped = false;
-  return {
-    kind: 'testcontainers',
-    url,
-    port,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await container.stop();
-    },
-  };
+  const stop = await readyContainer(container, () => waitRedisReady(url, () => undefined, () => ''));
+  return { kind: 'testcontainers', url, port, stop };
 }
