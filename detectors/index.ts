@@ -1,23 +1,57 @@
 import { z } from 'zod';
 import { buildRegistry } from '../src/util/registry.js';
 import * as threshold from './threshold.js';
-import type { Detector, DetectorContext } from './types.js';
+import * as ratio from './ratio.js';
+import * as rateOfChange from './rate-of-change.js';
+import * as baseline from './baseline.js';
+import * as velocity from './velocity.js';
+import * as distinct from './distinct.js';
+import * as firstSeen from './first-seen.js';
+import * as geoVelocity from './geo-velocity.js';
+import * as sequence from './sequence.js';
+import * as outlier from './outlier.js';
+import * as score from './score.js';
+import type { DetectorContext, DetectorCore } from './types.js';
 
 interface DetectorModule<C> {
   type: string;
   schema: z.ZodType<C>;
-  create(config: C, ctx: DetectorContext): Detector;
+  create(config: C, ctx: DetectorContext): DetectorCore;
 }
 
-/** Every detector, by type. */
-export const DETECTORS = buildRegistry<DetectorModule<any>>('detector', [threshold]);
+/** Every detector, by type: on window results first, then on events, then on other detectors' signals. */
+export const DETECTORS = buildRegistry<DetectorModule<any>>('detector', [
+  threshold,
+  ratio,
+  rateOfChange,
+  baseline,
+  velocity,
+  distinct,
+  firstSeen,
+  geoVelocity,
+  sequence,
+  outlier,
+  score,
+]);
 
 /** Config of one detector: chosen by `type`. */
-export const detectorSchema = z.discriminatedUnion('type', [threshold.schema]);
+export const detectorSchema = z.discriminatedUnion('type', [
+  threshold.schema,
+  ratio.schema,
+  rateOfChange.schema,
+  baseline.schema,
+  velocity.schema,
+  distinct.schema,
+  firstSeen.schema,
+  geoVelocity.schema,
+  sequence.schema,
+  outlier.schema,
+  score.schema,
+]);
 export type DetectorConfig = z.infer<typeof detectorSchema>;
 
-/** Build the detector a config names. */
-export function createDetector(config: DetectorConfig, ctx: DetectorContext): Detector {
+/** Build the core of the detector a config names. */
+export function createCore(config: DetectorConfig, ctx: DetectorContext): DetectorCore {
   const m = DETECTORS.get(config.type);
   if (m === undefined) throw new Error(`unknown detector type "${config.type}"`);
   return m.create(config, ctx);

@@ -1,32 +1,75 @@
-import type { Alert, Severity, WindowResult } from '../src/types.js';
+import type { Score, VEvent, WindowResult } from '../src/types.js';
 
-/** What every detector receives besides its own config. */
+export type { Score };
+
+/**
+ * What a detector core found: one situation for one key, described completely (observed value, bound,
+ * window, evidence, an explanation sentence). The detector runtime (`runtime.ts`) turns signals into
+ * alerts: identity, severity, cooldown and suppression, combinations, config version.
+ */
+export interface Signal {
+  key: string;
+  /** Event time of the situation: the triggering event's time, or the window end. */
+  time: number;
+  /** What makes the situation unique for this detector and key: `event:<ref>` or `window:<start>:<end>`. */
+  identity: string;
+  /** 0, or the revision of the window result the signal was raised on (late data). */
+  revision: number;
+  window: { start: number; end: number } | null;
+  observed: number;
+  /** The bound crossed or the value expected. */
+  threshold: number;
+  /** Strength of the signal: how far past the bound (1 = at the bound). */
+  score: number;
+  /** One sentence for an analyst: what was seen, against what, over which period, on which events. */
+  explanation: string;
+  /** Ids (or positions) of the contributing events, bounded. */
+  evidence: string[];
+  details?: Record<string, unknown>;
+}
+
+/** Where a detector core's findings go. */
+export interface Emit {
+  signal(s: Signal): void;
+  /** Only used when the detector scores every input; a no-op otherwise. */
+  score(s: Score): void;
+}
+
+/** What a detector core receives besides its own config. */
 export interface DetectorContext {
   pipeline: string;
   /** Field(s) the pipeline keys by, for explanations ("card 4242…"). */
   keyLabel: string;
-  /** Names of the pipeline's aggregates, for cross-checks and explanations. */
+  /** Names of the pipeline's aggregates (empty for a pipeline without a window). */
   aggregates: readonly string[];
-  /** Window kind of the pipeline; decides how windows are written in explanations. */
+  /** Window kind of the pipeline (`none` without a window); decides how windows are written in explanations. */
   windowType: string;
-  /** Version (hash) of the config that built this detector; carried by every alert. */
-  configVersion: string;
-  /**
-   * Time of detection for an alert raised on `result`: processing time live; in replay the watermark at
-   * which the result was emitted, so that replays are byte-identical whatever the batch sizes.
-   */
-  detectionTime(result: WindowResult): number;
+  /** How many contributing event ids a signal carries at most. */
+  evidenceLimit: number;
+}
+
+/** State size of a core, for metrics and the bounds it enforces. */
+export interface CoreStats {
+  /** Keys currently held. */
+  keys: number;
+  /** Keys dropped because the cap was reached, since the start (cumulative). */
+  evicted: number;
 }
 
 /**
- * A detector: pure and deterministic. It sees the window results of its pipeline and appends alerts.
- * State (if any) is snapshot/restore-able so it survives checkpoints bit for bit.
+ * A detector core: pure and deterministic, no I/O and no clock. Event detectors receive the events of
+ * their pipeline in event-time order (`add`, each event once the watermark has passed it); result
+ * detectors receive window results (`addResults`). Both see the watermark advance (`advance`), which is
+ * when state expires. The state is plain data so that it survives checkpoints bit for bit.
  */
-export interface Detector {
-  readonly name: string;
-  readonly type: string;
-  readonly severity: Severity;
-  onResults(results: readonly WindowResult[], out: Alert[]): void;
+export interface DetectorCore {
+  /** `signal`: fed with the signals of other detectors of the pipeline (see `score`), in the shape of events. */
+  readonly input: 'event' | 'result' | 'signal';
+  add?(key: string, e: VEvent, emit: Emit): void;
+  addResults?(results: readonly WindowResult[], emit: Emit): void;
+  /** The watermark moved to `w`: expire state that no later input can need. */
+  advance(w: number, emit: Emit): void;
+  stats(): CoreStats;
   snapshot(): unknown;
-  restore(snapshot: unknown): void;
+  restore(state: unknown): void;
 }

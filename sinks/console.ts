@@ -33,7 +33,7 @@ export const schema = z
       .array(z.enum(OUTPUT_KINDS))
       .min(1)
       .default(['alerts'])
-      .describe('Which outputs to print: `alerts`, `results` (window results), `deadLetters`. Defaults to alerts only.'),
+      .describe('Which outputs to print: `alerts`, `results` (window results), `deadLetters`, `scores`. Defaults to alerts only.'),
     color: z
       .boolean()
       .default(false)
@@ -122,6 +122,17 @@ class ConsoleSink implements Sink {
       const dead = batch.deadLetters;
       for (let i = 0; i < dead.length; i++) {
         buf += formatDeadLetter(dead[i]) + '\n';
+        if (buf.length >= CHUNK_CHARS) {
+          await this.emit(buf);
+          buf = '';
+        }
+      }
+    }
+    if (this.outputs.has('scores')) {
+      const scores = batch.scores;
+      for (let i = 0; i < scores.length; i++) {
+        const s = scores[i];
+        buf += `score ${s.detector} ${s.key} t=${new Date(s.time).toISOString()} observed=${s.observed} score=${s.score}${s.anomalous ? ' anomalous' : ''}\n`;
         if (buf.length >= CHUNK_CHARS) {
           await this.emit(buf);
           buf = '';

@@ -1,7 +1,7 @@
-import type { Alert, DeadLetter, WindowResult } from '../src/types.js';
+import type { Alert, DeadLetter, Score, WindowResult } from '../src/types.js';
 
 /** What a sink can be asked to write. */
-export const OUTPUT_KINDS = ['alerts', 'results', 'deadLetters'] as const;
+export const OUTPUT_KINDS = ['alerts', 'results', 'deadLetters', 'scores'] as const;
 export type OutputKind = (typeof OUTPUT_KINDS)[number];
 
 /** The outputs of one engine batch, handed to every sink once. */
@@ -9,6 +9,8 @@ export interface SinkBatch {
   alerts: Alert[];
   results: WindowResult[];
   deadLetters: DeadLetter[];
+  /** Per-input scores of detectors configured with `scores: true`. */
+  scores: Score[];
 }
 
 /**

@@ -110,6 +110,10 @@ export interface Alert {
   configVersion: string;
   /** Extra structured fields, detector-specific. */
   details?: Record<string, unknown>;
+  /** On a cooldown summary: how many repeats of the alert `repeatsOf` were suppressed. */
+  suppressed?: number;
+  /** On a cooldown summary: id of the alert whose repeats were suppressed. */
+  repeatsOf?: string;
 }
 
 /**
@@ -127,6 +131,8 @@ export interface Batch {
   deadLetters: DeadLetter[];
   results: WindowResult[];
   alerts: Alert[];
+  /** Per-input scores of the detectors configured to publish them (`scores: true`). */
+  scores: Score[];
   /** Number of raw inputs this batch consumed, per source name (for the in = processed + dead counters). */
   inputs: Map<string, number>;
   /** Highest position covered per partition, for committing. */
@@ -137,6 +143,20 @@ export interface Batch {
   partition: number | undefined;
   /** Processing time at which the batch entered the engine. */
   ingestedAt: number;
+}
+
+/** Per-input score of a detector that scores every input (outlier, anomaly): for plots, backtests and NAB. */
+export interface Score {
+  pipeline: string;
+  detector: string;
+  key: string;
+  time: number;
+  /** Evidence reference of the scored event (id or source:partition:offset). */
+  ref: string;
+  observed: number;
+  score: number;
+  /** True when the detector's judgement on this input was an anomaly (before cooldown and conditions). */
+  anomalous: boolean;
 }
 
 /** A source of processing time. Injected everywhere; never call Date.now() in a core. */
@@ -155,6 +175,7 @@ export function emptyBatch(ingestedAt: number): Batch {
     deadLetters: [],
     results: [],
     alerts: [],
+    scores: [],
     inputs: new Map(),
     positions: new Map(),
     final: false,

@@ -1,6 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pack } from 'msgpackr';
 import { ConfigError, formatProblem, loadConfig, type LoadedConfig } from '../config/load.js';
@@ -10,6 +11,8 @@ import { VigieError } from '../errors.js';
 import { createGenerator, customersFor, DEFAULT_RATE, SCENARIOS, type Scenario } from '../generator/index.js';
 import { createLogger } from '../log.js';
 import { EngineMetrics } from '../metrics/registry.js';
+import { evalNab } from '../eval/nab-run.js';
+import { evalFraud, formatFraudReport } from '../eval/fraud.js';
 import { startMetricsServer } from '../metrics/server.js';
 import { createSink, sinkSchema } from '../../sinks/index.js';
 import type { Sink } from '../../sinks/types.js';
@@ -98,6 +101,7 @@ async function replay(opts: { config: string; input?: string; out?: string; labe
       ['alerts', 'alerts.jsonl', 'alerts'],
       ['results', 'results.jsonl', 'results'],
       ['dead-letters', 'dead-letters.jsonl', 'deadLetters'],
+      ['scores', 'scores.jsonl', 'scores'],
     ] as const;
     // Replays append nothing to an earlier run's files: each --out run starts them afresh.
     await Promise.all(files.map(([, file]) => rm(join(dir, file), { force: true })));
@@ -150,7 +154,7 @@ export function buildCli(): Command {
     .description('Process recorded events as fast as possible, in event time, through the same pipeline; prints a JSON summary.')
     .requiredOption('-c, --config <file>', 'config file (YAML)')
     .option('-i, --input <file>', "events file (NDJSON, or MessagePack for .msgpack/.mpk) replacing the config's sources")
-    .option('-o, --out <dir>', 'write alerts.jsonl, results.jsonl and dead-letters.jsonl here instead of the configured sinks')
+    .option('-o, --out <dir>', 'write alerts.jsonl, results.jsonl, dead-letters.jsonl and scores.jsonl here instead of the configured sinks')
     .option('--labels [field]', 'score alerts against ground-truth labels in this field (default "label", cases in "case")')
     .option('--batch-size <n>', 'records per batch', int('batch size', 1))
     .action(replay);
@@ -181,6 +185,52 @@ export function buildCli(): Command {
     .option('--disorder <ms>', 'maximum out-of-orderness in ms', int('disorder'), 0)
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'msgpack']).default('json'))
     .action(generate);
+
+  program
+    .command('eval-nab')
+    .description(
+      'Replay every series of a NAB-style corpus (DIR/data/<category>/<series>.csv, DIR/labels/combined_windows.json) through an anomaly config; ' +
+        'writes OUT/<category>/<series>.csv (timestamp,value,anomaly_score,alert) and prints the NAB scores (standard, reward_low_FP, reward_low_FN).',
+    )
+    .requiredOption('--data <dir>', 'corpus folder laid out as NAB')
+    .requiredOption('--out <dir>', 'where to write the per-series results')
+    .option('-c, --config <file>', 'anomaly config (one pipeline keyed by series, reading `timestamp` and `value`)', fileURLToPath(new URL('../../../config/nab.yaml', import.meta.url)))
+    .option('--json', 'print one JSON object instead of a table')
+    .action(async (opts: { data: string; out: string; config: string; json?: boolean }) => {
+      const loaded = load(opts.config);
+      const report = await evalNab({
+        data: opts.data,
+        out: opts.out,
+        loaded,
+        onSeries: opts.json ? undefined : (id, rows, alerts) => process.stderr.write(`${id}: ${rows} rows, ${alerts} alerts\n`),
+      });
+      if (opts.json) {
+        const json = { ...report, standard: report.scores.standard.score, reward_low_FP: report.scores.reward_low_FP.score, reward_low_FN: report.scores.reward_low_FN.score };
+        await writeAll(process.stdout, `${JSON.stringify(json)}\n`);
+        return;
+      }
+      const rows = Object.entries(report.scores).map(([p, s]) => `| ${p.padEnd(13)} | ${s.score.toFixed(2).padStart(6)} |`);
+      await writeAll(
+        process.stdout,
+        `NAB scores, ${report.series} series, ${report.rows} rows, ${report.alerts} alerts, ${(report.durationMs / 1000).toFixed(1)} s (config ${loaded.version})\n` +
+          `| profile       |  score |\n|---------------|--------|\n${rows.join('\n')}\n`,
+      );
+    });
+
+  program
+    .command('eval-fraud')
+    .description("Replay a config's generator source with several seeds and score its alerts against the generator's labels: recall per typology, precision per detector.")
+    .option('-c, --config <file>', 'fraud rules over a generator source', fileURLToPath(new URL('../../../config/payments.yaml', import.meta.url)))
+    .option('--seeds <list>', 'comma-separated seeds', '1,2,3')
+    .option('--events <n>', 'events per seed (default: the source\'s)', int('events', 1))
+    .option('--json', 'print one JSON object instead of tables')
+    .action(async (opts: { config: string; seeds: string; events?: number; json?: boolean }) => {
+      const seeds = opts.seeds.split(',').map((s) => Number(s.trim()));
+      if (seeds.some((s) => !Number.isInteger(s))) throw new InvalidArgumentError('--seeds must be integers separated by commas');
+      const report = await evalFraud({ loaded: load(opts.config), seeds, events: opts.events });
+      await writeAll(process.stdout, opts.json ? `${JSON.stringify(report)}\n` : formatFraudReport(report));
+      if (!report.pass) process.exitCode = EXIT_FAILURE;
+    });
 
   program
     .command('schema')

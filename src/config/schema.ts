@@ -63,11 +63,27 @@ export const configSchema = z
         if (aggNames.has(a.name)) ctx.addIssue({ code: 'custom', path: ['pipelines', i, 'aggregates', j, 'name'], message: `duplicate aggregate name "${a.name}"` });
         aggNames.add(a.name);
       });
+      const inPipeline = new Set(p.detectors.map((d) => d.name));
       p.detectors.forEach((d, j) => {
-        if (detectorNames.has(d.name)) ctx.addIssue({ code: 'custom', path: ['pipelines', i, 'detectors', j, 'name'], message: `duplicate detector name "${d.name}": detector names must be unique in the config (they identify alerts)` });
+        const at = (...rest: PropertyKey[]) => ['pipelines', i, 'detectors', j, ...rest];
+        if (detectorNames.has(d.name)) ctx.addIssue({ code: 'custom', path: at('name'), message: `duplicate detector name "${d.name}": detector names must be unique in the config (they identify alerts)` });
         detectorNames.set(d.name, i);
-        if ('aggregate' in d && !aggNames.has(d.aggregate)) {
-          ctx.addIssue({ code: 'custom', path: ['pipelines', i, 'detectors', j, 'aggregate'], message: `unknown aggregate "${d.aggregate}" (defined in this pipeline: ${[...aggNames].join(', ')})` });
+        for (const field of ['aggregate', 'numerator', 'denominator'] as const) {
+          const ref = (d as Record<string, unknown>)[field];
+          if (typeof ref !== 'string') continue;
+          if (p.window === undefined) {
+            ctx.addIssue({ code: 'custom', path: at('type'), message: `detector type "${d.type}" judges window results, but this pipeline has no window` });
+            break;
+          }
+          if (!aggNames.has(ref)) ctx.addIssue({ code: 'custom', path: at(field), message: `unknown aggregate "${ref}" (defined in this pipeline: ${[...aggNames].join(', ') || 'none'})` });
+        }
+        const refs: Array<[string, PropertyKey[]]> = [
+          ...(d.requires?.detectors ?? []).map((n, k): [string, PropertyKey[]] => [n, at('requires', 'detectors', k)]),
+          ...(((d as { inputs?: Array<{ detector: string }> }).inputs ?? []).map((inp, k): [string, PropertyKey[]] => [inp.detector, at('inputs', k, 'detector')])),
+        ];
+        for (const [n, path] of refs) {
+          if (n === d.name) ctx.addIssue({ code: 'custom', path, message: `detector "${d.name}" cannot refer to itself` });
+          else if (!inPipeline.has(n)) ctx.addIssue({ code: 'custom', path, message: `unknown detector "${n}" (detectors of this pipeline: ${[...inPipeline].join(', ')})` });
         }
       });
     });

@@ -67,6 +67,8 @@ export interface Summary {
   sources: Record<string, SourceSummary>;
   pipelines: Record<string, PipelineSummary>;
   alerts: { total: number; byDetector: Record<string, { total: number; bySeverity: Record<string, number> }> };
+  /** Per detector: situations found, repeats suppressed by cooldowns, signals whose conditions did not hold, keys held and evicted. */
+  detectors: Record<string, { pipeline: string; signals: number; suppressed: number; unmet: number; keys: number; evicted: number }>;
   deadLetters: { total: number; byReason: Partial<Record<DeadLetterReason, number>> };
   labels?: LabelReport;
 }
@@ -122,7 +124,7 @@ export class Engine {
     const wm = { maxOutOfOrderness: config.time.maxOutOfOrderness, idleTimeout: opts.mode === 'live' ? config.time.idleTimeout : 0 };
     // Replay stamps detections with event time so that its output is byte-identical run after run.
     const detectionTime =
-      opts.mode === 'replay' ? (r: WindowResult) => (Number.isFinite(r.watermark) ? r.watermark : this.eventClock()) : () => this.clock.now();
+      opts.mode === 'replay' ? (w: number) => (Number.isFinite(w) ? w : this.eventClock()) : () => this.clock.now();
     this.makeTask = (id) => new Task(id, config.pipelines, { configVersion: version, detectionTime }, wm, this.clock.now());
     this.shared = this.makeTask('shared');
     this.scorer = opts.labels ? new LabelScorer(opts.labels) : undefined;
@@ -137,6 +139,9 @@ export class Engine {
       sources: {},
       pipelines: Object.fromEntries(config.pipelines.map((p) => [p.name, { processed: 0, filtered: 0, late: 0, missingKey: 0, results: 0 }])),
       alerts: { total: 0, byDetector: {} },
+      detectors: Object.fromEntries(
+        config.pipelines.flatMap((p) => p.detectors.map((d) => [d.name, { pipeline: p.name, signals: 0, suppressed: 0, unmet: 0, keys: 0, evicted: 0 }])),
+      ),
       deadLetters: { total: 0, byReason: {} },
     };
   }
@@ -454,9 +459,9 @@ export class Engine {
 
   /** Write the batch to every sink; resolves once the acknowledging ones have it durable. */
   private async deliver(batch: Batch): Promise<void> {
-    const out: SinkBatch = { alerts: batch.alerts, results: batch.results, deadLetters: batch.deadLetters };
+    const out: SinkBatch = { alerts: batch.alerts, results: batch.results, deadLetters: batch.deadLetters, scores: batch.scores };
     const m = this.opts.metrics;
-    if (out.alerts.length + out.results.length + out.deadLetters.length > 0) {
+    if (out.alerts.length + out.results.length + out.deadLetters.length + out.scores.length > 0) {
       await Promise.all(
         this.sinks.map(async (sink) => {
           const t0 = performance.now();
@@ -503,6 +508,7 @@ export class Engine {
     }
     s.deadLetters.total += batch.deadLetters.length;
     const tasks = [this.shared, ...this.scopedTasks.values()];
+    const detectorKeys = new Map<string, number>();
     this.shared.pipelines.forEach((p, i) => {
       let open = 0;
       let keys = 0;
@@ -517,7 +523,27 @@ export class Engine {
         c.missingKey += tc.missingKey;
         open += tp.window.openWindows;
         keys += tp.window.keyCount;
+        for (const [name, dc] of tp.detectors.takeCounts()) {
+          const ds = s.detectors[name];
+          ds.signals += dc.signals;
+          ds.suppressed += dc.suppressed;
+          ds.unmet += dc.unmet;
+          ds.evicted += dc.evicted;
+          detectorKeys.set(name, (detectorKeys.get(name) ?? 0) + dc.keys);
+          if (m) {
+            const labels = { pipeline: p.name, detector: name };
+            if (dc.signals > 0) m.detectorSignals.inc(labels, dc.signals);
+            if (dc.suppressed > 0) m.alertsSuppressed.inc(labels, dc.suppressed);
+            if (dc.unmet > 0) m.detectorUnmet.inc(labels, dc.unmet);
+            if (dc.evicted > 0) m.detectorEvictions.inc(labels, dc.evicted);
+          }
+        }
       }
+      for (const [name, n] of detectorKeys) {
+        s.detectors[name].keys = n;
+        m?.detectorKeys.set({ pipeline: p.name, detector: name }, n);
+      }
+      detectorKeys.clear();
       const ps = s.pipelines[p.name];
       ps.processed += c.processed;
       ps.filtered += c.filtered;

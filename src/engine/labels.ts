@@ -12,7 +12,7 @@ export interface TypologyScore {
   cases: number;
   detectedCases: number;
   recall: number;
-  /** Detectors whose alerts hit at least one case of this typology. */
+  /** Per detector, the cases of this typology its alerts hit (a case hit by two detectors counts for both). */
   detectors: Record<string, number>;
 }
 
@@ -22,6 +22,8 @@ export interface DetectorScore {
   falsePositives: number;
   precision: number;
   alertsPerThousandEvents: number;
+  /** Cooldown summaries (repeats suppressed), not counted as alerts above. */
+  summaries: number;
 }
 
 export interface LabelReport {
@@ -38,8 +40,8 @@ export interface LabelReport {
  */
 export class LabelScorer {
   private readonly byRef = new Map<string, { label: string; caseId: string }>();
-  private readonly typologies = new Map<string, { events: number; cases: Set<string>; detected: Set<string>; detectors: Map<string, number> }>();
-  private readonly detectors = new Map<string, { alerts: number; tp: number }>();
+  private readonly typologies = new Map<string, { events: number; cases: Set<string>; detected: Set<string>; detectors: Map<string, Set<string>> }>();
+  private readonly detectors = new Map<string, { alerts: number; tp: number; summaries: number }>();
   private events = 0;
 
   constructor(private readonly opts: LabelOptions) {}
@@ -68,8 +70,13 @@ export class LabelScorer {
     for (const a of alerts) {
       let d = this.detectors.get(a.detector);
       if (d === undefined) {
-        d = { alerts: 0, tp: 0 };
+        d = { alerts: 0, tp: 0, summaries: 0 };
         this.detectors.set(a.detector, d);
+      }
+      // A cooldown summary repeats an alert already scored: not a detection of its own.
+      if (a.repeatsOf !== undefined) {
+        d.summaries++;
+        continue;
       }
       d.alerts++;
       let hit = false;
@@ -78,10 +85,13 @@ export class LabelScorer {
         if (l === undefined) continue;
         hit = true;
         const t = this.typologies.get(l.label)!;
-        if (!t.detected.has(l.caseId)) {
-          t.detected.add(l.caseId);
-          t.detectors.set(a.detector, (t.detectors.get(a.detector) ?? 0) + 1);
+        t.detected.add(l.caseId);
+        let byDetector = t.detectors.get(a.detector);
+        if (byDetector === undefined) {
+          byDetector = new Set();
+          t.detectors.set(a.detector, byDetector);
         }
+        byDetector.add(l.caseId);
       }
       if (hit) d.tp++;
     }
@@ -97,7 +107,7 @@ export class LabelScorer {
         cases: t.cases.size,
         detectedCases: t.detected.size,
         recall: t.cases.size === 0 ? 0 : round(t.detected.size / t.cases.size),
-        detectors: Object.fromEntries([...t.detectors].sort(([a], [b]) => a.localeCompare(b))),
+        detectors: Object.fromEntries([...t.detectors].sort(([a], [b]) => a.localeCompare(b)).map(([n, cases]) => [n, cases.size])),
       };
     }
     const detectors: Record<string, DetectorScore> = {};
@@ -108,6 +118,7 @@ export class LabelScorer {
         falsePositives: d.alerts - d.tp,
         precision: d.alerts === 0 ? 0 : round(d.tp / d.alerts),
         alertsPerThousandEvents: this.events === 0 ? 0 : round((1000 * d.alerts) / this.events),
+        summaries: d.summaries,
       };
     }
     return { events: this.events, labelledEvents: labelled, typologies, detectors };

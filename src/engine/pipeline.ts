@@ -1,10 +1,11 @@
 import { z } from 'zod';
-import type { Batch, DeadLetter, VEvent, WindowResult } from '../types.js';
+import type { Batch, DeadLetter, VEvent } from '../types.js';
 import { aggregateSchema, createAggregates } from '../../operators/aggregates/index.js';
 import { createWindow, windowSchema } from '../../operators/index.js';
 import type { WindowCore } from '../../operators/types.js';
-import { createDetector, detectorSchema } from '../../detectors/index.js';
-import type { Detector } from '../../detectors/types.js';
+import { ChangedKeys } from '../../operators/types.js';
+import { detectorSchema } from '../../detectors/index.js';
+import { DetectorSet } from '../../detectors/runtime.js';
 import { VigieError } from '../errors.js';
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
@@ -23,11 +24,22 @@ export const pipelineSchema = z.strictObject({
   key: z
     .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
     .describe('Field (or list of fields, joined with "|") whose value keys windows and alerts. An event without it is dead-lettered with reason missing_key.'),
-  window: windowSchema.describe('The window operator: tumbling, hopping, sliding or session.'),
-  aggregates: z.array(aggregateSchema).min(1).describe('What to compute per key and window.'),
-  detectors: z.array(detectorSchema).default([]).describe('Detectors judging each window result.'),
+  window: windowSchema.optional().describe('The window operator: tumbling, hopping, sliding or session. Optional when every detector works on events.'),
+  aggregates: z.array(aggregateSchema).default([]).describe('What to compute per key and window (needs a window).'),
+  detectors: z.array(detectorSchema).default([]).describe('Detectors judging the events (event detectors) or the window results (threshold, ratio, rate-of-change, baseline).'),
   evidenceLimit: z.number().int().min(0).max(1000).default(20).describe('How many contributing event ids a result (and its alerts) carries at most.'),
-});
+})
+  .superRefine((p, ctx) => {
+    if (p.window !== undefined && p.aggregates.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['aggregates'], message: 'a window needs at least one aggregate' });
+    }
+    if (p.window === undefined && p.aggregates.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['window'], message: 'aggregates need a window: add one (tumbling, hopping, sliding or session)' });
+    }
+    if (p.window === undefined && p.detectors.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['detectors'], message: 'a pipeline without a window needs at least one detector' });
+    }
+  });
 export type PipelineConfig = z.infer<typeof pipelineSchema>;
 
 /** Counters of one pipeline since they were last taken (the engine reports them once per batch). */
@@ -40,7 +52,8 @@ export interface PipelineCounts {
 
 export interface PipelineDeps {
   configVersion: string;
-  detectionTime(result: WindowResult): number;
+  /** Time of detection for something emitted at watermark `w` (processing time live; `w` in replay). */
+  detectionTime(w: number): number;
 }
 
 /**
@@ -50,11 +63,15 @@ export interface PipelineDeps {
 export class PipelineCore {
   readonly name: string;
   readonly window: WindowCore;
-  readonly detectors: Detector[];
+  readonly detectors: DetectorSet;
   readonly counts: PipelineCounts = { processed: 0, filtered: 0, late: 0, missingKey: 0 };
   private readonly sources: ReadonlySet<string> | undefined;
   private readonly where: Array<[string, readonly unknown[]]>;
   private readonly keyFields: readonly string[];
+  private readonly windowed: boolean;
+  private w = -Infinity;
+  /** Results of the current batch already handed to the detectors. */
+  private fed = 0;
 
   constructor(readonly config: PipelineConfig, deps: PipelineDeps) {
     this.name = config.name;
@@ -62,19 +79,18 @@ export class PipelineCore {
     this.where = Object.entries(config.where ?? {}).map(([f, v]) => [f, Array.isArray(v) ? v : [v]]);
     this.keyFields = Array.isArray(config.key) ? config.key : [config.key];
     const aggregates = createAggregates(config.aggregates);
-    this.window = createWindow(config.window, { pipeline: config.name, aggregates, evidenceLimit: config.evidenceLimit });
-    const names = new Set<string>();
-    this.detectors = config.detectors.map((d) => {
-      if (names.has(d.name)) throw new Error(`pipeline "${config.name}": duplicate detector name "${d.name}"`);
-      names.add(d.name);
-      return createDetector(d, {
-        pipeline: config.name,
-        keyLabel: this.keyFields.join('|'),
-        aggregates: aggregates.map((a) => a.name),
-        windowType: config.window.type,
-        configVersion: deps.configVersion,
-        detectionTime: deps.detectionTime,
-      });
+    this.windowed = config.window !== undefined;
+    this.window = config.window
+      ? createWindow(config.window, { pipeline: config.name, aggregates, evidenceLimit: config.evidenceLimit })
+      : new NoWindow();
+    this.detectors = new DetectorSet(config.detectors, {
+      pipeline: config.name,
+      keyLabel: this.keyFields.join('|'),
+      aggregates: aggregates.map((a) => a.name),
+      windowType: config.window?.type ?? 'none',
+      evidenceLimit: config.evidenceLimit,
+      configVersion: deps.configVersion,
+      detectionTime: deps.detectionTime,
     });
   }
 
@@ -94,16 +110,16 @@ export class PipelineCore {
   /** Run a batch through the pipeline, appending results, alerts and dead letters to it. */
   process(batch: Batch): void {
     const { events, wm } = batch;
-    const results = batch.results;
-    const firstResult = results.length;
     const win = this.window;
+    const det = this.detectors;
     const where = this.where;
     const c = this.counts;
+    this.fed = batch.results.length;
     for (let i = 0; i < events.length; i++) {
       const e = events[i];
       if (this.sources !== undefined && !this.sources.has(e.source)) continue;
       const w = wm[i];
-      if (w > win.watermark) win.advance(w, results);
+      if (w > this.w) this.advanceTo(w, batch);
       if (where.length > 0 && !matches(e.payload, where)) {
         c.filtered++;
         continue;
@@ -114,18 +130,39 @@ export class PipelineCore {
         batch.deadLetters.push(this.deadLetter('missing_key', `no usable value for key ${this.keyFields.join(', ')}`, e));
         continue;
       }
-      if (!win.add(key, e, results)) {
+      if (this.windowed) {
+        if (!win.add(key, e, batch.results)) {
+          c.late++;
+          batch.deadLetters.push(this.deadLetter('late', `every window of this event had closed (watermark ${this.w})`, e));
+          continue;
+        }
+        // Late events within grace are not replayed to event detectors, which have already moved past them.
+        det.offer(key, e);
+      } else if (!det.offer(key, e)) {
         c.late++;
-        batch.deadLetters.push(this.deadLetter('late', `every window of this event had closed (watermark ${w})`, e));
+        batch.deadLetters.push(this.deadLetter('late', `the watermark (${this.w}) had passed the event's time`, e));
         continue;
       }
       c.processed++;
     }
-    if (batch.watermark > win.watermark) win.advance(batch.watermark, results);
-    if (results.length > firstResult && this.detectors.length > 0) {
-      const mine = results.slice(firstResult);
-      for (const d of this.detectors) d.onResults(mine, batch.alerts);
+    if (batch.watermark > this.w) this.advanceTo(batch.watermark, batch);
+    this.feedResults(batch);
+  }
+
+  /** Window results first (so that they see the state before the move), then the detectors' clock. */
+  private advanceTo(w: number, batch: Batch): void {
+    this.window.advance(w, batch.results);
+    this.feedResults(batch);
+    this.w = w;
+    if (this.detectors.size > 0) this.detectors.advance(w, batch.alerts, batch.scores);
+  }
+
+  private feedResults(batch: Batch): void {
+    const results = batch.results;
+    if (results.length > this.fed && this.detectors.size > 0) {
+      this.detectors.onResults(this.fed === 0 ? results : results.slice(this.fed), batch.alerts, batch.scores);
     }
+    this.fed = results.length;
   }
 
   /** Take and reset the counters. */
@@ -136,31 +173,71 @@ export class PipelineCore {
   }
 
   snapshot(): unknown {
-    return { v: 1, window: this.window.snapshot(), detectors: this.detectors.map((d) => [d.name, d.snapshot()]) };
+    return { v: 2, w: this.w, window: this.window.snapshot(), detectors: this.detectors.snapshot() };
   }
 
-  /** What is not per key: the window core's clock and the detectors' state (small). */
-  snapshotMeta(): { window: { w: number; seq: number }; detectors: Array<[string, unknown]> } {
-    return { window: this.window.snapshotMeta(), detectors: this.detectors.map((d) => [d.name, d.snapshot()]) };
+  /** What is not per key: the window core's clock and the detectors' state. */
+  snapshotMeta(): PipelineMeta {
+    return { v: 2, w: this.w, window: this.window.snapshotMeta(), detectors: this.detectors.snapshot() };
   }
 
   /** Rebuild from an incremental checkpoint: the meta part and every key's entries. */
-  restoreParts(meta: { window: { w: number; seq: number }; detectors: Array<[string, unknown]> }, entries: unknown[]): void {
+  restoreParts(meta: PipelineMeta, entries: unknown[]): void {
+    if (meta?.v !== 2) throw new VigieError('VIGIE_ERR_SNAPSHOT', `pipeline "${this.name}": unsupported snapshot version`);
     this.window.restoreParts(meta.window, entries);
-    const byName = new Map(meta.detectors);
-    for (const d of this.detectors) if (byName.has(d.name)) d.restore(byName.get(d.name));
+    this.w = meta.w;
+    this.detectors.restore(meta.detectors);
   }
 
   restore(s: unknown): void {
-    const snap = s as { v: number; window: unknown; detectors: Array<[string, unknown]> };
-    if (snap?.v !== 1) throw new VigieError('VIGIE_ERR_SNAPSHOT', `pipeline "${this.name}": unsupported snapshot version`);
+    const snap = s as { v: number; w: number; window: unknown; detectors: unknown };
+    if (snap?.v !== 2) throw new VigieError('VIGIE_ERR_SNAPSHOT', `pipeline "${this.name}": unsupported snapshot version`);
     this.window.restore(snap.window);
-    const byName = new Map(snap.detectors);
-    for (const d of this.detectors) if (byName.has(d.name)) d.restore(byName.get(d.name));
+    this.w = snap.w;
+    this.detectors.restore(snap.detectors);
   }
 
   private deadLetter(reason: 'missing_key' | 'late', detail: string, e: VEvent): DeadLetter {
     return { reason, detail, source: e.source, pipeline: this.name, partition: e.partition, offset: e.offset, raw: e.payload, time: e.time };
+  }
+}
+
+export interface PipelineMeta {
+  v: 2;
+  w: number;
+  window: { w: number; seq: number };
+  detectors: unknown;
+}
+
+/** The window core of a pipeline without a window: holds nothing, accepts everything. */
+class NoWindow implements WindowCore {
+  readonly changes = new ChangedKeys();
+  readonly openWindows = 0;
+  readonly keyCount = 0;
+  watermark = -Infinity;
+  add(): boolean {
+    return true;
+  }
+  advance(w: number): void {
+    if (w > this.watermark) this.watermark = w;
+  }
+  snapshot(): unknown {
+    return { w: this.watermark };
+  }
+  restore(s: unknown): void {
+    this.watermark = (s as { w: number }).w;
+  }
+  keys(): IterableIterator<string> {
+    return [][Symbol.iterator]();
+  }
+  snapshotKey(): undefined {
+    return undefined;
+  }
+  snapshotMeta(): { w: number; seq: number } {
+    return { w: this.watermark, seq: 0 };
+  }
+  restoreParts(meta: { w: number; seq: number }): void {
+    this.watermark = meta.w;
   }
 }
 

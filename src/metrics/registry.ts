@@ -61,6 +61,11 @@ export class EngineMetrics {
   readonly windowResults: Counter<'pipeline' | 'kind'>;
 
   readonly alerts: Counter<'detector' | 'severity'>;
+  readonly alertsSuppressed: Counter<'pipeline' | 'detector'>;
+  readonly detectorSignals: Counter<'pipeline' | 'detector'>;
+  readonly detectorUnmet: Counter<'pipeline' | 'detector'>;
+  readonly detectorKeys: Gauge<'pipeline' | 'detector'>;
+  readonly detectorEvictions: Counter<'pipeline' | 'detector'>;
   readonly detectionLatency: Histogram<'detector'>;
 
   readonly batchDuration: Histogram;
@@ -157,6 +162,36 @@ export class EngineMetrics {
       name: 'vigie_alerts_total',
       help: 'Alerts emitted, per detector and severity.',
       labelNames: ['detector', 'severity'],
+      registers,
+    });
+    this.alertsSuppressed = new Counter({
+      name: 'vigie_alerts_suppressed_total',
+      help: 'Repeats of an alert suppressed by its detector cooldown, per pipeline and detector.',
+      labelNames: ['pipeline', 'detector'],
+      registers,
+    });
+    this.detectorSignals = new Counter({
+      name: 'vigie_detector_signals_total',
+      help: 'Situations a detector found (before conditions and cooldown), per pipeline and detector.',
+      labelNames: ['pipeline', 'detector'],
+      registers,
+    });
+    this.detectorUnmet = new Counter({
+      name: 'vigie_detector_conditions_unmet_total',
+      help: 'Signals dropped because the detectors they require had not signalled, per pipeline and detector.',
+      labelNames: ['pipeline', 'detector'],
+      registers,
+    });
+    this.detectorKeys = new Gauge({
+      name: 'vigie_detector_state_keys',
+      help: 'Keys whose state a detector holds, per pipeline and detector.',
+      labelNames: ['pipeline', 'detector'],
+      registers,
+    });
+    this.detectorEvictions = new Counter({
+      name: 'vigie_detector_evictions_total',
+      help: 'Keys a detector evicted because it reached its maxKeys, per pipeline and detector.',
+      labelNames: ['pipeline', 'detector'],
       registers,
     });
     this.detectionLatency = new Histogram({

@@ -4,8 +4,7 @@ import { PipelineCore, pipelineSchema } from '../../src/engine/pipeline.js';
 import { WatermarkTracker } from '../../src/time/watermark.js';
 import { emptyBatch, type Batch, type VEvent } from '../../src/types.js';
 
-// PipelineDeps is being reshaped (`now` -> `detectionTime`); these tests use no detector, so give both.
-const deps = { configVersion: 'test', now: () => 0, detectionTime: () => 0 };
+const deps = { configVersion: 'test', detectionTime: () => 0 };
 
 function pipeline(cfg: Record<string, unknown>): PipelineCore {
   return new PipelineCore(
@@ -42,7 +41,11 @@ describe('PipelineCore: schema', () => {
     expect(cfg.detectors).toEqual([]);
     expect(cfg.window).toEqual({ type: 'tumbling', size: 60_000, offset: 0, grace: 0 });
     expect(() => pipelineSchema.parse({ name: 'p', key: 'user', window: { type: 'tumbling', size: 10 }, aggregates: [{ name: 'n', fn: 'count' }], extra: 1 })).toThrow();
-    expect(() => pipelineSchema.parse({ name: 'p', key: 'user', window: { type: 'tumbling', size: 10 }, aggregates: [] })).toThrow();
+    expect(() => pipelineSchema.parse({ name: 'p', key: 'user', window: { type: 'tumbling', size: 10 }, aggregates: [] })).toThrow(/a window needs at least one aggregate/);
+    expect(() => pipelineSchema.parse({ name: 'p', key: 'user', aggregates: [{ name: 'n', fn: 'count' }] })).toThrow(/aggregates need a window/);
+    expect(() => pipelineSchema.parse({ name: 'p', key: 'user' })).toThrow(/without a window needs at least one detector/);
+    // Event detectors need no window.
+    expect(pipelineSchema.parse({ name: 'p', key: 'user', detectors: [{ name: 'v', type: 'velocity', lookback: '1m', value: 3 }] }).window).toBeUndefined();
     expect(() => pipelineSchema.parse({ name: 'p q', key: 'user', window: { type: 'tumbling', size: 10 }, aggregates: [{ name: 'n', fn: 'count' }] })).toThrow();
   });
 });

@@ -364,5 +364,4 @@ describe('determinism (rule 11)', () => {
   });
 });
 
-// PipelineDeps has changed shape while this file was written (`now` -> `detectionTime`): give both.
-const deps = { configVersion: 'test', now: () => 0, detectionTime: () => 0 };
+const deps = { configVersion: 'test', detectionTime: () => 0 };

@@ -1,0 +1,150 @@
+import { z } from 'zod';
+import type { VEvent } from '../src/types.js';
+import { isoTime } from '../src/alerts/alert.js';
+import { formatDuration, positiveDurationSchema } from '../src/time/duration.js';
+import { evidenceRef } from '../operators/types.js';
+import { KeyedState, commonFields, compileMatch, matchSchema, plural, scalarField } from './common.js';
+import type { DetectorContext, DetectorCore, Emit } from './types.js';
+
+export const type = 'first-seen';
+
+/**
+ * First seen: a key uses a value of a field it has not used within the lookback: new device, new
+ * beneficiary, new country. Alone, or as a condition of another detector (`requires`, with `emit: false`).
+ * Example: `{ name: new-device, type: first-seen, field: device, lookback: 90d, minHistory: 5 }`
+ */
+export const schema = z.strictObject({
+  ...commonFields,
+  type: z.literal(type),
+  field: z.string().min(1).describe('Field whose values are remembered per key (strings, finite numbers and booleans; events without it are ignored).'),
+  lookback: positiveDurationSchema
+    .default(7_776_000_000)
+    .describe(
+      'A value is new when the key has not used it in [t - lookback, t] before this event. A key idle for longer than this is forgotten, its history included (it starts a new warm-up).',
+    ),
+  minHistory: z
+    .number()
+    .int()
+    .min(0)
+    .default(5)
+    .describe('Warm-up: no alert until the key has at least this many earlier events for this detector (for a brand-new key everything is new).'),
+  match: matchSchema.optional().describe('Consider only events matching these conditions (others are ignored by this detector).'),
+  maxValuesPerKey: z
+    .number()
+    .int()
+    .min(1)
+    .default(1000)
+    .describe('Most values remembered per key; beyond it the least recently used are forgotten (and would be reported as new when they come back).'),
+});
+
+export type Config = z.infer<typeof schema>;
+
+interface KeyState {
+  /** Value -> event time it was last used, in order of last use (least recent first). */
+  values: Map<string, number>;
+  /** Events of this key seen by the detector since its state was created. */
+  history: number;
+  /** Time of the key's last event. */
+  last: number;
+}
+
+export class FirstSeenCore implements DetectorCore {
+  readonly input = 'event';
+  private readonly state: KeyedState<KeyState>;
+  private readonly matches: (p: Record<string, unknown>) => boolean;
+
+  constructor(
+    private readonly cfg: Config,
+    private readonly ctx: DetectorContext,
+  ) {
+    this.state = new KeyedState(cfg.maxKeys);
+    this.matches = compileMatch(cfg.match);
+  }
+
+  add(key: string, e: VEvent, emit: Emit): void {
+    const cfg = this.cfg;
+    if (!this.matches(e.payload)) return;
+    const value = scalarField(e, cfg.field);
+    if (value === undefined) return;
+    const t = e.time;
+    const from = t - cfg.lookback;
+    let st = this.state.touch(key);
+    // A key idle for longer than the lookback is what `advance` drops: start it afresh here too, so that
+    // the outcome does not depend on how often the watermark moved in between.
+    if (st === undefined || st.last < from) {
+      st = { values: new Map(), history: 0, last: t };
+      this.state.set(key, st);
+    }
+    // Forget values last used before the lookback (events come in event-time order: least recent first).
+    const values = st.values;
+    for (const [v, seen] of values) {
+      if (seen >= from) break;
+      values.delete(v);
+    }
+    const known = values.size;
+    const history = st.history;
+    const isNew = !values.has(value);
+    values.delete(value);
+    values.set(value, t);
+    while (values.size > cfg.maxValuesPerKey) values.delete(values.keys().next().value as string);
+    st.history++;
+    st.last = t;
+    if (!isNew || history < cfg.minHistory) return;
+    const ref = evidenceRef(e);
+    const label = this.ctx.keyLabel;
+    emit.signal({
+      key,
+      time: t,
+      identity: `event:${ref}`,
+      revision: 0,
+      window: { start: from, end: t },
+      observed: 1,
+      threshold: 0,
+      score: 1,
+      explanation:
+        `${cfg.name}: ${label} ${key} used ${cfg.field} ${value} at ${isoTime(t)}, not seen for this ${label} ` +
+        `in the previous ${formatDuration(cfg.lookback)} (history: ${plural(history, 'event')}, ${plural(known, 'known value')}).`,
+      evidence: [ref],
+      details: { field: cfg.field, value, lookback: cfg.lookback, history, knownValues: known },
+    });
+  }
+
+  advance(w: number): void {
+    const from = w - this.cfg.lookback;
+    this.state.expireFront((st) => st.last < from);
+  }
+
+  stats(): { keys: number; evicted: number } {
+    return { keys: this.state.size, evicted: this.state.evicted };
+  }
+
+  snapshot(): unknown {
+    return this.state.snapshot((s) => [s.history, s.last, [...s.values.keys()], [...s.values.values()]]);
+  }
+
+  restore(state: unknown): void {
+    const what = `detector ${this.cfg.name}`;
+    this.state.restore<unknown>(
+      state,
+      (s) => {
+        const [history, last, values, times] = Array.isArray(s) ? (s as unknown[]) : [];
+        if (typeof history !== 'number' || typeof last !== 'number' || !Array.isArray(values) || !Array.isArray(times) || values.length !== times.length) {
+          throw new Error(`${what}: bad snapshot entry (expected [history, last, values, times])`);
+        }
+        const map = new Map<string, number>();
+        for (let i = 0; i < values.length; i++) {
+          const v = values[i] as unknown;
+          const t = times[i] as unknown;
+          if (typeof v !== 'string' || typeof t !== 'number' || map.has(v)) throw new Error(`${what}: bad snapshot entry (value ${i})`);
+          map.set(v, t);
+        }
+        return { values: map, history, last };
+      },
+      what,
+    );
+  }
+}
+
+export function create(config: Config, ctx: DetectorContext): DetectorCore {
+  return new FirstSeenCore(config, ctx);
+}

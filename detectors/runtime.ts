@@ -1,0 +1,367 @@
+import type { Alert, Severity, VEvent, WindowResult } from '../src/types.js';
+import { alertId, isoTime } from '../src/alerts/alert.js';
+import { formatDuration } from '../src/time/duration.js';
+import { MinHeap } from '../src/util/heap.js';
+import { KeyedState, plural, type CommonConfig } from './common.js';
+import { createCore, type DetectorConfig } from './index.js';
+import type { DetectorContext, DetectorCore, Emit, Score, Signal } from './types.js';
+
+/** What the runtime needs besides the detectors' configs. */
+export interface RuntimeContext extends DetectorContext {
+  configVersion: string;
+  /** Time of detection for something emitted at watermark `w` (processing time live; `w` in replay). */
+  detectionTime(w: number): number;
+}
+
+/** Counters of the detectors since they were last taken, per detector name. */
+export interface DetectorCounts {
+  signals: number;
+  suppressed: number;
+  /** Signals dropped because a `requires` condition did not hold. */
+  unmet: number;
+  /** Keys evicted (cap reached). */
+  evicted: number;
+  /** Keys held now. */
+  keys: number;
+}
+
+interface Cooldown {
+  until: number;
+  suppressed: number;
+  first: Alert;
+  lastTime: number;
+}
+
+interface Slot {
+  name: string;
+  config: CommonConfig;
+  core: DetectorCore;
+  emit: Emit;
+  cooldown: KeyedState<Cooldown>;
+  /** Indices of the detectors this one requires. */
+  requires: number[];
+  /** Indices of `score` detectors fed by this one's signals. */
+  feeds: number[];
+  counts: DetectorCounts;
+  /** Evictions already reported. */
+  reportedEvictions: number;
+}
+
+/** A pending event of an event detector, released once the watermark has passed its time. */
+interface Pending {
+  key: string;
+  e: VEvent;
+}
+
+/** Signal memory per key: the event time of each detector's last signal (for `requires`). */
+type Memory = number[];
+
+/**
+ * The detectors of one pipeline. Event detectors get the pipeline's events in event-time order (each
+ * once the watermark passes it, so results do not depend on arrival order); result detectors get the
+ * window results as they are emitted. Signals become alerts here, after the `requires` conditions and
+ * the per-key cooldown. Deterministic: in replay, detection times are watermarks.
+ */
+export class DetectorSet {
+  readonly slots: Slot[];
+  private readonly pending = new MinHeap<Pending>();
+  private readonly hasEventCores: boolean;
+  private readonly memory: KeyedState<Memory> | undefined;
+  private readonly memorySpan: number;
+  private w = -Infinity;
+  /** Watermark at which what is being emitted now was emitted (stamps detection times). */
+  private at = -Infinity;
+  private out: Alert[] = [];
+  private scoresOut: Score[] = [];
+
+  constructor(
+    configs: readonly DetectorConfig[],
+    private readonly ctx: RuntimeContext,
+  ) {
+    const ordered = topoOrder(configs, ctx.pipeline);
+    this.slots = ordered.map((config) => {
+      const core = createCore(config, ctx);
+      const slot: Slot = {
+        name: config.name,
+        config,
+        core,
+        emit: undefined as unknown as Emit,
+        cooldown: new KeyedState(config.maxKeys),
+        requires: [],
+        feeds: [],
+        counts: { signals: 0, suppressed: 0, unmet: 0, evicted: 0, keys: 0 },
+        reportedEvictions: 0,
+      };
+      return slot;
+    });
+    const index = new Map(this.slots.map((s, i) => [s.name, i]));
+    let span = 0;
+    this.slots.forEach((s, i) => {
+      if (s.config.requires) {
+        s.requires = s.config.requires.detectors.map((n) => index.get(n) as number);
+        span = Math.max(span, s.config.requires.within);
+      }
+      const inputs = (s.config as { inputs?: Array<{ detector: string }> }).inputs;
+      if (inputs) for (const inp of inputs) this.slots[index.get(inp.detector) as number].feeds.push(i);
+      const wantsScores = (s.config as { scores?: boolean }).scores === true;
+      s.emit = {
+        signal: (sig) => this.onSignal(i, sig),
+        score: wantsScores ? (sc) => this.scoresOut.push(sc) : () => {},
+      };
+    });
+    this.memorySpan = span;
+    this.memory = span > 0 ? new KeyedState(Math.max(...this.slots.map((s) => s.config.maxKeys))) : undefined;
+    this.hasEventCores = this.slots.some((s) => s.core.input === 'event');
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  /** True when some detector takes events (the pipeline then buffers events until the watermark passes them). */
+  get wantsEvents(): boolean {
+    return this.hasEventCores;
+  }
+
+  get watermark(): number {
+    return this.w;
+  }
+
+  /** Queue an on-time event for the event detectors; false when the watermark has already passed it. */
+  offer(key: string, e: VEvent): boolean {
+    if (!this.hasEventCores) return true;
+    if (e.time < this.w) return false;
+    this.pending.push(e.time, { key, e });
+    return true;
+  }
+
+  /** Window results just emitted (before the watermark moves on). */
+  onResults(results: readonly WindowResult[], alerts: Alert[], scores: Score[]): void {
+    this.out = alerts;
+    this.scoresOut = scores;
+    this.at = results[results.length - 1].watermark;
+    for (const s of this.slots) if (s.core.input === 'result') s.core.addResults?.(results, s.emit);
+  }
+
+  /**
+   * Move to watermark `w`: release the events it passed to the event detectors, in event-time order,
+   * then let every detector expire state, then close the cooldowns that ended.
+   */
+  advance(w: number, alerts: Alert[], scores: Score[]): void {
+    if (w <= this.w) return;
+    this.w = w;
+    this.at = w;
+    this.out = alerts;
+    this.scoresOut = scores;
+    const pending = this.pending;
+    while (pending.size > 0 && pending.peekPriority() < w) {
+      const { key, e } = pending.pop() as Pending;
+      for (const s of this.slots) if (s.core.input === 'event') s.core.add?.(key, e, s.emit);
+    }
+    for (const s of this.slots) s.core.advance(w, s.emit);
+    for (const s of this.slots) this.closeCooldowns(s, w);
+    if (this.memory) {
+      const horizon = w - this.memorySpan;
+      this.memory.expireFront((m) => Math.max(...m) < horizon);
+    }
+  }
+
+  /** Take and reset the counters, per detector, with the keys held now and the evictions since last taken. */
+  takeCounts(): Array<[string, DetectorCounts]> {
+    return this.slots.map((s) => {
+      const st = s.core.stats();
+      const evicted = st.evicted + s.cooldown.evicted;
+      const c = { ...s.counts, keys: st.keys, evicted: evicted - s.reportedEvictions };
+      s.reportedEvictions = evicted;
+      s.counts.signals = s.counts.suppressed = s.counts.unmet = 0;
+      return [s.name, c];
+    });
+  }
+
+  snapshot(): unknown {
+    const items: Array<[number, string, VEvent]> = [];
+    // In pop order: pushing them back in this order (here and on restore) keeps ties in arrival order.
+    const drained: Pending[] = [];
+    while (this.pending.size > 0) drained.push(this.pending.pop() as Pending);
+    for (const p of drained) {
+      items.push([p.e.time, p.key, p.e]);
+      this.pending.push(p.e.time, p);
+    }
+    return {
+      v: 1,
+      w: this.w,
+      pending: items,
+      memory: this.memory?.snapshot((m) => m.slice()) ?? null,
+      detectors: this.slots.map((s) => [s.name, s.core.snapshot(), s.cooldown.snapshot((c) => [c.until, c.suppressed, c.lastTime, c.first])]),
+    };
+  }
+
+  restore(state: unknown): void {
+    const s = state as {
+      v: number;
+      w: number;
+      pending: Array<[number, string, VEvent]>;
+      memory: unknown;
+      detectors: Array<[string, unknown, unknown]>;
+    };
+    if (s?.v !== 1 || !Array.isArray(s.pending) || !Array.isArray(s.detectors)) throw new Error(`detectors of pipeline "${this.ctx.pipeline}": bad snapshot`);
+    this.w = s.w;
+    while (this.pending.size > 0) this.pending.pop();
+    for (const [time, key, e] of s.pending) this.pending.push(time, { key, e });
+    if (this.memory && s.memory !== null) this.memory.restore<number[]>(s.memory, (m) => m.slice(), 'signal memory');
+    const byName = new Map(s.detectors.map(([n, core, cd]) => [n, { core, cd }]));
+    for (const slot of this.slots) {
+      const saved = byName.get(slot.name);
+      if (saved === undefined) continue; // a detector added since the checkpoint starts fresh
+      slot.core.restore(saved.core);
+      slot.cooldown.restore<[number, number, number, Alert]>(saved.cd, ([until, suppressed, lastTime, first]) => ({ until, suppressed, lastTime, first }), `cooldowns of ${slot.name}`);
+    }
+  }
+
+  // --- signals to alerts ---
+
+  private onSignal(i: number, sig: Signal): void {
+    const slot = this.slots[i];
+    slot.counts.signals++;
+    if (this.memory) {
+      let m = this.memory.touch(sig.key);
+      if (m === undefined) {
+        m = new Array<number>(this.slots.length).fill(-Infinity);
+        this.memory.set(sig.key, m);
+      }
+      if (sig.time > m[i]) m[i] = sig.time;
+    }
+    for (const j of slot.feeds) this.slots[j].core.add?.(sig.key, signalEvent(slot.name, sig), this.slots[j].emit);
+    if (!slot.config.emit) return;
+    if (slot.requires.length > 0 && !this.requirementsMet(slot, sig)) {
+      slot.counts.unmet++;
+      return;
+    }
+    const cooldown = slot.config.cooldown;
+    if (cooldown > 0 && sig.revision === 0) {
+      const open = slot.cooldown.peek(sig.key);
+      if (open !== undefined && sig.time < open.until) {
+        open.suppressed++;
+        if (sig.time > open.lastTime) open.lastTime = sig.time;
+        slot.counts.suppressed++;
+        return;
+      }
+      if (open !== undefined) this.summarise(slot, open);
+      const alert = this.alert(slot, sig);
+      slot.cooldown.set(sig.key, { until: sig.time + cooldown, suppressed: 0, first: alert, lastTime: sig.time });
+      this.out.push(alert);
+      return;
+    }
+    this.out.push(this.alert(slot, sig));
+  }
+
+  private requirementsMet(slot: Slot, sig: Signal): boolean {
+    const m = this.memory?.peek(sig.key);
+    if (m === undefined) return false;
+    const since = sig.time - (slot.config.requires as { within: number }).within;
+    const ok = (j: number): boolean => m[j] >= since;
+    return slot.config.requires?.mode === 'any' ? slot.requires.some(ok) : slot.requires.every(ok);
+  }
+
+  private closeCooldowns(slot: Slot, w: number): void {
+    if (slot.cooldown.size === 0) return;
+    const due: Cooldown[] = [];
+    slot.cooldown.expireFront((c) => {
+      if (c.until > w) return false;
+      due.push(c);
+      return true;
+    });
+    for (const c of due) this.summarise(slot, c);
+  }
+
+  /** One alert saying how many repeats a cooldown suppressed (none when it suppressed nothing). */
+  private summarise(slot: Slot, c: Cooldown): void {
+    if (c.suppressed === 0) return;
+    const a = c.first;
+    const cd = formatDuration(slot.config.cooldown);
+    this.out.push({
+      ...a,
+      id: alertId(a.detector, a.key, `repeats:${a.id}`, 0),
+      revision: 0,
+      eventTime: c.lastTime,
+      detectedAt: this.ctx.detectionTime(this.at),
+      suppressed: c.suppressed,
+      repeatsOf: a.id,
+      explanation:
+        `${a.detector}: ${plural(c.suppressed, 'further alert')} for ${this.ctx.keyLabel} ${a.key} were suppressed ` +
+        `between ${isoTime(a.eventTime)} and ${isoTime(c.lastTime)} (cooldown ${cd}) after alert ${a.id}: ${a.explanation}`,
+    });
+  }
+
+  private alert(slot: Slot, sig: Signal): Alert {
+    const c = slot.config;
+    return {
+      id: alertId(c.name, sig.key, sig.identity, sig.revision),
+      detector: c.name,
+      detectorType: c.type,
+      pipeline: this.ctx.pipeline,
+      severity: c.severity as Severity,
+      key: sig.key,
+      window: sig.window,
+      revision: sig.revision,
+      eventTime: sig.time,
+      detectedAt: this.ctx.detectionTime(this.at),
+      observed: sig.observed,
+      threshold: sig.threshold,
+      score: sig.score,
+      explanation: c.description ? `${sig.explanation} ${c.description}` : sig.explanation,
+      evidence: sig.evidence,
+      configVersion: this.ctx.configVersion,
+      ...(sig.details ? { details: sig.details } : {}),
+    };
+  }
+}
+
+/** A signal handed to a `score` detector, in the shape of an event (its payload names the detector). */
+function signalEvent(detector: string, s: Signal): VEvent {
+  return {
+    time: s.time,
+    id: s.identity,
+    partition: 0,
+    offset: 0,
+    source: 'signal',
+    payload: { detector, observed: s.observed, score: s.score, evidence: s.evidence },
+  };
+}
+
+/**
+ * Detectors in an order where each comes after those it requires or scores, so that signals of one
+ * event or result are seen in dependency order. Unknown names and cycles are config errors.
+ */
+function topoOrder(configs: readonly DetectorConfig[], pipeline: string): DetectorConfig[] {
+  const byName = new Map<string, DetectorConfig>();
+  for (const c of configs) {
+    if (byName.has(c.name)) throw new Error(`pipeline "${pipeline}": duplicate detector name "${c.name}"`);
+    byName.set(c.name, c);
+  }
+  const deps = (c: DetectorConfig): string[] => [
+    ...(c.requires?.detectors ?? []),
+    ...(((c as { inputs?: Array<{ detector: string }> }).inputs ?? []).map((i) => i.detector)),
+  ];
+  for (const c of configs) {
+    for (const d of deps(c)) {
+      if (!byName.has(d)) {
+        throw new Error(`detector "${c.name}": refers to detector "${d}", which is not in pipeline "${pipeline}" (detectors: ${[...byName.keys()].join(', ')})`);
+      }
+      if (d === c.name) throw new Error(`detector "${c.name}": refers to itself`);
+    }
+  }
+  const out: DetectorConfig[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (c: DetectorConfig, path: string[]): void => {
+    const st = state.get(c.name);
+    if (st === 'done') return;
+    if (st === 'visiting') throw new Error(`detectors ${[...path, c.name].join(' -> ')}: circular reference`);
+    state.set(c.name, 'visiting');
+    for (const d of deps(c)) visit(byName.get(d) as DetectorConfig, [...path, c.name]);
+    state.set(c.name, 'done');
+    out.push(c);
+  };
+  for (const c of configs) visit(c, []);
+  return out;
+}

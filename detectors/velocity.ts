@@ -1,0 +1,130 @@
+import { z } from 'zod';
+import type { VEvent } from '../src/types.js';
+import { describeEvidence, formatNumber, isoTime } from '../src/alerts/alert.js';
+import { formatDuration, positiveDurationSchema } from '../src/time/duration.js';
+import { evidenceRef } from '../operators/types.js';
+import { KeyedState, OPS, OP_TEXT, boundScore, commonFields, compileMatch, crosses, lastN, matchSchema, numberField, plural } from './common.js';
+import type { DetectorContext, DetectorCore, Emit } from './types.js';
+
+export const type = 'velocity';
+
+/**
+ * Velocity: the number (or the sum of a field) of a key's events in a sliding lookback crosses a bound:
+ * card testing, bursts of transfers, password-reset storms.
+ * Example: `{ name: card-testing, type: velocity, lookback: 10m, value: 8 }`
+ */
+export const schema = z.strictObject({
+  ...commonFields,
+  type: z.literal(type),
+  measure: z.enum(['count', 'sum']).default('count').describe('`count` of events, or `sum` of `field`, over the lookback.'),
+  field: z.string().min(1).optional().describe('Numeric field summed when `measure: sum`.'),
+  lookback: positiveDurationSchema.describe('Each event at t is judged on the events of its key in [t - lookback, t].'),
+  op: z.enum(OPS).default('>=').describe('Comparison that raises the alert: observed <op> value.'),
+  value: z.number().finite().describe('The bound.'),
+  match: matchSchema.optional().describe('Count only events matching these conditions (others are ignored by this detector).'),
+  maxEventsPerKey: z.number().int().min(1).default(10_000).describe('Most events remembered per key; beyond it the oldest are forgotten (the count is then a lower bound).'),
+});
+
+export type Config = z.infer<typeof schema>;
+
+interface KeyState {
+  times: number[];
+  values: number[];
+  refs: string[];
+  sum: number;
+}
+
+export class VelocityCore implements DetectorCore {
+  readonly input = 'event';
+  private readonly state: KeyedState<KeyState>;
+  private readonly matches: (p: Record<string, unknown>) => boolean;
+
+  constructor(
+    private readonly cfg: Config,
+    private readonly ctx: DetectorContext,
+  ) {
+    this.state = new KeyedState(cfg.maxKeys);
+    this.matches = compileMatch(cfg.match);
+  }
+
+  add(key: string, e: VEvent, emit: Emit): void {
+    const cfg = this.cfg;
+    if (!this.matches(e.payload)) return;
+    let v = 1;
+    if (cfg.measure === 'sum') {
+      const x = numberField(e, cfg.field as string);
+      if (x === undefined) return;
+      v = x;
+    }
+    let st = this.state.touch(key);
+    if (st === undefined) {
+      st = { times: [], values: [], refs: [], sum: 0 };
+      this.state.set(key, st);
+    }
+    const t = e.time;
+    const ref = evidenceRef(e);
+    st.times.push(t);
+    st.values.push(v);
+    st.refs.push(ref);
+    st.sum += v;
+    // Events come in event-time order: the lookback's start only moves forward.
+    const from = t - cfg.lookback;
+    let drop = 0;
+    while (drop < st.times.length && (st.times[drop] < from || st.times.length - drop > cfg.maxEventsPerKey)) {
+      st.sum -= st.values[drop];
+      drop++;
+    }
+    if (drop > 0) {
+      st.times.splice(0, drop);
+      st.values.splice(0, drop);
+      st.refs.splice(0, drop);
+    }
+    const n = st.times.length;
+    const observed = cfg.measure === 'count' ? n : st.sum;
+    if (!crosses(cfg.op, observed, cfg.value)) return;
+    const what = cfg.measure === 'count' ? 'events' : `sum of ${cfg.field}`;
+    const evidence = lastN(st.refs, this.ctx.evidenceLimit);
+    emit.signal({
+      key,
+      time: t,
+      identity: `event:${ref}`,
+      revision: 0,
+      window: { start: from, end: t },
+      observed,
+      threshold: cfg.value,
+      score: boundScore(cfg.op, observed, cfg.value),
+      explanation:
+        `${cfg.name}: ${this.ctx.keyLabel} ${key} had ${cfg.measure === 'count' ? plural(n, 'event') : `${formatNumber(observed)} in ${what} over ${plural(n, 'event')}`} ` +
+        `in the ${formatDuration(cfg.lookback)} up to ${isoTime(t)}, ` +
+        `${OP_TEXT[cfg.op]} the bound ${formatNumber(cfg.value)} (most recent: ${describeEvidence(evidence.slice().reverse(), n)}).`,
+      evidence,
+      details: { measure: cfg.measure, lookback: cfg.lookback, count: n, ...(cfg.measure === 'sum' ? { sum: observed } : {}) },
+    });
+  }
+
+  advance(w: number): void {
+    const from = w - this.cfg.lookback;
+    this.state.expireFront((st) => st.times[st.times.length - 1] < from);
+  }
+
+  stats(): { keys: number; evicted: number } {
+    return { keys: this.state.size, evicted: this.state.evicted };
+  }
+
+  snapshot(): unknown {
+    return this.state.snapshot((s) => [s.times.slice(), s.values.slice(), s.refs.slice(), s.sum]);
+  }
+
+  restore(state: unknown): void {
+    this.state.restore<[number[], number[], string[], number]>(
+      state,
+      ([times, values, refs, sum]) => ({ times: times.slice(), values: values.slice(), refs: refs.slice(), sum }),
+      `detector ${this.cfg.name}`,
+    );
+  }
+}
+
+export function create(config: Config, ctx: DetectorContext): DetectorCore {
+  if (config.measure === 'sum' && config.field === undefined) throw new Error(`detector "${config.name}": measure "sum" needs a field`);
+  return new VelocityCore(config, ctx);
+}

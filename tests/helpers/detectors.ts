@@ -1,0 +1,61 @@
+import { Packr } from 'msgpackr';
+import type { VEvent, WindowResult } from '../../src/types.js';
+import type { DetectorContext, DetectorCore, Emit, Score, Signal } from '../../detectors/types.js';
+
+/** Context of a test pipeline keyed by `key`. */
+export function ctxOf(over: Partial<DetectorContext> = {}): DetectorContext {
+  return { pipeline: 'p', keyLabel: 'key', aggregates: [], windowType: 'none', evidenceLimit: 20, ...over };
+}
+
+/** An event at time `t` (ms) with a payload; id defaults to `e<t>`. */
+export function ev(t: number, payload: Record<string, unknown>, id?: string): VEvent {
+  return { time: t, id: id ?? `e${t}`, partition: 0, offset: t, source: 's', payload };
+}
+
+/** A collecting Emit. */
+export function collector(): Emit & { signals: Signal[]; scores: Score[] } {
+  const signals: Signal[] = [];
+  const scores: Score[] = [];
+  return { signals, scores, signal: (s) => signals.push(s), score: (s) => scores.push(s) };
+}
+
+/**
+ * Feed keyed events to an event core in order, advancing the watermark to each event's time first
+ * (as the runtime does: state expiry, then the event). Returns the signals.
+ */
+export function runEvents(core: DetectorCore, events: Array<[string, VEvent]>, emit = collector()): Signal[] {
+  const before = emit.signals.length;
+  for (const [key, e] of events) {
+    core.advance(e.time, emit);
+    core.add?.(key, e, emit);
+  }
+  return emit.signals.slice(before);
+}
+
+/** Feed window results to a result core (advancing the watermark to each result's end). */
+export function runResults(core: DetectorCore, results: WindowResult[], emit = collector()): Signal[] {
+  const before = emit.signals.length;
+  for (const r of results) {
+    core.addResults?.([r], emit);
+    core.advance(r.end, emit);
+  }
+  return emit.signals.slice(before);
+}
+
+/** A window result for result detectors. */
+export function result(key: string, start: number, end: number, values: Record<string, number | null>, count = 1): WindowResult {
+  return { pipeline: 'p', key, start, end, revision: 0, kind: 'final', values, count, evidence: [`e${end}`], watermark: end };
+}
+
+// The checkpoint store's encoding: plain MessagePack maps (keeps ±Infinity, unlike JSON).
+const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+
+/** The snapshot after a MessagePack round trip (what a checkpoint stores). */
+export function viaMsgpack(state: unknown): unknown {
+  return packr.unpack(packr.pack(state));
+}
+
+/** The snapshot after a JSON round trip. */
+export function viaJson(state: unknown): unknown {
+  return JSON.parse(JSON.stringify(state));
+}
