@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { VEvent } from '../src/types.js';
 import { formatNumber, isoTime } from '../src/alerts/alert.js';
-import { formatDuration, positiveDurationSchema } from '../src/time/duration.js';
+import { formatSpan, positiveDurationSchema } from '../src/time/duration.js';
 import { evidenceRef } from '../operators/types.js';
 import { KeyedState, boundScore, commonFields, compileMatch, matchSchema, numberField } from './common.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
@@ -118,7 +118,7 @@ export class GeoVelocityCore implements DetectorCore {
       score: boundScore('>', speed, cfg.maxSpeedKmh),
       explanation:
         `${cfg.name}: ${label} ${key} was at ${at(prev)} and at ${at(cur)}: ` +
-        (instant ? `${km} km instantly (same millisecond)` : `${km} km in ${formatDuration(elapsed)}, ${formatNumber(speed)} km/h`) +
+        (instant ? `${km} km instantly (same millisecond)` : `${km} km in ${formatSpan(elapsed)}, ${formatNumber(speed)} km/h`) +
         `, above the maximum ${formatNumber(cfg.maxSpeedKmh)} km/h.`,
       evidence: [prev.ref, ref],
       details: {

@@ -20,6 +20,22 @@ export function formatDuration(ms: number): string {
   return `${ms}ms`;
 }
 
+/** A measured span for people: "17m 18s", "2h 5m", "3d 4h", "850ms" (two largest units, rounded down). */
+export function formatSpan(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const parts: string[] = [];
+  let rest = Math.floor(ms / 1000);
+  for (const [unit, size] of [['d', 86_400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
+    if (rest >= size || (parts.length > 0 && parts.length < 2)) {
+      const n = Math.floor(rest / size);
+      rest -= n * size;
+      if (n > 0 || parts.length > 0) parts.push(`${n}${unit}`);
+    }
+    if (parts.length === 2) break;
+  }
+  return parts.filter((p) => !p.startsWith('0')).join(' ');
+}
+
 /** A duration in config: a string with a unit (ms, s, m, h, d) or an integer number of milliseconds. */
 export const durationSchema = z
   .union([z.string(), z.number()])
