@@ -81,7 +81,7 @@ export const DEFAULT_ANOMALY_SETTINGS: Readonly<AnomalySettings> = Object.freeze
   gateDecay: 0.999,
   gateCap: 50,
   valueRows: 1000,
-  historyRows: 1000,
+  historyRows: 1250,
   historyStartRows: 50,
   minHistory: 100,
   tailLowQuantile: 0.9,
@@ -405,7 +405,8 @@ export class AnomalyCore {
     }
     if (i >= s.warmupRows) this.gate = Math.max(Math.min(surprise, s.gateCap), this.gate * s.gateDecay);
 
-    return { score: Math.min(1, surprise / 10), alert, expected: med, reason: pMin < 1 ? reason : 'none' };
+    // `+ 0` turns the -0 of -log10(1) into 0.
+    return { score: Math.min(1, surprise / 10) + 0, alert, expected: med, reason: pMin < 1 ? reason : 'none' };
   }
 
   /** Plain-data state (numbers, arrays of numbers, strings, plain objects): survives JSON and msgpack. */

@@ -10,6 +10,7 @@ import * as firstSeen from './first-seen.js';
 import * as geoVelocity from './geo-velocity.js';
 import * as sequence from './sequence.js';
 import * as outlier from './outlier.js';
+import * as anomaly from './anomaly.js';
 import * as score from './score.js';
 import type { DetectorContext, DetectorCore } from './types.js';
 
@@ -31,6 +32,7 @@ export const DETECTORS = buildRegistry<DetectorModule<any>>('detector', [
   geoVelocity,
   sequence,
   outlier,
+  anomaly,
   score,
 ]);
 
@@ -46,6 +48,7 @@ export const detectorSchema = z.discriminatedUnion('type', [
   geoVelocity.schema,
   sequence.schema,
   outlier.schema,
+  anomaly.schema,
   score.schema,
 ]);
 export type DetectorConfig = z.infer<typeof detectorSchema>;

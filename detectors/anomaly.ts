@@ -1,0 +1,116 @@
+import { z } from 'zod';
+import type { VEvent } from '../src/types.js';
+import { formatNumber, isoTime } from '../src/alerts/alert.js';
+import { evidenceRef } from '../operators/types.js';
+import { AnomalyCore, DEFAULT_ANOMALY_SETTINGS, type AnomalySettings } from './anomaly-core.js';
+import { KeyedState, commonFields, compileMatch, matchSchema, numberField } from './common.js';
+import type { DetectorContext, DetectorCore, Emit } from './types.js';
+
+export const type = 'anomaly';
+
+/**
+ * Anomaly: a univariate streaming anomaly detector per key (one metric series per key), judged on each
+ * event's `field`. It learns each series' own behaviour and needs no threshold: see `anomaly-core.ts`
+ * for the method. Example: `{ name: latency-anomaly, type: anomaly, field: p99_ms }`
+ */
+export const schema = z.strictObject({
+  ...commonFields,
+  type: z.literal(type),
+  field: z.string().min(1).describe('Numeric field whose series is judged (one series per key).'),
+  match: matchSchema.optional().describe('Judge only events matching these conditions.'),
+  scores: z.boolean().default(false).describe('Publish the anomaly score of every judged event on the `scores` output (for plots and backtests).'),
+  settings: z
+    .record(z.string(), z.union([z.number().finite(), z.array(z.number().int().positive()).min(1)]))
+    .optional()
+    .describe('Overrides of the detector\'s settings (see `detectors/anomaly-core.ts`); the defaults are the ones evaluated on NAB and should rarely change.'),
+  forgetAfter: z.number().int().min(1).default(30 * 86_400_000).describe('Drop the model of a series idle for this long (ms, event time).'),
+});
+
+export type Config = z.infer<typeof schema>;
+
+interface KeyState {
+  core: AnomalyCore;
+  last: number;
+}
+
+export class AnomalyDetectorCore implements DetectorCore {
+  readonly input = 'event';
+  private readonly state: KeyedState<KeyState>;
+  private readonly matches: (p: Record<string, unknown>) => boolean;
+  private readonly settings: Partial<AnomalySettings>;
+
+  constructor(
+    private readonly cfg: Config,
+    private readonly ctx: DetectorContext,
+  ) {
+    this.state = new KeyedState(cfg.maxKeys);
+    this.matches = compileMatch(cfg.match);
+    this.settings = (cfg.settings ?? {}) as Partial<AnomalySettings>;
+  }
+
+  add(key: string, e: VEvent, emit: Emit): void {
+    const cfg = this.cfg;
+    if (!this.matches(e.payload)) return;
+    const x = numberField(e, cfg.field);
+    if (x === undefined) return;
+    let st = this.state.touch(key);
+    if (st === undefined) {
+      st = { core: new AnomalyCore(this.settings), last: e.time };
+      this.state.set(key, st);
+    }
+    st.last = e.time;
+    const out = st.core.update(e.time, x);
+    const ref = evidenceRef(e);
+    emit.score({ pipeline: this.ctx.pipeline, detector: cfg.name, key, time: e.time, ref, observed: x, score: out.score, anomalous: out.alert });
+    if (!out.alert) return;
+    emit.signal({
+      key,
+      time: e.time,
+      identity: `event:${ref}`,
+      revision: 0,
+      window: null,
+      observed: x,
+      threshold: out.expected,
+      score: Number(out.score.toFixed(6)),
+      explanation:
+        `${cfg.name}: ${cfg.field} for ${this.ctx.keyLabel} ${key} was ${formatNumber(x)} at ${isoTime(e.time)}, ` +
+        `unusual for this series (anomaly score ${out.score.toFixed(3)}, ${out.reason}; typical value about ${formatNumber(out.expected)}, ` +
+        `learnt from ${st.core.rows} observations).`,
+      evidence: [ref],
+      details: { field: cfg.field, reason: out.reason, expected: out.expected, observations: st.core.rows },
+    });
+  }
+
+  advance(w: number): void {
+    const horizon = w - this.cfg.forgetAfter;
+    this.state.expireFront((s) => s.last < horizon);
+  }
+
+  stats(): { keys: number; evicted: number } {
+    return { keys: this.state.size, evicted: this.state.evicted };
+  }
+
+  snapshot(): unknown {
+    return this.state.snapshot((s) => [s.last, s.core.snapshot()]);
+  }
+
+  restore(state: unknown): void {
+    this.state.restore<[number, unknown]>(
+      state,
+      ([last, snap]) => {
+        const core = new AnomalyCore(this.settings);
+        core.restore(snap);
+        return { core, last };
+      },
+      `detector ${this.cfg.name}`,
+    );
+  }
+}
+
+export function create(config: Config, ctx: DetectorContext): DetectorCore {
+  const known = Object.keys(DEFAULT_ANOMALY_SETTINGS);
+  for (const k of Object.keys(config.settings ?? {})) {
+    if (!known.includes(k)) throw new Error(`detector "${config.name}": unknown setting "${k}" (known: ${known.join(', ')})`);
+  }
+  return new AnomalyDetectorCore(config, ctx);
+}
