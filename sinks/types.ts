@@ -26,6 +26,10 @@ export interface Sink {
   /** Which outputs this sink receives. */
   readonly outputs: ReadonlySet<OutputKind>;
   write(batch: SinkBatch): Promise<void>;
+  /** False while the sink cannot write (its destination is down and it is retrying); for /readyz and `vigie_sink_up`. */
+  healthy?(): boolean;
+  /** Share (0..1) of the sink's bounded buffer of pending writes in use; for `vigie_sink_buffer_fill_ratio`. */
+  bufferFill?(): number;
   /** Flush and release resources; idempotent. */
   close(): Promise<void>;
 }
@@ -37,4 +41,6 @@ export interface SinkContext {
   /** Writable stream for console output (process.stdout by default). */
   stdout: NodeJS.WritableStream;
   logger: import('pino').Logger;
+  /** The engine's metrics, for sinks that count retries or other sink-specific events. */
+  metrics?: import('../src/metrics/registry.js').EngineMetrics;
 }

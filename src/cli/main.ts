@@ -59,7 +59,7 @@ async function runLive(opts: { config: string; metricsPort?: number }): Promise<
         metrics,
         logger,
         health: () => ({ live: true }),
-        ready: () => (engine.ready ? { ready: true, reasons: [] } : { ready: false, reasons: ['engine not running'] }),
+        ready: () => engine.readiness(),
       })
     : undefined;
   if (server) logger.info({ url: `http://${server.host}:${server.port}/metrics` }, 'metrics served');

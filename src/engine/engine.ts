@@ -159,6 +159,15 @@ export class Engine {
     return this.started && !this.stopped;
   }
 
+  /** Readiness with reasons (for /readyz): running, and every sink able to write. */
+  readiness(): { ready: boolean; reasons: string[] } {
+    const reasons: string[] = [];
+    if (!this.started) reasons.push('engine not started');
+    if (this.stopped) reasons.push('engine stopping');
+    for (const s of this.sinks) if (s.healthy && !s.healthy()) reasons.push(`sink ${s.name} cannot write (retrying)`);
+    return { ready: reasons.length === 0, reasons };
+  }
+
   /** Run until the input ends (replay, finite sources) or stop() is called; resolves with the summary. */
   async run(): Promise<Summary> {
     const { config, baseDir } = this.opts.loaded;
@@ -188,7 +197,7 @@ export class Engine {
       if (!s.scoped) for (const p of s.partitions()) this.shared.tracker.register(this.partitionId(s, p), this.clock.now());
       if (s.scoped && !this.store) this.logger.warn({ source: s.name }, 'state.store is none: partition state is not checkpointed and is lost on restart');
     }
-    const sinkCtx = { baseDir, stdout: this.opts.stdout ?? process.stdout, logger: this.logger };
+    const sinkCtx = { baseDir, stdout: this.opts.stdout ?? process.stdout, logger: this.logger, metrics: this.opts.metrics };
     this.sinks = this.opts.sinks ?? config.sinks.map((s) => createSink(s, sinkCtx));
     if (!this.sinks.some((s) => s.acknowledges)) {
       this.logger.warn({ sinks: this.sinks.map((s) => s.name) }, 'no sink acknowledges writes: outputs are not durable');
@@ -474,9 +483,23 @@ export class Engine {
           if (m) {
             m.sinkWrites.inc({ sink: sink.name });
             m.sinkWriteDuration.observe({ sink: sink.name }, (performance.now() - t0) / 1000);
+            for (const output of sink.outputs) {
+              const n = out[output].length;
+              if (n > 0) m.sinkRecords.inc({ sink: sink.name, output }, n);
+            }
           }
         }),
       );
+      if (m && out.alerts.length > 0) {
+        const seconds = Math.max(0, (this.clock.now() - batch.ingestedAt) / 1000);
+        for (const a of out.alerts) m.deliveryLatency.observe({ detector: a.detector }, seconds);
+      }
+    }
+    if (m) {
+      for (const s of this.sinks) {
+        if (s.healthy) m.sinkUp.set({ sink: s.name }, s.healthy() ? 1 : 0);
+        if (s.bufferFill) m.sinkBufferFill.set({ sink: s.name }, s.bufferFill());
+      }
     }
     // Sinks resolved in order, so everything up to these positions is as durable as the sinks make it.
     for (const [pid, offset] of batch.positions) this.durablePositions.set(pid, offset);

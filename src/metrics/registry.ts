@@ -67,6 +67,7 @@ export class EngineMetrics {
   readonly detectorKeys: Gauge<'pipeline' | 'detector'>;
   readonly detectorEvictions: Counter<'pipeline' | 'detector'>;
   readonly detectionLatency: Histogram<'detector'>;
+  readonly deliveryLatency: Histogram<'detector'>;
 
   readonly batchDuration: Histogram;
   readonly batchEvents: Histogram;
@@ -75,6 +76,9 @@ export class EngineMetrics {
   readonly sinkWriteErrors: Counter<'sink'>;
   readonly sinkRecords: Counter<'sink' | 'output'>;
   readonly sinkWriteDuration: Histogram<'sink'>;
+  readonly sinkRetries: Counter<'sink'>;
+  readonly sinkBufferFill: Gauge<'sink'>;
+  readonly sinkUp: Gauge<'sink'>;
 
   readonly inflightBatches: Gauge;
   readonly checkpointBytes: Histogram;
@@ -199,6 +203,31 @@ export class EngineMetrics {
       help: 'Time from the event time of the situation to the alert being emitted, per detector, seconds.',
       labelNames: ['detector'],
       buckets: DETECTION_LATENCY_BUCKETS,
+      registers,
+    });
+    this.deliveryLatency = new Histogram({
+      name: 'vigie_alert_delivery_latency_seconds',
+      help: 'Time from the ingestion of the batch that raised an alert to every acknowledging sink holding it durably, per detector, seconds.',
+      labelNames: ['detector'],
+      buckets: SINK_WRITE_BUCKETS,
+      registers,
+    });
+    this.sinkRetries = new Counter({
+      name: 'vigie_sink_retries_total',
+      help: 'Write attempts a sink repeated after a failure (outage, timeout), per sink.',
+      labelNames: ['sink'],
+      registers,
+    });
+    this.sinkBufferFill = new Gauge({
+      name: 'vigie_sink_buffer_fill_ratio',
+      help: 'Share of a sink\'s bounded buffer of pending writes in use (1: full, the engine is held back), per sink.',
+      labelNames: ['sink'],
+      registers,
+    });
+    this.sinkUp = new Gauge({
+      name: 'vigie_sink_up',
+      help: '1 while a sink can write, 0 while it is failing (retrying), per sink.',
+      labelNames: ['sink'],
       registers,
     });
 
