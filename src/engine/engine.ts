@@ -109,6 +109,8 @@ export class Engine {
   private readonly scorer: LabelScorer | undefined;
   private sources: Source[] = [];
   private sinks: Sink[] = [];
+  /** Partitions whose checkpoint is being read (not ready until restored). */
+  private restoring = 0;
   private ingestors = new Map<string, Ingestor>();
   private stopped = false;
   private started = false;
@@ -164,6 +166,7 @@ export class Engine {
     const reasons: string[] = [];
     if (!this.started) reasons.push('engine not started');
     if (this.stopped) reasons.push('engine stopping');
+    if (this.restoring > 0) reasons.push(`restoring the state of ${this.restoring} partition(s)`);
     for (const s of this.sinks) if (s.healthy && !s.healthy()) reasons.push(`sink ${s.name} cannot write (retrying)`);
     return { ready: reasons.length === 0, reasons };
   }
@@ -244,7 +247,14 @@ export class Engine {
     if (!this.store || !source.checkpointId) return undefined;
     task.trackChanges();
     const t0 = performance.now();
-    const { epoch, checkpoint: cp } = await this.store.acquire(source.checkpointId(local));
+    this.restoring++;
+    let acquired;
+    try {
+      acquired = await this.store.acquire(source.checkpointId(local));
+    } finally {
+      this.restoring--;
+    }
+    const { epoch, checkpoint: cp } = acquired;
     task.epoch = epoch;
     if (cp === undefined) return undefined;
     const restored = task.restore(cp.meta, cp.entries, this.clock.now(), pid);
