@@ -288,7 +288,7 @@ export class DetectorSet {
       suppressed: c.suppressed,
       repeatsOf: a.id,
       explanation:
-        `${a.detector}: ${plural(c.suppressed, 'further alert')} for ${this.ctx.keyLabel} ${a.key} were suppressed ` +
+        `${a.detector}: ${plural(c.suppressed, 'further alert')} for ${this.ctx.keyLabel} ${a.key} ${c.suppressed === 1 ? 'was' : 'were'} suppressed ` +
         `between ${isoTime(a.eventTime)} and ${isoTime(c.lastTime)} (cooldown ${cd}) after alert ${a.id}: ${a.explanation}`,
     });
   }
