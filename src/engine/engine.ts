@@ -280,7 +280,19 @@ export class Engine {
     const m = this.opts.metrics;
     if (this.store && source.checkpointId) {
       const t0 = performance.now();
-      const bytes = await this.store.save(source.checkpointId(local), task.epoch, cp);
+      let bytes: number;
+      try {
+        bytes = await this.store.save(source.checkpointId(local), task.epoch, cp);
+      } catch (err) {
+        // The changes this delta held are gone from the task's tracking: the next checkpoint is full.
+        // Nothing is committed, so the input is read again after a restart: no loss.
+        task.requireFull();
+        // Due again at the next interval, even if no new input arrives.
+        if (task.checkpointedOffset >= cp.meta.offset) task.checkpointedOffset = cp.meta.offset - 1;
+        m?.checkpointFailures.inc();
+        this.logger.warn({ source: source.name, partition: local, err: (err as Error).message }, 'checkpoint not written: input not committed; retrying with a full checkpoint next time');
+        return;
+      }
       if (bytes < 0) {
         // Another instance owns the partition now: its state wins; nothing of ours is committed.
         this.logger.warn({ source: source.name, partition: local }, 'checkpoint refused: partition owned by a newer member');

@@ -41,6 +41,11 @@ export class Task {
     this.lastCheckpointAt = now;
   }
 
+  /** The last checkpoint was not stored: the next one must hold every key, not just the changed ones. */
+  requireFull(): void {
+    this.full = true;
+  }
+
   /** Record which keys change from now on, for incremental checkpoints. */
   trackChanges(): void {
     for (const p of this.pipelines) p.window.changes.enable();

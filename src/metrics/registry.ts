@@ -83,6 +83,7 @@ export class EngineMetrics {
   readonly inflightBatches: Gauge;
   readonly checkpointBytes: Histogram;
   readonly checkpointDuration: Histogram;
+  readonly checkpointFailures: Counter;
   readonly restoreDuration: Histogram;
   readonly consumerLag: Gauge<'source' | 'topic' | 'partition'>;
   readonly rebalances: Counter<'source'>;
@@ -285,6 +286,11 @@ export class EngineMetrics {
       name: 'vigie_checkpoint_duration_seconds',
       help: 'Time to write a partition checkpoint.',
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers,
+    });
+    this.checkpointFailures = new Counter({
+      name: 'vigie_checkpoint_failures_total',
+      help: 'Partition checkpoints that could not be written (the store was unreachable); their input is not committed and the next checkpoint is a full one.',
       registers,
     });
     this.restoreDuration = new Histogram({
