@@ -163,9 +163,17 @@ export function buildCli(): Command {
     .command('validate')
     .description('Check a config; prints every problem with file, line, column and path. Exit code 2 when invalid.')
     .requiredOption('-c, --config <file>', 'config file (YAML)')
-    .action((opts: { config: string }) => {
-      const loaded = load(opts.config);
-      process.stdout.write(`${opts.config}: valid (version ${loaded.version})\n`);
+    .action(async (opts: { config: string }) => {
+      // Every problem at once (errors and warnings, in file order); only errors make the config invalid.
+      const { sortProblems, validateConfigFile } = await import('../config/load.js');
+      const { loaded, problems, warnings } = validateConfigFile(opts.config);
+      for (const p of sortProblems([...problems, ...warnings])) process.stderr.write(`${formatProblem(p)}\n`);
+      const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+      if (loaded === undefined) {
+        process.stderr.write(`${count(problems.length, 'problem')}${warnings.length > 0 ? `, ${count(warnings.length, 'warning')}` : ''} in ${opts.config}\n`);
+        process.exit(EXIT_INVALID);
+      }
+      process.stdout.write(`${opts.config}: valid (version ${loaded.version})${warnings.length > 0 ? `, ${count(warnings.length, 'warning')}` : ''}\n`);
     });
 
   program

@@ -4,6 +4,7 @@ import { sourceSchema } from '../sources/index.js';
 import { pipelineSchema } from '../engine/pipeline.js';
 import { sinkSchema } from '../../sinks/index.js';
 import { stateSchema } from '../state/checkpoint-store.js';
+import { checkReferences, REFERENCE_CHECK } from './refs.js';
 
 /** The whole configuration of a Vigie job. The single source of truth for validation, defaults, types and docs. */
 export const configSchema = z
@@ -42,51 +43,9 @@ export const configSchema = z
       .describe('Prometheus metrics and health endpoints.'),
   })
   .superRefine((cfg, ctx) => {
-    const unique = (items: Array<{ name: string }>, path: string) => {
-      const seen = new Set<string>();
-      items.forEach((it, i) => {
-        if (seen.has(it.name)) ctx.addIssue({ code: 'custom', path: [path, i, 'name'], message: `duplicate ${path.slice(0, -1)} name "${it.name}"` });
-        seen.add(it.name);
-      });
-    };
-    unique(cfg.sources, 'sources');
-    unique(cfg.pipelines, 'pipelines');
-    unique(cfg.sinks, 'sinks');
-    const sourceNames = new Set(cfg.sources.map((s) => s.name));
-    const detectorNames = new Map<string, number>();
-    cfg.pipelines.forEach((p, i) => {
-      p.sources?.forEach((s, j) => {
-        if (!sourceNames.has(s)) ctx.addIssue({ code: 'custom', path: ['pipelines', i, 'sources', j], message: `unknown source "${s}" (defined: ${[...sourceNames].join(', ')})` });
-      });
-      const aggNames = new Set<string>();
-      p.aggregates.forEach((a, j) => {
-        if (aggNames.has(a.name)) ctx.addIssue({ code: 'custom', path: ['pipelines', i, 'aggregates', j, 'name'], message: `duplicate aggregate name "${a.name}"` });
-        aggNames.add(a.name);
-      });
-      const inPipeline = new Set(p.detectors.map((d) => d.name));
-      p.detectors.forEach((d, j) => {
-        const at = (...rest: PropertyKey[]) => ['pipelines', i, 'detectors', j, ...rest];
-        if (detectorNames.has(d.name)) ctx.addIssue({ code: 'custom', path: at('name'), message: `duplicate detector name "${d.name}": detector names must be unique in the config (they identify alerts)` });
-        detectorNames.set(d.name, i);
-        for (const field of ['aggregate', 'numerator', 'denominator'] as const) {
-          const ref = (d as Record<string, unknown>)[field];
-          if (typeof ref !== 'string') continue;
-          if (p.window === undefined) {
-            ctx.addIssue({ code: 'custom', path: at('type'), message: `detector type "${d.type}" judges window results, but this pipeline has no window` });
-            break;
-          }
-          if (!aggNames.has(ref)) ctx.addIssue({ code: 'custom', path: at(field), message: `unknown aggregate "${ref}" (defined in this pipeline: ${[...aggNames].join(', ') || 'none'})` });
-        }
-        const refs: Array<[string, PropertyKey[]]> = [
-          ...(d.requires?.detectors ?? []).map((n, k): [string, PropertyKey[]] => [n, at('requires', 'detectors', k)]),
-          ...(((d as { inputs?: Array<{ detector: string }> }).inputs ?? []).map((inp, k): [string, PropertyKey[]] => [inp.detector, at('inputs', k, 'detector')])),
-        ];
-        for (const [n, path] of refs) {
-          if (n === d.name) ctx.addIssue({ code: 'custom', path, message: `detector "${d.name}" cannot refer to itself` });
-          else if (!inPipeline.has(n)) ctx.addIssue({ code: 'custom', path, message: `unknown detector "${n}" (detectors of this pipeline: ${[...inPipeline].join(', ')})` });
-        }
-      });
-    });
+    // The same checks run on the raw config when parts of it do not parse (see refs.ts and load.ts),
+    // which then drops these (marked) issues, as zod may also run this on a partly parsed config.
+    for (const issue of checkReferences(cfg)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message, params: { [REFERENCE_CHECK]: true } });
   });
 
 export type VigieConfig = z.infer<typeof configSchema>;

@@ -35,7 +35,9 @@ describe('vigie validate', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toContain(`${file}:4:5: sources[0].colour: unknown key "colour"`);
     expect(r.stderr).toMatch(new RegExp(`${file}:8:\\d+: pipelines\\[0\\]\\.window\\.size: invalid duration`));
-    expect(r.stderr).toContain('2 problems');
+    // Cross-references are checked even though other parts of the config do not parse.
+    expect(r.stderr).toContain(`${file}:11:48: pipelines[0].detectors[0].aggregate: unknown aggregate "missing"`);
+    expect(r.stderr).toContain('3 problems');
   });
 
   it('checks cross-references: a detector naming an aggregate its pipeline does not define', () => {
