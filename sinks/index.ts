@@ -7,6 +7,7 @@ import * as consoleSink from './console.js';
 import * as jsonlFile from './jsonl-file.js';
 import * as kafkaSink from './kafka.js';
 import * as nullSink from './null.js';
+import * as redisSink from './redis.js';
 import type { Sink, SinkContext } from './types.js';
 
 /** What every sink module exports. */
@@ -32,13 +33,13 @@ export function buildSinkRegistry(modules: readonly SinkModule[]): ReadonlyMap<s
   return registry;
 }
 
-const MODULES = [consoleSink, jsonlFile, kafkaSink, nullSink] as const;
+const MODULES = [consoleSink, jsonlFile, kafkaSink, nullSink, redisSink] as const;
 
 /** All sink types, by `type`. */
 export const sinkRegistry: ReadonlyMap<string, SinkModule> = buildSinkRegistry(MODULES as readonly SinkModule[]);
 
 /** Schema of one entry of `sinks:`, discriminated by `type`. */
-export const sinkSchema = z.discriminatedUnion('type', [consoleSink.schema, jsonlFile.schema, kafkaSink.schema, nullSink.schema]);
+export const sinkSchema = z.discriminatedUnion('type', [consoleSink.schema, jsonlFile.schema, kafkaSink.schema, nullSink.schema, redisSink.schema]);
 
 /** A validated sink configuration (defaults applied). */
 export type SinkConfig = z.output<typeof sinkSchema>;

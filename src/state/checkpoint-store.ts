@@ -1,6 +1,6 @@
 import { Packr } from 'msgpackr';
-import { Redis } from 'ioredis';
 import { z } from 'zod';
+import { createRedis, type RedisClient } from '../redis/connection.js';
 import { durationSchema } from '../time/duration.js';
 
 /** The meta part of a partition's checkpoint: the input position it covers and what is not per key. */
@@ -87,11 +87,14 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true });
  * MULTI/EXEC, so the stored keys and the offset they cover always go together; both carry a TTL.
  */
 export class RedisCheckpointStore implements CheckpointStore {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
 
   constructor(private readonly cfg: StateConfig) {
-    const password = cfg.passwordEnv ? process.env[cfg.passwordEnv] : undefined;
-    this.redis = new Redis(cfg.redisUrl, { password, lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: true });
+    // The shared connection factory (src/redis/connection.ts), fed from this section's own keys.
+    this.redis = createRedis(
+      { url: cfg.redisUrl, passwordEnv: cfg.passwordEnv },
+      { lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: true },
+    );
   }
 
   private metaKey(id: string): string {

@@ -4,6 +4,8 @@
  *   2. a Docker engine answers: the redis:7 image through testcontainers;
  *   3. otherwise: `redis-server` from PATH on a free loopback port, without persistence, in a temp dir.
  * Never the machine's own Redis on 6379 unless REDIS_URL names it.
+ * `persistence: true` asks for a private server (REDIS_URL is not used then) that keeps its data across
+ * restarts: append-only file, synced before every reply.
  */
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -20,14 +22,31 @@ export interface RedisService {
   stop(): Promise<void>;
   /**
    * 'spawned' only: stops the server (SIGTERM) and starts it again on the same port with the same
-   * password, resolving once it answers PING. Nothing is persisted: the data is gone after it.
+   * password, resolving once it answers PING. Without `persistence` the data is gone after it; with
+   * it, everything acknowledged before the stop is back.
    */
   restart?: () => Promise<void>;
+  /** 'spawned' only: the first half of restart(): stops the server (SIGTERM), keeping port, password and temp dir. */
+  stopServer?: () => Promise<void>;
+  /** 'spawned' only: the second half of restart(): starts the stopped server again, resolving once it answers PING. */
+  startServer?: () => Promise<void>;
 }
 
 export interface StartRedisOptions {
   /** Sets `requirepass` ('spawned' and 'testcontainers' kinds; ignored for REDIS_URL). */
   password?: string;
+  /**
+   * Keep the data across restarts: `appendonly yes` and `appendfsync always` (every write is on disk
+   * before its reply). Always a private server: REDIS_URL is not used, since its persistence is not ours
+   * to set. Default false: no persistence at all, as before.
+   */
+  persistence?: boolean;
+  /**
+   * A one-node Redis Cluster (`cluster-enabled yes`, every slot assigned to the node): multi-key
+   * commands and scripts are refused across slots (CROSSSLOT) as on a real cluster. Always a private
+   * `redis-server` from PATH (neither REDIS_URL nor Docker).
+   */
+  cluster?: boolean;
 }
 
 const READY_TIMEOUT_MS = 15_000;
@@ -59,12 +78,12 @@ async function waitRedisReady(url: string, failed: () => string | undefined, log
 }
 
 export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisService> {
-  const fromEnv = process.env.REDIS_URL?.trim();
+  const fromEnv = opts.persistence || opts.cluster ? undefined : process.env.REDIS_URL?.trim();
   if (fromEnv) {
     const u = new URL(fromEnv);
     return { kind: 'env', url: fromEnv, port: u.port === '' ? 6379 : Number(u.port), stop: async () => {} };
   }
-  if (await dockerAvailable()) return startRedisContainer(opts);
+  if (!opts.cluster && (await dockerAvailable())) return startRedisContainer(opts);
   return startRedisLocal(opts);
 }
 
@@ -77,8 +96,11 @@ async function startRedisLocal(opts: StartRedisOptions): Promise<RedisService> {
   let proc: ManagedProcess | undefined;
 
   const launch = async (): Promise<void> => {
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no'];
+    const persistence = opts.persistence ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir, '--daemonize', 'no'];
     if (opts.password !== undefined) args.push('--requirepass', opts.password);
+    // Without an announced address, CLUSTER SLOTS names no host for the lone node and clients find no node.
+    if (opts.cluster) args.push('--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-announce-ip', '127.0.0.1');
     const p = new ManagedProcess('redis-server', args, { outFile, cwd: dir });
     proc = p;
     await waitRedisReady(
@@ -86,6 +108,7 @@ async function startRedisLocal(opts: StartRedisOptions): Promise<RedisService> {
       () => (p.exit ? (p.exit.error ? `could not be started (${p.exit.error.message})` : `exited (code ${p.exit.code}, signal ${p.exit.signal})`) : undefined),
       logs,
     );
+    if (opts.cluster) await assignAllSlots(redisUrl('127.0.0.1', port, opts.password), logs);
   };
 
   try {
@@ -106,6 +129,15 @@ async function startRedisLocal(opts: StartRedisOptions): Promise<RedisService> {
   }
 
   let stopped = false;
+  const stopServer = async (): Promise<void> => {
+    if (stopped) throw new Error('Redis service already stopped');
+    await proc?.stop(5000);
+  };
+  const startServer = async (): Promise<void> => {
+    if (stopped) throw new Error('Redis service already stopped');
+    if (proc?.running) throw new Error('redis-server is already running');
+    await launch();
+  };
   return {
     kind: 'spawned',
     url: redisUrl('127.0.0.1', port, opts.password),
@@ -117,17 +149,38 @@ async function startRedisLocal(opts: StartRedisOptions): Promise<RedisService> {
       removeDir();
     },
     async restart() {
-      if (stopped) throw new Error('Redis service already stopped');
-      await proc?.stop(5000);
-      await launch();
+      await stopServer();
+      await startServer();
     },
+    stopServer,
+    startServer,
   };
+}
+
+/** A fresh one-node cluster owns no slot: give it all of them, then wait for `cluster_state:ok`. */
+async function assignAllSlots(url: string, logs: () => string): Promise<void> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    const info = async () => String(await client.call('CLUSTER', 'INFO'));
+    if (/cluster_slots_assigned:0\b/.test(await info())) {
+      await client.call('CLUSTER', 'ADDSLOTS', ...Array.from({ length: 16384 }, (_, i) => String(i)));
+    }
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    while (!/cluster_state:ok/.test(await info())) {
+      if (Date.now() > deadline) throw new Error(`one-node Redis Cluster not ok after ${READY_TIMEOUT_MS / 1000}s.\n${logs()}`);
+      await sleep(100);
+    }
+  } finally {
+    client.disconnect();
+  }
 }
 
 /** The container path (cannot run on machines without a Docker engine): kept small on purpose. */
 async function startRedisContainer(opts: StartRedisOptions): Promise<RedisService> {
   const { GenericContainer, Wait } = await import('testcontainers');
-  const command = ['redis-server', '--save', '', '--appendonly', 'no'];
+  const command = ['redis-server', '--save', '', ...(opts.persistence ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'])];
   if (opts.password !== undefined) command.push('--requirepass', opts.password);
   const container = await new GenericContainer('redis:7')
     .withExposedPorts(6379)

@@ -12,7 +12,7 @@ const ctx = (baseDir: string): SinkContext => ({ baseDir, stdout: process.stdout
 
 describe('sink registry', () => {
   it('lists every sink type once', () => {
-    expect([...sinkRegistry.keys()].sort()).toEqual(['console', 'jsonl', 'kafka', 'null']);
+    expect([...sinkRegistry.keys()].sort()).toEqual(['console', 'jsonl', 'kafka', 'null', 'redis']);
     for (const [type, mod] of sinkRegistry) {
       expect(mod.type).toBe(type);
       expect(typeof mod.create).toBe('function');
