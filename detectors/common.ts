@@ -28,6 +28,12 @@ export const commonFields = {
     })
     .optional()
     .describe('Raise an alert only if other detectors signalled for the same key shortly before (or at the same time).'),
+  shadow: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Shadow mode: the detector runs on live traffic, but its alerts go to the `shadowAlerts` output (a separate stream or file) and never to the analysts\' `alerts`; metrics show shadow and live side by side.',
+    ),
   maxKeys: z
     .number()
     .int()
@@ -45,6 +51,7 @@ export interface CommonConfig {
   cooldown: number;
   emit: boolean;
   requires?: { detectors: string[]; mode: 'all' | 'any'; within: number };
+  shadow: boolean;
   maxKeys: number;
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Alert, Severity, VEvent, WindowResult } from '../src/types.js';
 import { alertId, isoTime } from '../src/alerts/alert.js';
 import { formatDuration } from '../src/time/duration.js';
@@ -11,6 +12,48 @@ export interface RuntimeContext extends DetectorContext {
   configVersion: string;
   /** Time of detection for something emitted at watermark `w` (processing time live; `w` in replay). */
   detectionTime(w: number): number;
+  /**
+   * What a detector's state depends on besides its own config, per input kind (e.g. the pipeline's key
+   * for event detectors, its window definition for result detectors): folded into each detector's
+   * {@link Slot.hash}, so that state is only carried into a detector that reads the same input.
+   */
+  stateScope?: Partial<Record<DetectorCore['input'], string>>;
+}
+
+/** JSON with object keys sorted: the same value gives the same text whatever the order keys were written in. */
+export function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}
+
+/**
+ * The part of a detector's config its state depends on: severity, description and shadow mode only
+ * change how alerts are presented and routed, so changing them (promoting a shadow detector to live,
+ * say) keeps the detector's state.
+ */
+function stateConfig(config: DetectorConfig): unknown {
+  const { severity: _severity, description: _description, shadow: _shadow, ...rest } = config;
+  return rest;
+}
+
+/** Short hash of a config value (stable under key order). */
+export function configHash(value: unknown): string {
+  return createHash('sha256').update(stableJson(value)).digest('hex').slice(0, 12);
+}
+
+/** How {@link DetectorSet.restore} matches saved detectors to the current ones. */
+export type RestoreMatch =
+  /** A detector is restored only when its saved hash equals its current one (same config, same input). */
+  | 'by-hash'
+  /** By name alone: for snapshots known to come from the very same definition (older snapshots carry no hashes). */
+  | 'by-name';
+
+/** Where the detectors' outputs go (a batch has these arrays). */
+export interface Outputs {
+  alerts: Alert[];
+  shadowAlerts: Alert[];
+  scores: Score[];
 }
 
 /** Counters of the detectors since they were last taken, per detector name. */
@@ -35,6 +78,8 @@ interface Cooldown {
 interface Slot {
   name: string;
   config: CommonConfig;
+  /** Hash of the config and of the input the detector reads: state is carried over only between equal hashes. */
+  hash: string;
   core: DetectorCore;
   emit: Emit;
   cooldown: KeyedState<Cooldown>;
@@ -71,7 +116,7 @@ export class DetectorSet {
   private w = -Infinity;
   /** Watermark at which what is being emitted now was emitted (stamps detection times). */
   private at = -Infinity;
-  private out: Alert[] = [];
+  private out: Outputs = { alerts: [], shadowAlerts: [], scores: [] };
   private scoresOut: Score[] = [];
 
   constructor(
@@ -84,6 +129,7 @@ export class DetectorSet {
       const slot: Slot = {
         name: config.name,
         config,
+        hash: configHash([stateConfig(config), ctx.stateScope?.[core.input] ?? null]),
         core,
         emit: undefined as unknown as Emit,
         cooldown: new KeyedState(config.maxKeys),
@@ -127,6 +173,11 @@ export class DetectorSet {
     return this.w;
   }
 
+  /** Per detector, the hash of its config and input (see {@link RuntimeContext.stateScope}). */
+  hashes(): Map<string, string> {
+    return new Map(this.slots.map((s) => [s.name, s.hash]));
+  }
+
   /** Queue an on-time event for the event detectors; false when the watermark has already passed it. */
   offer(key: string, e: VEvent): boolean {
     if (!this.hasEventCores) return true;
@@ -136,9 +187,9 @@ export class DetectorSet {
   }
 
   /** Window results just emitted (before the watermark moves on). */
-  onResults(results: readonly WindowResult[], alerts: Alert[], scores: Score[]): void {
-    this.out = alerts;
-    this.scoresOut = scores;
+  onResults(results: readonly WindowResult[], out: Outputs): void {
+    this.out = out;
+    this.scoresOut = out.scores;
     this.at = results[results.length - 1].watermark;
     for (const s of this.slots) if (s.core.input === 'result') s.core.addResults?.(results, s.emit);
   }
@@ -147,12 +198,12 @@ export class DetectorSet {
    * Move to watermark `w`: release the events it passed to the event detectors, in event-time order,
    * then let every detector expire state, then close the cooldowns that ended.
    */
-  advance(w: number, alerts: Alert[], scores: Score[]): void {
+  advance(w: number, out: Outputs): void {
     if (w <= this.w) return;
     this.w = w;
     this.at = w;
-    this.out = alerts;
-    this.scoresOut = scores;
+    this.out = out;
+    this.scoresOut = out.scores;
     const pending = this.pending;
     while (pending.size > 0 && pending.peekPriority() < w) {
       const { key, e } = pending.pop() as Pending;
@@ -188,33 +239,67 @@ export class DetectorSet {
       this.pending.push(p.e.time, p);
     }
     return {
-      v: 1,
+      v: 2,
       w: this.w,
       pending: items,
+      // The signal memory is indexed by slot: the names say which index is which detector.
+      names: this.slots.map((s) => s.name),
       memory: this.memory?.snapshot((m) => m.slice()) ?? null,
-      detectors: this.slots.map((s) => [s.name, s.core.snapshot(), s.cooldown.snapshot((c) => [c.until, c.suppressed, c.lastTime, c.first])]),
+      detectors: this.slots.map((s) => [s.name, s.core.snapshot(), s.cooldown.snapshot((c) => [c.until, c.suppressed, c.lastTime, c.first]), s.hash]),
     };
   }
 
-  restore(state: unknown): void {
+  /**
+   * Restore a snapshot: the watermark and the pending events always (when some detector takes events);
+   * per detector, its state and cooldowns when it matches (see {@link RestoreMatch}); a detector that
+   * does not match, or was not in the snapshot, starts fresh, and one in the snapshot only is dropped.
+   * The same path serves checkpoints and hot reloads. Returns the names of the detectors restored.
+   */
+  restore(state: unknown, match: RestoreMatch = 'by-hash'): string[] {
     const s = state as {
       v: number;
       w: number;
       pending: Array<[number, string, VEvent]>;
+      names?: string[];
       memory: unknown;
-      detectors: Array<[string, unknown, unknown]>;
+      detectors: Array<[string, unknown, unknown, string?]>;
     };
-    if (s?.v !== 1 || !Array.isArray(s.pending) || !Array.isArray(s.detectors)) throw new Error(`detectors of pipeline "${this.ctx.pipeline}": bad snapshot`);
+    if ((s?.v !== 1 && s?.v !== 2) || !Array.isArray(s.pending) || !Array.isArray(s.detectors)) throw new Error(`detectors of pipeline "${this.ctx.pipeline}": bad snapshot`);
     this.w = s.w;
     while (this.pending.size > 0) this.pending.pop();
-    for (const [time, key, e] of s.pending) this.pending.push(time, { key, e });
-    if (this.memory && s.memory !== null) this.memory.restore<number[]>(s.memory, (m) => m.slice(), 'signal memory');
-    const byName = new Map(s.detectors.map(([n, core, cd]) => [n, { core, cd }]));
+    if (this.hasEventCores) for (const [time, key, e] of s.pending) this.pending.push(time, { key, e });
+    const byName = new Map(s.detectors.map(([n, core, cd, hash]) => [n, { core, cd, hash }]));
+    const restored = new Set<string>();
     for (const slot of this.slots) {
       const saved = byName.get(slot.name);
-      if (saved === undefined) continue; // a detector added since the checkpoint starts fresh
+      if (saved === undefined) continue; // a detector added since the snapshot starts fresh
+      if (match === 'by-hash' && saved.hash !== slot.hash) continue; // changed (or saved without a hash): starts fresh
       slot.core.restore(saved.core);
       slot.cooldown.restore<[number, number, number, Alert]>(saved.cd, ([until, suppressed, lastTime, first]) => ({ until, suppressed, lastTime, first }), `cooldowns of ${slot.name}`);
+      restored.add(slot.name);
+    }
+    this.memory?.restore<number[]>({ evicted: 0, keys: [] }, (m) => m, 'signal memory');
+    if (this.memory && s.memory !== null && s.memory !== undefined) {
+      // Signals of the restored detectors only; slot indices may differ from the snapshot's.
+      const names = s.names ?? (match === 'by-name' ? this.slots.map((x) => x.name) : undefined);
+      if (names !== undefined) {
+        const from = this.slots.map((slot) => (restored.has(slot.name) ? names.indexOf(slot.name) : -1));
+        const identity = from.length === names.length && from.every((j, i) => j === i);
+        this.memory.restore<number[]>(s.memory, (m) => (identity ? m.slice() : from.map((j) => (j >= 0 && j < m.length ? m[j] : -Infinity))), 'signal memory');
+      }
+    }
+    return this.slots.filter((x) => restored.has(x.name)).map((x) => x.name);
+  }
+
+  /**
+   * After a hot reload restored `names` from `prev`: evictions already reported there are not
+   * reported again (metrics count them once).
+   */
+  carryCounters(prev: DetectorSet, names: readonly string[]): void {
+    const before = new Map(prev.slots.map((x) => [x.name, x]));
+    for (const slot of this.slots) {
+      const old = before.get(slot.name);
+      if (old !== undefined && names.includes(slot.name)) slot.reportedEvictions = old.reportedEvictions;
     }
   }
 
@@ -249,10 +334,16 @@ export class DetectorSet {
       if (open !== undefined) this.summarise(slot, open);
       const alert = this.alert(slot, sig);
       slot.cooldown.set(sig.key, { until: sig.time + cooldown, suppressed: 0, first: alert, lastTime: sig.time });
-      this.out.push(alert);
+      this.deliver(alert);
       return;
     }
-    this.out.push(this.alert(slot, sig));
+    this.deliver(this.alert(slot, sig));
+  }
+
+  /** Live alerts to the analysts' output; alerts of detectors in shadow mode to the shadow output only. */
+  private deliver(a: Alert): void {
+    if (a.shadow) this.out.shadowAlerts.push(a);
+    else this.out.alerts.push(a);
   }
 
   private requirementsMet(slot: Slot, sig: Signal): boolean {
@@ -279,7 +370,7 @@ export class DetectorSet {
     if (c.suppressed === 0) return;
     const a = c.first;
     const cd = formatDuration(slot.config.cooldown);
-    this.out.push({
+    this.deliver({
       ...a,
       id: alertId(a.detector, a.key, `repeats:${a.id}`, 0),
       revision: 0,
@@ -287,6 +378,8 @@ export class DetectorSet {
       detectedAt: this.ctx.detectionTime(this.at),
       suppressed: c.suppressed,
       repeatsOf: a.id,
+      // The version running now (a hot reload may have happened since the first alert).
+      configVersion: this.ctx.configVersion,
       explanation:
         `${a.detector}: ${plural(c.suppressed, 'further alert')} for ${this.ctx.keyLabel} ${a.key} ${c.suppressed === 1 ? 'was' : 'were'} suppressed ` +
         `between ${isoTime(a.eventTime)} and ${isoTime(c.lastTime)} (cooldown ${cd}) after alert ${a.id}: ${a.explanation}`,
@@ -313,6 +406,7 @@ export class DetectorSet {
       evidence: sig.evidence,
       configVersion: this.ctx.configVersion,
       ...(sig.details ? { details: sig.details } : {}),
+      ...(c.shadow ? { shadow: true as const } : {}),
     };
   }
 }

@@ -104,7 +104,7 @@ function median(xs: number[]): number {
 
 function batches(alerts: Alert[]): SinkBatch[] {
   const out: SinkBatch[] = [];
-  for (let i = 0; i < alerts.length; i += BATCH) out.push({ alerts: alerts.slice(i, i + BATCH), results: [], deadLetters: [], scores: [] });
+  for (let i = 0; i < alerts.length; i += BATCH) out.push({ alerts: alerts.slice(i, i + BATCH), results: [], deadLetters: [], scores: [], shadowAlerts: [] });
   return out;
 }
 

@@ -33,7 +33,7 @@ export const schema = z
       .array(z.enum(OUTPUT_KINDS))
       .min(1)
       .default(['alerts'])
-      .describe('Which outputs to print: `alerts`, `results` (window results), `deadLetters`, `scores`. Defaults to alerts only.'),
+      .describe('Which outputs to print: `alerts`, `results` (window results), `deadLetters`, `scores`, `shadowAlerts`. Defaults to alerts only.'),
     color: z
       .boolean()
       .default(false)
@@ -102,6 +102,16 @@ class ConsoleSink implements Sink {
       const alerts = batch.alerts;
       for (let i = 0; i < alerts.length; i++) {
         buf += formatAlert(alerts[i], this.color) + '\n';
+        if (buf.length >= CHUNK_CHARS) {
+          await this.emit(buf);
+          buf = '';
+        }
+      }
+    }
+    if (this.outputs.has('shadowAlerts')) {
+      const alerts = batch.shadowAlerts;
+      for (let i = 0; i < alerts.length; i++) {
+        buf += `[shadow] ${formatAlert(alerts[i], this.color)}\n`;
         if (buf.length >= CHUNK_CHARS) {
           await this.emit(buf);
           buf = '';

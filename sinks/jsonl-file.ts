@@ -45,7 +45,7 @@ export const schema = z
       .array(z.enum(OUTPUT_KINDS))
       .min(1)
       .default(['alerts'])
-      .describe('Which outputs to write: `alerts`, `results` (window results), `deadLetters`, `scores` (per-input scores of detectors with `scores: true`). Defaults to alerts only.'),
+      .describe('Which outputs to write: `alerts`, `results` (window results), `deadLetters`, `scores` (per-input scores of detectors with `scores: true`), `shadowAlerts` (alerts of detectors in shadow mode). Defaults to alerts only.'),
     perOutput: z
       .boolean()
       .default(false)
@@ -71,12 +71,13 @@ export const schema = z
 export type JsonlSinkConfig = z.output<typeof schema>;
 
 /** Record kind written in the `kind` field, per output. */
-const RECORD_KIND: Record<OutputKind, string> = { alerts: 'alert', results: 'result', deadLetters: 'dead_letter', scores: 'score' };
+const RECORD_KIND: Record<OutputKind, string> = { alerts: 'alert', results: 'result', deadLetters: 'dead_letter', scores: 'score', shadowAlerts: 'shadow_alert' };
 const FILE_SUFFIX: Record<OutputKind, string> = {
   alerts: '.alerts.jsonl',
   results: '.results.jsonl',
   deadLetters: '.dead-letters.jsonl',
   scores: '.scores.jsonl',
+  shadowAlerts: '.shadow-alerts.jsonl',
 };
 
 /** Absolute file path per selected output (several outputs may share one file). */

@@ -59,6 +59,7 @@ export const schema = z
         alerts: topicName.optional().describe('Topic of alerts. Record key: the alert\'s key, so the alerts of one key stay in order in one partition.'),
         results: topicName.optional().describe('Topic of window results. Record key: the result\'s key.'),
         scores: topicName.optional().describe('Topic of per-input detector scores. Record key: the scored key.'),
+        shadowAlerts: topicName.optional().describe('Topic of the alerts of detectors in shadow mode (never the analysts\' alerts topic). Record key: the alert\'s key.'),
         deadLetters: topicName
           .optional()
           .describe('Topic of dead letters. Record value: the original input, byte for byte; why it was rejected is in the headers. No key.'),
@@ -136,6 +137,7 @@ export function buildTopicMessages(opts: KafkaMessageOptions, batch: SinkBatch):
     let messages: Message[];
     if (output === 'alerts') messages = alertMessages(batch.alerts, opts.format);
     else if (output === 'results') messages = resultMessages(batch.results, opts.format);
+    else if (output === 'shadowAlerts') messages = alertMessages(batch.shadowAlerts, opts.format);
     else if (output === 'scores') messages = batch.scores.map((s) => ({ key: s.key, value: encodeValue(s, opts.format) }));
     else messages = deadLetterMessages(batch.deadLetters);
     out.push({ topic, messages });

@@ -7,6 +7,7 @@ export interface MemorySink extends Sink {
   results: WindowResult[];
   deadLetters: DeadLetter[];
   scores: Score[];
+  shadowAlerts: Alert[];
   /** Number of batches written. */
   writes: number;
 }
@@ -27,6 +28,7 @@ export function memorySink(name = 'memory', outputs: readonly OutputKind[] = OUT
     results: [],
     deadLetters: [],
     scores: [],
+    shadowAlerts: [],
     writes: 0,
     async write(b: SinkBatch) {
       sink.writes++;
@@ -34,6 +36,7 @@ export function memorySink(name = 'memory', outputs: readonly OutputKind[] = OUT
       if (selected.has('results')) sink.results.push(...b.results);
       if (selected.has('deadLetters')) sink.deadLetters.push(...b.deadLetters);
       if (selected.has('scores')) sink.scores.push(...b.scores);
+      if (selected.has('shadowAlerts')) sink.shadowAlerts.push(...b.shadowAlerts);
     },
     async close() {},
   };

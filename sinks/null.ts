@@ -30,7 +30,7 @@ export const schema = z
       .array(z.enum(OUTPUT_KINDS))
       .min(1)
       .default(['alerts'])
-      .describe('Which outputs to accept (and count): `alerts`, `results`, `deadLetters`, `scores`. Defaults to alerts only.'),
+      .describe('Which outputs to accept (and count): `alerts`, `results`, `deadLetters`, `scores`, `shadowAlerts`. Defaults to alerts only.'),
   })
   .describe('Discards records. Acknowledges immediately, so it never holds back commits.');
 
@@ -43,6 +43,7 @@ export interface NullSinkCounts {
   results: number;
   deadLetters: number;
   scores: number;
+  shadowAlerts: number;
 }
 
 /** A sink that discards; `received` exposes the counts. */
@@ -61,7 +62,7 @@ class NullSinkImpl implements NullSink {
   /** Nothing to lose: a discarded record is as delivered as it will ever be. */
   readonly acknowledges = true;
   readonly outputs: ReadonlySet<OutputKind>;
-  private readonly counts: NullSinkCounts = { batches: 0, alerts: 0, results: 0, deadLetters: 0, scores: 0 };
+  private readonly counts: NullSinkCounts = { batches: 0, alerts: 0, results: 0, deadLetters: 0, scores: 0, shadowAlerts: 0 };
   private closed = false;
 
   constructor(config: NullSinkConfig) {
@@ -81,6 +82,7 @@ class NullSinkImpl implements NullSink {
     if (this.outputs.has('results')) this.counts.results += batch.results.length;
     if (this.outputs.has('deadLetters')) this.counts.deadLetters += batch.deadLetters.length;
     if (this.outputs.has('scores')) this.counts.scores += batch.scores.length;
+    if (this.outputs.has('shadowAlerts')) this.counts.shadowAlerts += batch.shadowAlerts.length;
     return Promise.resolve();
   }
 

@@ -52,10 +52,10 @@ export const schema = z
     name: z.string().min(1).describe('Name of this sink, unique among sinks; used in logs and as the `sink` metric label.'),
     type: z.literal(type).describe('Selects the Redis sink.'),
     outputs: z
-      .array(z.enum(['alerts']))
+      .array(z.enum(['alerts', 'shadowAlerts']))
       .min(1)
       .default(['alerts'])
-      .describe('Which outputs to write: only `alerts` for now.'),
+      .describe('Which outputs to write: `alerts` (to `stream`) and/or `shadowAlerts` (alerts of detectors in shadow mode, to `shadowStream`).'),
     ...redisConnectionShape,
     stream: z
       .string()
@@ -65,6 +65,11 @@ export const schema = z
         'Stream the alerts are appended to. May contain `{severity}` and `{detector}` to split alerts into several streams, ' +
           'e.g. `vigie:alerts:{severity}`; braces are reserved for these placeholders.',
       ),
+    shadowStream: z
+      .string()
+      .regex(STREAM_TEMPLATE, 'a stream name; braces only in the placeholders {severity} and {detector}')
+      .default('vigie:alerts:shadow')
+      .describe('Stream the alerts of detectors in shadow mode go to (output `shadowAlerts`); never the analysts\' stream. Same placeholders as `stream`.'),
     maxLen: z
       .number()
       .int()
@@ -429,6 +434,7 @@ export class RedisSink implements Sink {
   private lastError: Error | undefined;
   /** Set when connecting failed on credentials or permissions; cleared once connected. */
   private authError: Error | undefined;
+  private readonly shadowStream: string;
 
   constructor(config: RedisSinkConfig, ctx: SinkContext) {
     this.name = config.name;
@@ -440,6 +446,7 @@ export class RedisSink implements Sink {
     this.maxPending = config.maxPendingBatches;
     this.closeTimeout = config.closeTimeout;
     this.cluster = config.cluster !== undefined;
+    this.shadowStream = config.shadowStream;
     this.target = describeRedisTarget(config);
     this.opts = {
       stream: config.stream,
@@ -490,6 +497,7 @@ export class RedisSink implements Sink {
     if (this.closing !== undefined) return Promise.reject(new Error(`redis sink "${this.name}" is closed`));
     // Build the commands now, synchronously: the caller may reuse or mutate the batch once we return.
     const calls = this.outputs.has('alerts') ? buildAlertCalls(this.opts, batch.alerts) : [];
+    if (this.outputs.has('shadowAlerts') && batch.shadowAlerts.length > 0) calls.push(...buildAlertCalls({ ...this.opts, stream: this.shadowStream }, batch.shadowAlerts));
     if (calls.length === 0) return this.tail;
     const job: Job = { calls, streams: [...new Set(calls.map((c) => c.stream))] };
     this.pending++;

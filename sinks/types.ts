@@ -1,7 +1,7 @@
 import type { Alert, DeadLetter, Score, WindowResult } from '../src/types.js';
 
 /** What a sink can be asked to write. */
-export const OUTPUT_KINDS = ['alerts', 'results', 'deadLetters', 'scores'] as const;
+export const OUTPUT_KINDS = ['alerts', 'results', 'deadLetters', 'scores', 'shadowAlerts'] as const;
 export type OutputKind = (typeof OUTPUT_KINDS)[number];
 
 /** The outputs of one engine batch, handed to every sink once. */
@@ -11,6 +11,8 @@ export interface SinkBatch {
   deadLetters: DeadLetter[];
   /** Per-input scores of detectors configured with `scores: true`. */
   scores: Score[];
+  /** Alerts of detectors in shadow mode: written only by sinks that select this output. */
+  shadowAlerts: Alert[];
 }
 
 /**

@@ -114,6 +114,8 @@ export interface Alert {
   suppressed?: number;
   /** On a cooldown summary: id of the alert whose repeats were suppressed. */
   repeatsOf?: string;
+  /** Raised by a detector in shadow mode: delivered on the `shadowAlerts` output only. */
+  shadow?: true;
 }
 
 /**
@@ -131,6 +133,8 @@ export interface Batch {
   deadLetters: DeadLetter[];
   results: WindowResult[];
   alerts: Alert[];
+  /** Alerts of detectors in shadow mode (never on the `alerts` output). */
+  shadowAlerts: Alert[];
   /** Per-input scores of the detectors configured to publish them (`scores: true`). */
   scores: Score[];
   /** Number of raw inputs this batch consumed, per source name (for the in = processed + dead counters). */
@@ -175,6 +179,7 @@ export function emptyBatch(ingestedAt: number): Batch {
     deadLetters: [],
     results: [],
     alerts: [],
+    shadowAlerts: [],
     scores: [],
     inputs: new Map(),
     positions: new Map(),

@@ -63,6 +63,13 @@ async function runLive(opts: { config: string; metricsPort?: number }): Promise<
       })
     : undefined;
   if (server) logger.info({ url: `http://${server.host}:${server.port}/metrics` }, 'metrics served');
+  // Hot reload of pipelines: SIGHUP, a change of the file, a Redis key and channel (see src/config/reload.ts).
+  const { ConfigReloader } = await import('../config/reload.js');
+  const reloader = new ConfigReloader({ engine, file: opts.config, settings: loaded.config.reload, logger, metrics });
+  const onHup = () => {
+    void reloader.reloadFile('signal').catch((err: unknown) => logger.error({ err: (err as Error).message }, 'config reload failed'));
+  };
+  process.on('SIGHUP', onHup);
   let signals = 0;
   const onSignal = (sig: string) => {
     signals++;
@@ -71,6 +78,8 @@ async function runLive(opts: { config: string; metricsPort?: number }): Promise<
       process.exit(EXIT_FAILURE);
     }
     logger.info({ signal: sig }, 'stopping: finishing in-flight batches, flushing sinks, checkpointing, committing');
+    process.off('SIGHUP', onHup);
+    void reloader.close();
     engine.stop();
     // Bounded: a sink or broker that does not answer must not keep the process from stopping.
     const limit = loaded.config.engine.shutdownTimeout;
@@ -82,16 +91,62 @@ async function runLive(opts: { config: string; metricsPort?: number }): Promise<
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const summary = await engine.run();
+    const running = engine.run();
+    // Not awaited: Redis may be unreachable for a while, the run goes on meanwhile.
+    void reloader.start().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'config reload: triggers not started (SIGHUP still reloads the file)'));
+    const summary = await running;
     logger.info({ summary }, 'summary');
   } finally {
+    process.off('SIGHUP', onHup);
+    await reloader.close();
     await server?.close();
   }
 }
 
-async function replay(opts: { config: string; input?: string; out?: string; labels?: string | boolean; batchSize?: number }): Promise<void> {
+async function replay(opts: {
+  config: string;
+  input?: string;
+  out?: string;
+  labels?: string | boolean;
+  batchSize?: number;
+  compare?: string;
+  json?: boolean;
+  report?: string;
+  fromKafka?: string;
+  since?: string;
+  until?: string;
+  brokers?: string;
+}): Promise<void> {
   const loaded = load(opts.config);
+  const variant = opts.compare === undefined ? undefined : load(opts.compare);
   const logger = createLogger({});
+  const labels = opts.labels === undefined || opts.labels === false ? undefined : { field: opts.labels === true ? 'label' : opts.labels, caseField: 'case' };
+  // What-if (--compare), HTML report (--report) and replay from Kafka (--from-kafka): src/backtest/.
+  const backtest = await import('../backtest/compare.js');
+  let history: { source: import('../sources/types.js').Source; describe: string } | undefined;
+  try {
+    backtest.checkReplayArgs(opts);
+    if (opts.fromKafka !== undefined) {
+      const { historyFromConfig, parseTimeArg } = await import('../backtest/kafka-history.js');
+      const now = Date.now();
+      const since = parseTimeArg(opts.since as string, now, '--since');
+      const until = opts.until === undefined ? undefined : parseTimeArg(opts.until, now, '--until');
+      const h = await historyFromConfig(loaded, { topic: opts.fromKafka, since, until, brokers: opts.brokers, logger });
+      const range = `[${new Date(since).toISOString()}, ${until === undefined ? 'end offsets at start' : new Date(until).toISOString()})`;
+      history = { source: h.source, describe: `kafka topic ${opts.fromKafka} ${range}, ${h.records} records` };
+    }
+    if (variant !== undefined || opts.report !== undefined) {
+      const text = await backtest.backtest({ a: loaded, b: variant, input: opts.input, history, out: opts.out, labels, batchSize: opts.batchSize, json: opts.json, report: opts.report, logger });
+      await writeAll(process.stdout, text);
+      return;
+    }
+  } catch (err) {
+    if (err instanceof VigieError && err.code === 'VIGIE_ERR_USAGE') {
+      process.stderr.write(`vigie: ${err.code}: ${err.message}\n`);
+      process.exit(EXIT_INVALID);
+    }
+    throw err;
+  }
   let sinks: Sink[] | undefined;
   if (opts.out) {
     const dir = resolve(opts.out);
@@ -107,8 +162,17 @@ async function replay(opts: { config: string; input?: string; out?: string; labe
     await Promise.all(files.map(([, file]) => rm(join(dir, file), { force: true })));
     sinks = files.map(([name, file, output]) => createSink(sinkSchema.parse({ name, type: 'jsonl', path: join(dir, file), outputs: [output] }), ctx));
   }
-  const labels = opts.labels === undefined || opts.labels === false ? undefined : { field: opts.labels === true ? 'label' : opts.labels, caseField: 'case' };
-  const engine = new Engine({ loaded, mode: 'replay', logger, input: opts.input, sinks, stdout: process.stderr, labels, batchSize: opts.batchSize });
+  const engine = new Engine({
+    loaded: history ? backtest.forReplay(loaded) : loaded,
+    mode: 'replay',
+    logger,
+    input: opts.input,
+    sources: history ? [history.source] : undefined,
+    sinks,
+    stdout: process.stderr,
+    labels,
+    batchSize: opts.batchSize,
+  });
   const summary = await engine.run();
   await writeAll(process.stdout, `${JSON.stringify(summary, null, 2)}\n`);
 }
@@ -157,6 +221,24 @@ export function buildCli(): Command {
     .option('-o, --out <dir>', 'write alerts.jsonl, results.jsonl, dead-letters.jsonl and scores.jsonl here instead of the configured sinks')
     .option('--labels [field]', 'score alerts against ground-truth labels in this field (default "label", cases in "case")')
     .option('--batch-size <n>', 'records per batch', int('batch size', 1))
+    .option(
+      '--compare <file>',
+      'what-if: also run this config (B) over the same input, in the same pass (the input is read once), and print per detector the alerts of A and B, ' +
+        'only in A, only in B and in both (same detector, key, window or event time, revision; cooldown summaries excluded), per UTC day, and with --labels ' +
+        "precision and recall of each. B runs over A's sources: its own sources section is ignored and its pipelines may only name A's sources. " +
+        'The configured sinks are not written; with --out, A writes to DIR/a and B to DIR/b.',
+    )
+    .option('--json', 'with --compare: print one JSON object instead of tables')
+    .option('--report <file>', 'write a self-contained HTML report (alerts over time, observed values against thresholds, top keys), of A alone or of A and B with --compare')
+    .option(
+      '--from-kafka <topic>',
+      "replay a Kafka topic instead of the config's sources: per partition, from the offset of --since up to, excluding, the offset of --until " +
+        '(offsets looked up by record timestamp), then stop. Reads with a group of its own (vigie-replay-<random>), commits nothing, reads and writes no checkpoint: ' +
+        "the live group is untouched. Uses the client settings, field mapping and format of the config's first kafka source.",
+    )
+    .option('--since <time>', 'with --from-kafka: start, ISO-8601 (2026-01-01T00:00:00Z) or a duration ago (7d, 24h, 30m)')
+    .option('--until <time>', 'with --from-kafka: end, exclusive, same forms (default: the end offsets when the replay starts)')
+    .option('--brokers <list>', "with --from-kafka: comma-separated brokers, overriding the kafka source's (required when the config has no kafka source)")
     .action(replay);
 
   program

@@ -4,6 +4,7 @@ import { sourceSchema } from '../sources/index.js';
 import { pipelineSchema } from '../engine/pipeline.js';
 import { sinkSchema } from '../../sinks/index.js';
 import { stateSchema } from '../state/checkpoint-store.js';
+import { checkRedisConnection, redisConnectionShape } from '../redis/connection.js';
 import { checkReferences, REFERENCE_CHECK } from './refs.js';
 
 /** The whole configuration of a Vigie job. The single source of truth for validation, defaults, types and docs. */
@@ -41,6 +42,23 @@ export const configSchema = z
       })
       .default({ enabled: true, host: '127.0.0.1', port: 9464 })
       .describe('Prometheus metrics and health endpoints.'),
+    reload: z
+      .strictObject({
+        watchFile: z.boolean().default(true).describe('`vigie run`: re-read the config file when it changes (SIGHUP always re-reads it).'),
+        redis: z
+          .strictObject({
+            ...redisConnectionShape,
+            key: z.string().min(1).describe('Redis key holding the config (YAML text) the fleet runs.'),
+            channel: z.string().min(1).describe('Pub/sub channel: on any message, every instance reads the key and applies it.'),
+            auditStream: z.string().min(1).default('vigie:config:audit').describe('Stream where every instance records each reload applied or rejected (trimmed to about 10,000 entries).'),
+            instance: z.string().min(1).optional().describe('Name of this instance in the audit stream (default: hostname:pid).'),
+          })
+          .superRefine((c, ctx) => checkRedisConnection(c, ctx))
+          .optional()
+          .describe('Fleet-wide reloads: the config in a Redis key, applied by every instance on a message on a channel (and at start).'),
+      })
+      .optional()
+      .describe('Hot reload of pipelines (windows, aggregates, detectors) while `vigie run` runs; changes to anything else are rejected and need a restart.'),
   })
   .superRefine((cfg, ctx) => {
     // The same checks run on the raw config when parts of it do not parse (see refs.ts and load.ts),

@@ -10,9 +10,12 @@ import type { RawBatch, Source } from '../sources/types.js';
 import { Ingestor } from '../ingest/ingestor.js';
 import { WatermarkTracker } from '../time/watermark.js';
 import { Task } from './task.js';
+import type { PipelineDeps } from './pipeline.js';
+import { stableJson } from '../../detectors/runtime.js';
 import { RedisCheckpointStore, type CheckpointStore, type CheckpointDelta } from '../state/checkpoint-store.js';
 import { Credits } from './credits.js';
 import { batchStream, deliverInOrder, processEach } from './rx.js';
+import { KeyedState } from '../../detectors/common.js';
 import { LabelScorer, type LabelOptions, type LabelReport } from './labels.js';
 import { createSink } from '../../sinks/index.js';
 import type { Sink, SinkBatch } from '../../sinks/types.js';
@@ -21,6 +24,9 @@ import { silentLogger } from '../log.js';
 import { VigieError } from '../errors.js';
 
 export type EngineMode = 'live' | 'replay';
+
+/** A shadow alert overlaps a live one for the same pipeline and key raised up to this long before it (event time). */
+const SHADOW_OVERLAP_MS = 3_600_000;
 
 export interface EngineOptions {
   loaded: LoadedConfig;
@@ -67,11 +73,52 @@ export interface Summary {
   sources: Record<string, SourceSummary>;
   pipelines: Record<string, PipelineSummary>;
   alerts: { total: number; byDetector: Record<string, { total: number; bySeverity: Record<string, number> }> };
+  /** Alerts of detectors in shadow mode, and how many came after a live alert for the same pipeline and key (within an hour). */
+  shadowAlerts: { total: number; byDetector: Record<string, { total: number; overlapping: number }> };
   /** Per detector: situations found, repeats suppressed by cooldowns, signals whose conditions did not hold, keys held and evicted. */
   detectors: Record<string, { pipeline: string; signals: number; suppressed: number; unmet: number; keys: number; evicted: number }>;
   deadLetters: { total: number; byReason: Partial<Record<DeadLetterReason, number>> };
   labels?: LabelReport;
 }
+
+/** How a hot reload was asked for (a label of `vigie_config_reloads_total` and of the audit log). */
+export type ReloadMechanism = 'signal' | 'file' | 'redis' | 'api';
+
+/** Names sorted by what a reload does to their state. */
+export interface ReloadChanges {
+  /** New: start fresh. */
+  added: string[];
+  /** Same name, but their config (or, for detectors, the input they read) changed: start fresh. */
+  changed: string[];
+  /** No longer configured: dropped. */
+  removed: string[];
+  /** Keep their state. */
+  unchanged: string[];
+}
+
+/** What {@link Engine.reload} did. */
+export interface ReloadResult {
+  /** True once the new config runs (the swap happened between two batches). */
+  applied: boolean;
+  /** The config given is the one already running (or about to): nothing to do. */
+  unchanged?: boolean;
+  mechanism: ReloadMechanism;
+  /** Version of the config given. */
+  version: string;
+  /** Version running before (still running when not applied). */
+  previous: string;
+  /** Detectors, by name (names are unique in a config). */
+  changes: ReloadChanges;
+  /** Pipelines: `changed` means the window part changed (window state restarted); their detectors are judged one by one. */
+  pipelines: ReloadChanges;
+  /** Why the change was rejected. */
+  errors?: string[];
+}
+
+/** Top-level sections that a hot reload may not change (`pipelines` may; `reload` settings apply at the next start). */
+const RESTART_SECTIONS = ['name', 'time', 'sources', 'sinks', 'engine', 'state', 'metrics'] as const;
+
+const noChanges = (): ReloadChanges => ({ added: [], changed: [], removed: [], unchanged: [] });
 
 /** Sources given by extension: .msgpack / .mpk / .msgpackr are MessagePack, anything else NDJSON. */
 function inputSource(path: string, template: SourceConfig): SourceConfig {
@@ -87,7 +134,6 @@ function inputSource(path: string, template: SourceConfig): SourceConfig {
  * this code; replay only differs in its sources (read as fast as possible) and its detection clock.
  */
 export class Engine {
-  readonly version: string;
   /** The task of unpartitioned sources (files, stdin, generator): one watermark over their partitions. */
   readonly shared: Task;
   /** Tasks of partitioned sources (Kafka), by global partition id. */
@@ -102,6 +148,13 @@ export class Engine {
   private readonly checkpoints = new WeakMap<Batch, Array<{ pid: number; task: Task; cp: CheckpointDelta }>>();
   private store: CheckpointStore | undefined;
   private readonly makeTask: (id: string) => Task;
+  /** The running config: its pipelines and version change with hot reloads, nothing else does. */
+  private loaded: LoadedConfig;
+  private readonly deps: () => PipelineDeps;
+  /** Reloads accepted, applied at the start of the next batch (in order). */
+  private readonly reloads: Array<{ next: LoadedConfig; mechanism: ReloadMechanism; resolve: (r: ReloadResult) => void }> = [];
+  /** Asks for a batch now, so that accepted reloads are applied even without input. */
+  private readonly reload$ = new Subject<void>();
   /** Asks for a tick now (a rebalance started): every partition with progress is checkpointed at once. */
   private readonly flush$ = new Subject<void>();
   private forceCheckpoint = false;
@@ -109,17 +162,21 @@ export class Engine {
   private readonly scorer: LabelScorer | undefined;
   private sources: Source[] = [];
   private sinks: Sink[] = [];
+  /** Last live alert time per pipeline and key, to tell whether shadow alerts overlap live ones. */
+  private readonly liveAlerts = new KeyedState<number>(100_000);
   /** Partitions whose checkpoint is being read (not ready until restored). */
   private restoring = 0;
   private ingestors = new Map<string, Ingestor>();
   private stopped = false;
   private started = false;
+  /** The batch stream has ended. */
+  private ended = false;
   /** Per partition, the highest input position whose outputs every acknowledging sink has made durable. */
   readonly durablePositions = new Map<number, number>();
 
   constructor(private readonly opts: EngineOptions) {
     const { config, version } = opts.loaded;
-    this.version = version;
+    this.loaded = opts.loaded;
     this.clock = opts.clock ?? systemClock;
     this.logger = opts.logger ?? silentLogger;
     this.credits = new Credits(config.engine.maxInflightBatches);
@@ -127,7 +184,8 @@ export class Engine {
     // Replay stamps detections with event time so that its output is byte-identical run after run.
     const detectionTime =
       opts.mode === 'replay' ? (w: number) => (Number.isFinite(w) ? w : this.eventClock()) : () => this.clock.now();
-    this.makeTask = (id) => new Task(id, config.pipelines, { configVersion: version, detectionTime }, wm, this.clock.now());
+    this.deps = () => ({ configVersion: this.loaded.version, detectionTime });
+    this.makeTask = (id) => new Task(id, this.loaded.config.pipelines, this.deps(), wm, this.clock.now());
     this.shared = this.makeTask('shared');
     this.scorer = opts.labels ? new LabelScorer(opts.labels) : undefined;
     this.summary = {
@@ -141,11 +199,130 @@ export class Engine {
       sources: {},
       pipelines: Object.fromEntries(config.pipelines.map((p) => [p.name, { processed: 0, filtered: 0, late: 0, missingKey: 0, results: 0 }])),
       alerts: { total: 0, byDetector: {} },
+      shadowAlerts: { total: 0, byDetector: {} },
       detectors: Object.fromEntries(
         config.pipelines.flatMap((p) => p.detectors.map((d) => [d.name, { pipeline: p.name, signals: 0, suppressed: 0, unmet: 0, keys: 0, evicted: 0 }])),
       ),
       deadLetters: { total: 0, byReason: {} },
     };
+  }
+
+  /** Version of the running config (changes with hot reloads). */
+  get version(): string {
+    return this.loaded.version;
+  }
+
+  /** The running config (its pipelines change with hot reloads). */
+  get config(): LoadedConfig {
+    return this.loaded;
+  }
+
+  /**
+   * Hot reload: run `next` from the next batch on, for every task at once (never in the middle of a
+   * batch). Only pipelines can change; a config that changes anything else is rejected and nothing
+   * changes. Window state is kept for pipelines whose window part is unchanged, detector state and
+   * cooldowns for detectors whose config and input are unchanged; the rest starts fresh. Resolves
+   * once the new config runs (or with the reason it does not). `next` must be valid (see loadConfig).
+   */
+  reload(next: LoadedConfig, mechanism: ReloadMechanism): Promise<ReloadResult> {
+    const target = this.reloads.length > 0 ? this.reloads[this.reloads.length - 1].next : this.loaded;
+    const result: ReloadResult = { applied: false, mechanism, version: next.version, previous: this.loaded.version, changes: noChanges(), pipelines: noChanges() };
+    if (next.version === target.version) return Promise.resolve({ ...result, unchanged: true });
+    const errors: string[] = [];
+    if (this.stopped) errors.push('the engine is stopping');
+    for (const section of RESTART_SECTIONS) {
+      if (stableJson(next.config[section]) !== stableJson(target.config[section])) errors.push(`changes to ${section} need a restart (only pipelines can be reloaded)`);
+    }
+    // Build the new pipelines once now: what only shows when they are built is rejected here, not mid-stream.
+    let trial: Task | undefined;
+    try {
+      trial = new Task('reload', next.config.pipelines, this.deps(), { maxOutOfOrderness: 0, idleTimeout: 0 }, 0);
+    } catch (err) {
+      errors.push(`pipelines: ${(err as Error).message}`);
+    }
+    if (trial) Object.assign(result, this.diff(trial));
+    if (errors.length > 0) return Promise.resolve({ ...result, errors });
+    return new Promise<ReloadResult>((resolve) => {
+      this.reloads.push({ next, mechanism, resolve });
+      // Not running (yet or any more): no batch is being processed, swap now.
+      if (!this.started || this.ended) this.applyReloads();
+      else this.reload$.next();
+    });
+  }
+
+  /** What replacing the running pipelines by `trial`'s would keep, restart, add and drop. */
+  private diff(trial: Task): Pick<ReloadResult, 'changes' | 'pipelines'> {
+    const changes = noChanges();
+    const pipelines = noChanges();
+    const running = new Map(this.shared.pipelines.map((p) => [p.name, p]));
+    const before = new Map<string, { pipeline: string; hash: string }>();
+    for (const p of this.shared.pipelines) for (const [name, hash] of p.detectors.hashes()) before.set(name, { pipeline: p.name, hash });
+    const after = new Set<string>();
+    for (const p of trial.pipelines) {
+      const old = running.get(p.name);
+      (old === undefined ? pipelines.added : old.windowHash === p.windowHash ? pipelines.unchanged : pipelines.changed).push(p.name);
+      for (const [name, hash] of p.detectors.hashes()) {
+        after.add(name);
+        const b = before.get(name);
+        (b === undefined ? changes.added : b.pipeline === p.name && b.hash === hash ? changes.unchanged : changes.changed).push(name);
+      }
+    }
+    const names = new Set(trial.pipelines.map((p) => p.name));
+    for (const p of this.shared.pipelines) if (!names.has(p.name)) pipelines.removed.push(p.name);
+    for (const name of before.keys()) if (!after.has(name)) changes.removed.push(name);
+    return { changes, pipelines };
+  }
+
+  /** Swap in the accepted reloads, in order: between batches, every task at once. */
+  private applyReloads(): void {
+    for (const r of this.reloads.splice(0)) r.resolve(this.swap(r.next, r.mechanism));
+  }
+
+  private swap(next: LoadedConfig, mechanism: ReloadMechanism): ReloadResult {
+    const previous = this.loaded.version;
+    const old = this.shared.pipelines;
+    this.loaded = next;
+    const deps = this.deps();
+    const swaps = this.shared.reconfigure(next.config.pipelines, deps);
+    for (const task of this.scopedTasks.values()) task.reconfigure(next.config.pipelines, deps);
+    // Every task has the same pipelines and detectors, so the shared one tells what happened.
+    const changes = noChanges();
+    const pipelines = noChanges();
+    const detectorsBefore = new Map(old.flatMap((p) => p.detectors.slots.map((s) => [s.name, p.name] as const)));
+    const detectorsAfter = new Set<string>();
+    swaps.forEach((sw, i) => {
+      (sw.window === 'added' ? pipelines.added : sw.window === 'kept' ? pipelines.unchanged : pipelines.changed).push(sw.name);
+      const kept = new Set(sw.detectorsKept);
+      for (const slot of this.shared.pipelines[i].detectors.slots) {
+        detectorsAfter.add(slot.name);
+        (kept.has(slot.name) ? changes.unchanged : detectorsBefore.has(slot.name) ? changes.changed : changes.added).push(slot.name);
+      }
+    });
+    for (const p of old) if (!next.config.pipelines.some((c) => c.name === p.name)) pipelines.removed.push(p.name);
+    for (const name of detectorsBefore.keys()) if (!detectorsAfter.has(name)) changes.removed.push(name);
+
+    // Outputs and metrics follow the new config.
+    const s = this.summary;
+    const m = this.opts.metrics;
+    s.configVersion = next.version;
+    for (const p of next.config.pipelines) {
+      s.pipelines[p.name] ??= { processed: 0, filtered: 0, late: 0, missingKey: 0, results: 0 };
+      for (const d of p.detectors) {
+        const ds = (s.detectors[d.name] ??= { pipeline: p.name, signals: 0, suppressed: 0, unmet: 0, keys: 0, evicted: 0 });
+        ds.pipeline = p.name;
+      }
+    }
+    if (m) {
+      for (const name of pipelines.removed) {
+        m.openWindows.remove({ pipeline: name });
+        m.stateKeys.remove({ pipeline: name });
+      }
+      for (const name of changes.removed) m.detectorKeys.remove({ pipeline: detectorsBefore.get(name) as string, detector: name });
+      m.setConfigVersion(next.version);
+    }
+    for (const name of changes.removed) s.detectors[name].keys = 0;
+    this.logger.debug({ version: next.version, previous, mechanism, changes }, 'config swapped');
+    return { applied: true, mechanism, version: next.version, previous, changes, pipelines };
   }
 
   /** Ask a live run to stop: sources stop, in-flight batches finish, sinks flush. Open windows do not fire. */
@@ -207,10 +384,13 @@ export class Engine {
     }
     this.started = true;
     this.opts.metrics?.setConfigVersion(this.version);
-    this.logger.info({ mode: this.opts.mode, version: this.version, sources: this.sources.map((s) => s.name), pipelines: config.pipelines.map((p) => p.name) }, 'engine started');
+    this.logger.info({ mode: this.opts.mode, version: this.version, sources: this.sources.map((s) => s.name), pipelines: this.loaded.config.pipelines.map((p) => p.name) }, 'engine started');
 
     const raw$ = merge(...this.sources.map((s) => this.fromSource(s))).pipe(map(([s, rb]) => this.ingest(s, rb)));
-    const ticks$ = this.opts.mode === 'live' ? merge(interval(config.time.tick), this.flush$).pipe(mergeMap(() => this.tick())) : EMPTY;
+    const ticks$ = merge(
+      this.opts.mode === 'live' ? merge(interval(config.time.tick), this.flush$).pipe(mergeMap(() => this.tick())) : EMPTY,
+      this.reload$.pipe(map(() => this.reloadBatch())),
+    );
     const batches$ = batchStream(raw$, ticks$, () => this.finalBatch()).pipe(
       processEach((b) => this.process(b)),
       deliverInOrder((b) => this.deliver(b)),
@@ -222,6 +402,18 @@ export class Engine {
       // Everything processed is delivered: checkpoint and commit every partition once more.
       for (const [pid, task] of this.scopedTasks) await this.checkpointAndCommit(pid, task, task.checkpoint(this.clock.now()));
     } finally {
+      this.ended = true;
+      for (const r of this.reloads.splice(0)) {
+        r.resolve({
+          applied: false,
+          mechanism: r.mechanism,
+          version: r.next.version,
+          previous: this.loaded.version,
+          changes: noChanges(),
+          pipelines: noChanges(),
+          errors: ['the engine stopped before the change could be applied'],
+        });
+      }
       await Promise.allSettled(this.sinks.map((s) => s.close()));
       await Promise.allSettled(this.sources.map((s) => s.close()));
       await this.store?.close();
@@ -418,10 +610,18 @@ export class Engine {
     return of(b);
   }
 
+  /** An empty batch that only carries accepted reloads to the stream (applied at its start). */
+  private reloadBatch(): Batch {
+    const b = emptyBatch(this.clock.now());
+    b.watermark = this.shared.tracker.watermark;
+    this.taskOf.set(b, this.shared);
+    return b;
+  }
+
   /** Checkpoints of partition tasks that progressed and whose interval has passed. */
   private dueCheckpoints(now: number): Array<{ pid: number; task: Task; cp: CheckpointDelta }> {
     const due: Array<{ pid: number; task: Task; cp: CheckpointDelta }> = [];
-    const interval = this.forceCheckpoint ? 0 : this.opts.loaded.config.state.interval;
+    const interval = this.forceCheckpoint ? 0 : this.loaded.config.state.interval;
     this.forceCheckpoint = false;
     for (const [pid, task] of this.scopedTasks) {
       if (task.lastOffset > task.checkpointedOffset && now - task.lastCheckpointAt >= interval) {
@@ -444,6 +644,8 @@ export class Engine {
 
   private process(batch: Batch): void {
     const t0 = performance.now();
+    // Between two batches: the only place where pipelines may be replaced.
+    if (this.reloads.length > 0) this.applyReloads();
     this.scorer?.observe(batch.events);
     if (batch.final) {
       // End of input: every task fires what it holds (a stopped run has left W unchanged).
@@ -482,7 +684,7 @@ export class Engine {
     const offset = batch.positions.get(pid);
     if (offset !== undefined) task.lastOffset = offset;
     const now = this.clock.now();
-    if (now - task.lastCheckpointAt < this.opts.loaded.config.state.interval) return;
+    if (now - task.lastCheckpointAt < this.loaded.config.state.interval) return;
     task.lastCheckpointAt = now;
     task.checkpointedOffset = task.lastOffset;
     this.checkpoints.set(batch, [{ pid, task, cp: task.checkpoint(now) }]);
@@ -490,9 +692,9 @@ export class Engine {
 
   /** Write the batch to every sink; resolves once the acknowledging ones have it durable. */
   private async deliver(batch: Batch): Promise<void> {
-    const out: SinkBatch = { alerts: batch.alerts, results: batch.results, deadLetters: batch.deadLetters, scores: batch.scores };
+    const out: SinkBatch = { alerts: batch.alerts, results: batch.results, deadLetters: batch.deadLetters, scores: batch.scores, shadowAlerts: batch.shadowAlerts };
     const m = this.opts.metrics;
-    if (out.alerts.length + out.results.length + out.deadLetters.length + out.scores.length > 0) {
+    if (out.alerts.length + out.results.length + out.deadLetters.length + out.scores.length + out.shadowAlerts.length > 0) {
       await Promise.all(
         this.sinks.map(async (sink) => {
           const t0 = performance.now();
@@ -621,6 +823,24 @@ export class Engine {
       }
     }
     s.alerts.total += batch.alerts.length;
+    // Shadow alerts, and whether live alerts covered the same pipeline and key shortly before.
+    for (const a of batch.alerts) this.liveAlerts.set(`${a.pipeline}\u0000${a.key}`, a.eventTime);
+    for (const a of batch.shadowAlerts) {
+      let d = s.shadowAlerts.byDetector[a.detector];
+      if (d === undefined) {
+        d = { total: 0, overlapping: 0 };
+        s.shadowAlerts.byDetector[a.detector] = d;
+      }
+      d.total++;
+      const live = this.liveAlerts.peek(`${a.pipeline}\u0000${a.key}`);
+      const overlapping = live !== undefined && live <= a.eventTime && a.eventTime - live <= SHADOW_OVERLAP_MS;
+      if (overlapping) d.overlapping++;
+      if (m) {
+        m.shadowAlerts.inc({ detector: a.detector, severity: a.severity });
+        if (overlapping) m.shadowOverlap.inc({ detector: a.detector });
+      }
+    }
+    s.shadowAlerts.total += batch.shadowAlerts.length;
     if (m) {
       m.batchDuration.observe(seconds);
       m.batchEvents.observe(batch.events.length);

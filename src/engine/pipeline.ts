@@ -5,7 +5,7 @@ import { createWindow, windowSchema } from '../../operators/index.js';
 import type { WindowCore } from '../../operators/types.js';
 import { ChangedKeys } from '../../operators/types.js';
 import { detectorSchema } from '../../detectors/index.js';
-import { DetectorSet } from '../../detectors/runtime.js';
+import { configHash, DetectorSet, type RestoreMatch } from '../../detectors/runtime.js';
 import { VigieError } from '../errors.js';
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
@@ -42,6 +42,15 @@ export const pipelineSchema = z.strictObject({
   });
 export type PipelineConfig = z.infer<typeof pipelineSchema>;
 
+/**
+ * Hash of the part of a pipeline its window state depends on (key, where, sources, window, aggregates,
+ * evidenceLimit): a hot reload or a checkpoint keeps a pipeline's window state only when it is equal.
+ * Detectors are not part of it: each carries its own hash (see DetectorSet).
+ */
+export function windowHash(p: PipelineConfig): string {
+  return configHash({ key: p.key, where: p.where ?? null, sources: p.sources ?? null, window: p.window ?? null, aggregates: p.aggregates, evidenceLimit: p.evidenceLimit });
+}
+
 /** Counters of one pipeline since they were last taken (the engine reports them once per batch). */
 export interface PipelineCounts {
   processed: number;
@@ -69,20 +78,24 @@ export class PipelineCore {
   private readonly where: Array<[string, readonly unknown[]]>;
   private readonly keyFields: readonly string[];
   private readonly windowed: boolean;
+  /** See {@link windowHash}. */
+  readonly windowHash: string;
   private w = -Infinity;
   /** Results of the current batch already handed to the detectors. */
   private fed = 0;
 
-  constructor(readonly config: PipelineConfig, deps: PipelineDeps) {
+  /** `window`: the window core of the previous definition, kept by a hot reload (same {@link windowHash}). */
+  constructor(readonly config: PipelineConfig, deps: PipelineDeps, reuse?: { window?: WindowCore }) {
     this.name = config.name;
+    this.windowHash = windowHash(config);
     this.sources = config.sources ? new Set(config.sources) : undefined;
     this.where = Object.entries(config.where ?? {}).map(([f, v]) => [f, Array.isArray(v) ? v : [v]]);
     this.keyFields = Array.isArray(config.key) ? config.key : [config.key];
     const aggregates = createAggregates(config.aggregates);
     this.windowed = config.window !== undefined;
-    this.window = config.window
-      ? createWindow(config.window, { pipeline: config.name, aggregates, evidenceLimit: config.evidenceLimit })
-      : new NoWindow();
+    this.window =
+      reuse?.window ??
+      (config.window ? createWindow(config.window, { pipeline: config.name, aggregates, evidenceLimit: config.evidenceLimit }) : new NoWindow());
     this.detectors = new DetectorSet(config.detectors, {
       pipeline: config.name,
       keyLabel: this.keyFields.join('|'),
@@ -91,7 +104,25 @@ export class PipelineCore {
       evidenceLimit: config.evidenceLimit,
       configVersion: deps.configVersion,
       detectionTime: deps.detectionTime,
+      // Event (and signal) detectors hold state per key; result detectors also depend on the window.
+      stateScope: { event: JSON.stringify(this.keyFields), signal: JSON.stringify(this.keyFields), result: this.windowHash },
     });
+  }
+
+  /**
+   * Hot reload: take over the state of the previous definition of this pipeline. Its window core when
+   * it was handed to the constructor (same window part), else a fresh window moved to the same clock;
+   * the detectors' watermark and pending events; the state and cooldowns of the detectors whose hash
+   * is unchanged. Returns the names of the detectors that kept their state.
+   */
+  carryOver(prev: PipelineCore): string[] {
+    this.w = prev.w;
+    // A fresh window starts at the pipeline's clock (empty: nothing fires), so no event behind it is taken.
+    if (this.window !== prev.window && this.w > this.window.watermark) this.window.advance(this.w, []);
+    if (this.detectors.size === 0) return [];
+    const kept = this.detectors.restore(prev.detectors.snapshot(), 'by-hash');
+    this.detectors.carryCounters(prev.detectors, kept);
+    return kept;
   }
 
   /** Key of a payload, or undefined when a key field is missing or not a scalar. */
@@ -154,13 +185,13 @@ export class PipelineCore {
     this.window.advance(w, batch.results);
     this.feedResults(batch);
     this.w = w;
-    if (this.detectors.size > 0) this.detectors.advance(w, batch.alerts, batch.scores);
+    if (this.detectors.size > 0) this.detectors.advance(w, batch);
   }
 
   private feedResults(batch: Batch): void {
     const results = batch.results;
     if (results.length > this.fed && this.detectors.size > 0) {
-      this.detectors.onResults(this.fed === 0 ? results : results.slice(this.fed), batch.alerts, batch.scores);
+      this.detectors.onResults(this.fed === 0 ? results : results.slice(this.fed), batch);
     }
     this.fed = results.length;
   }
@@ -181,12 +212,17 @@ export class PipelineCore {
     return { v: 2, w: this.w, window: this.window.snapshotMeta(), detectors: this.detectors.snapshot() };
   }
 
-  /** Rebuild from an incremental checkpoint: the meta part and every key's entries. */
-  restoreParts(meta: PipelineMeta, entries: unknown[]): void {
+  /**
+   * Rebuild from an incremental checkpoint: the meta part and every key's entries. `window: false`
+   * (the window part changed since) leaves the window empty, at the saved clock; detectors are matched
+   * as `match` says. Returns the names of the detectors restored.
+   */
+  restoreParts(meta: PipelineMeta, entries: unknown[], opts: { window?: boolean; match?: RestoreMatch } = {}): string[] {
     if (meta?.v !== 2) throw new VigieError('VIGIE_ERR_SNAPSHOT', `pipeline "${this.name}": unsupported snapshot version`);
-    this.window.restoreParts(meta.window, entries);
+    if (opts.window !== false) this.window.restoreParts(meta.window, entries);
+    else if (meta.w > this.window.watermark) this.window.advance(meta.w, []);
     this.w = meta.w;
-    this.detectors.restore(meta.detectors);
+    return this.detectors.restore(meta.detectors, opts.match ?? 'by-hash');
   }
 
   restore(s: unknown): void {

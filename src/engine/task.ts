@@ -1,12 +1,25 @@
 import { createHash } from 'node:crypto';
-import type { PipelineConfig } from './pipeline.js';
-import { PipelineCore, type PipelineDeps } from './pipeline.js';
+import type { PipelineConfig, PipelineMeta } from './pipeline.js';
+import { PipelineCore, windowHash, type PipelineDeps } from './pipeline.js';
 import { WatermarkTracker, type WatermarkOptions, type WatermarkSnapshot } from '../time/watermark.js';
 import type { Checkpoint, CheckpointDelta } from '../state/checkpoint-store.js';
 
-/** Hash of one pipeline's config: a checkpoint restores a pipeline only into the same definition. */
+/**
+ * Hash of one pipeline's whole config. Checkpoints written before hot reload carried it (they now
+ * carry the pipeline's window hash, see `windowHash`): a saved hash equal to it means the very same
+ * definition, whose detectors can be restored by name.
+ */
 export function pipelineHash(p: PipelineConfig): string {
   return createHash('sha256').update(JSON.stringify(p)).digest('hex').slice(0, 12);
+}
+
+/** What a hot reload did to one pipeline of a task. */
+export interface PipelineSwap {
+  name: string;
+  /** `kept`: same window part, window state kept; `restarted`: window part changed; `added`: new pipeline. */
+  window: 'kept' | 'restarted' | 'added';
+  /** Detectors that kept their state. */
+  detectorsKept: string[];
 }
 
 /**
@@ -15,7 +28,7 @@ export function pipelineHash(p: PipelineConfig): string {
  * so its state can be checkpointed, moved to another instance on rebalance, and restored there.
  */
 export class Task {
-  readonly pipelines: PipelineCore[];
+  private pipelines_: PipelineCore[];
   readonly tracker: WatermarkTracker;
   /** Last input offset processed (scoped tasks). */
   lastOffset = -1;
@@ -26,7 +39,9 @@ export class Task {
   epoch = 0;
   /** The next checkpoint rewrites every key (nothing stored yet matches this state). */
   private full = true;
-  private readonly hashes: string[];
+  private tracking = false;
+  /** Whole-config hashes, for checkpoints of older versions (see pipelineHash). */
+  private legacyHashes: string[];
 
   constructor(
     readonly id: string,
@@ -35,10 +50,15 @@ export class Task {
     wm: WatermarkOptions,
     now: number,
   ) {
-    this.pipelines = configs.map((p) => new PipelineCore(p, deps));
-    this.hashes = configs.map(pipelineHash);
+    this.pipelines_ = configs.map((p) => new PipelineCore(p, deps));
+    this.legacyHashes = configs.map(pipelineHash);
     this.tracker = new WatermarkTracker(wm);
     this.lastCheckpointAt = now;
+  }
+
+  /** The pipelines, in config order (replaced as a whole by a hot reload). */
+  get pipelines(): readonly PipelineCore[] {
+    return this.pipelines_;
   }
 
   /** The last checkpoint was not stored: the next one must hold every key, not just the changed ones. */
@@ -48,19 +68,45 @@ export class Task {
 
   /** Record which keys change from now on, for incremental checkpoints. */
   trackChanges(): void {
-    for (const p of this.pipelines) p.window.changes.enable();
+    this.tracking = true;
+    for (const p of this.pipelines_) p.window.changes.enable();
   }
 
   /**
-   * An incremental checkpoint: the meta part (offset, watermark, per pipeline its hash, clock and
-   * detectors) and the entries of the keys changed since the previous one (null: the key has no
-   * state any more). Its cost follows the number of keys changed, not the size of the state.
+   * Hot reload, between batches: build the new definitions and carry state over. A pipeline of the same
+   * name and window part keeps its window state (otherwise it starts empty at the same clock); a detector
+   * of the same config and input keeps its state and cooldowns; the rest starts fresh, and pipelines or
+   * detectors no longer configured are dropped. The watermark is the task's and does not change. The
+   * next checkpoint is a full one (the stored keys are laid out by pipeline index).
+   */
+  reconfigure(configs: readonly PipelineConfig[], deps: PipelineDeps): PipelineSwap[] {
+    const before = new Map(this.pipelines_.map((p) => [p.name, p]));
+    const swaps: PipelineSwap[] = [];
+    const next = configs.map((c) => {
+      const prev = before.get(c.name);
+      const core = new PipelineCore(c, deps, prev && prev.windowHash === windowHash(c) ? { window: prev.window } : undefined);
+      const detectorsKept = prev ? core.carryOver(prev) : [];
+      swaps.push({ name: c.name, window: prev === undefined ? 'added' : core.window === prev.window ? 'kept' : 'restarted', detectorsKept });
+      return core;
+    });
+    this.pipelines_ = next;
+    this.legacyHashes = configs.map(pipelineHash);
+    if (this.tracking) for (const p of next) p.window.changes.enable();
+    this.full = true;
+    return swaps;
+  }
+
+  /**
+   * An incremental checkpoint: the meta part (offset, watermark, per pipeline its window hash, clock
+   * and detectors, each with its own hash) and the entries of the keys changed since the previous one
+   * (null: the key has no state any more). Its cost follows the number of keys changed, not the size
+   * of the state.
    */
   checkpoint(now: number): CheckpointDelta {
     const full = this.full;
     this.full = false;
     const changes: CheckpointDelta['changes'] = [];
-    this.pipelines.forEach((p, i) => {
+    this.pipelines_.forEach((p, i) => {
       const changed = p.window.changes.take();
       const keys = full ? new Set(p.window.keys()) : changed;
       for (const key of keys) changes.push([i, key, p.window.snapshotKey(key) ?? null]);
@@ -69,17 +115,19 @@ export class Task {
       v: 2,
       offset: this.lastOffset,
       watermark: this.tracker.snapshot(),
-      pipelines: this.pipelines.map((p, i) => [p.name, this.hashes[i], p.snapshotMeta()]),
+      pipelines: this.pipelines_.map((p) => [p.name, p.windowHash, p.snapshotMeta()]),
       savedAt: now,
     };
     return { meta, changes, full };
   }
 
   /**
-   * Restore what matches: pipelines whose definition changed start afresh (and the next checkpoint is
-   * then a full one). `entries[i]` holds the stored entries of pipeline i. `partition` is the
-   * partition's id in this process: a scoped task's watermark is about that one partition, whatever
-   * id the process that saved it gave it. Returns the names restored.
+   * Restore what matches, per pipeline: its window state when its window part is unchanged (else the
+   * window starts empty at the saved clock), and each detector whose config and input are unchanged
+   * (the others start fresh). `entries[i]` holds the stored entries of pipeline i. `partition` is the
+   * partition's id in this process: a scoped task's watermark is about that one partition, whatever id
+   * the process that saved it gave it. Returns the names of the pipelines restored entirely; unless all
+   * are, at their saved places, the next checkpoint is a full one.
    */
   restore(cp: Checkpoint, entries: unknown[][], now: number, partition?: number): string[] {
     const wm = cp.watermark as WatermarkSnapshot;
@@ -89,14 +137,22 @@ export class Task {
     this.checkpointedOffset = cp.offset;
     const byName = new Map(cp.pipelines.map(([name, hash, meta], i) => [name, { hash, meta, i }]));
     const restored: string[] = [];
-    this.pipelines.forEach((p, i) => {
+    let inPlace = true;
+    this.pipelines_.forEach((p, i) => {
       const saved = byName.get(p.name);
-      if (saved && saved.hash === this.hashes[i]) {
-        p.restoreParts(saved.meta as Parameters<PipelineCore['restoreParts']>[0], entries[saved.i] ?? []);
-        restored.push(p.name);
+      if (saved === undefined) {
+        inPlace = false;
+        return;
       }
+      // A checkpoint of an older version names the whole definition: equal means everything matches.
+      const legacy = saved.hash === this.legacyHashes[i];
+      const window = legacy || saved.hash === p.windowHash;
+      const meta = saved.meta as PipelineMeta;
+      const detectors = p.restoreParts(meta, window ? (entries[saved.i] ?? []) : [], { window, match: legacy ? 'by-name' : 'by-hash' });
+      if (window && detectors.length === p.detectors.size) restored.push(p.name);
+      if (!window || saved.i !== i) inPlace = false;
     });
-    this.full = restored.length !== this.pipelines.length || cp.pipelines.length !== this.pipelines.length;
+    this.full = !inPlace || cp.pipelines.length !== this.pipelines_.length;
     return restored;
   }
 }

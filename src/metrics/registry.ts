@@ -62,6 +62,8 @@ export class EngineMetrics {
 
   readonly alerts: Counter<'detector' | 'severity'>;
   readonly alertsSuppressed: Counter<'pipeline' | 'detector'>;
+  readonly shadowAlerts: Counter<'detector' | 'severity'>;
+  readonly shadowOverlap: Counter<'detector'>;
   readonly detectorSignals: Counter<'pipeline' | 'detector'>;
   readonly detectorUnmet: Counter<'pipeline' | 'detector'>;
   readonly detectorKeys: Gauge<'pipeline' | 'detector'>;
@@ -91,6 +93,8 @@ export class EngineMetrics {
   readonly sourceBufferFill: Gauge<'source'>;
   /** Always 1, labelled with the running configuration's hash. Set through {@link setConfigVersion}. */
   readonly configInfo: Gauge<'version'>;
+  /** Hot reloads asked for, per mechanism (signal, file, redis, api) and outcome (applied, rejected, unchanged). */
+  readonly configReloads: Counter<'mechanism' | 'outcome'>;
 
   constructor(opts: EngineMetricsOptions | boolean = {}) {
     const defaults = typeof opts === 'boolean' ? opts : (opts.defaultMetrics ?? true);
@@ -167,6 +171,18 @@ export class EngineMetrics {
       name: 'vigie_alerts_total',
       help: 'Alerts emitted, per detector and severity.',
       labelNames: ['detector', 'severity'],
+      registers,
+    });
+    this.shadowAlerts = new Counter({
+      name: 'vigie_shadow_alerts_total',
+      help: 'Alerts of detectors in shadow mode (delivered on the shadow output only), per detector and severity.',
+      labelNames: ['detector', 'severity'],
+      registers,
+    });
+    this.shadowOverlap = new Counter({
+      name: 'vigie_shadow_alerts_overlapping_total',
+      help: 'Shadow alerts whose pipeline and key also had a live alert within an hour (event time) before them, per shadow detector.',
+      labelNames: ['detector'],
       registers,
     });
     this.alertsSuppressed = new Counter({
@@ -328,6 +344,13 @@ export class EngineMetrics {
       name: 'vigie_config_info',
       help: 'Always 1; the version label is the hash of the running configuration.',
       labelNames: ['version'],
+      registers,
+    });
+
+    this.configReloads = new Counter({
+      name: 'vigie_config_reloads_total',
+      help: 'Config reloads asked for, per mechanism (signal, file, redis, api) and outcome (applied; rejected: invalid, or changing more than pipelines; unchanged: already running).',
+      labelNames: ['mechanism', 'outcome'],
       registers,
     });
 

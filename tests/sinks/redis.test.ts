@@ -60,7 +60,7 @@ function alert(id: string, key: string, over: Partial<Alert> = {}): Alert {
   };
 }
 
-const batchOf = (alerts: Alert[]): SinkBatch => ({ alerts, results: [], deadLetters: [], scores: [] });
+const batchOf = (alerts: Alert[]): SinkBatch => ({ alerts, results: [], deadLetters: [], scores: [], shadowAlerts: [] });
 
 const cfg = (over: Record<string, unknown>): RedisSinkConfig => schema.parse({ name: 'live', type: 'redis', ...over });
 
