@@ -92,6 +92,7 @@ describe('redis sink config', () => {
       tls: false,
       connectTimeout: 5000,
       stream: 'vigie:alerts',
+      shadowStream: 'vigie:alerts:shadow',
       maxLen: 1_000_000,
       dedupTtl: 7 * 86_400_000,
       stateTtl: 30 * 86_400_000,
