@@ -246,6 +246,7 @@ export function checkReferences(cfg: unknown): RefIssue[] {
       }
     });
   });
+  out.push(...checkPurposeFields(cfg));
   return out;
 }
 
@@ -268,6 +269,11 @@ function fieldRefs(p: Obj, i: number): Array<{ path: PropertyKey[]; field: strin
       if (!isObj(d)) return;
       const at: PropertyKey[] = [...base, 'detectors', j];
       for (const f of ['field', 'latField', 'lonField']) value(d[f], [...at, f]);
+      // geo-velocity reads `lat` and `lon` unless told otherwise.
+      if (d.type === 'geo-velocity') {
+        if (d.latField === undefined) value('lat', [...at, 'latField']);
+        if (d.lonField === undefined) value('lon', [...at, 'lonField']);
+      }
       keys(d.match, [...at, 'match']);
       if (Array.isArray(d.steps)) d.steps.forEach((s, k) => isObj(s) && keys(s.match, [...at, 'steps', k, 'match']));
     });
@@ -305,6 +311,30 @@ export function checkFieldReferences(cfg: unknown): RefIssue[] {
       const near = closest(ref.field, declared);
       if (near === undefined) continue;
       out.push({ path: ref.path, atKey: ref.atKey, message: `field "${ref.field}" is not declared in the fields of ${where} (did you mean "${near}"?)` });
+    }
+  });
+  return out;
+}
+
+/**
+ * Purpose limitation: a pipeline that declares the `fields` it may use must not name any other field
+ * (key, where, aggregates, detectors). Errors, not warnings: the engine strips undeclared fields from
+ * the pipeline's events, so such a reference could only ever see nothing.
+ */
+export function checkPurposeFields(cfg: unknown): RefIssue[] {
+  const out: RefIssue[] = [];
+  if (!isObj(cfg) || !Array.isArray(cfg.pipelines)) return out;
+  cfg.pipelines.forEach((p, i) => {
+    if (!isObj(p) || !Array.isArray(p.fields)) return;
+    const allowed = p.fields.filter((f): f is string => typeof f === 'string');
+    const set = new Set(allowed);
+    for (const ref of fieldRefs(p, i)) {
+      if (set.has(ref.field)) continue;
+      out.push({
+        path: ref.path,
+        atKey: ref.atKey,
+        message: `field "${ref.field}" is not among the fields this pipeline declares for its purpose${hint(ref.field, allowed, `declared: ${allowed.join(', ') || 'none'}`)}`,
+      });
     }
   });
   return out;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pseudonymiseSchema } from '../privacy/pseudonymise.js';
 import { durationSchema } from '../time/duration.js';
 import { sourceSchema } from '../sources/index.js';
 import { pipelineSchema } from '../engine/pipeline.js';
@@ -59,6 +60,12 @@ export const configSchema = z
       })
       .optional()
       .describe('Hot reload of pipelines (windows, aggregates, detectors) while `vigie run` runs; changes to anything else are rejected and need a restart.'),
+    privacy: z
+      .strictObject({
+        pseudonymise: pseudonymiseSchema.optional().describe('Replace personal identifiers by keyed pseudonyms at ingestion, before any pipeline, state, log or output.'),
+      })
+      .optional()
+      .describe('Privacy by design: pseudonymisation of personal identifiers (purpose limitation is declared per pipeline with `purpose` and `fields`).'),
   })
   .superRefine((cfg, ctx) => {
     // The same checks run on the raw config when parts of it do not parse (see refs.ts and load.ts),

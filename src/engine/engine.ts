@@ -16,6 +16,7 @@ import { RedisCheckpointStore, type CheckpointStore, type CheckpointDelta } from
 import { Credits } from './credits.js';
 import { batchStream, deliverInOrder, processEach } from './rx.js';
 import { KeyedState } from '../../detectors/common.js';
+import { Pseudonymiser, loadKey } from '../privacy/pseudonymise.js';
 import { LabelScorer, type LabelOptions, type LabelReport } from './labels.js';
 import { createSink } from '../../sinks/index.js';
 import type { Sink, SinkBatch } from '../../sinks/types.js';
@@ -52,6 +53,8 @@ export interface SourceSummary {
   in: number;
   events: number;
   deadLettered: Partial<Record<DeadLetterReason, number>>;
+  /** Events dropped as redeliveries of a seen id; present for sources with `dedup` (in = events + dead-lettered + duplicates). */
+  duplicates?: number;
 }
 
 export interface PipelineSummary {
@@ -116,7 +119,7 @@ export interface ReloadResult {
 }
 
 /** Top-level sections that a hot reload may not change (`pipelines` may; `reload` settings apply at the next start). */
-const RESTART_SECTIONS = ['name', 'time', 'sources', 'sinks', 'engine', 'state', 'metrics'] as const;
+const RESTART_SECTIONS = ['name', 'time', 'sources', 'sinks', 'engine', 'state', 'metrics', 'privacy'] as const;
 
 const noChanges = (): ReloadChanges => ({ added: [], changed: [], removed: [], unchanged: [] });
 
@@ -145,6 +148,8 @@ export class Engine {
   private readonly partitionIds = new Map<string, number>();
   private readonly partitionOwners: Array<{ source: Source; local: number }> = [];
   private readonly taskOf = new WeakMap<Batch, Task>();
+  /** Duplicates dropped while ingesting a batch (sources with `dedup`), counted when the batch is accounted. */
+  private readonly duplicatesOf = new WeakMap<Batch, number>();
   private readonly checkpoints = new WeakMap<Batch, Array<{ pid: number; task: Task; cp: CheckpointDelta }>>();
   private store: CheckpointStore | undefined;
   private readonly makeTask: (id: string) => Task;
@@ -164,6 +169,8 @@ export class Engine {
   private sinks: Sink[] = [];
   /** Last live alert time per pipeline and key, to tell whether shadow alerts overlap live ones. */
   private readonly liveAlerts = new KeyedState<number>(100_000);
+  /** Replaces personal identifiers at ingestion (config `privacy.pseudonymise`). */
+  private readonly pseudonymiser: Pseudonymiser | undefined;
   /** Partitions whose checkpoint is being read (not ready until restored). */
   private restoring = 0;
   private ingestors = new Map<string, Ingestor>();
@@ -180,6 +187,8 @@ export class Engine {
     this.clock = opts.clock ?? systemClock;
     this.logger = opts.logger ?? silentLogger;
     this.credits = new Credits(config.engine.maxInflightBatches);
+    const pseudo = config.privacy?.pseudonymise;
+    this.pseudonymiser = pseudo ? new Pseudonymiser(pseudo, loadKey(pseudo, opts.loaded.baseDir)) : undefined;
     const wm = { maxOutOfOrderness: config.time.maxOutOfOrderness, idleTimeout: opts.mode === 'live' ? config.time.idleTimeout : 0 };
     // Replay stamps detections with event time so that its output is byte-identical run after run.
     const detectionTime =
@@ -374,6 +383,7 @@ export class Engine {
     for (const s of this.sources) {
       this.ingestors.set(s.name, new Ingestor(s.name, s.format, s.mapping, s.recordMeta));
       this.summary.sources[s.name] = { in: 0, events: 0, deadLettered: {} };
+      if (s.mapping.dedup !== undefined) this.summary.sources[s.name].duplicates = 0;
       if (!s.scoped) for (const p of s.partitions()) this.shared.tracker.register(this.partitionId(s, p), this.clock.now());
       if (s.scoped && !this.store) this.logger.warn({ source: s.name }, 'state.store is none: partition state is not checkpointed and is lost on restart');
     }
@@ -573,11 +583,19 @@ export class Engine {
     const tracker = task.tracker;
     const dead = batch.deadLetters;
     for (let i = 0; i < records.length; i++) {
+      const deadBefore = dead.length;
       const e = ingestor.ingest(records[i], pid, now, dead);
+      // Personal identifiers become pseudonyms here, before any pipeline, state, log or output sees them.
+      if (this.pseudonymiser !== undefined) {
+        for (let d = deadBefore; d < dead.length; d++) this.pseudonymiser.deadLetter(dead[d]);
+        if (e !== undefined) this.pseudonymiser.event(e);
+      }
       if (e === undefined) continue;
       wm[events.length] = tracker.observe(pid, e.time, now);
       events.push(e);
     }
+    const duplicates = ingestor.takeDuplicates();
+    if (duplicates > 0) this.duplicatesOf.set(batch, duplicates);
     // Dead letters name the partition as the source knows it, not the engine's internal id.
     if (dead.length > 0) {
       const where = source.describePartition?.(rb.partition) ?? { partition: rb.partition };
@@ -743,6 +761,14 @@ export class Engine {
     }
     // A raw batch holds one source's records: count its events once, not per event.
     if (batch.events.length > 0) s.sources[batch.events[0].source].events += batch.events.length;
+    const duplicates = this.duplicatesOf.get(batch);
+    if (duplicates !== undefined) {
+      // Ingested batches hold one source's records.
+      for (const name of batch.inputs.keys()) {
+        s.sources[name].duplicates = (s.sources[name].duplicates ?? 0) + duplicates;
+        m?.eventsDuplicate.inc({ source: name }, duplicates);
+      }
+    }
     for (const dl of batch.deadLetters) {
       // Per source, only what never became an event (rule 15: in = events + dead-lettered at ingestion);
       // pipeline-level reasons (missing_key, late) are counted by their pipeline.

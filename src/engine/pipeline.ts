@@ -16,6 +16,14 @@ const scalar = z.union([z.string(), z.number(), z.boolean()]);
  */
 export const pipelineSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/i, 'letters, digits, ".", "_" and "-" only').describe('Pipeline name, unique in the config; labels results and metrics.'),
+  purpose: z.string().min(1).optional().describe('Why this pipeline processes these events (purpose limitation), e.g. "detect card testing on card payments"; recorded with the config.'),
+  fields: z
+    .array(z.string().min(1))
+    .min(1)
+    .optional()
+    .describe(
+      'The input fields this pipeline may use for its purpose. When given, the config is refused if its key, where, aggregates or detectors name any other field, and every other field is removed from its events before they enter its state or outputs.',
+    ),
   sources: z.array(z.string().min(1)).min(1).optional().describe('Names of the sources this pipeline reads; all sources when absent.'),
   where: z
     .record(z.string(), z.union([scalar, z.array(scalar).min(1)]))
@@ -77,6 +85,8 @@ export class PipelineCore {
   private readonly sources: ReadonlySet<string> | undefined;
   private readonly where: Array<[string, readonly unknown[]]>;
   private readonly keyFields: readonly string[];
+  /** The fields declared for the pipeline's purpose (undefined: no restriction). */
+  private readonly allowed: readonly string[] | undefined;
   private readonly windowed: boolean;
   /** See {@link windowHash}. */
   readonly windowHash: string;
@@ -91,6 +101,7 @@ export class PipelineCore {
     this.sources = config.sources ? new Set(config.sources) : undefined;
     this.where = Object.entries(config.where ?? {}).map(([f, v]) => [f, Array.isArray(v) ? v : [v]]);
     this.keyFields = Array.isArray(config.key) ? config.key : [config.key];
+    this.allowed = config.fields;
     const aggregates = createAggregates(config.aggregates);
     this.windowed = config.window !== undefined;
     this.window =
@@ -147,8 +158,10 @@ export class PipelineCore {
     const c = this.counts;
     this.fed = batch.results.length;
     for (let i = 0; i < events.length; i++) {
-      const e = events[i];
+      let e = events[i];
       if (this.sources !== undefined && !this.sources.has(e.source)) continue;
+      // Purpose limitation: this pipeline sees only the fields it declared (state, outputs and dead letters too).
+      if (this.allowed !== undefined) e = { ...e, payload: restrict(e.payload, this.allowed) };
       const w = wm[i];
       if (w > this.w) this.advanceTo(w, batch);
       if (where.length > 0 && !matches(e.payload, where)) {
@@ -275,6 +288,16 @@ class NoWindow implements WindowCore {
   restoreParts(meta: { w: number; seq: number }): void {
     this.watermark = meta.w;
   }
+}
+
+/** A copy of a payload with only the given fields (own properties only). */
+function restrict(payload: Record<string, unknown>, fields: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i];
+    if (Object.hasOwn(payload, f)) out[f] = payload[f];
+  }
+  return out;
 }
 
 function scalarKey(v: unknown): string | undefined {

@@ -5,7 +5,91 @@ import type { RawRecord, RecordFormat } from '../sources/types.js';
 import { parseEventTime } from '../time/timestamp.js';
 
 // Plain maps as objects; no msgpackr records extension: inputs come from other producers.
-const unpackr = new Unpackr({ mapsAsObjects: true, useRecords: false });
+// 64-bit integers as numbers when exact (msgpackr's default makes every int64 a BigInt, even a
+// timestamp a Go or Java producer wrote as int64); larger ones stay BigInt and become strings below.
+// ('auto' is supported by msgpackr 2.x at run time but missing from its type declarations.)
+const unpackr = new Unpackr({ mapsAsObjects: true, useRecords: false, int64AsType: 'auto' as 'bigint' });
+
+/** Deepest accepted nesting of objects and arrays in a payload (the event itself is level 1). */
+export const MAX_PAYLOAD_DEPTH = 64;
+/** Accepted event times: years 1970 to 2199 (UTC). Anything else is a unit mistake or garbage. */
+export const MIN_EVENT_TIME = 0;
+export const MAX_EVENT_TIME = Date.UTC(2200, 0, 1) - 1;
+
+/** Keys that reach prototypes when assigned or looked up: never accepted in a payload, at any depth. */
+function isForbiddenKey(k: string): boolean {
+  return k === '__proto__' || k === 'constructor' || k === 'prototype';
+}
+
+/**
+ * Check a decoded payload: nesting depth, prototype keys; unsafe 64-bit integers (BigInt) are replaced
+ * by their decimal text, in place. Returns why the payload is refused, or undefined. Recursion is bounded
+ * by MAX_PAYLOAD_DEPTH, so hostile nesting cannot exhaust the stack here (nor later, in sinks).
+ */
+function checkPayload(v: object, depth: number): string | undefined {
+  if (depth > MAX_PAYLOAD_DEPTH) return `nested deeper than ${MAX_PAYLOAD_DEPTH} levels`;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      if (typeof x === 'object' && x !== null) {
+        const why = checkPayload(x, depth + 1);
+        if (why !== undefined) return why;
+      } else if (typeof x === 'bigint') v[i] = x.toString();
+    }
+    return undefined;
+  }
+  if (ArrayBuffer.isView(v)) return undefined;
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (isForbiddenKey(k)) return `forbidden key "${k}"`;
+    const x = o[k];
+    if (typeof x === 'object' && x !== null) {
+      const why = checkPayload(x, depth + 1);
+      if (why !== undefined) return why;
+    } else if (typeof x === 'bigint') o[k] = x.toString();
+  }
+  return undefined;
+}
+
+/** A payload's own field: configured names such as "constructor" or "toString" must not find Object.prototype members. */
+function own(payload: Record<string, unknown>, field: string): unknown {
+  return Object.hasOwn(payload, field) ? payload[field] : undefined;
+}
+
+/** Per-partition memory of recent event ids (see `dedup` in the mapping). */
+class SeenIds {
+  /** id -> event time of its first accepted occurrence; insertion order is age order. */
+  private readonly ids = new Map<string, number>();
+  private maxTime = -Infinity;
+
+  constructor(
+    private readonly horizon: number,
+    private readonly maxIds: number,
+  ) {}
+
+  /** True when `id` was seen within the horizon of `time`; otherwise remembers it and returns false. */
+  duplicate(id: string, time: number): boolean {
+    if (time > this.maxTime) {
+      this.maxTime = time;
+      // Forget ids behind the horizon, oldest first (stops at the first one still within it).
+      const floor = time - this.horizon;
+      for (const [k, t] of this.ids) {
+        if (t >= floor) break;
+        this.ids.delete(k);
+      }
+    }
+    const seen = this.ids.get(id);
+    if (seen !== undefined && Math.abs(time - seen) <= this.horizon) return true;
+    if (seen !== undefined) this.ids.delete(id);
+    this.ids.set(id, time);
+    if (this.ids.size > this.maxIds) this.ids.delete(this.ids.keys().next().value as string);
+    return false;
+  }
+
+  get size(): number {
+    return this.ids.size;
+  }
+}
 
 /** Text of a raw record for a dead letter: lines as they were, bytes as base64. */
 function rawOf(data: RawRecord['data']): unknown {
@@ -42,6 +126,8 @@ function typeMatches(value: unknown, declared: string): boolean {
  */
 export class Ingestor {
   private readonly declared: Array<[string, string]>;
+  private readonly seen = new Map<number, SeenIds>();
+  private duplicates = 0;
 
   constructor(
     private readonly source: string,
@@ -52,7 +138,22 @@ export class Ingestor {
     this.declared = Object.entries(mapping.fields);
   }
 
-  /** Decode and map one record; returns the event, or pushes a dead letter and returns undefined. */
+  /** Events dropped as duplicates since the last call (the engine counts them per batch). */
+  takeDuplicates(): number {
+    const n = this.duplicates;
+    this.duplicates = 0;
+    return n;
+  }
+
+  /** Ids remembered for de-duplication on a partition (tests, introspection). */
+  rememberedIds(partition: number): number {
+    return this.seen.get(partition)?.size ?? 0;
+  }
+
+  /**
+   * Decode and map one record; returns the event, or pushes a dead letter and returns undefined.
+   * With `dedup`, a redelivered event also returns undefined, without a dead letter (see takeDuplicates).
+   */
   ingest(rec: RawRecord, partition: number, arrival: number, dead: DeadLetter[]): VEvent | undefined {
     const data = rec.data;
     let value: unknown;
@@ -80,7 +181,9 @@ export class Ingestor {
         try {
           value = unpackr.unpack(data);
         } catch (err) {
-          return this.dead(dead, 'parse_error', `invalid MessagePack: ${(err as Error).message}`, rec, partition);
+          // msgpackr decodes recursively: hostile nesting exhausts the stack (caught here, harmlessly).
+          const why = err instanceof RangeError && /call stack/i.test(err.message) ? 'nested too deeply' : (err as Error).message;
+          return this.dead(dead, 'parse_error', `invalid MessagePack: ${why}`, rec, partition);
         }
       }
     } else {
@@ -91,6 +194,8 @@ export class Ingestor {
       return this.dead(dead, 'not_an_object', `expected an object, got ${what}`, rec, partition);
     }
     const payload = value as Record<string, unknown>;
+    const bad = checkPayload(payload, 1);
+    if (bad !== undefined) return this.dead(dead, 'schema', bad, rec, partition);
     const meta = this.recordMeta;
     if (meta?.keyField !== undefined && rec.key !== undefined) payload[meta.keyField] = rec.key;
     let time: number;
@@ -98,23 +203,34 @@ export class Ingestor {
       time = arrival;
     } else if (meta?.timestampFromRecord) {
       if (rec.timestamp === undefined || !Number.isFinite(rec.timestamp)) return this.dead(dead, 'bad_timestamp', 'record has no timestamp', rec, partition);
-      time = rec.timestamp;
+      time = Math.floor(rec.timestamp);
+      if (time < MIN_EVENT_TIME || time > MAX_EVENT_TIME) return this.dead(dead, 'bad_timestamp', 'record timestamp out of range (years 1970 to 2199)', rec, partition);
     } else {
-      const t = parseEventTime(payload[this.mapping.time.field], this.mapping.time.format);
+      const t = parseEventTime(own(payload, this.mapping.time.field), this.mapping.time.format);
       if (typeof t === 'string') {
         return this.dead(dead, 'bad_timestamp', `field "${this.mapping.time.field}": ${t}`, rec, partition);
       }
+      if (t < MIN_EVENT_TIME || t > MAX_EVENT_TIME) return this.dead(dead, 'bad_timestamp', `field "${this.mapping.time.field}": out of range (years 1970 to 2199)`, rec, partition);
       time = t;
     }
     for (let i = 0; i < this.declared.length; i++) {
       const [field, type] = this.declared[i];
-      const v = payload[field];
+      const v = own(payload, field);
       if (v !== undefined && v !== null && !typeMatches(v, type)) {
         return this.dead(dead, 'schema', `field "${field}": expected ${type}, got ${Array.isArray(v) ? 'array' : typeof v}`, rec, partition, time);
       }
     }
-    const idValue = payload[this.mapping.id];
+    const idValue = own(payload, this.mapping.id);
     const id = typeof idValue === 'string' ? idValue : typeof idValue === 'number' && Number.isFinite(idValue) ? String(idValue) : undefined;
+    const dedup = this.mapping.dedup;
+    if (dedup !== undefined && id !== undefined) {
+      let seen = this.seen.get(partition);
+      if (seen === undefined) this.seen.set(partition, (seen = new SeenIds(dedup.horizon, dedup.maxIds)));
+      if (seen.duplicate(id, time)) {
+        this.duplicates++;
+        return undefined;
+      }
+    }
     return { time, id, partition, offset: rec.offset, source: this.source, payload };
   }
 

@@ -46,6 +46,8 @@ export class EngineMetrics {
   readonly eventsIn: Counter<'source'>;
   readonly eventsProcessed: Counter<'pipeline'>;
   readonly eventsDeadLettered: Counter<'source' | 'reason'>;
+  /** Events dropped as redeliveries of an already-seen id (sources with `dedup`); never dead-lettered. */
+  readonly eventsDuplicate: Counter<'source'>;
   readonly eventsLate: Counter<'pipeline'>;
   readonly eventsFiltered: Counter<'pipeline'>;
 
@@ -103,7 +105,7 @@ export class EngineMetrics {
 
     this.eventsIn = new Counter({
       name: 'vigie_events_in_total',
-      help: 'Raw inputs read, per source (processed + dead-lettered).',
+      help: 'Raw inputs read, per source (events + dead-lettered + duplicates).',
       labelNames: ['source'],
       registers,
     });
@@ -117,6 +119,12 @@ export class EngineMetrics {
       name: 'vigie_events_dead_lettered_total',
       help: `Inputs dead-lettered, per source and reason (${DEAD_LETTER_REASONS.join(', ')}).`,
       labelNames: ['source', 'reason'],
+      registers,
+    });
+    this.eventsDuplicate = new Counter({
+      name: 'vigie_events_duplicate_total',
+      help: 'Events dropped as duplicates (an id already seen within the dedup horizon), per source.',
+      labelNames: ['source'],
       registers,
     });
     this.eventsLate = new Counter({
@@ -368,6 +376,7 @@ export class EngineMetrics {
     for (const source of labels.sources ?? []) {
       this.eventsIn.inc({ source }, 0);
       for (const reason of DEAD_LETTER_REASONS) this.eventsDeadLettered.inc({ source, reason }, 0);
+      this.eventsDuplicate.inc({ source }, 0);
     }
     for (const pipeline of labels.pipelines ?? []) {
       this.eventsProcessed.inc({ pipeline }, 0);

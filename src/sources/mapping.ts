@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { positiveDurationSchema } from '../time/duration.js';
 import { timeFormatSchema } from '../time/timestamp.js';
 
 /** How a source's records become events: shared by every source type. */
@@ -17,6 +18,13 @@ export const mappingShape = {
     .default({})
     .describe('Declared types of fields. A present field of another type dead-letters the event with reason schema; absent fields are fine (sources are often incomplete).'),
   maxEventBytes: z.number().int().positive().default(1_048_576).describe('Largest accepted record, in bytes; larger ones are dead-lettered with reason too_large.'),
+  dedup: z
+    .strictObject({
+      horizon: positiveDurationSchema.describe('Event-time span within which a repeated id is a duplicate: an event whose id was seen on the same partition at an event time at most this far from its own is dropped. Ids older than the horizon (behind the partition\'s largest event time) are forgotten.'),
+      maxIds: z.number().int().positive().default(100_000).describe('Most ids remembered per partition; beyond it the oldest remembered are forgotten first (bounded memory).'),
+    })
+    .optional()
+    .describe('Drop redelivered events (same id) before any pipeline, so they count once. Off by default. Duplicates are not bad input: they are never dead-lettered, but counted per source (vigie_events_duplicate_total, and duplicates in the summary, with in = events + dead-lettered + duplicates). Events without an id are never duplicates. Per partition and in arrival order, so replays are deterministic; the remembered ids are not checkpointed (after a restart, a redelivery of an id seen before it is not recognised).'),
 };
 
 export const mappingSchema = z.strictObject(mappingShape);
