@@ -2,7 +2,7 @@ import type { VEvent, WindowResult, AggregateValue } from '../src/types.js';
 import type { Accumulator, AggregateFactory } from './aggregates/types.js';
 import { MinHeap } from '../src/util/heap.js';
 import { VigieError } from '../src/errors.js';
-import { ChangedKeys, evidenceRef, type WindowContext, type WindowCore } from './types.js';
+import { ChangedKeys, DEFAULT_MAX_KEYS, KeyRecency, evidenceRef, type WindowContext, type WindowCore, type WindowMeta } from './types.js';
 import { compileReader, type FieldReader } from './fields.js';
 
 /** Geometry of fixed windows: tumbling is the case advance == size. */
@@ -11,6 +11,8 @@ export interface FixedWindowSpec {
   advance: number;
   offset: number;
   grace: number;
+  /** Most keys held; the least recently active is evicted beyond (default DEFAULT_MAX_KEYS). */
+  maxKeys?: number;
 }
 
 /** Shared by results without evidence (evidenceLimit 0): one frozen array instead of one per result. */
@@ -34,7 +36,10 @@ interface Snapshot {
   v: 1;
   w: number;
   seq: number;
-  windows: Array<[string, number, number, number, string[], unknown[]]>;
+  /** Keys evicted so far (absent in older snapshots). */
+  evicted?: number;
+  /** [key, start, revision, count, evidence, accumulators, key's last-activity stamp (absent in older snapshots)] */
+  windows: Array<[string, number, number, number, string[], unknown[], number?]>;
 }
 
 /**
@@ -58,6 +63,7 @@ export class FixedWindows implements WindowCore {
   private seq = 0;
   private open = 0;
   private restoring = false;
+  private readonly recency: KeyRecency;
   /** Keys changed since the last incremental checkpoint (when enabled). */
   readonly changes = new ChangedKeys();
 
@@ -68,6 +74,11 @@ export class FixedWindows implements WindowCore {
     this.aggs = ctx.aggregates;
     this.read = compileReader(ctx.aggregates.map((a) => a.field));
     this.values = new Array(ctx.aggregates.length);
+    this.recency = new KeyRecency(spec.maxKeys ?? DEFAULT_MAX_KEYS);
+  }
+
+  get evicted(): number {
+    return this.recency.evicted;
   }
 
   get watermark(): number {
@@ -88,6 +99,7 @@ export class FixedWindows implements WindowCore {
     if (advance === size) {
       // Tumbling: exactly one window; no list of starts to build.
       if (w >= last + size + grace) return false;
+      this.touch(key);
       this.read(e.payload, this.values);
       this.addTo(this.windowOf(key, last), e, out);
       return true;
@@ -99,9 +111,26 @@ export class FixedWindows implements WindowCore {
       if (w < s + size + grace) starts.push(s);
     }
     if (starts.length === 0) return false;
+    this.touch(key);
     this.read(e.payload, this.values);
     for (let j = starts.length - 1; j >= 0; j--) this.addTo(this.windowOf(key, starts[j]), e, out);
     return true;
+  }
+
+  /** Mark `key` active (before its windows are created), evicting the least recently active key when full. */
+  private touch(key: string): void {
+    const victim = this.recency.touch(key, this.seq);
+    if (victim !== undefined) this.evict(victim);
+  }
+
+  /** Drop every window of `key` without emitting it; the checkpoint sees the key changed (and gone). */
+  private evict(key: string): void {
+    for (let win = this.keys_.get(key) ?? null; win !== null; win = win.next) {
+      win.removed = true;
+      this.open--;
+    }
+    this.keys_.delete(key);
+    this.changes.mark(key);
   }
 
   /** The window of `key` starting at `start`, created when absent. */
@@ -151,7 +180,7 @@ export class FixedWindows implements WindowCore {
       this.fireAt.delete(end);
       for (let i = 0; i < wins.length; i++) {
         const win = wins[i];
-        if (win.revision < 0) this.emit(win, out);
+        if (win.revision < 0 && !win.removed) this.emit(win, out);
       }
       if (this.spec.grace === 0) this.removeAll(wins);
     }
@@ -167,8 +196,8 @@ export class FixedWindows implements WindowCore {
     return this.keys_.keys();
   }
 
-  snapshotMeta(): { w: number; seq: number } {
-    return { w: this.w, seq: this.seq };
+  snapshotMeta(): WindowMeta {
+    return { w: this.w, seq: this.seq, evicted: this.recency.evicted };
   }
 
   snapshotKey(key: string): unknown[] | undefined {
@@ -179,12 +208,12 @@ export class FixedWindows implements WindowCore {
     return out;
   }
 
-  restoreParts(meta: { w: number; seq: number }, entries: unknown[]): void {
-    this.restore({ v: 1, w: meta.w, seq: meta.seq, windows: entries as Snapshot['windows'] });
+  restoreParts(meta: WindowMeta, entries: unknown[]): void {
+    this.restore({ v: 1, w: meta.w, seq: meta.seq, evicted: meta.evicted, windows: entries as Snapshot['windows'] });
   }
 
   private tuple(win: WindowState): Snapshot['windows'][number] {
-    return [win.key, win.start, win.revision, win.count, win.evidence === null ? [] : win.evidence.slice(), win.accs.map((a) => a.snapshot())];
+    return [win.key, win.start, win.revision, win.count, win.evidence === null ? [] : win.evidence.slice(), win.accs.map((a) => a.snapshot()), this.recency.stampOf(win.key)];
   }
 
   snapshot(): Snapshot {
@@ -192,7 +221,7 @@ export class FixedWindows implements WindowCore {
     for (const head of this.keys_.values()) {
       for (let win: WindowState | null = head; win !== null; win = win.next) windows.push(this.tuple(win));
     }
-    return { v: 1, w: this.w, seq: this.seq, windows };
+    return { v: 1, w: this.w, seq: this.seq, evicted: this.recency.evicted, windows };
   }
 
   restore(snapshot: unknown): void {
@@ -207,7 +236,9 @@ export class FixedWindows implements WindowCore {
     this.w = s.w;
     this.seq = s.seq;
     this.restoring = true;
-    for (const [key, start, revision, count, evidence, accs] of s.windows) {
+    const stamps = new Map<string, number>();
+    for (const [key, start, revision, count, evidence, accs, stamp] of s.windows) {
+      stamps.set(key, Math.max(stamp ?? -1, stamps.get(key) ?? -1));
       const win = this.windowOf(key, start);
       win.revision = revision;
       win.count = count;
@@ -216,6 +247,7 @@ export class FixedWindows implements WindowCore {
       this.scheduleTimers(win);
     }
     this.restoring = false;
+    this.recency.restore(stamps, s.evicted);
   }
 
   private createWindow(key: string, start: number): WindowState {
@@ -271,8 +303,10 @@ export class FixedWindows implements WindowCore {
       this.changes.mark(win.key);
       const head = this.keys_.get(win.key) as WindowState;
       if (head === win) {
-        if (win.next === null) this.keys_.delete(win.key);
-        else this.keys_.set(win.key, win.next);
+        if (win.next === null) {
+          this.keys_.delete(win.key);
+          this.recency.forget(win.key);
+        } else this.keys_.set(win.key, win.next);
         continue;
       }
       let prev = head;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { durationSchema, positiveDurationSchema } from '../src/time/duration.js';
 import { FixedWindows } from './fixed-windows.js';
-import type { WindowContext, WindowCore } from './types.js';
+import { DEFAULT_MAX_KEYS, MAX_KEYS_DESCRIPTION, type WindowContext, type WindowCore } from './types.js';
 
 export const type = 'hopping';
 
@@ -16,6 +16,7 @@ export const schema = z
     advance: positiveDurationSchema.describe('Distance between the starts of consecutive windows; 0 < advance <= size. Windows are [k * advance + offset, k * advance + offset + size).'),
     offset: durationSchema.default(0).describe('Shift of the window boundaries from the epoch; smaller than advance.'),
     grace: durationSchema.default(0).describe('How long after its end a window still accepts late events (each re-emits the window as an update).'),
+    maxKeys: z.number().int().positive().optional().describe(`${MAX_KEYS_DESCRIPTION} Default ${DEFAULT_MAX_KEYS}.`),
   })
   .refine((c) => c.advance <= c.size, { message: 'advance must not be larger than size', path: ['advance'] })
   .refine((c) => c.offset < c.advance, { message: 'offset must be smaller than advance', path: ['offset'] });
@@ -24,5 +25,5 @@ export type Config = z.infer<typeof schema>;
 
 /** Build the pure hopping-window core. */
 export function create(config: Config, ctx: WindowContext): WindowCore {
-  return new FixedWindows({ size: config.size, advance: config.advance, offset: config.offset, grace: config.grace }, ctx);
+  return new FixedWindows({ size: config.size, advance: config.advance, offset: config.offset, grace: config.grace, maxKeys: config.maxKeys }, ctx);
 }

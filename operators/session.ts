@@ -4,7 +4,7 @@ import { durationSchema, positiveDurationSchema } from '../src/time/duration.js'
 import { MinHeap } from '../src/util/heap.js';
 import { VigieError } from '../src/errors.js';
 import type { Accumulator, AggregateFactory } from './aggregates/types.js';
-import { ChangedKeys, evidenceRef, type WindowContext, type WindowCore } from './types.js';
+import { ChangedKeys, DEFAULT_MAX_KEYS, KeyRecency, MAX_KEYS_DESCRIPTION, evidenceRef, type WindowContext, type WindowCore, type WindowMeta } from './types.js';
 import { compileReader, type FieldReader } from './fields.js';
 
 export const type = 'session';
@@ -17,6 +17,7 @@ export const schema = z.strictObject({
   type: z.literal(type),
   gap: positiveDurationSchema.describe('Two events of a key whose times differ by at most gap (inclusive), directly or through a chain of events, are in the same session. A session [first, last] fires when W > last + gap.'),
   grace: durationSchema.default(0).describe('How long after it fired a session still accepts late events (each re-emits it as an update).'),
+  maxKeys: z.number().int().positive().optional().describe(`${MAX_KEYS_DESCRIPTION} Default ${DEFAULT_MAX_KEYS}.`),
 });
 
 export type Config = z.infer<typeof schema>;
@@ -34,7 +35,8 @@ interface Session {
   closeQueued: boolean;
 }
 
-type Snapshot = { v: 1; w: number; seq: number; sessions: Array<[string, number, number, number, number, string[], unknown[]]> };
+/** sessions: [key, first, last, revision, count, evidence, accumulators, key's last-activity stamp (absent in older snapshots)] */
+type Snapshot = { v: 1; w: number; seq: number; evicted?: number; sessions: Array<[string, number, number, number, number, string[], unknown[], number?]> };
 
 /**
  * Keyed session windows. Sessions of a key are kept sorted by start; a new event touches at most the
@@ -52,14 +54,20 @@ export class SessionWindows implements WindowCore {
   private w = -Infinity;
   private seq = 0;
   private open = 0;
+  private readonly recency: KeyRecency;
 
   constructor(
-    private readonly cfg: { gap: number; grace: number },
+    private readonly cfg: { gap: number; grace: number; maxKeys?: number },
     private readonly ctx: WindowContext,
   ) {
     this.aggs = ctx.aggregates;
     this.read = compileReader(ctx.aggregates.map((a) => a.field));
     this.values = new Array(ctx.aggregates.length);
+    this.recency = new KeyRecency(cfg.maxKeys ?? DEFAULT_MAX_KEYS);
+  }
+
+  get evicted(): number {
+    return this.recency.evicted;
   }
 
   get watermark(): number {
@@ -104,6 +112,9 @@ export class SessionWindows implements WindowCore {
       target = this.createSession(key, t, t, -1);
       list.splice(insertAt, 0, target);
     }
+    // Accepted: the key becomes the most recently active; a new key beyond maxKeys evicts the least recent one (never itself).
+    const victim = this.recency.touch(key, this.seq);
+    if (victim !== undefined) this.evict(victim);
     const seq = this.seq++;
     const values = this.values;
     this.read(e.payload, values);
@@ -138,8 +149,8 @@ export class SessionWindows implements WindowCore {
     return this.keys_.keys();
   }
 
-  snapshotMeta(): { w: number; seq: number } {
-    return { w: this.w, seq: this.seq };
+  snapshotMeta(): WindowMeta {
+    return { w: this.w, seq: this.seq, evicted: this.recency.evicted };
   }
 
   snapshotKey(key: string): unknown[] | undefined {
@@ -147,12 +158,12 @@ export class SessionWindows implements WindowCore {
     return list === undefined ? undefined : list.map((s) => this.tuple(s));
   }
 
-  restoreParts(meta: { w: number; seq: number }, entries: unknown[]): void {
-    this.restore({ v: 1, w: meta.w, seq: meta.seq, sessions: entries as Snapshot['sessions'] });
+  restoreParts(meta: WindowMeta, entries: unknown[]): void {
+    this.restore({ v: 1, w: meta.w, seq: meta.seq, evicted: meta.evicted, sessions: entries as Snapshot['sessions'] });
   }
 
   private tuple(s: Session): Snapshot['sessions'][number] {
-    return [s.key, s.first, s.last, s.revision, s.count, s.evidence.slice(), s.accs.map((a) => a.snapshot())];
+    return [s.key, s.first, s.last, s.revision, s.count, s.evidence.slice(), s.accs.map((a) => a.snapshot()), this.recency.stampOf(s.key)];
   }
 
   snapshot(): Snapshot {
@@ -160,7 +171,7 @@ export class SessionWindows implements WindowCore {
     for (const list of this.keys_.values()) {
       for (const s of list) sessions.push(this.tuple(s));
     }
-    return { v: 1, w: this.w, seq: this.seq, sessions };
+    return { v: 1, w: this.w, seq: this.seq, evicted: this.recency.evicted, sessions };
   }
 
   restore(snapshot: unknown): void {
@@ -171,7 +182,9 @@ export class SessionWindows implements WindowCore {
     this.open = 0;
     this.w = snap.w;
     this.seq = snap.seq;
-    for (const [key, first, last, revision, count, evidence, accs] of snap.sessions) {
+    const stamps = new Map<string, number>();
+    for (const [key, first, last, revision, count, evidence, accs, stamp] of snap.sessions) {
+      stamps.set(key, Math.max(stamp ?? -1, stamps.get(key) ?? -1));
       let list = this.keys_.get(key);
       if (list === undefined) {
         list = [];
@@ -184,6 +197,18 @@ export class SessionWindows implements WindowCore {
       list.push(s);
       this.queue(s);
     }
+    this.recency.restore(stamps, snap.evicted);
+  }
+
+  /** Drop every session of `key` without emitting it; the checkpoint sees the key changed (and gone). */
+  private evict(key: string): void {
+    const list = this.keys_.get(key);
+    if (list !== undefined) {
+      for (const s of list) s.alive = false;
+      this.open -= list.length;
+      this.keys_.delete(key);
+    }
+    this.changes.mark(key);
   }
 
   private createSession(key: string, first: number, last: number, revision: number): Session {
@@ -247,11 +272,14 @@ export class SessionWindows implements WindowCore {
     if (list === undefined) return;
     const idx = list.indexOf(s);
     if (idx >= 0) list.splice(idx, 1);
-    if (list.length === 0) this.keys_.delete(s.key);
+    if (list.length === 0) {
+      this.keys_.delete(s.key);
+      this.recency.forget(s.key);
+    }
   }
 }
 
 /** Build the pure session-window core. */
 export function create(config: Config, ctx: WindowContext): WindowCore {
-  return new SessionWindows({ gap: config.gap, grace: config.grace }, ctx);
+  return new SessionWindows({ gap: config.gap, grace: config.grace, maxKeys: config.maxKeys }, ctx);
 }

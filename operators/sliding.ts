@@ -4,7 +4,7 @@ import { durationSchema, positiveDurationSchema } from '../src/time/duration.js'
 import { MinHeap } from '../src/util/heap.js';
 import { VigieError } from '../src/errors.js';
 import type { AggregateFactory } from './aggregates/types.js';
-import { ChangedKeys, evidenceRef, type WindowContext, type WindowCore } from './types.js';
+import { ChangedKeys, DEFAULT_MAX_KEYS, KeyRecency, MAX_KEYS_DESCRIPTION, evidenceRef, type WindowContext, type WindowCore, type WindowMeta } from './types.js';
 import { compileReader, type FieldReader } from './fields.js';
 
 export const type = 'sliding';
@@ -18,6 +18,7 @@ export const schema = z.strictObject({
   lookback: positiveDurationSchema.describe('The evaluation of an event at t covers the events of its key with time in [t - lookback, t], both ends inclusive.'),
   grace: durationSchema.default(0).describe('How long an evaluation stays open for late events after it was emitted (each accepted late event re-emits the evaluations it falls into as updates).'),
   eager: z.boolean().default(false).describe('Evaluate each event on arrival instead of when the watermark passes it: lower latency, but results depend on arrival order and may differ between replay and live. Off by default.'),
+  maxKeys: z.number().int().positive().optional().describe(`${MAX_KEYS_DESCRIPTION} Default ${DEFAULT_MAX_KEYS}.`),
 });
 
 export type Config = z.infer<typeof schema>;
@@ -32,7 +33,8 @@ interface Entry {
   alive: boolean;
 }
 
-type Snapshot = { v: 1; w: number; seq: number; entries: Array<[string, number, number, string, unknown[], number]> };
+/** entries: [key, time, seq, ref, values, revision, key's last-activity stamp (absent in older snapshots)] */
+type Snapshot = { v: 1; w: number; seq: number; evicted?: number; entries: Array<[string, number, number, string, unknown[], number, number?]> };
 
 /**
  * Keyed sliding windows. Each key keeps its recent events sorted by (time, arrival); an evaluation
@@ -50,13 +52,19 @@ export class SlidingWindows implements WindowCore {
   private w = -Infinity;
   private seq = 0;
   private size = 0;
+  private readonly recency: KeyRecency;
 
   constructor(
-    private readonly cfg: { lookback: number; grace: number; eager: boolean },
+    private readonly cfg: { lookback: number; grace: number; eager: boolean; maxKeys?: number },
     private readonly ctx: WindowContext,
   ) {
     this.aggs = ctx.aggregates;
     this.read = compileReader(ctx.aggregates.map((a) => a.field));
+    this.recency = new KeyRecency(cfg.maxKeys ?? DEFAULT_MAX_KEYS);
+  }
+
+  get evicted(): number {
+    return this.recency.evicted;
   }
 
   get watermark(): number {
@@ -78,6 +86,8 @@ export class SlidingWindows implements WindowCore {
     const t = e.time;
     const w = this.w;
     if (w > t + lookback + grace) return false;
+    const victim = this.recency.touch(key, this.seq);
+    if (victim !== undefined) this.evict(victim);
     const values = new Array(this.aggs.length);
     this.read(e.payload, values);
     const entry: Entry = { key, time: t, seq: this.seq++, ref: evidenceRef(e), values, revision: -1, alive: true };
@@ -129,8 +139,8 @@ export class SlidingWindows implements WindowCore {
     return this.keys_.keys();
   }
 
-  snapshotMeta(): { w: number; seq: number } {
-    return { w: this.w, seq: this.seq };
+  snapshotMeta(): WindowMeta {
+    return { w: this.w, seq: this.seq, evicted: this.recency.evicted };
   }
 
   snapshotKey(key: string): unknown[] | undefined {
@@ -138,12 +148,12 @@ export class SlidingWindows implements WindowCore {
     return list === undefined ? undefined : list.map((en) => this.tuple(en));
   }
 
-  restoreParts(meta: { w: number; seq: number }, entries: unknown[]): void {
-    this.restore({ v: 1, w: meta.w, seq: meta.seq, entries: entries as Snapshot['entries'] });
+  restoreParts(meta: WindowMeta, entries: unknown[]): void {
+    this.restore({ v: 1, w: meta.w, seq: meta.seq, evicted: meta.evicted, entries: entries as Snapshot['entries'] });
   }
 
   private tuple(en: Entry): Snapshot['entries'][number] {
-    return [en.key, en.time, en.seq, en.ref, en.values.slice(), en.revision];
+    return [en.key, en.time, en.seq, en.ref, en.values.slice(), en.revision, this.recency.stampOf(en.key)];
   }
 
   snapshot(): Snapshot {
@@ -151,7 +161,7 @@ export class SlidingWindows implements WindowCore {
     for (const list of this.keys_.values()) {
       for (const en of list) entries.push(this.tuple(en));
     }
-    return { v: 1, w: this.w, seq: this.seq, entries };
+    return { v: 1, w: this.w, seq: this.seq, evicted: this.recency.evicted, entries };
   }
 
   restore(snapshot: unknown): void {
@@ -163,7 +173,9 @@ export class SlidingWindows implements WindowCore {
     this.size = 0;
     this.w = snap.w;
     this.seq = snap.seq;
-    for (const [key, time, seq, ref, values, revision] of snap.entries) {
+    const stamps = new Map<string, number>();
+    for (const [key, time, seq, ref, values, revision, stamp] of snap.entries) {
+      stamps.set(key, Math.max(stamp ?? -1, stamps.get(key) ?? -1));
       let list = this.keys_.get(key);
       if (list === undefined) {
         list = [];
@@ -176,6 +188,18 @@ export class SlidingWindows implements WindowCore {
       // Queued only if add() would have queued it: an event accepted behind W never gets its own evaluation.
       if (revision < 0 && !this.cfg.eager && snap.w <= time) this.pending.push(time + 1, entry);
     }
+    this.recency.restore(stamps, snap.evicted);
+  }
+
+  /** Drop every entry of `key` and their pending evaluations without emitting; the checkpoint sees the key changed (and gone). */
+  private evict(key: string): void {
+    const list = this.keys_.get(key);
+    if (list !== undefined) {
+      for (const en of list) en.alive = false;
+      this.size -= list.length;
+      this.keys_.delete(key);
+    }
+    this.changes.mark(key);
   }
 
   private evaluate(entry: Entry, list: Entry[], out: WindowResult[]): void {
@@ -219,6 +243,8 @@ export class SlidingWindows implements WindowCore {
   }
 
   private removeEntry(entry: Entry): void {
+    // Already dropped with its evicted key.
+    if (!entry.alive) return;
     this.changes.mark(entry.key);
     entry.alive = false;
     const list = this.keys_.get(entry.key);
@@ -229,11 +255,14 @@ export class SlidingWindows implements WindowCore {
       list.splice(idx, 1);
       this.size--;
     }
-    if (list.length === 0) this.keys_.delete(entry.key);
+    if (list.length === 0) {
+      this.keys_.delete(entry.key);
+      this.recency.forget(entry.key);
+    }
   }
 }
 
 /** Build the pure sliding-window core. */
 export function create(config: Config, ctx: WindowContext): WindowCore {
-  return new SlidingWindows({ lookback: config.lookback, grace: config.grace, eager: config.eager }, ctx);
+  return new SlidingWindows({ lookback: config.lookback, grace: config.grace, eager: config.eager, maxKeys: config.maxKeys }, ctx);
 }

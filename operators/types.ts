@@ -23,6 +23,11 @@ export interface WindowCore {
   /** Windows (or pending evaluations) held in state. */
   readonly openWindows: number;
   readonly keyCount: number;
+  /**
+   * Keys whose state was evicted because the operator reached its `maxKeys`, cumulative since the
+   * state began (kept by snapshot/restore). Optional: cores without per-key state have none.
+   */
+  readonly evicted?: number;
   snapshot(): unknown;
   restore(snapshot: unknown): void;
   /**
@@ -33,8 +38,79 @@ export interface WindowCore {
   readonly changes: ChangedKeys;
   keys(): IterableIterator<string>;
   snapshotKey(key: string): unknown[] | undefined;
-  snapshotMeta(): { w: number; seq: number };
-  restoreParts(meta: { w: number; seq: number }, entries: unknown[]): void;
+  snapshotMeta(): WindowMeta;
+  restoreParts(meta: WindowMeta, entries: unknown[]): void;
+}
+
+/** What a window core's incremental checkpoint holds besides its keys; `evicted` is absent in older checkpoints. */
+export interface WindowMeta {
+  w: number;
+  seq: number;
+  evicted?: number;
+}
+
+/** Default bound on the keys a window operator holds. */
+export const DEFAULT_MAX_KEYS = 100_000;
+
+/** Description of the `maxKeys` option, shared by every window operator's schema. */
+export const MAX_KEYS_DESCRIPTION =
+  'Most keys held in state. When an event of a new key arrives while maxKeys keys are held, the least recently active key ' +
+  '(the one whose last accepted event arrived earliest) is evicted first: its open windows are dropped without being emitted ' +
+  '(emitting them early would fire windows the watermark has not closed), and vigie_window_evictions_total counts it. ' +
+  'Eviction depends only on arrival order, so replays are deterministic; the order and the count survive checkpoints. ' +
+  'A key evicted and seen again starts afresh.';
+
+/**
+ * Least-recently-active order of the keys of a window core, with the eviction count. `touch` moves a
+ * key to the most recent end and stamps it with a monotonic value (the core's event sequence) that
+ * snapshots carry, so a restore rebuilds the same order from entries in any order.
+ */
+export class KeyRecency {
+  private readonly order = new Map<string, number>();
+  evicted = 0;
+
+  constructor(readonly maxKeys: number) {}
+
+  /**
+   * Mark `key` active at `stamp`. For a key not held yet, returns the key to evict first when the
+   * bound is reached (the caller drops its state and calls `forget`), else undefined.
+   */
+  touch(key: string, stamp: number): string | undefined {
+    const had = this.order.delete(key);
+    let victim: string | undefined;
+    if (!had && this.order.size >= this.maxKeys) {
+      victim = this.order.keys().next().value as string;
+      this.order.delete(victim);
+      this.evicted++;
+    }
+    this.order.set(key, stamp);
+    return victim;
+  }
+
+  stampOf(key: string): number {
+    return this.order.get(key) ?? -1;
+  }
+
+  forget(key: string): void {
+    this.order.delete(key);
+  }
+
+  clear(): void {
+    this.order.clear();
+  }
+
+  /** Rebuild the order from restored stamps (ties keep the given order). */
+  restore(stamps: Map<string, number>, evicted: number | undefined): void {
+    this.order.clear();
+    const sorted = [...stamps].sort((a, b) => a[1] - b[1]);
+    for (const [k, s] of sorted) this.order.set(k, s);
+    this.evicted = evicted ?? 0;
+  }
+
+  /** Keys, least recently active first. */
+  keys(): IterableIterator<string> {
+    return this.order.keys();
+  }
 }
 
 /** Keys whose state changed since they were last taken; records nothing until enabled. */

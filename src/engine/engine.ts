@@ -751,6 +751,9 @@ export class Engine {
     m?.inflightBatches.set(this.credits.inUse);
   }
 
+  /** Window evictions already reported, per window core (cores count cumulatively, restores included). */
+  private readonly windowEvictionsSeen = new WeakMap<object, number>();
+
   /** Counters and metrics, once per batch. */
   private account(batch: Batch, seconds: number): void {
     const s = this.summary;
@@ -785,6 +788,7 @@ export class Engine {
     this.shared.pipelines.forEach((p, i) => {
       let open = 0;
       let keys = 0;
+      let evicted = 0;
       const c = { processed: 0, filtered: 0, late: 0, missingKey: 0 };
       for (const t of tasks) {
         // Every task builds the config's pipelines in the same order.
@@ -796,6 +800,10 @@ export class Engine {
         c.missingKey += tc.missingKey;
         open += tp.window.openWindows;
         keys += tp.window.keyCount;
+        const ev = tp.window.evicted ?? 0;
+        // A restore may lower the count: report only increases.
+        evicted += Math.max(0, ev - (this.windowEvictionsSeen.get(tp.window) ?? 0));
+        this.windowEvictionsSeen.set(tp.window, ev);
         for (const [name, dc] of tp.detectors.takeCounts()) {
           const ds = s.detectors[name];
           ds.signals += dc.signals;
@@ -828,6 +836,7 @@ export class Engine {
         m.eventsLate.inc({ pipeline: p.name }, c.late);
         m.openWindows.set({ pipeline: p.name }, open);
         m.stateKeys.set({ pipeline: p.name }, keys);
+        if (evicted > 0) m.windowEvictions.inc({ pipeline: p.name }, evicted);
       }
     });
     for (const r of batch.results) {

@@ -61,6 +61,7 @@ export class EngineMetrics {
   readonly openWindows: Gauge<'pipeline'>;
   readonly stateKeys: Gauge<'pipeline'>;
   readonly windowResults: Counter<'pipeline' | 'kind'>;
+  readonly windowEvictions: Counter<'pipeline'>;
 
   readonly alerts: Counter<'detector' | 'severity'>;
   readonly alertsSuppressed: Counter<'pipeline' | 'detector'>;
@@ -215,6 +216,12 @@ export class EngineMetrics {
       name: 'vigie_detector_state_keys',
       help: 'Keys whose state a detector holds, per pipeline and detector.',
       labelNames: ['pipeline', 'detector'],
+      registers,
+    });
+    this.windowEvictions = new Counter({
+      name: 'vigie_window_evictions_total',
+      help: 'Keys a window operator evicted (open windows dropped) because it reached its maxKeys, per pipeline.',
+      labelNames: ['pipeline'],
       registers,
     });
     this.detectorEvictions = new Counter({

@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import { ManagedProcess, dockerAvailable, readyContainer, ownedTempDir, freePorts, infraDir, sleep, tail, tempDirCleanup, type ExitInfo } from './proc.js';
 
 export type KafkaKind = 'env' | 'maven' | 'testcontainers';
@@ -36,6 +36,20 @@ export interface StartKafkaOptions {
    * only if not formatted yet, and kept after stop(). Default: a fresh temp dir, removed by stop().
    */
   logDir?: string;
+  /**
+   * Always a private broker from the Maven jars (whatever KAFKA_BROKERS or Docker say), whose client
+   * listener is SASL_PLAINTEXT with this SCRAM mechanism only; the user is created when the storage is
+   * formatted (`kafka-storage format --add-scram`). Controller and inter-broker traffic stay PLAINTEXT
+   * on listeners of their own. No authorizer: any authenticated user may do anything.
+   * Name and password: letters, digits and `-_.@~!#$%^&*+` only (the format tool's parser splits on `,=[]`).
+   */
+  sasl?: KafkaSaslCredentials;
+}
+
+export interface KafkaSaslCredentials {
+  mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+  username: string;
+  password: string;
 }
 
 const READY_TIMEOUT_MS = 60_000;
@@ -77,11 +91,11 @@ export function ensureKafkaArtifacts(): Promise<string> {
 
 export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaService> {
   const fromEnv = process.env.KAFKA_BROKERS?.trim();
-  if (fromEnv) {
+  if (fromEnv && opts.sasl === undefined) {
     const brokers = fromEnv.split(',').map((b) => b.trim()).filter(Boolean);
     return { kind: 'env', brokers, stop: async () => {} };
   }
-  if (await dockerAvailable()) return startKafkaContainer();
+  if (opts.sasl === undefined && (await dockerAvailable())) return startKafkaContainer();
   return startKafkaLocal(opts);
 }
 
@@ -111,7 +125,7 @@ const SINGLE_NODE_SETTINGS: Record<string, string> = {
 };
 
 /** Ready = a kafkajs admin client gets a cluster description with a broker and a controller. */
-async function waitKafkaReady(brokers: string[], failed: () => string | undefined, logs: () => string): Promise<void> {
+async function waitKafkaReady(brokers: string[], failed: () => string | undefined, logs: () => string, sasl?: KafkaSaslCredentials): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let lastError = 'none';
   while (Date.now() < deadline) {
@@ -124,6 +138,7 @@ async function waitKafkaReady(brokers: string[], failed: () => string | undefine
       connectionTimeout: 1000,
       requestTimeout: 3000,
       retry: { retries: 0 },
+      ...(sasl && { sasl: { mechanism: sasl.mechanism.toLowerCase(), username: sasl.username, password: sasl.password } as SASLOptions }),
     }).admin();
     try {
       await admin.connect();
@@ -158,16 +173,28 @@ function javaBin(): string {
   return home && existsSync(join(home, 'bin', 'java')) ? join(home, 'bin', 'java') : 'java';
 }
 
-function run(cmd: string, args: string[]): Promise<void> {
+/** Runs a command; `secret` (if any) is masked in the error. */
+function run(cmd: string, args: string[], secret?: string): Promise<void> {
+  const mask = (text: string) => (secret ? text.replaceAll(secret, '***') : text);
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { maxBuffer: 16 * 1024 * 1024, timeout: 120_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${err.message}\n${String(stdout)}${String(stderr)}`.trim()));
+      if (err) reject(new Error(mask(`${cmd} ${args.join(' ')} failed: ${err.message}\n${String(stdout)}${String(stderr)}`.trim())));
       else resolve();
     });
   });
 }
 
+/** The format tool's `--add-scram` parser splits on `,=[]"`: refuse what it would misread. */
+const SCRAM_VALUE = /^[A-Za-z0-9\-_.@~!#$%^&*+]+$/;
+
 async function startKafkaLocal(opts: StartKafkaOptions): Promise<KafkaService> {
+  const sasl = opts.sasl;
+  if (sasl !== undefined) {
+    if (sasl.mechanism !== 'SCRAM-SHA-256' && sasl.mechanism !== 'SCRAM-SHA-512') throw new Error(`startKafka: unsupported SASL mechanism ${String(sasl.mechanism)}`);
+    if (!SCRAM_VALUE.test(sasl.username) || !SCRAM_VALUE.test(sasl.password)) {
+      throw new Error('startKafka: SASL username and password must be non-empty and use only letters, digits and -_.@~!#$%^&*+');
+    }
+  }
   const libs = await ensureKafkaArtifacts();
   const dir = opts.logDir ?? ownedTempDir('vigie-kafka-');
   mkdirSync(dir, { recursive: true });
@@ -201,18 +228,32 @@ async function startKafkaLocal(opts: StartKafkaOptions): Promise<KafkaService> {
   // the storage tool logs its own config dump: kept out of broker.log
   writeFileSync(log4jToolsFile, log4j(join(dir, 'format.log'), 'WARN'));
 
-  const writeProps = (port: number, controllerPort: number) =>
+  // SASL: clients on SASL_PLAINTEXT (SCRAM only), the broker's own traffic on a PLAINTEXT listener of its own.
+  const listenerProps = (port: number, controllerPort: number, internalPort: number): Record<string, string> =>
+    sasl === undefined
+      ? {
+          listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+          'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
+          'inter.broker.listener.name': 'PLAINTEXT',
+          'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+        }
+      : {
+          listeners: `SASL_PLAINTEXT://127.0.0.1:${port},INTERNAL://127.0.0.1:${internalPort},CONTROLLER://127.0.0.1:${controllerPort}`,
+          'advertised.listeners': `SASL_PLAINTEXT://127.0.0.1:${port},INTERNAL://127.0.0.1:${internalPort}`,
+          'inter.broker.listener.name': 'INTERNAL',
+          'listener.security.protocol.map': 'SASL_PLAINTEXT:SASL_PLAINTEXT,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT',
+          'sasl.enabled.mechanisms': sasl.mechanism,
+          [`listener.name.sasl_plaintext.${sasl.mechanism.toLowerCase()}.sasl.jaas.config`]: 'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+        };
+  const writeProps = (port: number, controllerPort: number, internalPort: number) =>
     writeFileSync(
       propsFile,
       Object.entries({
         'process.roles': 'broker,controller',
         'node.id': '1',
         'controller.quorum.voters': `1@127.0.0.1:${controllerPort}`,
-        listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-        'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
+        ...listenerProps(port, controllerPort, internalPort),
         'controller.listener.names': 'CONTROLLER',
-        'inter.broker.listener.name': 'PLAINTEXT',
-        'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
         'log.dirs': dataDir,
         ...SINGLE_NODE_SETTINGS,
       })
@@ -244,17 +285,18 @@ async function startKafkaLocal(opts: StartKafkaOptions): Promise<KafkaService> {
   try {
     // A port picked as free can be taken by someone else before the JVM binds it: then new ports.
     for (let attempt = 1; ; attempt++) {
-      const [port, controllerPort] = await freePorts(2);
+      const [port, controllerPort, internalPort] = await freePorts(sasl === undefined ? 2 : 3);
       brokers = [`127.0.0.1:${port}`];
-      writeProps(port, controllerPort);
+      writeProps(port, controllerPort, internalPort);
       if (!existsSync(join(dataDir, 'meta.properties'))) {
         const toolLogging = [`-Dlog4j2.configurationFile=${log4jToolsFile}`];
-        await run(javaBin(), [...toolLogging, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', propsFile]);
+        const scram = sasl === undefined ? [] : ['--add-scram', `${sasl.mechanism}=[name=${sasl.username},password=${sasl.password}]`];
+        await run(javaBin(), [...toolLogging, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', propsFile, ...scram], sasl?.password);
       }
       const p = launch();
       proc = p;
       try {
-        await waitKafkaReady(brokers, () => (p.exit ? describeExit(p.exit) : undefined), logs);
+        await waitKafkaReady(brokers, () => (p.exit ? describeExit(p.exit) : undefined), logs, sasl);
         break;
       } catch (err) {
         await p.stop(STOP_GRACE_MS);
@@ -283,7 +325,7 @@ async function startKafkaLocal(opts: StartKafkaOptions): Promise<KafkaService> {
       await proc?.stop(STOP_GRACE_MS);
       const p = launch();
       proc = p;
-      await waitKafkaReady(brokers, () => (p.exit ? describeExit(p.exit) : undefined), logs);
+      await waitKafkaReady(brokers, () => (p.exit ? describeExit(p.exit) : undefined), logs, sasl);
     },
   };
 }

@@ -1,0 +1,186 @@
+import { describe, expect, it } from 'vitest';
+import * as tumbling from '../../operators/tumbling.js';
+import * as hopping from '../../operators/hopping.js';
+import * as sliding from '../../operators/sliding.js';
+import * as session from '../../operators/session.js';
+import type { WindowCore, WindowMeta } from '../../operators/types.js';
+import type { VEvent, WindowResult } from '../../src/types.js';
+import { Engine } from '../../src/engine/engine.js';
+import { EngineMetrics } from '../../src/metrics/registry.js';
+import { memorySource } from '../../src/sources/memory.js';
+import { collectSink, config } from '../helpers/collect.js';
+import { ev, feed, makeCore, perKey } from '../helpers/windows.js';
+
+const OPERATORS = [
+  { name: 'tumbling', mod: tumbling, cfg: { size: 10 } },
+  { name: 'hopping', mod: hopping, cfg: { size: 10, advance: 5 } },
+  { name: 'sliding', mod: sliding, cfg: { lookback: 10 } },
+  { name: 'session', mod: session, cfg: { gap: 5 } },
+] as const;
+
+/** a, b, then a again (b becomes the least recently active), then c: with maxKeys 2, c evicts b. */
+function events(): Array<[string, VEvent]> {
+  return [
+    ['a', ev(1, 1, 'a1')],
+    ['b', ev(2, 10, 'b1')],
+    ['a', ev(3, 2, 'a2')],
+    ['c', ev(4, 100, 'c1')],
+  ];
+}
+
+function run(c: WindowCore, evs: Array<[string, VEvent]>, out: WindowResult[]): void {
+  for (const [k, e] of evs) feed(c, k, e, -Infinity, out);
+}
+
+for (const { name, mod, cfg } of OPERATORS) {
+  const core = (maxKeys?: number): WindowCore => makeCore(mod, maxKeys === undefined ? cfg : { ...cfg, maxKeys });
+
+  describe(`${name}: maxKeys`, () => {
+    it('is optional in the schema, and must be a positive integer', () => {
+      expect(mod.schema.parse({ type: mod.type, ...cfg })).not.toHaveProperty('maxKeys');
+      expect(mod.schema.parse({ type: mod.type, ...cfg, maxKeys: 2 })).toMatchObject({ maxKeys: 2 });
+      expect(() => mod.schema.parse({ type: mod.type, ...cfg, maxKeys: 0 })).toThrow();
+      expect(() => mod.schema.parse({ type: mod.type, ...cfg, maxKeys: 1.5 })).toThrow();
+    });
+
+    it('evicts the least recently active key, drops its windows unemitted, counts it, and leaves the other keys alone', () => {
+      const bounded = core(2);
+      const free = core();
+      const out: WindowResult[] = [];
+      const ref: WindowResult[] = [];
+      run(bounded, events(), out);
+      run(free, events(), ref);
+      expect(bounded.evicted).toBe(1);
+      expect(free.evicted).toBe(0);
+      expect(bounded.keyCount).toBe(2);
+      expect([...bounded.keys()].sort()).toEqual(['a', 'c']);
+      bounded.advance(1000, out);
+      free.advance(1000, ref);
+      const got = perKey(out);
+      const want = perKey(ref);
+      expect(got.has('b')).toBe(false);
+      expect(want.get('b')?.length).toBeGreaterThan(0);
+      expect(got.get('a')).toEqual(want.get('a'));
+      expect(got.get('c')).toEqual(want.get('c'));
+      expect(bounded.openWindows).toBe(0);
+      expect(bounded.keyCount).toBe(0);
+    });
+
+    it('a key that emptied on its own frees its place without an eviction', () => {
+      const c = core(2);
+      const out: WindowResult[] = [];
+      feed(c, 'a', ev(1, 1), -Infinity, out);
+      feed(c, 'b', ev(2, 1), -Infinity, out);
+      feed(c, 'c', ev(500, 1), 400, out); // a and b closed at W 400
+      expect(c.evicted).toBe(0);
+      expect([...c.keys()]).toEqual(['c']);
+    });
+
+    it('is deterministic', () => {
+      const go = (): { out: WindowResult[]; snap: unknown; evicted: number | undefined } => {
+        const c = core(2);
+        const out: WindowResult[] = [];
+        const evs: Array<[string, VEvent]> = [];
+        for (let i = 0; i < 60; i++) evs.push([`k${(i * 7) % 5}`, { time: i * 3, id: `x${i}`, partition: 0, offset: i, source: 's', payload: { v: i } }]);
+        for (const [k, e] of evs) feed(c, k, e, e.time - 5, out);
+        const snap = c.snapshot();
+        c.advance(10_000, out);
+        return { out, snap, evicted: c.evicted };
+      };
+      const first = go();
+      expect(first.evicted).toBeGreaterThan(0);
+      expect(go()).toEqual(first);
+    });
+
+    it('snapshot / restore keeps the count and the eviction order', () => {
+      const a = core(2);
+      const out: WindowResult[] = [];
+      run(a, events(), out);
+      const b = core(2);
+      b.restore(structuredClone(a.snapshot()));
+      expect(b.evicted).toBe(1);
+      expect(b.snapshot()).toEqual(a.snapshot());
+      // Held: a (active at 3), c (active at 4). A new key evicts a in both.
+      const outA: WindowResult[] = [];
+      const outB: WindowResult[] = [];
+      feed(a, 'd', ev(5, 1, 'd1'), -Infinity, outA);
+      feed(b, 'd', ev(5, 1, 'd1'), -Infinity, outB);
+      expect([...a.keys()].sort()).toEqual(['c', 'd']);
+      expect([...b.keys()].sort()).toEqual(['c', 'd']);
+      expect(b.evicted).toBe(2);
+      expect(b.snapshot()).toEqual(a.snapshot());
+      a.advance(1000, outA);
+      b.advance(1000, outB);
+      expect(outB).toEqual(outA);
+    });
+
+    it('incremental checkpoints: the evicted key is marked changed and gone; parts in any order restore the same order', () => {
+      const a = core(2);
+      a.changes.enable();
+      const out: WindowResult[] = [];
+      feed(a, 'a', ev(1, 1, 'a1'), -Infinity, out);
+      feed(a, 'b', ev(2, 1, 'b1'), -Infinity, out);
+      feed(a, 'a', ev(3, 1, 'a2'), -Infinity, out);
+      a.changes.take();
+      feed(a, 'c', ev(4, 1, 'c1'), -Infinity, out);
+      const changed = a.changes.take();
+      expect([...changed].sort()).toEqual(['b', 'c']);
+      expect(a.snapshotKey('b')).toBeUndefined();
+      const meta: WindowMeta = structuredClone(a.snapshotMeta());
+      expect(meta.evicted).toBe(1);
+      // Parts stored per key come back in any order: most recent key first here.
+      const entries = [...a.keys()].reverse().flatMap((k) => structuredClone(a.snapshotKey(k) ?? []));
+      const b = core(2);
+      b.restoreParts(meta, entries);
+      expect(b.evicted).toBe(1);
+      feed(b, 'd', ev(5, 1, 'd1'), -Infinity, []);
+      expect([...b.keys()].sort()).toEqual(['c', 'd']);
+      expect(b.evicted).toBe(2);
+    });
+
+    it('restores older snapshots without stamps or count', () => {
+      const a = core(2);
+      run(a, events(), []);
+      const snap = structuredClone(a.snapshot()) as Record<string, unknown>;
+      delete snap.evicted;
+      for (const list of Object.values(snap)) if (Array.isArray(list)) for (const t of list as unknown[][]) t.length = t.length - 1;
+      const b = core(2);
+      b.restore(snap);
+      expect(b.evicted).toBe(0);
+      expect(b.keyCount).toBe(a.keyCount);
+    });
+  });
+}
+
+describe('window evictions in the engine', () => {
+  const CFG = `
+time: { maxOutOfOrderness: 0 }
+sources: [{ name: in, type: stdin }]
+pipelines:
+  - name: users
+    key: user
+    window: { type: tumbling, size: 10s, maxKeys: 2 }
+    aggregates: [{ name: n, fn: count }]
+    detectors:
+      - { name: big, type: threshold, aggregate: n, value: 1000, cooldown: 0 }
+sinks: [{ name: c, type: console }]
+metrics: { enabled: false }
+`;
+  const T0 = Date.parse('2026-01-01T00:00:00Z');
+
+  it('counts vigie_window_evictions_total per pipeline', async () => {
+    const records = [
+      { id: 'a', ts: T0, user: 'u1' },
+      { id: 'b', ts: T0 + 1000, user: 'u2' },
+      { id: 'c', ts: T0 + 2000, user: 'u3' },
+      { id: 'd', ts: T0 + 3000, user: 'u4' },
+      { id: 'end', ts: T0 + 3_600_000, user: 'u9' },
+    ];
+    const sink = collectSink();
+    const metrics = new EngineMetrics({ defaultMetrics: false });
+    const engine = new Engine({ loaded: config(CFG), mode: 'replay', sources: [memorySource(records, { name: 'in', batchSize: 2 })], sinks: [sink], metrics });
+    await engine.run();
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/vigie_window_evictions_total\{pipeline="users"\} 2\n/);
+  });
+});
