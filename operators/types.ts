@@ -50,7 +50,7 @@ export interface WindowMeta {
 }
 
 /** Default bound on the keys a window operator holds. */
-export const DEFAULT_MAX_KEYS = 100_000;
+export const DEFAULT_MAX_KEYS = 1_000_000;
 
 /** Description of the `maxKeys` option, shared by every window operator's schema. */
 export const MAX_KEYS_DESCRIPTION =
