@@ -3,7 +3,7 @@ import type { VEvent } from '../src/types.js';
 import { formatNumber, isoTime } from '../src/alerts/alert.js';
 import { evidenceRef } from '../operators/types.js';
 import { AnomalyCore, DEFAULT_ANOMALY_SETTINGS, type AnomalySettings } from './anomaly-core.js';
-import { KeyedState, commonFields, compileMatch, matchSchema, numberField } from './common.js';
+import { KeyedEventCore, commonFields, matchSchema, numberField } from './common.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
 
 export const type = 'anomaly';
@@ -33,18 +33,11 @@ interface KeyState {
   last: number;
 }
 
-export class AnomalyDetectorCore implements DetectorCore {
-  readonly input = 'event';
-  private readonly state: KeyedState<KeyState>;
-  private readonly matches: (p: Record<string, unknown>) => boolean;
+export class AnomalyDetectorCore extends KeyedEventCore<KeyState, Config> implements DetectorCore {
   private readonly settings: Partial<AnomalySettings>;
 
-  constructor(
-    private readonly cfg: Config,
-    private readonly ctx: DetectorContext,
-  ) {
-    this.state = new KeyedState(cfg.maxKeys);
-    this.matches = compileMatch(cfg.match);
+  constructor(cfg: Config, ctx: DetectorContext) {
+    super(cfg, ctx);
     this.settings = (cfg.settings ?? {}) as Partial<AnomalySettings>;
   }
 
@@ -86,9 +79,6 @@ export class AnomalyDetectorCore implements DetectorCore {
     this.state.expireFront((s) => s.last < horizon);
   }
 
-  stats(): { keys: number; evicted: number } {
-    return { keys: this.state.size, evicted: this.state.evicted };
-  }
 
   snapshot(): unknown {
     return this.state.snapshot((s) => [s.last, s.core.snapshot()]);

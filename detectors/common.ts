@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Severity, VEvent } from '../src/types.js';
 import { SEVERITIES } from '../src/types.js';
 import { durationSchema, positiveDurationSchema } from '../src/time/duration.js';
+import type { DetectorContext } from './types.js';
 
 /** Options every detector has, whatever its type. Spread into each detector's schema. */
 export const commonFields = {
@@ -211,6 +212,28 @@ export class KeyedState<T> {
       this.map.set(entry[0], decode(entry[1] as S));
     }
     this.evicted = snap.evicted;
+  }
+}
+
+/**
+ * What every keyed event detector core shares: per-key state under the `maxKeys` cap, the `match`
+ * filter compiled once, and the state size reported to metrics.
+ */
+export abstract class KeyedEventCore<S, C extends { maxKeys: number; match?: Match }> {
+  readonly input = 'event';
+  protected readonly state: KeyedState<S>;
+  protected readonly matches: (p: Record<string, unknown>) => boolean;
+
+  constructor(
+    protected readonly cfg: C,
+    protected readonly ctx: DetectorContext,
+  ) {
+    this.state = new KeyedState(cfg.maxKeys);
+    this.matches = compileMatch(cfg.match);
+  }
+
+  stats(): { keys: number; evicted: number } {
+    return { keys: this.state.size, evicted: this.state.evicted };
   }
 }
 

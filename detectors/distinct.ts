@@ -3,7 +3,7 @@ import type { VEvent } from '../src/types.js';
 import { describeEvidence, formatNumber, isoTime } from '../src/alerts/alert.js';
 import { formatDuration, positiveDurationSchema } from '../src/time/duration.js';
 import { evidenceRef } from '../operators/types.js';
-import { KeyedState, OPS, OP_TEXT, boundScore, commonFields, compileMatch, crosses, matchSchema, plural, scalarField } from './common.js';
+import { KeyedEventCore, OPS, OP_TEXT, boundScore, commonFields, crosses, matchSchema, plural, scalarField } from './common.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
 
 export const type = 'distinct';
@@ -136,18 +136,7 @@ export class RecencyList {
   }
 }
 
-export class DistinctCore implements DetectorCore {
-  readonly input = 'event';
-  private readonly state: KeyedState<RecencyList>;
-  private readonly matches: (p: Record<string, unknown>) => boolean;
-
-  constructor(
-    private readonly cfg: Config,
-    private readonly ctx: DetectorContext,
-  ) {
-    this.state = new KeyedState(cfg.maxKeys);
-    this.matches = compileMatch(cfg.match);
-  }
+export class DistinctCore extends KeyedEventCore<RecencyList, Config> implements DetectorCore {
 
   add(key: string, e: VEvent, emit: Emit): void {
     const cfg = this.cfg;
@@ -191,9 +180,6 @@ export class DistinctCore implements DetectorCore {
     this.state.expireFront((st) => st.newest < from);
   }
 
-  stats(): { keys: number; evicted: number } {
-    return { keys: this.state.size, evicted: this.state.evicted };
-  }
 
   snapshot(): unknown {
     return this.state.snapshot((s) => s.toArrays());

@@ -3,7 +3,7 @@ import type { VEvent } from '../src/types.js';
 import { isoTime } from '../src/alerts/alert.js';
 import { formatDuration, positiveDurationSchema } from '../src/time/duration.js';
 import { evidenceRef } from '../operators/types.js';
-import { KeyedState, commonFields, compileMatch, matchSchema, plural, scalarField } from './common.js';
+import { KeyedEventCore, commonFields, matchSchema, plural, scalarField } from './common.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
 
 export const type = 'first-seen';
@@ -48,18 +48,7 @@ interface KeyState {
   last: number;
 }
 
-export class FirstSeenCore implements DetectorCore {
-  readonly input = 'event';
-  private readonly state: KeyedState<KeyState>;
-  private readonly matches: (p: Record<string, unknown>) => boolean;
-
-  constructor(
-    private readonly cfg: Config,
-    private readonly ctx: DetectorContext,
-  ) {
-    this.state = new KeyedState(cfg.maxKeys);
-    this.matches = compileMatch(cfg.match);
-  }
+export class FirstSeenCore extends KeyedEventCore<KeyState, Config> implements DetectorCore {
 
   add(key: string, e: VEvent, emit: Emit): void {
     const cfg = this.cfg;
@@ -114,9 +103,6 @@ export class FirstSeenCore implements DetectorCore {
     this.state.expireFront((st) => st.last < from);
   }
 
-  stats(): { keys: number; evicted: number } {
-    return { keys: this.state.size, evicted: this.state.evicted };
-  }
 
   snapshot(): unknown {
     return this.state.snapshot((s) => [s.history, s.last, [...s.values.keys()], [...s.values.values()]]);

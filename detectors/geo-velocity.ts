@@ -3,7 +3,7 @@ import type { VEvent } from '../src/types.js';
 import { formatNumber, isoTime } from '../src/alerts/alert.js';
 import { formatSpan, positiveDurationSchema } from '../src/time/duration.js';
 import { evidenceRef } from '../operators/types.js';
-import { KeyedState, boundScore, commonFields, compileMatch, matchSchema, numberField } from './common.js';
+import { KeyedEventCore, boundScore, commonFields, matchSchema, numberField } from './common.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
 
 export const type = 'geo-velocity';
@@ -70,18 +70,7 @@ interface KeyState {
  * resolution of 1 ms, `observed` is then the distance over 1 ms (a finite lower bound, safe for JSON),
  * and `details.instant` is true.
  */
-export class GeoVelocityCore implements DetectorCore {
-  readonly input = 'event';
-  private readonly state: KeyedState<KeyState>;
-  private readonly matches: (p: Record<string, unknown>) => boolean;
-
-  constructor(
-    private readonly cfg: Config,
-    private readonly ctx: DetectorContext,
-  ) {
-    this.state = new KeyedState(cfg.maxKeys);
-    this.matches = compileMatch(cfg.match);
-  }
+export class GeoVelocityCore extends KeyedEventCore<KeyState, Config> implements DetectorCore {
 
   add(key: string, e: VEvent, emit: Emit): void {
     const cfg = this.cfg;
@@ -137,9 +126,6 @@ export class GeoVelocityCore implements DetectorCore {
     this.state.expireFront((st) => st.time < from);
   }
 
-  stats(): { keys: number; evicted: number } {
-    return { keys: this.state.size, evicted: this.state.evicted };
-  }
 
   snapshot(): unknown {
     return this.state.snapshot((s) => [s.time, s.lat, s.lon, s.ref]);

@@ -3,7 +3,7 @@ import type { VEvent } from '../src/types.js';
 import { formatNumber, isoTime } from '../src/alerts/alert.js';
 import { positiveDurationSchema } from '../src/time/duration.js';
 import { evidenceRef } from '../operators/types.js';
-import { KeyedState, commonFields, compileMatch, matchSchema, numberField, plural } from './common.js';
+import { KeyedEventCore, commonFields, matchSchema, numberField, plural } from './common.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
 
 export const type = 'outlier';
@@ -95,18 +95,7 @@ function medianOfSorted(a: readonly number[]): number {
 
 const ascending = (a: number, b: number): number => a - b;
 
-export class OutlierCore implements DetectorCore {
-  readonly input = 'event';
-  private readonly state: KeyedState<KeyState>;
-  private readonly matches: (p: Record<string, unknown>) => boolean;
-
-  constructor(
-    private readonly cfg: Config,
-    private readonly ctx: DetectorContext,
-  ) {
-    this.state = new KeyedState(cfg.maxKeys);
-    this.matches = compileMatch(cfg.match);
-  }
+export class OutlierCore extends KeyedEventCore<KeyState, Config> implements DetectorCore {
 
   add(key: string, e: VEvent, emit: Emit): void {
     const cfg = this.cfg;
@@ -225,9 +214,6 @@ export class OutlierCore implements DetectorCore {
     this.state.expireFront((st) => st.last < horizon);
   }
 
-  stats(): { keys: number; evicted: number } {
-    return { keys: this.state.size, evicted: this.state.evicted };
-  }
 
   snapshot(): unknown {
     return this.state.snapshot((s): KeySnap => [s.last, s.n, s.pos, s.values.slice(), s.mean, s.variance]);

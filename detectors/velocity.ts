@@ -3,7 +3,7 @@ import type { VEvent } from '../src/types.js';
 import { describeEvidence, formatNumber, isoTime } from '../src/alerts/alert.js';
 import { formatDuration, positiveDurationSchema } from '../src/time/duration.js';
 import { evidenceRef } from '../operators/types.js';
-import { KeyedState, OPS, OP_TEXT, boundScore, commonFields, compileMatch, crosses, lastN, matchSchema, numberField, plural } from './common.js';
+import { KeyedEventCore, OPS, OP_TEXT, boundScore, commonFields, crosses, lastN, matchSchema, numberField, plural } from './common.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
 
 export const type = 'velocity';
@@ -34,18 +34,7 @@ interface KeyState {
   sum: number;
 }
 
-export class VelocityCore implements DetectorCore {
-  readonly input = 'event';
-  private readonly state: KeyedState<KeyState>;
-  private readonly matches: (p: Record<string, unknown>) => boolean;
-
-  constructor(
-    private readonly cfg: Config,
-    private readonly ctx: DetectorContext,
-  ) {
-    this.state = new KeyedState(cfg.maxKeys);
-    this.matches = compileMatch(cfg.match);
-  }
+export class VelocityCore extends KeyedEventCore<KeyState, Config> implements DetectorCore {
 
   add(key: string, e: VEvent, emit: Emit): void {
     const cfg = this.cfg;
@@ -107,9 +96,6 @@ export class VelocityCore implements DetectorCore {
     this.state.expireFront((st) => st.times[st.times.length - 1] < from);
   }
 
-  stats(): { keys: number; evicted: number } {
-    return { keys: this.state.size, evicted: this.state.evicted };
-  }
 
   snapshot(): unknown {
     return this.state.snapshot((s) => [s.times.slice(), s.values.slice(), s.refs.slice(), s.sum]);
