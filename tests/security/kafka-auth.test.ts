@@ -15,6 +15,7 @@ import { create as createSource, schema as sourceSchema } from '../../src/source
 import type { RawBatch, SourceContext } from '../../src/sources/types.js';
 import { systemClock, type Alert } from '../../src/types.js';
 import { startKafka, type KafkaService } from '../infra/index.js';
+import { ALERT_T0, sampleAlert } from '../helpers/alerts.js';
 
 const USER = 'vigie-sec';
 const USER_PW = 'vigie-Scram-Secret-5e8b';
@@ -24,28 +25,9 @@ const PW_ENV = 'VIGIE_SEC_KAFKA_PW';
 const WRONG_ENV = 'VIGIE_SEC_KAFKA_WRONG';
 const TOPIC = 'vigie-sec-alerts';
 
-const T = Date.UTC(2026, 0, 1, 10, 0, 0);
+const T = ALERT_T0;
 
-function alert(id: string, key: string): Alert {
-  return {
-    id,
-    detector: 'card-testing',
-    detectorType: 'threshold',
-    pipeline: 'cards',
-    severity: 'high',
-    key,
-    window: { start: T, end: T + 300_000 },
-    revision: 0,
-    eventTime: T + 300_000,
-    detectedAt: T + 301_000,
-    observed: 14,
-    threshold: 10,
-    score: 1.4,
-    explanation: `14 > 10 for ${key}`,
-    evidence: ['e1'],
-    configVersion: 'v1',
-  };
-}
+const alert = sampleAlert;
 
 const batchOf = (alerts: Alert[]): SinkBatch => ({ alerts, results: [], deadLetters: [], scores: [], shadowAlerts: [] });
 

@@ -13,6 +13,7 @@ import { createLogger } from '../../src/log.js';
 import { RedisCheckpointStore, stateSchema, type CheckpointDelta } from '../../src/state/checkpoint-store.js';
 import type { Alert } from '../../src/types.js';
 import { startRedis, type RedisService } from '../infra/index.js';
+import { ALERT_T0, sampleAlert } from '../helpers/alerts.js';
 
 const ADMIN_PW = 'adm1n-Secret-9f3c';
 const USER = 'vigie';
@@ -20,28 +21,9 @@ const USER_PW = 'vigie-Secret-7d21';
 const WRONG_PW = 'wr0ng-Secret-42aa';
 const SECRETS = [ADMIN_PW, USER_PW, WRONG_PW];
 
-const T = Date.UTC(2026, 0, 1, 10, 0, 0);
+const T = ALERT_T0;
 
-function alert(id: string, key: string): Alert {
-  return {
-    id,
-    detector: 'card-testing',
-    detectorType: 'threshold',
-    pipeline: 'cards',
-    severity: 'high',
-    key,
-    window: { start: T, end: T + 300_000 },
-    revision: 0,
-    eventTime: T + 300_000,
-    detectedAt: T + 301_000,
-    observed: 14,
-    threshold: 10,
-    score: 1.4,
-    explanation: `14 > 10 for ${key}`,
-    evidence: ['e1'],
-    configVersion: 'v1',
-  };
-}
+const alert = sampleAlert;
 
 const batchOf = (alerts: Alert[]): SinkBatch => ({ alerts, results: [], deadLetters: [], scores: [], shadowAlerts: [] });
 

@@ -33,32 +33,12 @@ import { memorySource } from '../../src/sources/memory.js';
 import type { Alert } from '../../src/types.js';
 import { freePort, services, startRedis, type RedisService } from '../infra/index.js';
 import { config } from '../helpers/collect.js';
+import { ALERT_T0, sampleAlert } from '../helpers/alerts.js';
 
-const T = Date.UTC(2026, 0, 1, 10, 0, 0);
+const T = ALERT_T0;
 const ctx: SinkContext = { baseDir: process.cwd(), stdout: process.stdout, logger: silentLogger };
 
-function alert(id: string, key: string, over: Partial<Alert> = {}): Alert {
-  return {
-    id,
-    detector: 'card-testing',
-    detectorType: 'threshold',
-    pipeline: 'cards',
-    severity: 'high',
-    key,
-    window: { start: T, end: T + 300_000 },
-    revision: 0,
-    eventTime: T + 300_000,
-    detectedAt: T + 301_000,
-    observed: 14,
-    threshold: 10,
-    score: 1.4,
-    explanation: `14 > 10 for ${key}`,
-    evidence: ['e1', 'e2'],
-    configVersion: 'v1',
-    details: { note: 'café ☕', nested: { n: 1 } },
-    ...over,
-  };
-}
+const alert = sampleAlert;
 
 const batchOf = (alerts: Alert[]): SinkBatch => ({ alerts, results: [], deadLetters: [], scores: [], shadowAlerts: [] });
 
