@@ -10,6 +10,7 @@
  *   npm run bench:core                 readable table
  *   npm run bench:core -- --json       one JSON object
  *   npm run bench:core -- --events 2000000 --runs 5
+ *   npm run bench:core -- --max-keys 50000     window key bound below the key count: eviction cost
  */
 import { parseArgs } from 'node:util';
 import { Engine } from '../src/engine/engine.js';
@@ -24,12 +25,15 @@ const { values: args } = parseArgs({
     keys: { type: 'string', default: '100000' },
     runs: { type: 'string', default: '5' },
     'batch-size': { type: 'string', default: '4096' },
+    'max-keys': { type: 'string' },
   },
 });
 const N = Number(args.events);
 const KEYS = Number(args.keys);
 const RUNS = Number(args.runs);
 const BATCH = Number(args['batch-size']);
+/** The window's key bound; below the key count, evictions happen (and results differ from the loop's). */
+const MAX_KEYS = args['max-keys'] === undefined ? undefined : Number(args['max-keys']);
 const WINDOW = 60_000;
 const START = Date.parse('2026-01-01T00:00:00Z');
 
@@ -116,7 +120,7 @@ sources: [{ name: mem, type: stdin }]
 pipelines:
   - name: per-key
     key: key
-    window: { type: tumbling, size: ${WINDOW} }
+    window: { type: tumbling, size: ${WINDOW}${MAX_KEYS === undefined ? '' : `, maxKeys: ${MAX_KEYS}`} }
     evidenceLimit: 0
     aggregates:
       - { name: n, fn: count }
@@ -157,12 +161,13 @@ async function main(): Promise<void> {
     engineResults = await engineRun(events);
     eng.push(N / ((performance.now() - t0) / 1000));
   }
-  if (baseResults !== engineResults) throw new Error(`result count differs: baseline ${baseResults}, engine ${engineResults}`);
+  if (MAX_KEYS === undefined && baseResults !== engineResults) throw new Error(`result count differs: baseline ${baseResults}, engine ${engineResults}`);
   const out = {
     events: N,
     keys: KEYS,
     runs: RUNS,
     batchSize: BATCH,
+    maxKeys: MAX_KEYS ?? null,
     results: engineResults,
     eventsPerSecond: Math.round(median(eng)),
     baselineEventsPerSecond: Math.round(median(base)),
@@ -174,7 +179,7 @@ async function main(): Promise<void> {
     return;
   }
   const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
-  console.log(`bench:core  ${N.toLocaleString('en-US')} events, ${KEYS.toLocaleString('en-US')} keys, tumbling ${WINDOW / 1000}s, count+sum+distinct, ${RUNS} runs (median)`);
+  console.log(`bench:core  ${N.toLocaleString('en-US')} events, ${KEYS.toLocaleString('en-US')} keys, tumbling ${WINDOW / 1000}s${MAX_KEYS === undefined ? '' : ` (maxKeys ${MAX_KEYS.toLocaleString('en-US')})`}, count+sum+distinct, ${RUNS} runs (median)`);
   console.log('');
   console.log('| run            | events/s (median) | min          | max          |');
   console.log('|----------------|-------------------|--------------|--------------|');

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import * as tumbling from '../../operators/tumbling.js';
 import * as hopping from '../../operators/hopping.js';
 import * as sliding from '../../operators/sliding.js';
 import * as session from '../../operators/session.js';
-import type { WindowCore, WindowMeta } from '../../operators/types.js';
+import { KeyRecency, type WindowCore, type WindowMeta } from '../../operators/types.js';
 import type { VEvent, WindowResult } from '../../src/types.js';
 import { Engine } from '../../src/engine/engine.js';
 import { EngineMetrics } from '../../src/metrics/registry.js';
@@ -182,5 +183,62 @@ metrics: { enabled: false }
     await engine.run();
     const text = await metrics.registry.metrics();
     expect(text).toMatch(/vigie_window_evictions_total\{pipeline="users"\} 2\n/);
+  });
+});
+
+describe('KeyRecency', () => {
+  /** Naive reference: an array of keys, least recently active first. */
+  class Reference {
+    order: string[] = [];
+    constructor(readonly maxKeys: number) {}
+    touch(key: string): string | undefined {
+      const i = this.order.indexOf(key);
+      let victim: string | undefined;
+      if (i >= 0) this.order.splice(i, 1);
+      else if (this.order.length >= this.maxKeys) victim = this.order.shift();
+      this.order.push(key);
+      return victim;
+    }
+    forget(key: string): void {
+      const i = this.order.indexOf(key);
+      if (i >= 0) this.order.splice(i, 1);
+    }
+  }
+
+  it('evicts exactly the least recently active key, as a naive list does, through forgets and restores', () => {
+    const op = fc.oneof(
+      { weight: 8, arbitrary: fc.record({ kind: fc.constant('touch' as const), key: fc.integer({ min: 0, max: 15 }) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('forget' as const), key: fc.integer({ min: 0, max: 15 }) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('restore' as const), key: fc.constant(0) }) },
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 8 }), fc.array(op, { maxLength: 300 }), (maxKeys, ops) => {
+        let real = new KeyRecency(maxKeys);
+        const ref = new Reference(maxKeys);
+        let evicted = 0;
+        ops.forEach((o, stamp) => {
+          const key = `k${o.key}`;
+          if (o.kind === 'touch') {
+            const victim = real.touch(key, stamp);
+            expect(victim).toBe(ref.touch(key));
+            if (victim !== undefined) {
+              evicted++;
+              real.forget(victim);
+            }
+          } else if (o.kind === 'forget') {
+            real.forget(key);
+            ref.forget(key);
+          } else {
+            // A checkpoint restore: stamps only, given in any order.
+            const stamps = new Map([...ref.order].reverse().map((k) => [k, real.stampOf(k)]));
+            real = new KeyRecency(maxKeys);
+            real.restore(stamps, evicted);
+          }
+          expect([...real.keys()]).toEqual(ref.order);
+        });
+        expect(real.evicted).toBe(evicted);
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
