@@ -2,7 +2,7 @@ import type { VEvent, WindowResult, AggregateValue } from '../src/types.js';
 import type { Accumulator, AggregateFactory } from './aggregates/types.js';
 import { MinHeap } from '../src/util/heap.js';
 import { VigieError } from '../src/errors.js';
-import { ChangedKeys, DEFAULT_MAX_KEYS, KeyRecency, evidenceRef, type WindowContext, type WindowCore, type WindowMeta } from './types.js';
+import { ChangedKeys, DEFAULT_MAX_KEYS, DEFAULT_MAX_WINDOWS_PER_KEY, KeyRecency, evidenceRef, type WindowContext, type WindowCore, type WindowMeta } from './types.js';
 import { compileReader, type FieldReader } from './fields.js';
 
 /** Geometry of fixed windows: tumbling is the case advance == size. */
@@ -13,6 +13,8 @@ export interface FixedWindowSpec {
   grace: number;
   /** Most keys held; the least recently active is evicted beyond (default DEFAULT_MAX_KEYS). */
   maxKeys?: number;
+  /** Most open windows per key; an event needing more is refused (default DEFAULT_MAX_WINDOWS_PER_KEY). */
+  maxWindowsPerKey?: number;
 }
 
 /** Shared by results without evidence (evidenceLimit 0): one frozen array instead of one per result. */
@@ -64,6 +66,9 @@ export class FixedWindows implements WindowCore {
   private open = 0;
   private restoring = false;
   private readonly recency: KeyRecency;
+  private readonly maxWindows: number;
+  /** Events refused by maxWindowsPerKey. */
+  limited = 0;
   /** Keys changed since the last incremental checkpoint (when enabled). */
   readonly changes = new ChangedKeys();
 
@@ -75,6 +80,7 @@ export class FixedWindows implements WindowCore {
     this.read = compileReader(ctx.aggregates.map((a) => a.field));
     this.values = new Array(ctx.aggregates.length);
     this.recency = new KeyRecency(spec.maxKeys ?? DEFAULT_MAX_KEYS);
+    this.maxWindows = spec.maxWindowsPerKey ?? DEFAULT_MAX_WINDOWS_PER_KEY;
   }
 
   get evicted(): number {
@@ -100,8 +106,13 @@ export class FixedWindows implements WindowCore {
       // Tumbling: exactly one window; no list of starts to build.
       if (w >= last + size + grace) return false;
       this.touch(key);
+      const win = this.windowOf(key, last);
+      if (win === null) {
+        this.limited++;
+        return false;
+      }
       this.read(e.payload, this.values);
-      this.addTo(this.windowOf(key, last), e, out);
+      this.addTo(win, e, out);
       return true;
     }
     // Hopping: window starts containing t, newest first, in a reused array (no allocation per event).
@@ -111,10 +122,25 @@ export class FixedWindows implements WindowCore {
       if (w < s + size + grace) starts.push(s);
     }
     if (starts.length === 0) return false;
+    if (this.wouldExceed(key, starts)) {
+      this.limited++;
+      return false;
+    }
     this.touch(key);
     this.read(e.payload, this.values);
-    for (let j = starts.length - 1; j >= 0; j--) this.addTo(this.windowOf(key, starts[j]), e, out);
+    for (let j = starts.length - 1; j >= 0; j--) this.addTo(this.windowOf(key, starts[j]) as WindowState, e, out);
     return true;
+  }
+
+  /** True when opening the windows of `starts` that `key` lacks would take it beyond maxWindowsPerKey. */
+  private wouldExceed(key: string, starts: number[]): boolean {
+    let held = 0;
+    let present = 0;
+    for (let win = this.keys_.get(key) ?? null; win !== null; win = win.next) {
+      held++;
+      if (starts.includes(win.start)) present++;
+    }
+    return held + starts.length - present > this.maxWindows;
   }
 
   /** Mark `key` active (before its windows are created), evicting the least recently active key when full. */
@@ -133,8 +159,11 @@ export class FixedWindows implements WindowCore {
     this.changes.mark(key);
   }
 
-  /** The window of `key` starting at `start`, created when absent. */
-  private windowOf(key: string, start: number): WindowState {
+  /**
+   * The window of `key` starting at `start`, created when absent; null when creating it would take
+   * the key beyond maxWindowsPerKey (never while restoring).
+   */
+  private windowOf(key: string, start: number): WindowState | null {
     const head = this.keys_.get(key);
     if (head === undefined) {
       const win = this.createWindow(key, start);
@@ -148,6 +177,11 @@ export class FixedWindows implements WindowCore {
       cur = cur.next;
     }
     if (cur !== null && cur.start === start) return cur;
+    if (!this.restoring) {
+      let held = 0;
+      for (let w: WindowState | null = head; w !== null; w = w.next) held++;
+      if (held >= this.maxWindows) return null;
+    }
     const win = this.createWindow(key, start);
     win.next = cur;
     if (prev === null) this.keys_.set(key, win);
@@ -239,7 +273,7 @@ export class FixedWindows implements WindowCore {
     const stamps = new Map<string, number>();
     for (const [key, start, revision, count, evidence, accs, stamp] of s.windows) {
       stamps.set(key, Math.max(stamp ?? -1, stamps.get(key) ?? -1));
-      const win = this.windowOf(key, start);
+      const win = this.windowOf(key, start) as WindowState;
       win.revision = revision;
       win.count = count;
       win.evidence = evidence.length > 0 ? evidence.slice() : null;

@@ -4,7 +4,7 @@ import { durationSchema, positiveDurationSchema } from '../src/time/duration.js'
 import { MinHeap } from '../src/util/heap.js';
 import { VigieError } from '../src/errors.js';
 import type { Accumulator, AggregateFactory } from './aggregates/types.js';
-import { ChangedKeys, DEFAULT_MAX_KEYS, KeyRecency, MAX_KEYS_DESCRIPTION, evidenceRef, type WindowContext, type WindowCore, type WindowMeta } from './types.js';
+import { ChangedKeys, DEFAULT_MAX_KEYS, DEFAULT_MAX_WINDOWS_PER_KEY, KeyRecency, MAX_KEYS_DESCRIPTION, MAX_WINDOWS_PER_KEY_DESCRIPTION, evidenceRef, type WindowContext, type WindowCore, type WindowMeta } from './types.js';
 import { compileReader, type FieldReader } from './fields.js';
 
 export const type = 'session';
@@ -18,6 +18,7 @@ export const schema = z.strictObject({
   gap: positiveDurationSchema.describe('Two events of a key whose times differ by at most gap (inclusive), directly or through a chain of events, are in the same session. A session [first, last] fires when W > last + gap.'),
   grace: durationSchema.default(0).describe('How long after it fired a session still accepts late events (each re-emits it as an update).'),
   maxKeys: z.number().int().positive().optional().describe(`${MAX_KEYS_DESCRIPTION} Default ${DEFAULT_MAX_KEYS}.`),
+  maxWindowsPerKey: z.number().int().positive().optional().describe(`${MAX_WINDOWS_PER_KEY_DESCRIPTION} Default ${DEFAULT_MAX_WINDOWS_PER_KEY}.`),
 });
 
 export type Config = z.infer<typeof schema>;
@@ -55,9 +56,11 @@ export class SessionWindows implements WindowCore {
   private seq = 0;
   private open = 0;
   private readonly recency: KeyRecency;
+  /** Events refused by maxWindowsPerKey. */
+  limited = 0;
 
   constructor(
-    private readonly cfg: { gap: number; grace: number; maxKeys?: number },
+    private readonly cfg: { gap: number; grace: number; maxKeys?: number; maxWindowsPerKey?: number },
     private readonly ctx: WindowContext,
   ) {
     this.aggs = ctx.aggregates;
@@ -105,6 +108,10 @@ export class SessionWindows implements WindowCore {
     }
     if (target === undefined) {
       if (this.w > t + gap + grace) return false;
+      if (list !== undefined && list.length >= (this.cfg.maxWindowsPerKey ?? DEFAULT_MAX_WINDOWS_PER_KEY)) {
+        this.limited++;
+        return false;
+      }
       if (list === undefined) {
         list = [];
         this.keys_.set(key, list);
@@ -281,5 +288,5 @@ export class SessionWindows implements WindowCore {
 
 /** Build the pure session-window core. */
 export function create(config: Config, ctx: WindowContext): WindowCore {
-  return new SessionWindows({ gap: config.gap, grace: config.grace, maxKeys: config.maxKeys }, ctx);
+  return new SessionWindows({ gap: config.gap, grace: config.grace, maxKeys: config.maxKeys, maxWindowsPerKey: config.maxWindowsPerKey }, ctx);
 }

@@ -9,6 +9,9 @@ import { compileReader, type FieldReader } from './fields.js';
 
 export const type = 'sliding';
 
+/** Default bound on the events buffered for one key. */
+export const DEFAULT_MAX_EVENTS_PER_KEY = 100_000;
+
 /**
  * Sliding windows: one evaluation per event, over the events of its key in [t - lookback, t].
  * Example: `window: { type: sliding, lookback: 10m }`
@@ -19,6 +22,16 @@ export const schema = z.strictObject({
   grace: durationSchema.default(0).describe('How long an evaluation stays open for late events after it was emitted (each accepted late event re-emits the evaluations it falls into as updates).'),
   eager: z.boolean().default(false).describe('Evaluate each event on arrival instead of when the watermark passes it: lower latency, but results depend on arrival order and may differ between replay and live. Off by default.'),
   maxKeys: z.number().int().positive().optional().describe(`${MAX_KEYS_DESCRIPTION} Default ${DEFAULT_MAX_KEYS}.`),
+  maxEventsPerKey: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe(
+      'Most events one key may hold in its buffer (the events within lookback + grace). An event beyond it is not added and goes to the ' +
+        'dead-letter output with reason window_limit (counted in vigie_events_dead_lettered_total{reason="window_limit"}). ' +
+        `Default ${DEFAULT_MAX_EVENTS_PER_KEY}.`,
+    ),
 });
 
 export type Config = z.infer<typeof schema>;
@@ -53,9 +66,11 @@ export class SlidingWindows implements WindowCore {
   private seq = 0;
   private size = 0;
   private readonly recency: KeyRecency;
+  /** Events refused by maxEventsPerKey. */
+  limited = 0;
 
   constructor(
-    private readonly cfg: { lookback: number; grace: number; eager: boolean; maxKeys?: number },
+    private readonly cfg: { lookback: number; grace: number; eager: boolean; maxKeys?: number; maxEventsPerKey?: number },
     private readonly ctx: WindowContext,
   ) {
     this.aggs = ctx.aggregates;
@@ -86,12 +101,16 @@ export class SlidingWindows implements WindowCore {
     const t = e.time;
     const w = this.w;
     if (w > t + lookback + grace) return false;
+    let list = this.keys_.get(key);
+    if (list !== undefined && list.length >= (this.cfg.maxEventsPerKey ?? DEFAULT_MAX_EVENTS_PER_KEY)) {
+      this.limited++;
+      return false;
+    }
     const victim = this.recency.touch(key, this.seq);
     if (victim !== undefined) this.evict(victim);
     const values = new Array(this.aggs.length);
     this.read(e.payload, values);
     const entry: Entry = { key, time: t, seq: this.seq++, ref: evidenceRef(e), values, revision: -1, alive: true };
-    let list = this.keys_.get(key);
     if (list === undefined) {
       list = [];
       this.keys_.set(key, list);
@@ -264,5 +283,5 @@ export class SlidingWindows implements WindowCore {
 
 /** Build the pure sliding-window core. */
 export function create(config: Config, ctx: WindowContext): WindowCore {
-  return new SlidingWindows({ lookback: config.lookback, grace: config.grace, eager: config.eager, maxKeys: config.maxKeys }, ctx);
+  return new SlidingWindows({ lookback: config.lookback, grace: config.grace, eager: config.eager, maxKeys: config.maxKeys, maxEventsPerKey: config.maxEventsPerKey }, ctx);
 }

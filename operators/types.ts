@@ -29,6 +29,12 @@ export interface WindowCore {
    * state began (kept by snapshot/restore). Optional: cores without per-key state have none.
    */
   readonly evicted?: number;
+  /**
+   * Events refused because their key held the most open windows (or buffered events) allowed,
+   * cumulative for the core's life (not checkpointed). `add` returns false for them too: the caller
+   * tells a refusal from a late event by this count changing.
+   */
+  readonly limited?: number;
   snapshot(): unknown;
   restore(snapshot: unknown): void;
   /**
@@ -52,6 +58,15 @@ export interface WindowMeta {
 
 /** Default bound on the keys a window operator holds. */
 export const DEFAULT_MAX_KEYS = 1_000_000;
+
+/** Default bound on the open windows of one key (tumbling, hopping, session). */
+export const DEFAULT_MAX_WINDOWS_PER_KEY = 10_000;
+
+/** Description of the `maxWindowsPerKey` option, shared by the tumbling, hopping and session schemas. */
+export const MAX_WINDOWS_PER_KEY_DESCRIPTION =
+  'Most open windows one key may hold (windows kept open by grace and out-of-order events). An event that would open a window ' +
+  'beyond it is not added anywhere and goes to the dead-letter output with reason window_limit (counted in ' +
+  'vigie_events_dead_lettered_total{reason="window_limit"}); the key\'s open windows are untouched.';
 
 /** Description of the `maxKeys` option, shared by every window operator's schema. */
 export const MAX_KEYS_DESCRIPTION =

@@ -10,11 +10,13 @@
  *     outputs: [alerts, results, deadLetters]
  *     perOutput: true
  *     fsync: true
+ *     rotate: { maxBytes: 104857600, interval: 1d, keep: 30, maxAge: 30d }
  * ```
  */
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { durationSchema, positiveDurationSchema } from '../src/time/duration.js';
 import { OUTPUT_KINDS, type OutputKind, type Sink, type SinkBatch, type SinkContext } from './types.js';
 
 export const type = 'jsonl';
@@ -28,6 +30,7 @@ export const example = `sinks:
     outputs: [alerts, results, deadLetters]
     perOutput: true
     fsync: true
+    rotate: { maxBytes: 104857600, interval: 1d, keep: 30, maxAge: 30d }
 `;
 
 export const schema = z
@@ -59,6 +62,25 @@ export const schema = z
       .describe(
         'Flush each batch to stable storage (fsync) before acknowledging it. Survives a machine crash, ' +
           'not just a process crash, at the cost of one disk sync per batch.',
+      ),
+    fileMode: z
+      .string()
+      .regex(/^0?[0-7]{3}$/, 'expected an octal mode such as "0600"')
+      .default('0600')
+      .describe('Permissions of the files this sink creates (octal). Default "0600": owner only, since alerts and dead letters may hold personal data. Existing files keep theirs.'),
+    rotate: z
+      .strictObject({
+        maxBytes: z.number().int().positive().optional().describe('Rotate a file once it holds at least this many bytes.'),
+        interval: positiveDurationSchema.optional().describe('Rotate a file once it was started this long ago (processing time), e.g. "1d".'),
+        keep: z.number().int().min(0).default(10).describe('Rotated files kept per file; the oldest beyond are deleted. 0 keeps none (rotation deletes).'),
+        maxAge: durationSchema.optional().describe('Delete rotated files older than this (by the time in their name), e.g. "30d": the retention bound of what the sink stored.'),
+      })
+      .refine((r) => r.maxBytes !== undefined || r.interval !== undefined, { message: 'give maxBytes, interval or both' })
+      .optional()
+      .describe(
+        'Rotation and retention. A file is renamed to `<name>.<UTC time>.jsonl` (e.g. `vigie.dead-letters.20261130T120000Z.jsonl`) when it reaches ' +
+          '`maxBytes` or `interval`, after the batch that reached it, and a new one is started. Rotated files beyond `keep`, or older than ' +
+          '`maxAge`, are deleted: at start, after each rotation, and at most once a minute. Off by default (files grow without bound).',
       ),
   })
   .describe(
@@ -99,6 +121,47 @@ export function create(config: JsonlSinkConfig, ctx: SinkContext): Sink {
 interface OpenFile {
   path: string;
   handle: FileHandle;
+  /** Bytes in the file. */
+  size: number;
+  /** When the file was started (its birth time, or when this sink created it). */
+  startedAt: number;
+}
+
+type RotateConfig = NonNullable<JsonlSinkConfig['rotate']>;
+
+/** `20261130T120000Z`: the UTC time in a rotated file's name (sorts as it reads). */
+function stamp(ms: number): string {
+  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+}
+
+function stampTime(s: string): number {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s);
+  return m === null ? NaN : Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
+}
+
+/** `dir/name.jsonl` -> [`dir`, `name`, `.jsonl`] (extension `.jsonl` or none). */
+function splitName(path: string): [string, string, string] {
+  const file = basename(path);
+  return file.endsWith('.jsonl') ? [dirname(path), file.slice(0, -'.jsonl'.length), '.jsonl'] : [dirname(path), file, ''];
+}
+
+/** Rotated files of `path`, oldest first: [file path, time in its name]. */
+export async function rotatedFiles(path: string): Promise<Array<[string, number]>> {
+  const [dir, stem, ext] = splitName(path);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const re = new RegExp(`^${stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(\\d{8}T\\d{6}Z)(?:-(\\d+))?${ext.replace('.', '\\.')}$`);
+  const found: Array<[string, number, number]> = [];
+  for (const n of names) {
+    const m = re.exec(n);
+    if (m !== null) found.push([join(dir, n), stampTime(m[1]), Number(m[2] ?? 0)]);
+  }
+  found.sort((a, b) => a[1] - b[1] || a[2] - b[2]);
+  return found.map(([p, t]) => [p, t]);
 }
 
 class JsonlFileSink implements Sink {
@@ -108,6 +171,10 @@ class JsonlFileSink implements Sink {
   readonly outputs: ReadonlySet<OutputKind>;
   private readonly paths: Map<OutputKind, string>;
   private readonly fsync: boolean;
+  private readonly mode: number;
+  private readonly rotate: RotateConfig | undefined;
+  private readonly now: () => number;
+  private lastPrune = -Infinity;
   private files: Promise<Map<string, OpenFile>> | undefined;
   /**
    * Writes run one after the other: lines of two batches never interleave, and a batch resolves
@@ -121,6 +188,9 @@ class JsonlFileSink implements Sink {
     this.outputs = new Set(config.outputs);
     this.paths = outputPaths(config, ctx.baseDir);
     this.fsync = config.fsync;
+    this.mode = parseInt(config.fileMode ?? '0600', 8);
+    this.rotate = config.rotate;
+    this.now = ctx.now ?? Date.now;
   }
 
   write(batch: SinkBatch): Promise<void> {
@@ -163,13 +233,57 @@ class JsonlFileSink implements Sink {
         } catch (err) {
           throw new Error(`jsonl sink "${this.name}": cannot write ${path}`, { cause: err });
         }
+        file.size += Buffer.byteLength(text, 'utf8');
       }),
     );
+    if (this.rotate !== undefined) await this.rotateDue(files, this.rotate);
+  }
+
+  /** Rotate the files that reached their size or age, then apply retention (after a rotation, or once a minute). */
+  private async rotateDue(files: Map<string, OpenFile>, r: RotateConfig): Promise<void> {
+    const now = this.now();
+    let rotated = false;
+    for (const file of files.values()) {
+      const due = (r.maxBytes !== undefined && file.size >= r.maxBytes) || (r.interval !== undefined && now - file.startedAt >= r.interval);
+      if (!due || file.size === 0) continue;
+      const [dir, stem, ext] = splitName(file.path);
+      const taken = new Set((await rotatedFiles(file.path)).map(([p]) => p));
+      let target = join(dir, `${stem}.${stamp(now)}${ext}`);
+      for (let n = 1; taken.has(target); n++) target = join(dir, `${stem}.${stamp(now)}-${n}${ext}`);
+      try {
+        await file.handle.close();
+        await rename(file.path, target);
+        file.handle = await open(file.path, 'a', this.mode);
+        if (this.fsync) await syncDir(dir);
+      } catch (err) {
+        throw new Error(`jsonl sink "${this.name}": cannot rotate ${file.path}`, { cause: err });
+      }
+      file.size = 0;
+      file.startedAt = now;
+      rotated = true;
+    }
+    if (rotated || now - this.lastPrune >= 60_000) await this.prune(files.keys(), r, now);
+  }
+
+  /** Delete rotated files beyond `keep` or older than `maxAge`. */
+  private async prune(paths: Iterable<string>, r: RotateConfig, now: number): Promise<void> {
+    this.lastPrune = now;
+    for (const path of paths) {
+      const rotated = await rotatedFiles(path);
+      const excess = rotated.length - r.keep;
+      for (let i = 0; i < rotated.length; i++) {
+        const [p, t] = rotated[i];
+        if (i < excess || (r.maxAge !== undefined && now - t > r.maxAge)) await unlink(p).catch(() => undefined);
+      }
+    }
   }
 
   private open(): Promise<Map<string, OpenFile>> {
     if (this.files === undefined) {
-      this.files = openAll(this.name, new Set(this.paths.values()), this.fsync);
+      this.files = openAll(this.name, new Set(this.paths.values()), this.fsync, this.mode, this.now).then(async (files) => {
+        if (this.rotate !== undefined) await this.prune(files.keys(), this.rotate, this.now());
+        return files;
+      });
       // Opening failed (permissions, bad path): let the next write try again instead of failing forever.
       this.files.catch(() => {
         this.files = undefined;
@@ -179,15 +293,17 @@ class JsonlFileSink implements Sink {
   }
 }
 
-async function openAll(name: string, paths: Set<string>, fsync: boolean): Promise<Map<string, OpenFile>> {
+async function openAll(name: string, paths: Set<string>, fsync: boolean, mode: number, now: () => number): Promise<Map<string, OpenFile>> {
   const files = new Map<string, OpenFile>();
   let current = '';
   try {
     for (const path of paths) {
       current = path;
       await mkdir(dirname(path), { recursive: true });
-      const handle = await open(path, 'a');
-      files.set(path, { path, handle });
+      const handle = await open(path, 'a', mode);
+      const st = await handle.stat();
+      const born = st.birthtimeMs > 0 ? st.birthtimeMs : st.mtimeMs;
+      files.set(path, { path, handle, size: st.size, startedAt: st.size > 0 ? Math.min(born, now()) : now() });
       if (fsync) await syncDir(dirname(path));
     }
   } catch (err) {

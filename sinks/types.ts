@@ -45,4 +45,6 @@ export interface SinkContext {
   logger: import('pino').Logger;
   /** The engine's metrics, for sinks that count retries or other sink-specific events. */
   metrics?: import('../src/metrics/registry.js').EngineMetrics;
+  /** Wall clock in ms, for sinks that rotate or expire what they store (Date.now by default; tests set it). */
+  now?: () => number;
 }

@@ -28,6 +28,7 @@ export const DEAD_LETTER_REASONS = [
   'too_large',
   'schema',
   'late',
+  'window_limit',
 ] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
@@ -37,7 +38,7 @@ export interface DeadLetter {
   /** Human-readable detail (which field, what was found). Never the raw value of a field. */
   detail: string;
   source: string;
-  /** Pipeline name for pipeline-level reasons (missing_key, late). */
+  /** Pipeline name for pipeline-level reasons (missing_key, late, window_limit). */
   pipeline?: string;
   /** Kafka topic of the record, for Kafka sources. */
   topic?: string;

@@ -7,7 +7,7 @@ import type { LoadedConfig } from '../config/load.js';
 import type { SourceConfig } from '../sources/index.js';
 import { createSource } from '../sources/index.js';
 import type { RawBatch, Source } from '../sources/types.js';
-import { Ingestor } from '../ingest/ingestor.js';
+import { Ingestor, type SeenIdsSnapshot } from '../ingest/ingestor.js';
 import { WatermarkTracker } from '../time/watermark.js';
 import { Task } from './task.js';
 import type { PipelineDeps } from './pipeline.js';
@@ -62,6 +62,8 @@ export interface PipelineSummary {
   filtered: number;
   late: number;
   missingKey: number;
+  /** Events refused by the window's per-key bound (dead-lettered as window_limit); absent when none. */
+  windowLimited?: number;
   results: number;
 }
 
@@ -347,12 +349,13 @@ export class Engine {
     return this.started && !this.stopped;
   }
 
-  /** Readiness with reasons (for /readyz): running, and every sink able to write. */
+  /** Readiness with reasons (for /readyz): running, every source able to read and every sink able to write. */
   readiness(): { ready: boolean; reasons: string[] } {
     const reasons: string[] = [];
     if (!this.started) reasons.push('engine not started');
     if (this.stopped) reasons.push('engine stopping');
     if (this.restoring > 0) reasons.push(`restoring the state of ${this.restoring} partition(s)`);
+    for (const s of this.sources) if (s.healthy && !s.healthy()) reasons.push(`source ${s.name} cannot read (${s.downReason?.() ?? 'reconnecting'})`);
     for (const s of this.sinks) if (s.healthy && !s.healthy()) reasons.push(`sink ${s.name} cannot write (retrying)`);
     return { ready: reasons.length === 0, reasons };
   }
@@ -377,7 +380,7 @@ export class Engine {
         this.flush$.next();
       },
     };
-    if (config.state.store === 'redis') this.store = new RedisCheckpointStore(config.state);
+    if (config.state.store === 'redis') this.store = new RedisCheckpointStore(config.state, this.logger);
     const sourceConfigs = this.opts.input ? [inputSource(resolve(this.opts.input), config.sources[0])] : config.sources.map((s) => this.forMode(s));
     this.sources = this.opts.sources ?? sourceConfigs.map((s) => createSource(s, ctx));
     for (const s of this.sources) {
@@ -410,7 +413,7 @@ export class Engine {
     try {
       await lastValueFrom(batches$);
       // Everything processed is delivered: checkpoint and commit every partition once more.
-      for (const [pid, task] of this.scopedTasks) await this.checkpointAndCommit(pid, task, task.checkpoint(this.clock.now()));
+      for (const [pid, task] of this.scopedTasks) await this.checkpointAndCommit(pid, task, this.checkpointOf(pid, task, this.clock.now()));
     } finally {
       this.ended = true;
       for (const r of this.reloads.splice(0)) {
@@ -460,6 +463,7 @@ export class Engine {
     task.epoch = epoch;
     if (cp === undefined) return undefined;
     const restored = task.restore(cp.meta, cp.entries, this.clock.now(), pid);
+    this.ingestors.get(source.name)?.restoreSeen(pid, cp.meta.dedup as SeenIdsSnapshot | undefined);
     this.opts.metrics?.restoreDuration.observe((performance.now() - t0) / 1000);
     this.logger.info({ source: source.name, partition: local, offset: cp.meta.offset, restored }, 'partition state restored');
     return cp.meta.offset;
@@ -645,7 +649,7 @@ export class Engine {
       if (task.lastOffset > task.checkpointedOffset && now - task.lastCheckpointAt >= interval) {
         task.lastCheckpointAt = now;
         task.checkpointedOffset = task.lastOffset;
-        due.push({ pid, task, cp: task.checkpoint(now) });
+        due.push({ pid, task, cp: this.checkpointOf(pid, task, now) });
       }
     }
     return due;
@@ -705,7 +709,15 @@ export class Engine {
     if (now - task.lastCheckpointAt < this.loaded.config.state.interval) return;
     task.lastCheckpointAt = now;
     task.checkpointedOffset = task.lastOffset;
-    this.checkpoints.set(batch, [{ pid, task, cp: task.checkpoint(now) }]);
+    this.checkpoints.set(batch, [{ pid, task, cp: this.checkpointOf(pid, task, now) }]);
+  }
+
+  /** A partition task's checkpoint, with the ids its source remembers for de-duplication. */
+  private checkpointOf(pid: number, task: Task, now: number): CheckpointDelta {
+    const cp = task.checkpoint(now);
+    const seen = this.ingestors.get(this.partitionOwners[pid].source.name)?.snapshotSeen(pid);
+    if (seen !== undefined) cp.meta.dedup = seen;
+    return cp;
   }
 
   /** Write the batch to every sink; resolves once the acknowledging ones have it durable. */
@@ -789,7 +801,7 @@ export class Engine {
       let open = 0;
       let keys = 0;
       let evicted = 0;
-      const c = { processed: 0, filtered: 0, late: 0, missingKey: 0 };
+      const c = { processed: 0, filtered: 0, late: 0, missingKey: 0, limited: 0 };
       for (const t of tasks) {
         // Every task builds the config's pipelines in the same order.
         const tp = t.pipelines[i];
@@ -798,6 +810,7 @@ export class Engine {
         c.filtered += tc.filtered;
         c.late += tc.late;
         c.missingKey += tc.missingKey;
+        c.limited += tc.limited;
         open += tp.window.openWindows;
         keys += tp.window.keyCount;
         const ev = tp.window.evicted ?? 0;
@@ -830,6 +843,7 @@ export class Engine {
       ps.filtered += c.filtered;
       ps.late += c.late;
       ps.missingKey += c.missingKey;
+      if (c.limited > 0) ps.windowLimited = (ps.windowLimited ?? 0) + c.limited;
       if (m) {
         m.eventsProcessed.inc({ pipeline: p.name }, c.processed);
         m.eventsFiltered.inc({ pipeline: p.name }, c.filtered);

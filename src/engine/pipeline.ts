@@ -65,6 +65,8 @@ export interface PipelineCounts {
   filtered: number;
   late: number;
   missingKey: number;
+  /** Refused by the window's per-key bound (maxWindowsPerKey, maxEventsPerKey). */
+  limited: number;
 }
 
 export interface PipelineDeps {
@@ -81,7 +83,7 @@ export class PipelineCore {
   readonly name: string;
   readonly window: WindowCore;
   readonly detectors: DetectorSet;
-  readonly counts: PipelineCounts = { processed: 0, filtered: 0, late: 0, missingKey: 0 };
+  readonly counts: PipelineCounts = { processed: 0, filtered: 0, late: 0, missingKey: 0, limited: 0 };
   private readonly sources: ReadonlySet<string> | undefined;
   private readonly where: Array<[string, readonly unknown[]]>;
   private readonly keyFields: readonly string[];
@@ -175,7 +177,13 @@ export class PipelineCore {
         continue;
       }
       if (this.windowed) {
+        const limited = win.limited;
         if (!win.add(key, e, batch.results)) {
+          if (win.limited !== limited) {
+            c.limited++;
+            batch.deadLetters.push(this.deadLetter('window_limit', `key has the most open windows (or buffered events) its window allows`, e));
+            continue;
+          }
           c.late++;
           batch.deadLetters.push(this.deadLetter('late', `every window of this event had closed (watermark ${this.w})`, e));
           continue;
@@ -212,7 +220,7 @@ export class PipelineCore {
   /** Take and reset the counters. */
   takeCounts(): PipelineCounts {
     const out = { ...this.counts };
-    this.counts.processed = this.counts.filtered = this.counts.late = this.counts.missingKey = 0;
+    this.counts.processed = this.counts.filtered = this.counts.late = this.counts.missingKey = this.counts.limited = 0;
     return out;
   }
 
@@ -246,7 +254,7 @@ export class PipelineCore {
     this.detectors.restore(snap.detectors);
   }
 
-  private deadLetter(reason: 'missing_key' | 'late', detail: string, e: VEvent): DeadLetter {
+  private deadLetter(reason: 'missing_key' | 'late' | 'window_limit', detail: string, e: VEvent): DeadLetter {
     return { reason, detail, source: e.source, pipeline: this.name, partition: e.partition, offset: e.offset, raw: e.payload, time: e.time };
   }
 }

@@ -89,6 +89,24 @@ class SeenIds {
   get size(): number {
     return this.ids.size;
   }
+
+  snapshot(): SeenIdsSnapshot {
+    return { maxTime: this.maxTime, ids: [...this.ids] };
+  }
+
+  restore(s: SeenIdsSnapshot): void {
+    this.ids.clear();
+    this.maxTime = s.maxTime;
+    // Oldest first, as saved; the bound applies if it was lowered since.
+    const from = Math.max(0, s.ids.length - this.maxIds);
+    for (let i = from; i < s.ids.length; i++) this.ids.set(s.ids[i][0], s.ids[i][1]);
+  }
+}
+
+/** The ids a partition remembers for de-duplication, as checkpointed: oldest first. */
+export interface SeenIdsSnapshot {
+  maxTime: number;
+  ids: Array<[string, number]>;
 }
 
 /** Text of a raw record for a dead letter: lines as they were, bytes as base64. */
@@ -143,6 +161,24 @@ export class Ingestor {
     const n = this.duplicates;
     this.duplicates = 0;
     return n;
+  }
+
+  /** The ids remembered on a partition, for its checkpoint (undefined without `dedup` or before any id). */
+  snapshotSeen(partition: number): SeenIdsSnapshot | undefined {
+    return this.seen.get(partition)?.snapshot();
+  }
+
+  /** Restore a partition's remembered ids from its checkpoint (ignored without `dedup`). */
+  restoreSeen(partition: number, s: SeenIdsSnapshot | undefined): void {
+    const dedup = this.mapping.dedup;
+    if (dedup === undefined) return;
+    if (s === undefined || !Array.isArray(s.ids)) {
+      this.seen.delete(partition);
+      return;
+    }
+    const seen = new SeenIds(dedup.horizon, dedup.maxIds);
+    seen.restore(s);
+    this.seen.set(partition, seen);
   }
 
   /** Ids remembered for de-duplication on a partition (tests, introspection). */

@@ -24,7 +24,7 @@ export const mappingShape = {
       maxIds: z.number().int().positive().default(100_000).describe('Most ids remembered per partition; beyond it the oldest remembered are forgotten first (bounded memory).'),
     })
     .optional()
-    .describe('Drop redelivered events (same id) before any pipeline, so they count once. Off by default. Duplicates are not bad input: they are never dead-lettered, but counted per source (vigie_events_duplicate_total, and duplicates in the summary, with in = events + dead-lettered + duplicates). Events without an id are never duplicates. Per partition and in arrival order, so replays are deterministic; the remembered ids are not checkpointed (after a restart, a redelivery of an id seen before it is not recognised).'),
+    .describe('Drop redelivered events (same id) before any pipeline, so they count once. Off by default. Duplicates are not bad input: they are never dead-lettered, but counted per source (vigie_events_duplicate_total, and duplicates in the summary, with in = events + dead-lettered + duplicates). Events without an id are never duplicates. Per partition and in arrival order, so replays are deterministic. With a Kafka source and `state.store: redis`, the remembered ids are part of each partition\'s checkpoint (their size counts in vigie_checkpoint_bytes), so a redelivery after a restart or a rebalance is still recognised.'),
 };
 
 export const mappingSchema = z.strictObject(mappingShape);

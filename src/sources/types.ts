@@ -47,6 +47,13 @@ export interface Source {
   describePartition?(partition: number): { topic?: string; partition: number };
   /** Where the transport's record key and timestamp go, for sources that have them. */
   readonly recordMeta?: { keyField?: string; timestampFromRecord: boolean };
+  /**
+   * False while the source cannot read (its broker is unreachable, its client is restarting); it
+   * recovers by itself. For /readyz (and `vigie_source_up` where reported). Absent: always able to read.
+   */
+  healthy?(): boolean;
+  /** Why the source cannot read, while `healthy()` is false (for /readyz reasons). */
+  downReason?(): string | undefined;
 }
 
 export interface SourceContext {

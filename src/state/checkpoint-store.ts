@@ -1,6 +1,8 @@
 import { Packr } from 'msgpackr';
+import type { Logger } from 'pino';
 import { z } from 'zod';
-import { createRedis, type RedisClient } from '../redis/connection.js';
+import { silentLogger } from '../log.js';
+import { createRedis, describeRedisTarget, redisConnectionShape, type RedisClient, type RedisConnectionOptions } from '../redis/connection.js';
 import { durationSchema } from '../time/duration.js';
 
 /** The meta part of a partition's checkpoint: the input position it covers and what is not per key. */
@@ -12,6 +14,8 @@ export interface Checkpoint {
   watermark: unknown;
   /** Per pipeline: [name, hash of its config, meta state (window clock, detectors)]. */
   pipelines: Array<[string, string, unknown]>;
+  /** Ids the partition's source remembers for de-duplication (`dedup` in its mapping); absent without. */
+  dedup?: unknown;
   savedAt: number;
 }
 
@@ -69,12 +73,14 @@ export const stateSchema = z
   .strictObject({
     store: z.enum(['none', 'redis']).default('none').describe('Where partition state is checkpointed: none (state is lost on restart), or redis.'),
     redisUrl: z.string().default('redis://127.0.0.1:6379').describe('Redis URL (redis:// or rediss:// for TLS); e.g. "${REDIS_URL}". A password in the URL is better given with passwordEnv.'),
-    passwordEnv: z.string().optional().describe('Environment variable holding the Redis password (ACL user in the URL).'),
+    username: redisConnectionShape.username,
+    passwordEnv: z.string().optional().describe('Environment variable holding the Redis password (ACL user in the URL or in `username`).'),
+    tls: redisConnectionShape.tls,
     prefix: z.string().min(1).default('vigie').describe('Prefix of every key written.'),
     interval: durationSchema.default(5000).describe('How often (processing time) each partition\'s state is checkpointed; offsets are committed right after.'),
     ttl: durationSchema.default(7 * 86_400_000).describe('Checkpoints expire after this long without being rewritten (a bound on stored data).'),
   })
-  .default({ store: 'none', redisUrl: 'redis://127.0.0.1:6379', prefix: 'vigie', interval: 5000, ttl: 7 * 86_400_000 })
+  .default({ store: 'none', redisUrl: 'redis://127.0.0.1:6379', tls: false, prefix: 'vigie', interval: 5000, ttl: 7 * 86_400_000 })
   .describe('State checkpoints for partitioned (Kafka) sources.');
 export type StateConfig = z.infer<typeof stateSchema>;
 
@@ -88,13 +94,44 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true });
  */
 export class RedisCheckpointStore implements CheckpointStore {
   private readonly redis: RedisClient;
+  private readonly target: string;
+  /** The last connection error (TLS, refused...), for the message of calls that gave up because of it. */
+  private lastError: Error | undefined;
 
-  constructor(private readonly cfg: StateConfig) {
+  constructor(
+    private readonly cfg: StateConfig,
+    logger: Logger = silentLogger,
+  ) {
     // The shared connection factory (src/redis/connection.ts), fed from this section's own keys.
-    this.redis = createRedis(
-      { url: cfg.redisUrl, passwordEnv: cfg.passwordEnv },
-      { lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: true },
-    );
+    const conn: RedisConnectionOptions = { url: cfg.redisUrl, username: cfg.username, passwordEnv: cfg.passwordEnv, tls: cfg.tls };
+    this.redis = createRedis(conn, { lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: true });
+    // Without a listener ioredis prints every connection error raw to stderr. The calls that need the
+    // connection reject with the error; the log says it once per distinct message until the next `ready`.
+    const target = (this.target = describeRedisTarget(conn));
+    let lastLogged: string | undefined;
+    this.redis.on('error', (err: Error) => {
+      this.lastError = err;
+      if (err.message === lastLogged) return;
+      lastLogged = err.message;
+      logger.warn({ component: 'checkpoint-store', target, err: err.message }, 'checkpoint store: redis connection error');
+    });
+    this.redis.on('ready', () => {
+      lastLogged = undefined;
+      this.lastError = undefined;
+    });
+  }
+
+  /** A call that gave up after its reconnections says why the connection failed, not just that it did. */
+  private async call<T>(p: Promise<T>): Promise<T> {
+    try {
+      return await p;
+    } catch (err) {
+      const last = this.lastError;
+      if (err instanceof Error && err.name === 'MaxRetriesPerRequestError' && last !== undefined) {
+        throw new Error(`checkpoint store: cannot reach Redis at ${this.target}: ${last.message}`, { cause: err });
+      }
+      throw err;
+    }
   }
 
   private metaKey(id: string): string {
@@ -110,13 +147,13 @@ export class RedisCheckpointStore implements CheckpointStore {
   }
 
   async acquire(id: string): Promise<{ epoch: number; checkpoint: LoadedCheckpoint | undefined }> {
-    const epoch = await this.redis.incr(this.epochKey(id));
-    await this.redis.pexpire(this.epochKey(id), this.cfg.ttl);
+    const epoch = await this.call(this.redis.incr(this.epochKey(id)));
+    await this.call(this.redis.pexpire(this.epochKey(id), this.cfg.ttl));
     return { epoch, checkpoint: await this.load(id) };
   }
 
   async load(id: string): Promise<LoadedCheckpoint | undefined> {
-    const [buf, fields] = await Promise.all([this.redis.getBuffer(this.metaKey(id)), this.redis.hgetallBuffer(this.keysKey(id))]);
+    const [buf, fields] = await this.call(Promise.all([this.redis.getBuffer(this.metaKey(id)), this.redis.hgetallBuffer(this.keysKey(id))]));
     if (buf === null) return undefined;
     const meta = packr.unpack(buf) as Checkpoint;
     if (meta?.v !== 2) return undefined;
@@ -147,7 +184,7 @@ export class RedisCheckpointStore implements CheckpointStore {
     const meta = packr.pack(delta.meta);
     bytes += meta.byteLength;
     const args: Array<string | Buffer | number> = [String(epoch), this.cfg.ttl, delta.full ? '1' : '0', meta, set.length / 2, ...set, ...del];
-    const ok = await this.redis.eval(SAVE_SCRIPT, 3, this.epochKey(id), this.metaKey(id), this.keysKey(id), ...args);
+    const ok = await this.call(this.redis.eval(SAVE_SCRIPT, 3, this.epochKey(id), this.metaKey(id), this.keysKey(id), ...args));
     return ok === 1 ? bytes : -1;
   }
 

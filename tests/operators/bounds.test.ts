@@ -10,7 +10,7 @@ import { Engine } from '../../src/engine/engine.js';
 import { EngineMetrics } from '../../src/metrics/registry.js';
 import { memorySource } from '../../src/sources/memory.js';
 import { collectSink, config } from '../helpers/collect.js';
-import { ev, feed, makeCore, perKey } from '../helpers/windows.js';
+import { canon, ev, feed, makeCore, perKey } from '../helpers/windows.js';
 
 const OPERATORS = [
   { name: 'tumbling', mod: tumbling, cfg: { size: 10 } },
@@ -240,5 +240,82 @@ describe('KeyRecency', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe('per-key window bounds', () => {
+  const CASES = [
+    // [name, module, config, events of key a: accepted (true) or refused (false)]
+    { name: 'tumbling', mod: tumbling, cfg: { size: 10, grace: 1000, maxWindowsPerKey: 2 }, seq: [[1, true], [15, true], [25, false], [5, true]] },
+    { name: 'hopping', mod: hopping, cfg: { size: 10, advance: 5, grace: 1000, maxWindowsPerKey: 3 }, seq: [[1, true], [6, true], [11, false], [7, true]] },
+    { name: 'session', mod: session, cfg: { gap: 5, grace: 1000, maxWindowsPerKey: 2 }, seq: [[1, true], [20, true], [40, false], [3, true]] },
+    { name: 'sliding', mod: sliding, cfg: { lookback: 10, maxEventsPerKey: 2 }, seq: [[1, true], [2, true], [3, false]] },
+  ] as const;
+
+  for (const { name, mod, cfg, seq } of CASES) {
+    it(`${name}: an event beyond the key's bound is refused whole and counted; other keys and the key's windows are unchanged`, () => {
+      const bounded = makeCore(mod, cfg);
+      const { maxWindowsPerKey: _w, maxEventsPerKey: _e, ...unbounded } = cfg as Record<string, unknown>;
+      const reference = makeCore(mod, unbounded);
+      const out: WindowResult[] = [];
+      const ref: WindowResult[] = [];
+      let refused = 0;
+      for (const [t, accepted] of seq) {
+        const e = ev(t, 1, `a${t}`);
+        expect(feed(bounded, 'a', e, -Infinity, out), `a@${t}`).toBe(accepted);
+        if (accepted) feed(reference, 'a', e, -Infinity, ref);
+        else refused++;
+      }
+      const b = ev(30, 1, 'b30');
+      expect(feed(bounded, 'b', b, -Infinity, out)).toBe(true);
+      feed(reference, 'b', b, -Infinity, ref);
+      expect(bounded.limited).toBe(refused);
+      expect(bounded.openWindows).toBe(reference.openWindows);
+      bounded.advance(1e9, out);
+      reference.advance(1e9, ref);
+      // What the bounded core emits is what a core that never saw the refused events emits.
+      expect(canon(out)).toEqual(canon(ref));
+    });
+  }
+
+  it('the defaults are large and a hopping window cannot need more windows per event than the bound', () => {
+    expect(makeCore(tumbling, { size: 10 })).toBeDefined();
+    expect(() => hopping.schema.parse({ type: 'hopping', size: 1000, advance: 1, maxWindowsPerKey: 999 })).toThrow(/maxWindowsPerKey/);
+    expect(() => hopping.schema.parse({ type: 'hopping', size: 86_400_000, advance: 1000 })).toThrow(/maxWindowsPerKey/);
+    expect(hopping.schema.parse({ type: 'hopping', size: 1000, advance: 1, maxWindowsPerKey: 1000 })).toMatchObject({ maxWindowsPerKey: 1000 });
+  });
+});
+
+describe('window_limit in the engine', () => {
+  const CFG = `
+time: { maxOutOfOrderness: 1h }
+sources: [{ name: in, type: stdin }]
+pipelines:
+  - name: per-user
+    key: user
+    window: { type: tumbling, size: 1m, maxWindowsPerKey: 3 }
+    aggregates: [{ name: n, fn: count }]
+sinks: [{ name: c, type: console }]
+metrics: { enabled: false }
+`;
+
+  it('dead-letters the refused events with reason window_limit and the pipeline, and counts them', async () => {
+    const T = Date.UTC(2026, 0, 1);
+    // u1 spreads over 6 minutes within the out-of-orderness: its 4th, 5th and 6th windows are refused.
+    const recs = [0, 1, 2, 3, 4, 5].map((m) => ({ id: `u1-${m}`, ts: T + m * 60_000, user: 'u1' }));
+    recs.push({ id: 'u2-0', ts: T + 5 * 60_000, user: 'u2' });
+    const sink = collectSink();
+    const metrics = new EngineMetrics();
+    const engine = new Engine({ loaded: config(CFG), mode: 'replay', sources: [memorySource(recs, { name: 'in' })], sinks: [sink], metrics });
+    const summary = await engine.run();
+    const limited = sink.deadLetters.filter((d) => d.reason === 'window_limit');
+    expect(limited.map((d) => (d.raw as { id: string }).id)).toEqual(['u1-3', 'u1-4', 'u1-5']);
+    expect(limited.every((d) => d.pipeline === 'per-user')).toBe(true);
+    expect(summary.pipelines['per-user'].windowLimited).toBe(3);
+    expect(summary.pipelines['per-user'].processed).toBe(4);
+    expect(summary.deadLetters.byReason.window_limit).toBe(3);
+    expect(sink.results.map((r) => `${r.key}:${r.count}`).sort()).toEqual(['u1:1', 'u1:1', 'u1:1', 'u2:1']);
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/vigie_events_dead_lettered_total\{[^}]*reason="window_limit"[^}]*\} 3/);
   });
 });

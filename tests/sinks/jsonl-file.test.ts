@@ -1,8 +1,8 @@
-import { mkdtemp, readFile, rm, stat, writeFile, chmod, mkdir } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile, chmod, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { create, outputPaths, schema, toLine } from '../../sinks/jsonl-file.js';
+import { create, outputPaths, rotatedFiles, schema, toLine } from '../../sinks/jsonl-file.js';
 import type { Sink, SinkBatch, SinkContext } from '../../sinks/types.js';
 import { silentLogger } from '../../src/log.js';
 import type { Alert, DeadLetter, WindowResult } from '../../src/types.js';
@@ -96,7 +96,7 @@ async function lines(path: string): Promise<Record<string, unknown>[]> {
 describe('jsonl file sink', () => {
   it('applies defaults and rejects unknown fields', () => {
     const cfg = schema.parse({ name: 'f', type: 'jsonl', path: 'x.jsonl' });
-    expect(cfg).toEqual({ name: 'f', type: 'jsonl', path: 'x.jsonl', outputs: ['alerts'], perOutput: false, fsync: false });
+    expect(cfg).toEqual({ name: 'f', type: 'jsonl', path: 'x.jsonl', outputs: ['alerts'], perOutput: false, fsync: false, fileMode: '0600' });
     expect(schema.safeParse({ name: 'f', type: 'jsonl', path: 'x', sync: true }).success).toBe(false);
     expect(schema.safeParse({ name: 'f', type: 'jsonl' }).success).toBe(false);
   });
@@ -218,3 +218,94 @@ describe('jsonl file sink', () => {
     await expect(s.write(full)).rejects.toThrow(/closed/);
   });
 });
+
+describe('jsonl file sink: permissions, rotation and retention', () => {
+  let clock = T;
+  const rotating = (cfg: Record<string, unknown>): Sink => {
+    const s = create(schema.parse({ name: 'dl', type: 'jsonl', outputs: ['deadLetters'], ...cfg }), { ...ctx(), now: () => clock });
+    sinks.push(s);
+    return s;
+  };
+  /** A batch of `n` dead letters numbered from `from` (about 110 bytes each). */
+  const deadBatch = (from: number, n: number): SinkBatch => ({
+    alerts: [],
+    results: [],
+    deadLetters: Array.from({ length: n }, (_, i) => ({ ...textDead, offset: from + i })),
+  });
+  /** Offsets in the rotated files (oldest first) then in the current file. */
+  async function allOffsets(path: string): Promise<number[]> {
+    const files = [...(await rotatedFiles(path)).map(([p]) => p), path];
+    const out: number[] = [];
+    for (const f of files) if ((await stat(f)).size > 0) out.push(...(await lines(f)).map((l) => l.offset as number));
+    return out;
+  }
+
+  beforeEach(() => {
+    clock = T;
+  });
+
+  it('creates files readable by their owner only (fileMode, default 0600)', async () => {
+    const s = sink({ path: 'private.jsonl' });
+    await s.write(full);
+    expect((await stat(join(dir, 'private.jsonl'))).mode & 0o777).toBe(0o600);
+    const g = sink({ path: 'shared.jsonl', fileMode: '0640' });
+    await g.write(full);
+    expect((await stat(join(dir, 'shared.jsonl'))).mode & 0o777).toBe(0o640);
+    expect(schema.safeParse({ name: 'f', type: 'jsonl', path: 'x', fileMode: '0999' }).success).toBe(false);
+    expect(schema.safeParse({ name: 'f', type: 'jsonl', path: 'x', rotate: { keep: 3 } }).success).toBe(false);
+  });
+
+  it('rotates by size: every line is kept exactly once, in order, across the rotated files and the current one', async () => {
+    const s = rotating({ path: 'dl.jsonl', rotate: { maxBytes: 1000, keep: 100 } });
+    for (let b = 0; b < 20; b++) {
+      clock += 1000; // one batch a second: distinct names
+      await s.write(deadBatch(b * 5, 5));
+    }
+    const path = join(dir, 'dl.jsonl');
+    const rotated = await rotatedFiles(path);
+    expect(rotated.length).toBeGreaterThan(3);
+    for (const [p] of rotated) {
+      expect(p).toMatch(/dl\.\d{8}T\d{6}Z(-\d+)?\.jsonl$/);
+      expect((await stat(p)).size).toBeGreaterThanOrEqual(1000);
+      expect((await stat(p)).size).toBeLessThan(1000 + 5 * 200);
+    }
+    expect(await allOffsets(path)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+  });
+
+  it('rotates by age, names files by the rotation time, and two rotations in one second get distinct names', async () => {
+    const s = rotating({ path: 'dl.jsonl', rotate: { interval: '1h', maxBytes: 1 } });
+    await s.write(deadBatch(0, 1));
+    await s.write(deadBatch(1, 1));
+    const names = (await rotatedFiles(join(dir, 'dl.jsonl'))).map(([p]) => p.slice(dir.length + 1));
+    expect(names).toEqual(['dl.20260101T100000Z.jsonl', 'dl.20260101T100000Z-1.jsonl']);
+
+    const t = rotating({ path: 'hourly.jsonl', rotate: { interval: '1h' } });
+    await t.write(deadBatch(0, 1));
+    clock += 59 * 60_000;
+    await t.write(deadBatch(1, 1));
+    expect(await rotatedFiles(join(dir, 'hourly.jsonl'))).toHaveLength(0);
+    clock += 60_000;
+    await t.write(deadBatch(2, 1));
+    expect(await rotatedFiles(join(dir, 'hourly.jsonl'))).toHaveLength(1);
+    expect(await allOffsets(join(dir, 'hourly.jsonl'))).toEqual([0, 1, 2]);
+  });
+
+  it('keeps at most `keep` rotated files and deletes those older than maxAge, also at start', async () => {
+    const s = rotating({ path: 'dl.jsonl', rotate: { maxBytes: 1, keep: 3, maxAge: '1d' } });
+    for (let b = 0; b < 6; b++) {
+      clock += 60_000;
+      await s.write(deadBatch(b, 1));
+    }
+    const path = join(dir, 'dl.jsonl');
+    expect((await rotatedFiles(path)).length).toBe(3);
+    expect(await allOffsets(path)).toEqual([3, 4, 5]);
+    await s.close();
+    // Two days later, a new sink on the same file: the old rotated files are past maxAge.
+    clock += 2 * 86_400_000;
+    const again = rotating({ path: 'dl.jsonl', rotate: { maxBytes: 1_000_000, keep: 3, maxAge: '1d' } });
+    await again.write(deadBatch(6, 1));
+    expect(await rotatedFiles(path)).toEqual([]);
+    expect((await readdir(dir)).sort()).toEqual(['dl.jsonl']);
+  });
+});
+
