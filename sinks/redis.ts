@@ -354,6 +354,33 @@ export function isAuthError(err: unknown): boolean {
   return /^(WRONGPASS|NOAUTH|NOPERM)\b/.test(msg) || /invalid (username-)?password/i.test(msg);
 }
 
+/** Node's codes for a server certificate that cannot be trusted (wrong CA, self-signed, expired, wrong name). */
+const UNTRUSTED_CERT_CODES = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** The server's TLS certificate is not trusted: a configuration problem that no retry fixes. */
+export function isCertificateError(err: unknown): boolean {
+  return err instanceof Error && UNTRUSTED_CERT_CODES.has((err as { code?: unknown }).code as string);
+}
+
+/** Why connecting can never succeed without a change of configuration (or undefined: it may, later). */
+function refusal(err: unknown, target: string): string | undefined {
+  if (isAuthError(err)) return `authentication to ${target} failed: ${messageOf(err)}`;
+  if (isCertificateError(err)) return `the TLS certificate of ${target} is not trusted: ${messageOf(err)} (check tls.caFile)`;
+  return undefined;
+}
+
 class FatalError extends Error {}
 class RetriableError extends Error {}
 
@@ -433,6 +460,7 @@ export class RedisSink implements Sink {
   /** Last error the client reported (for messages while not connected). */
   private lastError: Error | undefined;
   /** Set when connecting failed on credentials or permissions; cleared once connected. */
+  /** A connection error no retry fixes (refused credentials, untrusted certificate), until the next `ready`. */
   private authError: Error | undefined;
   private readonly shadowStream: string;
 
@@ -461,7 +489,7 @@ export class RedisSink implements Sink {
     this.redis = this.client(config);
     this.redis.on('error', (err: Error) => {
       this.lastError = err;
-      if (isAuthError(err)) this.authError = err;
+      if (refusal(err, this.target) !== undefined) this.authError = err;
       this.logger.debug({ sink: this.name, target: this.target, err: err.message }, 'redis sink connection error');
     });
     this.redis.on('ready', () => {
@@ -625,7 +653,7 @@ export class RedisSink implements Sink {
   private async ensureReady(): Promise<void> {
     const r = this.redis;
     if (r.status === 'ready') return;
-    if (this.authError) throw new FatalError(`authentication to ${this.target} failed: ${this.authError.message}`);
+    if (this.authError) throw new FatalError(refusal(this.authError, this.target) as string);
     if (r.status === 'wait' || r.status === 'end') r.connect().catch(() => undefined);
     await new Promise<void>((resolve, reject) => {
       const finish = (settle: () => void) => {
@@ -636,7 +664,8 @@ export class RedisSink implements Sink {
       };
       const onReady = () => finish(resolve);
       const onError = (err: Error) => {
-        if (isAuthError(err)) finish(() => reject(new FatalError(`authentication to ${this.target} failed: ${err.message}`)));
+        const why = refusal(err, this.target);
+        if (why !== undefined) finish(() => reject(new FatalError(why)));
       };
       const timer = setTimeout(
         () => finish(() => reject(new RetriableError(`not connected to ${this.target}${this.lastError ? `: ${this.lastError.message}` : ''}`))),
@@ -703,8 +732,9 @@ export class RedisSink implements Sink {
 
   private wrap(err: unknown): Error {
     if (err instanceof FatalError || err instanceof RetriableError) return err;
-    const kind = classifyError(err);
-    if (kind === 'fatal') return new FatalError(isAuthError(err) ? `authentication to ${this.target} failed: ${messageOf(err)}` : messageOf(err), { cause: err });
+    const why = refusal(err, this.target);
+    if (why !== undefined) return new FatalError(why, { cause: err });
+    if (classifyError(err) === 'fatal') return new FatalError(messageOf(err), { cause: err });
     return new RetriableError(messageOf(err), { cause: err });
   }
 }

@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import { ManagedProcess, dockerAvailable, readyContainer, ownedTempDir, freePorts, infraDir, sleep, tail, tempDirCleanup, type ExitInfo } from './proc.js';
 
@@ -44,6 +45,24 @@ export interface StartKafkaOptions {
    * Name and password: letters, digits and `-_.@~!#$%^&*+` only (the format tool's parser splits on `,=[]`).
    */
   sasl?: KafkaSaslCredentials;
+  /**
+   * Always a private broker from the Maven jars, whose client listener is SSL (SASL_SSL with `sasl`),
+   * with a PEM keystore and truststore; controller and inter-broker traffic stay PLAINTEXT on listeners
+   * of their own, as with `sasl`. See tests/infra/tls.ts for throwaway PEM files.
+   */
+  tls?: KafkaTlsOptions;
+}
+
+export interface KafkaTlsOptions {
+  /** PEM file holding the broker's unencrypted PKCS#8 private key followed by its certificate chain. */
+  keystoreFile: string;
+  /** PEM file of the CA that client certificates must chain to; also what the readiness probe trusts. */
+  caFile: string;
+  /** `ssl.client.auth`: 'none' (default), 'requested', or 'required' (mutual TLS). */
+  clientAuth?: 'none' | 'requested' | 'required';
+  /** PEM client certificate and key for the readiness probe when clientAuth is 'required'. */
+  probeCertFile?: string;
+  probeKeyFile?: string;
 }
 
 export interface KafkaSaslCredentials {
@@ -91,11 +110,11 @@ export function ensureKafkaArtifacts(): Promise<string> {
 
 export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaService> {
   const fromEnv = process.env.KAFKA_BROKERS?.trim();
-  if (fromEnv && opts.sasl === undefined) {
+  if (fromEnv && opts.sasl === undefined && opts.tls === undefined) {
     const brokers = fromEnv.split(',').map((b) => b.trim()).filter(Boolean);
     return { kind: 'env', brokers, stop: async () => {} };
   }
-  if (opts.sasl === undefined && (await dockerAvailable())) return startKafkaContainer();
+  if (opts.sasl === undefined && opts.tls === undefined && (await dockerAvailable())) return startKafkaContainer();
   return startKafkaLocal(opts);
 }
 
@@ -125,7 +144,13 @@ const SINGLE_NODE_SETTINGS: Record<string, string> = {
 };
 
 /** Ready = a kafkajs admin client gets a cluster description with a broker and a controller. */
-async function waitKafkaReady(brokers: string[], failed: () => string | undefined, logs: () => string, sasl?: KafkaSaslCredentials): Promise<void> {
+async function waitKafkaReady(
+  brokers: string[],
+  failed: () => string | undefined,
+  logs: () => string,
+  sasl?: KafkaSaslCredentials,
+  ssl?: TlsConnectionOptions,
+): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let lastError = 'none';
   while (Date.now() < deadline) {
@@ -139,6 +164,7 @@ async function waitKafkaReady(brokers: string[], failed: () => string | undefine
       requestTimeout: 3000,
       retry: { retries: 0 },
       ...(sasl && { sasl: { mechanism: sasl.mechanism.toLowerCase(), username: sasl.username, password: sasl.password } as SASLOptions }),
+      ...(ssl && { ssl }),
     }).admin();
     try {
       await admin.connect();
@@ -187,8 +213,20 @@ function run(cmd: string, args: string[], secret?: string): Promise<void> {
 /** The format tool's `--add-scram` parser splits on `,=[]"`: refuse what it would misread. */
 const SCRAM_VALUE = /^[A-Za-z0-9\-_.@~!#$%^&*+]+$/;
 
+/** What the readiness probe needs to speak TLS to a `tls` broker. */
+function probeSsl(tls: KafkaTlsOptions | undefined): TlsConnectionOptions | undefined {
+  if (tls === undefined) return undefined;
+  return {
+    ca: [readFileSync(tls.caFile, 'utf8')],
+    ...(tls.probeCertFile !== undefined && { cert: readFileSync(tls.probeCertFile, 'utf8') }),
+    ...(tls.probeKeyFile !== undefined && { key: readFileSync(tls.probeKeyFile, 'utf8') }),
+  };
+}
+
 async function startKafkaLocal(opts: StartKafkaOptions): Promise<KafkaService> {
   const sasl = opts.sasl;
+  const tls = opts.tls;
+  const probeTls = probeSsl(tls);
   if (sasl !== undefined) {
     if (sasl.mechanism !== 'SCRAM-SHA-256' && sasl.mechanism !== 'SCRAM-SHA-512') throw new Error(`startKafka: unsupported SASL mechanism ${String(sasl.mechanism)}`);
     if (!SCRAM_VALUE.test(sasl.username) || !SCRAM_VALUE.test(sasl.password)) {
@@ -228,9 +266,12 @@ async function startKafkaLocal(opts: StartKafkaOptions): Promise<KafkaService> {
   // the storage tool logs its own config dump: kept out of broker.log
   writeFileSync(log4jToolsFile, log4j(join(dir, 'format.log'), 'WARN'));
 
-  // SASL: clients on SASL_PLAINTEXT (SCRAM only), the broker's own traffic on a PLAINTEXT listener of its own.
+  // SASL and/or TLS: clients on SASL_PLAINTEXT (SCRAM only), SSL or SASL_SSL, the broker's own traffic
+  // on a PLAINTEXT listener of its own.
+  const secured = sasl !== undefined || tls !== undefined;
+  const clientListener = sasl === undefined ? 'SSL' : tls === undefined ? 'SASL_PLAINTEXT' : 'SASL_SSL';
   const listenerProps = (port: number, controllerPort: number, internalPort: number): Record<string, string> =>
-    sasl === undefined
+    !secured
       ? {
           listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
           'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
@@ -238,12 +279,21 @@ async function startKafkaLocal(opts: StartKafkaOptions): Promise<KafkaService> {
           'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
         }
       : {
-          listeners: `SASL_PLAINTEXT://127.0.0.1:${port},INTERNAL://127.0.0.1:${internalPort},CONTROLLER://127.0.0.1:${controllerPort}`,
-          'advertised.listeners': `SASL_PLAINTEXT://127.0.0.1:${port},INTERNAL://127.0.0.1:${internalPort}`,
+          listeners: `${clientListener}://127.0.0.1:${port},INTERNAL://127.0.0.1:${internalPort},CONTROLLER://127.0.0.1:${controllerPort}`,
+          'advertised.listeners': `${clientListener}://127.0.0.1:${port},INTERNAL://127.0.0.1:${internalPort}`,
           'inter.broker.listener.name': 'INTERNAL',
-          'listener.security.protocol.map': 'SASL_PLAINTEXT:SASL_PLAINTEXT,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT',
-          'sasl.enabled.mechanisms': sasl.mechanism,
-          [`listener.name.sasl_plaintext.${sasl.mechanism.toLowerCase()}.sasl.jaas.config`]: 'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+          'listener.security.protocol.map': `${clientListener}:${clientListener},INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT`,
+          ...(sasl && {
+            'sasl.enabled.mechanisms': sasl.mechanism,
+            [`listener.name.${clientListener.toLowerCase()}.${sasl.mechanism.toLowerCase()}.sasl.jaas.config`]: 'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+          }),
+          ...(tls && {
+            [`listener.name.${clientListener.toLowerCase()}.ssl.keystore.type`]: 'PEM',
+            [`listener.name.${clientListener.toLowerCase()}.ssl.keystore.location`]: tls.keystoreFile,
+            [`listener.name.${clientListener.toLowerCase()}.ssl.truststore.type`]: 'PEM',
+            [`listener.name.${clientListener.toLowerCase()}.ssl.truststore.location`]: tls.caFile,
+            [`listener.name.${clientListener.toLowerCase()}.ssl.client.auth`]: tls.clientAuth ?? 'none',
+          }),
         };
   const writeProps = (port: number, controllerPort: number, internalPort: number) =>
     writeFileSync(
@@ -285,7 +335,7 @@ async function startKafkaLocal(opts: StartKafkaOptions): Promise<KafkaService> {
   try {
     // A port picked as free can be taken by someone else before the JVM binds it: then new ports.
     for (let attempt = 1; ; attempt++) {
-      const [port, controllerPort, internalPort] = await freePorts(sasl === undefined ? 2 : 3);
+      const [port, controllerPort, internalPort] = await freePorts(secured ? 3 : 2);
       brokers = [`127.0.0.1:${port}`];
       writeProps(port, controllerPort, internalPort);
       if (!existsSync(join(dataDir, 'meta.properties'))) {
@@ -296,7 +346,7 @@ async function startKafkaLocal(opts: StartKafkaOptions): Promise<KafkaService> {
       const p = launch();
       proc = p;
       try {
-        await waitKafkaReady(brokers, () => (p.exit ? describeExit(p.exit) : undefined), logs, sasl);
+        await waitKafkaReady(brokers, () => (p.exit ? describeExit(p.exit) : undefined), logs, sasl, probeTls);
         break;
       } catch (err) {
         await p.stop(STOP_GRACE_MS);
@@ -325,7 +375,7 @@ async function startKafkaLocal(opts: StartKafkaOptions): Promise<KafkaService> {
       await proc?.stop(STOP_GRACE_MS);
       const p = launch();
       proc = p;
-      await waitKafkaReady(brokers, () => (p.exit ? describeExit(p.exit) : undefined), logs, sasl);
+      await waitKafkaReady(brokers, () => (p.exit ? describeExit(p.exit) : undefined), logs, sasl, probeTls);
     },
   };
 }

@@ -6,15 +6,18 @@
  * Never the machine's own Redis on 6379 unless REDIS_URL names it.
  * `persistence: true` asks for a private server (REDIS_URL is not used then) that keeps its data across
  * restarts: append-only file, synced before every reply.
+ * `tls` asks for a private server reachable over TLS only (the plain port is off).
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { Redis } from 'ioredis';
 import { ManagedProcess, dockerAvailable, readyContainer, ownedTempDir, freePort, sleep, tail, tempDirCleanup } from './proc.js';
 
 export type RedisKind = 'env' | 'spawned' | 'testcontainers';
 
 export interface RedisService {
-  /** redis://[:password@]host:port */
+  /** redis://[:password@]host:port (rediss:// with `tls`) */
   url: string;
   port: number;
   kind: RedisKind;
@@ -47,22 +50,54 @@ export interface StartRedisOptions {
    * `redis-server` from PATH (neither REDIS_URL nor Docker).
    */
   cluster?: boolean;
+  /**
+   * TLS only: the server listens with `--tls-port` on the service's port and the plain port is off
+   * (`--port 0`); `url` is `rediss://`. Always a private `redis-server` from PATH. PEM files; see
+   * tests/infra/tls.ts for throwaway ones. Can be combined with `password` and `persistence`.
+   */
+  tls?: RedisTlsOptions;
+}
+
+export interface RedisTlsOptions {
+  /** The server's certificate (chain) and key. */
+  certFile: string;
+  keyFile: string;
+  /** The CA that clients' certificates must chain to; also what the readiness probe trusts. */
+  caFile: string;
+  /** `--tls-auth-clients`: 'no' (default: no client certificate asked), 'optional', or 'yes' (mutual TLS). */
+  authClients?: 'no' | 'optional' | 'yes';
+  /** Client certificate and key for the readiness probe (default: the server's own, when `authClients` is 'yes'). */
+  probeCertFile?: string;
+  probeKeyFile?: string;
 }
 
 const READY_TIMEOUT_MS = 15_000;
 
-function redisUrl(host: string, port: number, password?: string): string {
+function redisUrl(host: string, port: number, password?: string, tls = false): string {
   const auth = password === undefined ? '' : `:${encodeURIComponent(password)}@`;
-  return `redis://${auth}${host}:${port}`;
+  return `${tls ? 'rediss' : 'redis'}://${auth}${host}:${port}`;
 }
 
-async function waitRedisReady(url: string, failed: () => string | undefined, logs: () => string): Promise<void> {
+/** What the probe (and assignAllSlots) need to speak TLS to a `tls` server. */
+function probeTls(tls: RedisTlsOptions | undefined): TlsConnectionOptions | undefined {
+  if (tls === undefined) return undefined;
+  const mutual = tls.authClients === 'yes';
+  const certFile = tls.probeCertFile ?? (mutual ? tls.certFile : undefined);
+  const keyFile = tls.probeKeyFile ?? (mutual ? tls.keyFile : undefined);
+  return {
+    ca: [readFileSync(tls.caFile, 'utf8')],
+    ...(certFile !== undefined && { cert: readFileSync(certFile, 'utf8') }),
+    ...(keyFile !== undefined && { key: readFileSync(keyFile, 'utf8') }),
+  };
+}
+
+async function waitRedisReady(url: string, failed: () => string | undefined, logs: () => string, tls?: TlsConnectionOptions): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let lastError = 'none';
   while (Date.now() < deadline) {
     const why = failed();
     if (why !== undefined) throw new Error(`redis-server ${why} before it answered PING.\n${logs()}`);
-    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 1000, retryStrategy: () => null, enableOfflineQueue: false });
+    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 1000, retryStrategy: () => null, enableOfflineQueue: false, ...(tls && { tls }) });
     client.on('error', () => {}); // reported through the rejected calls below
     try {
       await client.connect();
@@ -78,12 +113,12 @@ async function waitRedisReady(url: string, failed: () => string | undefined, log
 }
 
 export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisService> {
-  const fromEnv = opts.persistence || opts.cluster ? undefined : process.env.REDIS_URL?.trim();
+  const fromEnv = opts.persistence || opts.cluster || opts.tls ? undefined : process.env.REDIS_URL?.trim();
   if (fromEnv) {
     const u = new URL(fromEnv);
     return { kind: 'env', url: fromEnv, port: u.port === '' ? 6379 : Number(u.port), stop: async () => {} };
   }
-  if (!opts.cluster && (await dockerAvailable())) return startRedisContainer(opts);
+  if (!opts.cluster && !opts.tls && (await dockerAvailable())) return startRedisContainer(opts);
   return startRedisLocal(opts);
 }
 
@@ -94,21 +129,29 @@ async function startRedisLocal(opts: StartRedisOptions): Promise<RedisService> {
   const logs = () => `--- ${outFile} (tail) ---\n${tail(outFile)}`;
   let port = 0;
   let proc: ManagedProcess | undefined;
+  const tls = opts.tls;
+  const clientTls = probeTls(tls);
+  const url = () => redisUrl('127.0.0.1', port, opts.password, tls !== undefined);
 
   const launch = async (): Promise<void> => {
     const persistence = opts.persistence ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir, '--daemonize', 'no'];
+    const ports = tls === undefined
+      ? ['--port', String(port)]
+      : ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile,
+          '--tls-ca-cert-file', tls.caFile, '--tls-auth-clients', tls.authClients ?? 'no'];
+    const args = [...ports, '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir, '--daemonize', 'no'];
     if (opts.password !== undefined) args.push('--requirepass', opts.password);
     // Without an announced address, CLUSTER SLOTS names no host for the lone node and clients find no node.
     if (opts.cluster) args.push('--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-announce-ip', '127.0.0.1');
     const p = new ManagedProcess('redis-server', args, { outFile, cwd: dir });
     proc = p;
     await waitRedisReady(
-      redisUrl('127.0.0.1', port, opts.password),
+      url(),
       () => (p.exit ? (p.exit.error ? `could not be started (${p.exit.error.message})` : `exited (code ${p.exit.code}, signal ${p.exit.signal})`) : undefined),
       logs,
+      clientTls,
     );
-    if (opts.cluster) await assignAllSlots(redisUrl('127.0.0.1', port, opts.password), logs);
+    if (opts.cluster) await assignAllSlots(url(), logs, clientTls);
   };
 
   try {
@@ -140,7 +183,7 @@ async function startRedisLocal(opts: StartRedisOptions): Promise<RedisService> {
   };
   return {
     kind: 'spawned',
-    url: redisUrl('127.0.0.1', port, opts.password),
+    url: url(),
     port,
     async stop() {
       if (stopped) return;
@@ -158,8 +201,8 @@ async function startRedisLocal(opts: StartRedisOptions): Promise<RedisService> {
 }
 
 /** A fresh one-node cluster owns no slot: give it all of them, then wait for `cluster_state:ok`. */
-async function assignAllSlots(url: string, logs: () => string): Promise<void> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+async function assignAllSlots(url: string, logs: () => string, tls?: TlsConnectionOptions): Promise<void> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, ...(tls && { tls }) });
   client.on('error', () => {});
   try {
     await client.connect();

@@ -1,5 +1,7 @@
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { Writable } from 'node:stream';
+import { afterAll, describe, expect, inject, it, vi } from 'vitest';
+import { createLogger } from '../../src/log.js';
 import { pipelineSchema } from '../../src/engine/pipeline.js';
 import { Task } from '../../src/engine/task.js';
 import { RedisCheckpointStore, stateSchema } from '../../src/state/checkpoint-store.js';
@@ -107,5 +109,46 @@ describe('incremental checkpoints in Redis', () => {
     const b = task();
     expect(b.restore(changed, loaded!.entries, 0)).toEqual(['sessions', 'sliding']);
     expect(b.checkpoint(2).full).toBe(true);
+  });
+});
+
+describe('checkpoint store connection options', () => {
+  it('takes the redis sink\'s username and tls options (tls off by default, unknown keys refused)', () => {
+    expect(stateSchema.parse({ store: 'redis' })).toMatchObject({ redisUrl: 'redis://127.0.0.1:6379', tls: false });
+    expect(stateSchema.parse(undefined)).toMatchObject({ store: 'none', tls: false });
+    const cfg = stateSchema.parse({ store: 'redis', redisUrl: 'rediss://r:6380', username: 'vigie', tls: { caFile: '/ca.pem' } });
+    expect(cfg.username).toBe('vigie');
+    expect(cfg.tls).toEqual({ caFile: '/ca.pem', rejectUnauthorized: true });
+    expect(stateSchema.safeParse({ store: 'redis', tls: { ca: '/ca.pem' } }).success).toBe(false);
+    expect(stateSchema.safeParse({ store: 'redis', username: '' }).success).toBe(false);
+  });
+
+  it('a refused login rejects the call and goes to the logger, never raw to stderr', async () => {
+    let logged = '';
+    const logger = createLogger({
+      level: 'warn',
+      destination: new Writable({
+        write(chunk: Buffer | string, _enc, cb) {
+          logged += String(chunk);
+          cb();
+        },
+      }),
+    });
+    const url = new URL(inject('redisUrl'));
+    url.username = 'no-such-user';
+    process.env.VIGIE_CP_TEST_PW = 'not-the-password';
+    const errors = vi.spyOn(console, 'error');
+    const bad = new RedisCheckpointStore(stateSchema.parse({ store: 'redis', redisUrl: url.toString(), passwordEnv: 'VIGIE_CP_TEST_PW', prefix }), logger);
+    try {
+      await expect(bad.acquire('p9')).rejects.toThrow(/WRONGPASS|NOAUTH/);
+      expect(logged).toMatch(/checkpoint store: redis connection error/);
+      expect(logged).toMatch(/WRONGPASS|NOAUTH/);
+      expect(logged).not.toContain('not-the-password');
+      expect(errors).not.toHaveBeenCalled();
+    } finally {
+      await bad.close();
+      errors.mockRestore();
+      delete process.env.VIGIE_CP_TEST_PW;
+    }
   });
 });
