@@ -94,6 +94,8 @@ export class EngineMetrics {
   readonly rebalances: Counter<'source'>;
   readonly rebalanceDuration: Histogram<'source'>;
   readonly sourceBufferFill: Gauge<'source'>;
+  /** 1 while a source can read, 0 while it cannot (its broker is unreachable); sources that report their health only. */
+  readonly sourceUp: Gauge<'source'>;
   /** Always 1, labelled with the running configuration's hash. Set through {@link setConfigVersion}. */
   readonly configInfo: Gauge<'version'>;
   /** Hot reloads asked for, per mechanism (signal, file, redis, api) and outcome (applied, rejected, unchanged). */
@@ -352,6 +354,12 @@ export class EngineMetrics {
     this.sourceBufferFill = new Gauge({
       name: 'vigie_source_buffer_batches',
       help: 'Batches fetched by a source and waiting for the engine (bounded; the source pauses beyond it).',
+      labelNames: ['source'],
+      registers,
+    });
+    this.sourceUp = new Gauge({
+      name: 'vigie_source_up',
+      help: '1 while a source can read, 0 while it cannot (its broker is unreachable, its client restarting; it retries by itself), per source.',
       labelNames: ['source'],
       registers,
     });

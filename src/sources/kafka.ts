@@ -1,4 +1,5 @@
 import type { Consumer, EachBatchPayload } from 'kafkajs';
+import type { Logger } from 'pino';
 import { z } from 'zod';
 import { createKafka, kafkaClientSchema } from '../kafka/client.js';
 import { AsyncQueue } from '../util/async-queue.js';
@@ -34,17 +35,53 @@ export type Config = z.infer<typeof schema>;
 const PARTITION_SPACE = 1_000_000;
 /** Kafka error types of a commit made by a member that is no longer the partition's owner. */
 const REBALANCE_ERRORS = new Set(['ILLEGAL_GENERATION', 'REBALANCE_IN_PROGRESS', 'UNKNOWN_MEMBER_ID', 'NOT_COORDINATOR', 'FENCED_INSTANCE_ID']);
+/** kafkajs errors that mean "the cluster cannot be reached right now" rather than "this request is wrong". */
+const UNREACHABLE_ERRORS = new Set([
+  'KafkaJSNumberOfRetriesExceeded',
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSGroupCoordinatorNotFound',
+  'KafkaJSNoBrokerAvailableError',
+]);
+
+/** What the kafkajs client logs when it cannot reach a broker (connection refused, reset or timed out). */
+const CONNECTION_TROUBLE = /^(Connection error|Connection timeout|Failed to connect)/;
+
+/** The logger given to the Kafka client, also telling `onError` the message of every error it logs. */
+function watchErrors(logger: Logger, onError: (message: string) => void): Logger {
+  return new Proxy(logger, {
+    get(target, prop) {
+      if (prop === 'error') {
+        return (obj: unknown, msg?: unknown, ...rest: unknown[]) => {
+          if (typeof msg === 'string') onError(msg);
+          else if (typeof obj === 'string') onError(obj);
+          return (target.error as (...a: unknown[]) => void)(obj, msg, ...rest);
+        };
+      }
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
+/**
+ * What kafkajs throws at a commit, pause or resume between a consumer crash and its restart (it
+ * drops its consumer group on the crash and builds a new one when it restarts).
+ */
+const RESTARTING = /consumer group was not initialized/i;
+
+/** True when an error (or what caused it) says the cluster is unreachable, the consumer is restarting, or the request may be retried later. */
+function transient(err: unknown): boolean {
+  for (let e = err as { name?: string; message?: string; retriable?: boolean; cause?: unknown } | undefined, depth = 0; e && depth < 8; e = e.cause as typeof e, depth++) {
+    if (UNREACHABLE_ERRORS.has(e.name ?? '') || e.retriable === true || RESTARTING.test(e.message ?? '')) return true;
+  }
+  return false;
+}
 
 /** Build a Kafka consumer-group source. */
 export function create(config: Config, ctx: SourceContext): Source {
-  const kafka = createKafka(config.client, ctx.logger);
-  const consumer: Consumer = kafka.consumer({
-    groupId: config.groupId,
-    sessionTimeout: config.sessionTimeout,
-    heartbeatInterval: config.heartbeatInterval,
-    maxBytesPerPartition: config.maxBytesPerPartition,
-    allowAutoTopicCreation: false,
-  });
   const queue = new AsyncQueue<RawBatch>(config.bufferedBatches);
   // Source-local partition ids: topic index * 1e6 + Kafka partition, so several topics share one space.
   const topicIndex = new Map(config.topics.map((t, i) => [t, i]));
@@ -58,6 +95,64 @@ export function create(config: Config, ctx: SourceContext): Source {
   const handedUpTo = new Map<number, number>();
   let assigned = new Set<number>();
   let running = false;
+  /**
+   * Health: why the source cannot read now (undefined: it can). Set when the client cannot reach a
+   * broker (a connection error or timeout it logs, a request that timed out), when the consumer
+   * crashed (kafkajs restarts it) or when a commit failed for want of a cluster; cleared by the next
+   * response any broker gives the consumer.
+   */
+  let down: string | undefined;
+  const markDown = (reason: string) => {
+    if (down === undefined) ctx.logger.warn({ source: config.name, reason }, 'source cannot read; the Kafka client retries');
+    down = reason;
+    ctx.metrics?.sourceUp.set({ source: config.name }, 0);
+  };
+  const markUp = () => {
+    if (down === undefined) return;
+    ctx.logger.info({ source: config.name }, 'source reads again');
+    down = undefined;
+    ctx.metrics?.sourceUp.set({ source: config.name }, 1);
+  };
+  /** Offsets whose commit failed while the cluster was unreachable: committed again once it answers. */
+  const uncommitted = new Map<number, number>();
+  /** Per partition, the last offset committed: commits never go back. */
+  const committed = new Map<number, number>();
+  /** Commits one at a time, in order (a retried commit must not overtake a newer one). */
+  let commits: Promise<void> = Promise.resolve();
+  const commitNow = (offsets: ReadonlyMap<number, number>): Promise<void> => {
+    const run = commits.then(async () => {
+      const ahead = [...offsets].filter(([l, offset]) => offset > (committed.get(l) ?? -1));
+      if (ahead.length === 0) return;
+      await consumer.commitOffsets(ahead.map(([l, offset]) => ({ ...kafkaOf(l), offset: String(offset + 1) })));
+      for (const [l, offset] of ahead) {
+        committed.set(l, offset);
+        if ((uncommitted.get(l) ?? Infinity) <= offset) uncommitted.delete(l);
+      }
+    });
+    commits = run.catch(() => {});
+    return run;
+  };
+  let retrying = false;
+  const retryCommits = () => {
+    if (uncommitted.size === 0 || retrying || !running) return;
+    retrying = true;
+    commitNow(new Map(uncommitted))
+      .catch((err: unknown) => ctx.logger.debug({ source: config.name, err: (err as Error).message }, 'offset commit retry failed'))
+      .finally(() => (retrying = false));
+  };
+  const kafka = createKafka(
+    config.client,
+    watchErrors(ctx.logger, (message) => {
+      if (CONNECTION_TROUBLE.test(message)) markDown(`broker unreachable: ${message}`);
+    }),
+  );
+  const consumer: Consumer = kafka.consumer({
+    groupId: config.groupId,
+    sessionTimeout: config.sessionTimeout,
+    heartbeatInterval: config.heartbeatInterval,
+    maxBytesPerPartition: config.maxBytesPerPartition,
+    allowAutoTopicCreation: false,
+  });
   const self: Source = {
     name: config.name,
     type,
@@ -71,17 +166,28 @@ export function create(config: Config, ctx: SourceContext): Source {
       const { topic, partition } = kafkaOf(l);
       return `${config.groupId}:${topic}:${partition}`;
     },
+    healthy: () => down === undefined,
+    downReason: () => down,
     async commit(offsets) {
-      const topics = [...offsets].map(([l, offset]) => ({ ...kafkaOf(l), offset: String(offset + 1) }));
       try {
-        await consumer.commitOffsets(topics);
+        await commitNow(offsets);
       } catch (err) {
         // A rebalance happened since these offsets were read: the group refuses the commit, and the
         // partition's next owner resumes from the last accepted commit and its checkpoint. Expected.
         const e = err as { type?: string; cause?: { type?: string } };
         const type = e.type ?? e.cause?.type ?? '';
-        if (!REBALANCE_ERRORS.has(type)) throw err;
-        ctx.logger.warn({ source: config.name, reason: type }, 'offset commit refused after a rebalance; the next owner resumes from the last commit');
+        if (REBALANCE_ERRORS.has(type)) {
+          ctx.logger.warn({ source: config.name, reason: type }, 'offset commit refused after a rebalance; the next owner resumes from the last commit');
+          return;
+        }
+        if (!transient(err)) throw err;
+        // The cluster is unreachable (a broker restarting), or the consumer is being restarted by
+        // kafkajs after a crash that the outage caused. Not fatal: the checkpoint written before
+        // covers these offsets, so after a restart what they cover is skipped, not applied twice; and
+        // the commit is made again as soon as a broker answers.
+        for (const [l, offset] of offsets) if (assigned.has(l)) uncommitted.set(l, Math.max(offset, uncommitted.get(l) ?? -1));
+        ctx.logger.warn({ source: config.name, err: (err as Error).message }, 'offset commit failed: cluster unreachable; committed again once a broker answers');
+        markDown(`offset commit failed: ${(err as Error).message}`);
       }
     },
     async *batches(): AsyncGenerator<RawBatch> {
@@ -90,6 +196,15 @@ export function create(config: Config, ctx: SourceContext): Source {
         rebalancingSince ??= performance.now();
         // Partitions may be about to move: checkpoint them now so their next owner starts from here.
         ctx.onRebalancing?.(self);
+      });
+      // A broker answered (whatever it said): the cluster is reachable again.
+      consumer.on(consumer.events.REQUEST, () => {
+        markUp();
+        retryCommits();
+      });
+      consumer.on(consumer.events.REQUEST_TIMEOUT, ({ payload }) => markDown(`request ${payload.apiName} to ${payload.broker} timed out`));
+      consumer.on(consumer.events.CRASH, ({ payload }) => {
+        markDown(`consumer ${payload.restart ? 'restarting after' : 'stopped by'} ${payload.error.name}: ${payload.error.message}`);
       });
       consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
         if (rebalancingSince !== undefined) {
@@ -106,7 +221,11 @@ export function create(config: Config, ctx: SourceContext): Source {
           ctx.metrics?.consumerLag.remove({ source: config.name, topic, partition: String(partition) });
         }
         if (revoked.length > 0) {
-          for (const l of revoked) handedUpTo.delete(l);
+          for (const l of revoked) {
+            handedUpTo.delete(l);
+            uncommitted.delete(l);
+            committed.delete(l);
+          }
           queue.remove((b) => revoked.includes(b.partition));
           ctx.onRevoke?.(self, revoked);
         }
@@ -115,6 +234,7 @@ export function create(config: Config, ctx: SourceContext): Source {
       await consumer.connect();
       await consumer.subscribe({ topics: config.topics, fromBeginning: config.fromBeginning });
       running = true;
+      ctx.metrics?.sourceUp.set({ source: config.name }, 1);
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
@@ -157,7 +277,15 @@ export function create(config: Config, ctx: SourceContext): Source {
       if (!queue.offer({ partition: l, records, end: false })) {
         // Engine full: leave the batch unresolved and pause the partition; it is fetched again on resume.
         const resume = pause();
-        queue.onSpace(resume);
+        queue.onSpace(() => {
+          try {
+            resume();
+          } catch (err) {
+            // The consumer crashed since (broker outage) and kafkajs is restarting it: its new group
+            // does not have the partition paused, so there is nothing to resume.
+            if (!transient(err)) throw err;
+          }
+        });
         return;
       }
       handedUpTo.set(l, records[records.length - 1].offset);
