@@ -23,7 +23,7 @@ const SECRET_FIELDS = [
 ];
 
 /**
- * Redacted paths. Secret names are covered up to three levels deep (`password`, `x.password`,
+ * Redacted paths (on top of {@link scrubLogFields}, which hides secret names at any depth). Secret names are covered up to three levels deep (`password`, `x.password`,
  * `x.y.password`): config objects are logged nested (`{ sink: { sasl: {...} } }`), and pino's
  * wildcard matches exactly one level. `*.key` hides TLS keys and also entity keys (card numbers,
  * account ids): those are personal data, and logs are not where they belong.
@@ -41,6 +41,49 @@ export const REDACT_PATHS: readonly string[] = [
 ];
 
 export const REDACT_CENSOR = '[redacted]';
+
+const SECRET_NAMES = new Set(SECRET_FIELDS.map((f) => f.toLowerCase()));
+/** Objects logged deeper than this are cut (a secret could hide at any depth; logs need no more). */
+const MAX_LOG_DEPTH = 8;
+
+/**
+ * Hide secrets written inside a text: the password of a URL (`redis://user:***@host`) and
+ * `password=`, `token=`, `secret=`, `apikey=` pairs of connection strings and queries.
+ */
+export function redactSecrets(text: string): string {
+  return text
+    .replace(/([a-z][a-z0-9+.-]*:\/\/[^:@/\s"']*:)[^@/\s"']*@/gi, '$1***@')
+    .replace(/\b(password|passwd|pwd|secret|token|api[_-]?key)=([^&\s;"',]+)/gi, '$1=***');
+}
+
+/**
+ * A copy of a log record's fields with every secret hidden, at any depth: fields named like a
+ * secret are censored, secrets inside texts are redacted (see {@link redactSecrets}), errors become
+ * `{ type, message, stack, code }` with both texts redacted, and anything deeper than
+ * MAX_LOG_DEPTH levels is cut. Complements the path-based redaction, which pino applies afterwards.
+ */
+export function scrubLogFields(value: unknown, depth = 0, seen: WeakSet<object> = new WeakSet()): unknown {
+  if (typeof value === 'string') return value.includes('://') || value.includes('=') ? redactSecrets(value) : value;
+  if (value === null || typeof value !== 'object') return value;
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return value;
+  if (depth >= MAX_LOG_DEPTH) return '[too deep]';
+  if (seen.has(value)) return '[circular]';
+  seen.add(value);
+  if (value instanceof Error) {
+    const out: Record<string, unknown> = { type: value.name, message: redactSecrets(value.message) };
+    if (value.stack !== undefined) out.stack = redactSecrets(value.stack);
+    const code = (value as { code?: unknown }).code;
+    if (code !== undefined) out.code = code;
+    if (value.cause !== undefined) out.cause = scrubLogFields(value.cause, depth + 1, seen);
+    return out;
+  }
+  if (Array.isArray(value)) return value.map((v) => scrubLogFields(v, depth + 1, seen));
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(value)) {
+    out[k] = SECRET_NAMES.has(k.toLowerCase()) ? REDACT_CENSOR : scrubLogFields((value as Record<string, unknown>)[k], depth + 1, seen);
+  }
+  return out;
+}
 
 export interface LoggerOptions {
   /** pino level (trace, debug, info, warn, error, fatal, silent). Default: $VIGIE_LOG_LEVEL or 'info'. */
@@ -62,13 +105,35 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   // the lines that explain a crash.
   const stream: DestinationStream =
     typeof dest === 'number' ? pino.destination({ dest, sync: true }) : (dest as DestinationStream);
-  return pino(
+  const logger = pino(
     {
       level,
       redact: { paths: [...REDACT_PATHS], censor: REDACT_CENSOR },
+      formatters: {
+        log: (fields) => scrubLogFields(fields) as Record<string, unknown>,
+      },
+      hooks: {
+        // The message and its format arguments: a URL with a password in a message is redacted too.
+        logMethod(args, method) {
+          for (let i = 0; i < args.length; i++) if (typeof args[i] === 'string') args[i] = redactSecrets(args[i] as string);
+          // An error logged alone gets its message as the line's message: give it redacted.
+          const first = args[0] as unknown;
+          if (first instanceof Error && typeof args[1] !== 'string') {
+            return method.apply(this, [{ err: first }, redactSecrets(first.message), ...args.slice(1)] as unknown as Parameters<typeof method>);
+          }
+          return method.apply(this, args);
+        },
+      },
     },
     stream,
   );
+  // Child bindings are serialised once, when the child is made: scrub them there (children of
+  // children inherit this method, since a pino child is created from its parent).
+  const child = logger.child;
+  logger.child = function (this: Logger, bindings, options) {
+    return child.call(this, scrubLogFields(bindings) as typeof bindings, options);
+  } as typeof logger.child;
+  return logger;
 }
 
 /** A logger that discards everything: default for tests and library use. */

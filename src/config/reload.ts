@@ -35,7 +35,7 @@ import type { VigieConfig } from './schema.js';
 import type { ReloadMechanism, ReloadResult } from '../engine/engine.js';
 import type { EngineMetrics } from '../metrics/registry.js';
 import { createRedis, describeRedisTarget, type RedisClient } from '../redis/connection.js';
-import { silentLogger } from '../log.js';
+import { silentLogger, redactSecrets } from '../log.js';
 
 /** The `reload` section of a config. */
 export type ReloadSettings = NonNullable<VigieConfig['reload']>;
@@ -87,10 +87,7 @@ export interface ConfigReloaderOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** Passwords in URLs (`scheme://user:secret@host`) never reach logs or the audit. */
-export function redactSecrets(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:@/\s"']*:)[^@/\s"']*@/gi, '$1***@');
-}
+export { redactSecrets };
 
 /** A stream entry's fields: lists as JSON arrays. */
 export function auditFields(e: AuditEntry): string[] {

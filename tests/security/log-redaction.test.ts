@@ -48,10 +48,33 @@ describe('logger redaction', () => {
     expect(out.text()).toContain('"username":"vigie"');
   });
 
-  it('redaction is by field name, up to three levels deep (documented limit)', () => {
+  it('hides secret fields at any depth, and cuts what is nested too deep', () => {
     const out = captured();
     out.logger.info({ a: { b: { password: PW } } }, 'three levels');
+    out.logger.info({ a: { b: { c: { d: { e: { Password: PW, apiKey: PW } } } } } }, 'six levels');
+    out.logger.info({ l1: { l2: { l3: { l4: { l5: { l6: { l7: { l8: { l9: PW } } } } } } } } }, 'nine levels');
     expect(out.text()).not.toContain(PW);
+    expect(out.text()).toContain('[too deep]');
+    const lines = out.text().trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+    expect(lines[1].a.b.c.d.e).toEqual({ Password: REDACT_CENSOR, apiKey: REDACT_CENSOR });
+  });
+
+  it('hides passwords written inside texts: URLs under any field name, messages, errors and child bindings', () => {
+    const out = captured();
+    out.logger.warn({ target: `redis://vigie:${PW}@r1:6379/0`, upstream: { endpoint: `amqps://svc:${PW}@mq:5671` } }, 'connecting');
+    out.logger.error(`cannot connect to rediss://:${PW}@r2:6380`);
+    out.logger.info({ dsn: `host=db user=svc password=${PW} sslmode=require`, q: `https://api/x?token=${PW}&a=1` }, 'connection strings');
+    out.logger.error({ err: new Error(`connect to redis://u:${PW}@h:1 refused`, { cause: new Error(`via kafka://u:${PW}@k:9092`) }) }, 'failed');
+    out.logger.error(new Error(`plain error with redis://u:${PW}@h:1`));
+    out.logger.child({ url: `redis://u:${PW}@h:1` }).info('child');
+    const text = out.text();
+    expect(text).not.toContain(PW);
+    // What is not a secret stays readable.
+    expect(text).toContain('redis://vigie:***@r1:6379/0');
+    expect(text).toContain('cannot connect to rediss://:***@r2:6380');
+    expect(text).toContain('token=***&a=1');
+    expect(text).toContain('password=*** sslmode=require');
+    expect(text).toContain('connect to redis://u:***@h:1 refused');
   });
 
   it('hides entity keys (personal data) nested in log fields', () => {
