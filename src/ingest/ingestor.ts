@@ -16,9 +16,13 @@ export const MAX_PAYLOAD_DEPTH = 64;
 export const MIN_EVENT_TIME = 0;
 export const MAX_EVENT_TIME = Date.UTC(2200, 0, 1) - 1;
 
-/** Keys that reach prototypes when assigned or looked up: never accepted in a payload, at any depth. */
-function isForbiddenKey(k: string): boolean {
-  return k === '__proto__' || k === 'constructor' || k === 'prototype';
+/**
+ * Keys that reach prototypes when assigned or merged, refused at any depth: `__proto__` always, and
+ * `constructor` or `prototype` holding an object (the `constructor.prototype.x` pollution shape). A
+ * plain value under those names (`"constructor": "ACME builders"`) is ordinary data.
+ */
+function isForbiddenKey(k: string, value: unknown): boolean {
+  return k === '__proto__' || ((k === 'constructor' || k === 'prototype') && typeof value === 'object' && value !== null);
 }
 
 /**
@@ -41,8 +45,8 @@ function checkPayload(v: object, depth: number): string | undefined {
   if (ArrayBuffer.isView(v)) return undefined;
   const o = v as Record<string, unknown>;
   for (const k of Object.keys(o)) {
-    if (isForbiddenKey(k)) return `forbidden key "${k}"`;
     const x = o[k];
+    if (isForbiddenKey(k, x)) return `forbidden key "${k}"`;
     if (typeof x === 'object' && x !== null) {
       const why = checkPayload(x, depth + 1);
       if (why !== undefined) return why;

@@ -59,13 +59,14 @@ function ingestOne(ing: Ingestor, data: string | Uint8Array | object, offset = 1
   return { kind: 'duplicate' };
 }
 
-/** Depth of a value; fails on prototype keys and BigInts. */
+/** Depth of a value; fails on prototype keys (`__proto__`, or constructor/prototype holding an object) and BigInts. */
 function depthAndKeys(v: unknown, depth: number): number {
   if (typeof v === 'bigint') throw new Error('BigInt in payload');
   if (typeof v !== 'object' || v === null || ArrayBuffer.isView(v)) return depth - 1;
   let max = depth;
   for (const k of Object.keys(v)) {
-    if (FORBIDDEN.has(k)) throw new Error(`forbidden key ${k} in payload`);
+    const x = (v as Record<string, unknown>)[k];
+    if (k === '__proto__' || (FORBIDDEN.has(k) && typeof x === 'object' && x !== null)) throw new Error(`forbidden key ${k} in payload`);
     max = Math.max(max, depthAndKeys((v as Record<string, unknown>)[k], depth + 1));
   }
   return max;
@@ -287,6 +288,12 @@ describe('fuzzing the ingestor', () => {
       }),
       RUNS,
     );
+    // A plain value under "constructor" or "prototype" is data, not a pollution attempt.
+    const plain = ingestOne(ings.json, `{"ts":${T0},"constructor":"ACME builders","prototype":3,"x":{"constructor":null}}`);
+    expect(plain.kind).toBe('event');
+    if (plain.kind === 'event') expect(plain.event.payload).toMatchObject({ constructor: 'ACME builders', prototype: 3 });
+    expect(ingestOne(ings.json, `{"ts":${T0},"x":{"constructor":[1]}}`).kind).toBe('dead');
+    expect(ingestOne(ings.json, `{"ts":${T0},"__proto__":"x"}`).kind).toBe('dead');
     // The mapped id and time fields cannot be prototype lookups either.
     const m = new Ingestor('fuzz', 'json', mappingSchema.parse({ id: 'constructor', fields: { toString: 'string', valueOf: 'number' } }));
     const o = ingestOne(m, `{"ts":${T0}}`);
