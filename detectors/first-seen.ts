@@ -81,6 +81,7 @@ export class FirstSeenCore extends KeyedEventCore<KeyState, Config> implements D
     if (!isNew || history < cfg.minHistory) return;
     const ref = evidenceRef(e);
     const label = this.ctx.keyLabel;
+    const show = this.ctx.mayShow?.(cfg.field) ?? true;
     emit.signal({
       key,
       time: t,
@@ -91,10 +92,10 @@ export class FirstSeenCore extends KeyedEventCore<KeyState, Config> implements D
       threshold: 0,
       score: 1,
       explanation:
-        `${cfg.name}: ${label} ${key} used ${cfg.field} ${value} at ${isoTime(t)}, not seen for this ${label} ` +
+        `${cfg.name}: ${label} ${key} used ${show ? `${cfg.field} ${value}` : `a new ${cfg.field}`} at ${isoTime(t)}, not seen for this ${label} ` +
         `in the previous ${formatDuration(cfg.lookback)} (history: ${plural(history, 'event')}, ${plural(known, 'known value')}).`,
       evidence: [ref],
-      details: { field: cfg.field, value, lookback: cfg.lookback, history, knownValues: known },
+      details: { field: cfg.field, ...(show ? { value } : {}), lookback: cfg.lookback, history, knownValues: known },
     });
   }
 

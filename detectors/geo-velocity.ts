@@ -95,7 +95,9 @@ export class GeoVelocityCore extends KeyedEventCore<KeyState, Config> implements
     if (!instant && speed <= cfg.maxSpeedKmh) return;
     const km = formatNumber(Number(distance.toFixed(1)));
     const label = this.ctx.keyLabel;
-    const at = (s: KeyState): string => `(${degrees(s.lat)}, ${degrees(s.lon)}) at ${isoTime(s.time)} (${s.ref})`;
+    // Minimal alerts: coordinates only where the pipeline's alertFields allow both.
+    const show = (this.ctx.mayShow?.(cfg.latField) ?? true) && (this.ctx.mayShow?.(cfg.lonField) ?? true);
+    const at = (s: KeyState): string => `${show ? `(${degrees(s.lat)}, ${degrees(s.lon)}) ` : ''}at ${isoTime(s.time)} (${s.ref})`;
     emit.signal({
       key,
       time: t,
@@ -115,8 +117,7 @@ export class GeoVelocityCore extends KeyedEventCore<KeyState, Config> implements
         elapsedMs: elapsed,
         speedKmh: speed,
         instant,
-        from: { lat: prev.lat, lon: prev.lon },
-        to: { lat: cur.lat, lon: cur.lon },
+        ...(show ? { from: { lat: prev.lat, lon: prev.lon }, to: { lat: cur.lat, lon: cur.lon } } : {}),
       },
     });
   }

@@ -46,6 +46,8 @@ export interface DetectorContext {
   windowType: string;
   /** How many contributing event ids a signal carries at most. */
   evidenceLimit: number;
+  /** Whether an alert may show the values of this input field (the pipeline's `alertFields`); all when absent. */
+  mayShow?: (field: string) => boolean;
 }
 
 /** State size of a core, for metrics and the bounds it enforces. */

@@ -263,6 +263,7 @@ function fieldRefs(p: Obj, i: number): Array<{ path: PropertyKey[]; field: strin
   if (Array.isArray(p.key)) p.key.forEach((k, j) => value(k, [...base, 'key', j]));
   else value(p.key, [...base, 'key']);
   keys(p.where, [...base, 'where']);
+  if (Array.isArray(p.alertFields)) p.alertFields.forEach((f, j) => value(f, [...base, 'alertFields', j]));
   if (Array.isArray(p.aggregates)) p.aggregates.forEach((a, j) => isObj(a) && value(a.field, [...base, 'aggregates', j, 'field']));
   if (Array.isArray(p.detectors)) {
     p.detectors.forEach((d, j) => {

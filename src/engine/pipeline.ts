@@ -24,6 +24,14 @@ export const pipelineSchema = z.strictObject({
     .describe(
       'The input fields this pipeline may use for its purpose. When given, the config is refused if its key, where, aggregates or detectors name any other field, and every other field is removed from its events before they enter its state or outputs.',
     ),
+  alertFields: z
+    .array(z.string().min(1))
+    .optional()
+    .describe(
+      'Minimal alerts: the input fields whose values an alert may show in its explanation and details (a first-seen value, ' +
+        'geo-velocity coordinates). Values of other fields are left out ("a new device"). Absent: every field the detectors read; ' +
+        '`[]`: none. Keys, counts, aggregates and event ids are always shown; evidence carries event ids, never events.',
+    ),
   sources: z.array(z.string().min(1)).min(1).optional().describe('Names of the sources this pipeline reads; all sources when absent.'),
   where: z
     .record(z.string(), z.union([scalar, z.array(scalar).min(1)]))
@@ -115,6 +123,7 @@ export class PipelineCore {
       aggregates: aggregates.map((a) => a.name),
       windowType: config.window?.type ?? 'none',
       evidenceLimit: config.evidenceLimit,
+      mayShow: config.alertFields === undefined ? () => true : ((shown: ReadonlySet<string>) => (field: string) => shown.has(field))(new Set(config.alertFields)),
       configVersion: deps.configVersion,
       detectionTime: deps.detectionTime,
       // Event (and signal) detectors hold state per key; result detectors also depend on the window.

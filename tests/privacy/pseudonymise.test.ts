@@ -6,6 +6,9 @@ import { PipelineCore, pipelineSchema } from '../../src/engine/pipeline.js';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { emptyBatch, type DeadLetter, type VEvent } from '../../src/types.js';
 import { tempDir } from '../helpers/cli.js';
+import { Engine } from '../../src/engine/engine.js';
+import { memorySource } from '../../src/sources/memory.js';
+import { collectSink } from '../helpers/collect.js';
 
 const KEY = 'k'.repeat(40);
 const cfg = (over: Record<string, unknown> = {}) => pseudonymiseSchema.parse({ fields: ['customer', 'card'], keyEnv: 'PSEUDO_KEY', keyId: 'k1', ...over });
@@ -114,5 +117,50 @@ pipelines:
     expect(b.deadLetters).toHaveLength(1);
     expect(b.deadLetters[0].raw).toEqual({ amount: 7 });
     expect(JSON.stringify(p.snapshot())).not.toMatch(/Alice|Bob/);
+  });
+});
+
+describe('minimal alerts (alertFields)', () => {
+  const yaml = (alertFields: string) => `
+time: { maxOutOfOrderness: 0 }
+sources: [{ name: in, type: stdin }]
+pipelines:
+  - name: logins
+    fields: [user, device, lat, lon]
+    ${alertFields}
+    key: user
+    detectors:
+      - { name: new-device, type: first-seen, field: device, lookback: 30d, minHistory: 1, severity: low }
+      - { name: far, type: geo-velocity, severity: high }
+sinks: [{ name: c, type: console }]
+metrics: { enabled: false }
+`;
+  const T = Date.UTC(2026, 0, 1, 8);
+  const recs = [
+    { id: 'l1', ts: T, user: 'u1', device: 'DEV-7f3a-PHONE', lat: 48.8566, lon: 2.3522 },
+    { id: 'l2', ts: T + 600_000, user: 'u1', device: 'DEV-99c1-LAPTOP', lat: 40.7128, lon: -74.006 },
+    { id: 'end', ts: T + 86_400_000, user: 'zz', device: 'x', lat: 0, lon: 0 },
+  ];
+  async function alertsOf(alertFields: string): Promise<string> {
+    const sink = collectSink();
+    await new Engine({ loaded: parseConfig(yaml(alertFields), 'a.yaml'), mode: 'replay', sources: [memorySource(recs, { name: 'in' })], sinks: [sink] }).run();
+    expect(sink.alerts.map((a) => a.detector).sort()).toEqual(['far', 'new-device']);
+    return JSON.stringify(sink.alerts);
+  }
+
+  it('shows field values only where alertFields allows them; alerts are raised the same', async () => {
+    const all = await alertsOf('');
+    expect(all).toContain('DEV-99c1-LAPTOP');
+    expect(all).toContain('40.7128');
+    const none = await alertsOf('alertFields: []');
+    expect(none).not.toMatch(/DEV-|40\.71|48\.85|74\.006|2\.352/);
+    expect(none).toContain('used a new device');
+    const some = await alertsOf('alertFields: [device]');
+    expect(some).toContain('DEV-99c1-LAPTOP');
+    expect(some).not.toMatch(/40\.71|48\.85/);
+  });
+
+  it('refuses alertFields outside the fields declared for the purpose', () => {
+    expect(() => parseConfig(yaml('alertFields: [devise]'), 'a.yaml')).toThrow(/alertFields\[0\]: field "devise" is not among the fields this pipeline declares for its purpose \(did you mean "device"/);
   });
 });
