@@ -62,9 +62,9 @@ export const schema = z
         shadowAlerts: topicName.optional().describe('Topic of the alerts of detectors in shadow mode (never the analysts\' alerts topic). Record key: the alert\'s key.'),
         deadLetters: topicName
           .optional()
-          .describe('Topic of dead letters. Record value: the original input, byte for byte; why it was rejected is in the headers. No key.'),
+          .describe('Topic of dead letters. Record value: the original input, byte for byte; why it was rejected is in the headers. No key. It holds raw input (personal data): give the topic a `retention.ms` your data protection rules allow.'),
       })
-      .describe('Topic per output; every output in `outputs` needs one. Topics must exist: the sink never creates them.'),
+      .describe('Topic per output; every output in `outputs` needs one. Topics must exist: the sink never creates them, so their retention (`retention.ms`, `retention.bytes`) is set where they are created.'),
     format: z
       .enum(['json', 'msgpack'])
       .default('json')
