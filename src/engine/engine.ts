@@ -763,6 +763,30 @@ export class Engine {
     m?.inflightBatches.set(this.credits.inUse);
   }
 
+  /** Per pipeline: state-bound events not logged yet, and when the last line was written. */
+  private readonly boundsLog = new Map<string, { at: number; windowEvicted: number; windowLimited: number; detectorEvicted: number }>();
+
+  /**
+   * State bounds reached (window or detector keys evicted, events refused by a per-key window bound)
+   * are counted in metrics at once, and logged as one warning per pipeline a minute at most.
+   */
+  private reportBounds(pipeline: string, windowEvicted: number, windowLimited: number, detectorEvicted: number): void {
+    let b = this.boundsLog.get(pipeline);
+    if (windowEvicted + windowLimited + detectorEvicted === 0 && b === undefined) return;
+    if (b === undefined) this.boundsLog.set(pipeline, (b = { at: -Infinity, windowEvicted: 0, windowLimited: 0, detectorEvicted: 0 }));
+    b.windowEvicted += windowEvicted;
+    b.windowLimited += windowLimited;
+    b.detectorEvicted += detectorEvicted;
+    const now = this.clock.now();
+    if (b.windowEvicted + b.windowLimited + b.detectorEvicted === 0 || now - b.at < 60_000) return;
+    this.logger.warn(
+      { pipeline, windowKeysEvicted: b.windowEvicted, windowLimited: b.windowLimited, detectorKeysEvicted: b.detectorEvicted },
+      'state bounds reached: keys evicted or events refused (maxKeys, maxWindowsPerKey); raise the bounds or narrow the pipeline if this persists',
+    );
+    b.at = now;
+    b.windowEvicted = b.windowLimited = b.detectorEvicted = 0;
+  }
+
   /** Window evictions already reported, per window core (cores count cumulatively, restores included). */
   private readonly windowEvictionsSeen = new WeakMap<object, number>();
 
@@ -802,6 +826,7 @@ export class Engine {
       let keys = 0;
       let evicted = 0;
       const c = { processed: 0, filtered: 0, late: 0, missingKey: 0, limited: 0 };
+      let detectorEvicted = 0;
       for (const t of tasks) {
         // Every task builds the config's pipelines in the same order.
         const tp = t.pipelines[i];
@@ -823,6 +848,7 @@ export class Engine {
           ds.suppressed += dc.suppressed;
           ds.unmet += dc.unmet;
           ds.evicted += dc.evicted;
+          detectorEvicted += dc.evicted;
           detectorKeys.set(name, (detectorKeys.get(name) ?? 0) + dc.keys);
           if (m) {
             const labels = { pipeline: p.name, detector: name };
@@ -844,6 +870,7 @@ export class Engine {
       ps.late += c.late;
       ps.missingKey += c.missingKey;
       if (c.limited > 0) ps.windowLimited = (ps.windowLimited ?? 0) + c.limited;
+      this.reportBounds(p.name, evicted, c.limited, detectorEvicted);
       if (m) {
         m.eventsProcessed.inc({ pipeline: p.name }, c.processed);
         m.eventsFiltered.inc({ pipeline: p.name }, c.filtered);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { pino } from 'pino';
 import * as tumbling from '../../operators/tumbling.js';
 import * as hopping from '../../operators/hopping.js';
 import * as sliding from '../../operators/sliding.js';
@@ -306,8 +307,14 @@ metrics: { enabled: false }
     recs.push({ id: 'u2-0', ts: T + 5 * 60_000, user: 'u2' });
     const sink = collectSink();
     const metrics = new EngineMetrics();
-    const engine = new Engine({ loaded: config(CFG), mode: 'replay', sources: [memorySource(recs, { name: 'in' })], sinks: [sink], metrics });
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) });
+    const engine = new Engine({ loaded: config(CFG), mode: 'replay', sources: [memorySource(recs, { name: 'in' })], sinks: [sink], metrics, logger });
     const summary = await engine.run();
+    // One warning line for the pipeline, with the count (not one line per refused event).
+    const warned = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => String(l.msg).startsWith('state bounds reached'));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatchObject({ pipeline: 'per-user', windowLimited: 3, windowKeysEvicted: 0, detectorKeysEvicted: 0 });
     const limited = sink.deadLetters.filter((d) => d.reason === 'window_limit');
     expect(limited.map((d) => (d.raw as { id: string }).id)).toEqual(['u1-3', 'u1-4', 'u1-5']);
     expect(limited.every((d) => d.pipeline === 'per-user')).toBe(true);
