@@ -18,6 +18,11 @@ export interface RuntimeContext extends DetectorContext {
    * {@link Slot.hash}, so that state is only carried into a detector that reads the same input.
    */
   stateScope?: Partial<Record<DetectorCore['input'], string>>;
+  /**
+   * Most events waiting for the watermark (the pipeline's `maxPendingEvents`); beyond it the detectors'
+   * watermark is moved up to the earliest waiting event, which is released at once. Unbounded when absent.
+   */
+  maxPending?: number;
 }
 
 /** JSON with object keys sorted: the same value gives the same text whatever the order keys were written in. */
@@ -118,6 +123,8 @@ export class DetectorSet {
   private at = -Infinity;
   private out: Outputs = { alerts: [], shadowAlerts: [], scores: [] };
   private scoresOut: Score[] = [];
+  /** Events released before the pipeline's watermark passed them (maxPending reached), since last taken. */
+  private releasedEarly = 0;
 
   constructor(
     configs: readonly DetectorConfig[],
@@ -178,12 +185,31 @@ export class DetectorSet {
     return new Map(this.slots.map((s) => [s.name, s.hash]));
   }
 
-  /** Queue an on-time event for the event detectors; false when the watermark has already passed it. */
-  offer(key: string, e: VEvent): boolean {
+  /**
+   * Queue an on-time event for the event detectors; false when the watermark has already passed it.
+   * When more than `maxPending` events wait, the detectors' watermark moves up to just past the
+   * earliest of them, releasing it (and any of the same time) now into `out`: memory stays bounded
+   * when the input's disorder outgrows it, and events later arriving behind that point are late.
+   */
+  offer(key: string, e: VEvent, out: Outputs): boolean {
     if (!this.hasEventCores) return true;
     if (e.time < this.w) return false;
-    this.pending.push(e.time, { key, e });
+    const pending = this.pending;
+    pending.push(e.time, { key, e });
+    const max = this.ctx.maxPending;
+    if (max !== undefined && pending.size > max) {
+      const before = pending.size;
+      this.advance(pending.peekPriority() + 1, out);
+      this.releasedEarly += before - pending.size;
+    }
     return true;
+  }
+
+  /** Events released early since the last call (see {@link offer}). */
+  takeReleasedEarly(): number {
+    const n = this.releasedEarly;
+    this.releasedEarly = 0;
+    return n;
   }
 
   /** Window results just emitted (before the watermark moves on). */

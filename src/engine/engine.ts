@@ -64,7 +64,17 @@ export interface PipelineSummary {
   missingKey: number;
   /** Events refused by the window's per-key bound (dead-lettered as window_limit); absent when none. */
   windowLimited?: number;
+  /** Events handed to event detectors early because more than maxPendingEvents waited; absent when none. */
+  releasedEarly?: number;
   results: number;
+}
+
+/** What a pipeline's state bounds did since last logged. */
+interface BoundCounts {
+  windowKeysEvicted: number;
+  windowLimited: number;
+  detectorKeysEvicted: number;
+  releasedEarly: number;
 }
 
 export interface Summary {
@@ -764,27 +774,29 @@ export class Engine {
   }
 
   /** Per pipeline: state-bound events not logged yet, and when the last line was written. */
-  private readonly boundsLog = new Map<string, { at: number; windowEvicted: number; windowLimited: number; detectorEvicted: number }>();
+  private readonly boundsLog = new Map<string, { at: number; counts: BoundCounts }>();
 
   /**
-   * State bounds reached (window or detector keys evicted, events refused by a per-key window bound)
-   * are counted in metrics at once, and logged as one warning per pipeline a minute at most.
+   * State bounds reached (window or detector keys evicted, events refused by a per-key window bound,
+   * events released early) are counted in metrics at once, and logged as one warning per pipeline a
+   * minute at most.
    */
-  private reportBounds(pipeline: string, windowEvicted: number, windowLimited: number, detectorEvicted: number): void {
+  private reportBounds(pipeline: string, counts: BoundCounts): void {
+    const names = Object.keys(counts) as Array<keyof BoundCounts>;
     let b = this.boundsLog.get(pipeline);
-    if (windowEvicted + windowLimited + detectorEvicted === 0 && b === undefined) return;
-    if (b === undefined) this.boundsLog.set(pipeline, (b = { at: -Infinity, windowEvicted: 0, windowLimited: 0, detectorEvicted: 0 }));
-    b.windowEvicted += windowEvicted;
-    b.windowLimited += windowLimited;
-    b.detectorEvicted += detectorEvicted;
+    if (b === undefined) {
+      if (names.every((k) => counts[k] === 0)) return;
+      this.boundsLog.set(pipeline, (b = { at: -Infinity, counts: { windowKeysEvicted: 0, windowLimited: 0, detectorKeysEvicted: 0, releasedEarly: 0 } }));
+    }
+    for (const k of names) b.counts[k] += counts[k];
     const now = this.clock.now();
-    if (b.windowEvicted + b.windowLimited + b.detectorEvicted === 0 || now - b.at < 60_000) return;
+    if (names.every((k) => b.counts[k] === 0) || now - b.at < 60_000) return;
     this.logger.warn(
-      { pipeline, windowKeysEvicted: b.windowEvicted, windowLimited: b.windowLimited, detectorKeysEvicted: b.detectorEvicted },
-      'state bounds reached: keys evicted or events refused (maxKeys, maxWindowsPerKey); raise the bounds or narrow the pipeline if this persists',
+      { pipeline, ...b.counts },
+      'state bounds reached: keys evicted, events refused or released early (maxKeys, maxWindowsPerKey, maxPendingEvents); raise the bounds or narrow the pipeline if this persists',
     );
     b.at = now;
-    b.windowEvicted = b.windowLimited = b.detectorEvicted = 0;
+    for (const k of names) b.counts[k] = 0;
   }
 
   /** Window evictions already reported, per window core (cores count cumulatively, restores included). */
@@ -827,6 +839,7 @@ export class Engine {
       let evicted = 0;
       const c = { processed: 0, filtered: 0, late: 0, missingKey: 0, limited: 0 };
       let detectorEvicted = 0;
+      let releasedEarly = 0;
       for (const t of tasks) {
         // Every task builds the config's pipelines in the same order.
         const tp = t.pipelines[i];
@@ -842,6 +855,7 @@ export class Engine {
         // A restore may lower the count: report only increases.
         evicted += Math.max(0, ev - (this.windowEvictionsSeen.get(tp.window) ?? 0));
         this.windowEvictionsSeen.set(tp.window, ev);
+        releasedEarly += tp.detectors.takeReleasedEarly();
         for (const [name, dc] of tp.detectors.takeCounts()) {
           const ds = s.detectors[name];
           ds.signals += dc.signals;
@@ -870,7 +884,8 @@ export class Engine {
       ps.late += c.late;
       ps.missingKey += c.missingKey;
       if (c.limited > 0) ps.windowLimited = (ps.windowLimited ?? 0) + c.limited;
-      this.reportBounds(p.name, evicted, c.limited, detectorEvicted);
+      if (releasedEarly > 0) ps.releasedEarly = (ps.releasedEarly ?? 0) + releasedEarly;
+      this.reportBounds(p.name, { windowKeysEvicted: evicted, windowLimited: c.limited, detectorKeysEvicted: detectorEvicted, releasedEarly });
       if (m) {
         m.eventsProcessed.inc({ pipeline: p.name }, c.processed);
         m.eventsFiltered.inc({ pipeline: p.name }, c.filtered);
@@ -878,6 +893,7 @@ export class Engine {
         m.openWindows.set({ pipeline: p.name }, open);
         m.stateKeys.set({ pipeline: p.name }, keys);
         if (evicted > 0) m.windowEvictions.inc({ pipeline: p.name }, evicted);
+        if (releasedEarly > 0) m.eventsReleasedEarly.inc({ pipeline: p.name }, releasedEarly);
       }
     });
     for (const r of batch.results) {

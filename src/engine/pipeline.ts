@@ -44,6 +44,16 @@ export const pipelineSchema = z.strictObject({
   aggregates: z.array(aggregateSchema).default([]).describe('What to compute per key and window (needs a window).'),
   detectors: z.array(detectorSchema).default([]).describe('Detectors judging the events (event detectors) or the window results (threshold, ratio, rate-of-change, baseline).'),
   evidenceLimit: z.number().int().min(0).max(1000).default(20).describe('How many contributing event ids a result (and its alerts) carries at most.'),
+  maxPendingEvents: z
+    .number()
+    .int()
+    .positive()
+    .default(1_000_000)
+    .describe(
+      'Most events waiting for the watermark before event detectors see them (they are released in event-time order once the watermark passes them). ' +
+        'Beyond it, the detectors move on to the earliest waiting event at once; an event arriving later behind that point is late for them. ' +
+        'Counted in vigie_events_released_early_total. A bound on memory when the input is more out of order than `maxOutOfOrderness` lets through.',
+    ),
 })
   .superRefine((p, ctx) => {
     if (p.window !== undefined && p.aggregates.length === 0) {
@@ -123,6 +133,7 @@ export class PipelineCore {
       aggregates: aggregates.map((a) => a.name),
       windowType: config.window?.type ?? 'none',
       evidenceLimit: config.evidenceLimit,
+      maxPending: config.maxPendingEvents,
       mayShow: config.alertFields === undefined ? () => true : ((shown: ReadonlySet<string>) => (field: string) => shown.has(field))(new Set(config.alertFields)),
       configVersion: deps.configVersion,
       detectionTime: deps.detectionTime,
@@ -198,8 +209,8 @@ export class PipelineCore {
           continue;
         }
         // Late events within grace are not replayed to event detectors, which have already moved past them.
-        det.offer(key, e);
-      } else if (!det.offer(key, e)) {
+        det.offer(key, e, batch);
+      } else if (!det.offer(key, e, batch)) {
         c.late++;
         batch.deadLetters.push(this.deadLetter('late', `the watermark (${this.w}) had passed the event's time`, e));
         continue;

@@ -62,6 +62,7 @@ export class EngineMetrics {
   readonly stateKeys: Gauge<'pipeline'>;
   readonly windowResults: Counter<'pipeline' | 'kind'>;
   readonly windowEvictions: Counter<'pipeline'>;
+  readonly eventsReleasedEarly: Counter<'pipeline'>;
 
   readonly alerts: Counter<'detector' | 'severity'>;
   readonly alertsSuppressed: Counter<'pipeline' | 'detector'>;
@@ -223,6 +224,12 @@ export class EngineMetrics {
     this.windowEvictions = new Counter({
       name: 'vigie_window_evictions_total',
       help: 'Keys a window operator evicted (open windows dropped) because it reached its maxKeys, per pipeline.',
+      labelNames: ['pipeline'],
+      registers,
+    });
+    this.eventsReleasedEarly = new Counter({
+      name: 'vigie_events_released_early_total',
+      help: 'Events handed to event detectors before the watermark passed them, because more than maxPendingEvents were waiting, per pipeline.',
       labelNames: ['pipeline'],
       registers,
     });

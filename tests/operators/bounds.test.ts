@@ -326,3 +326,49 @@ metrics: { enabled: false }
     expect(text).toMatch(/vigie_events_dead_lettered_total\{[^}]*reason="window_limit"[^}]*\} 3/);
   });
 });
+
+describe('maxPendingEvents (events waiting for the watermark before event detectors)', () => {
+  const cfg = (max: string) => `
+time: { maxOutOfOrderness: 1h }
+sources: [{ name: in, type: stdin }]
+pipelines:
+  - name: users
+    key: user
+    ${max}
+    detectors:
+      - { name: burst, type: velocity, lookback: 1m, value: 3, cooldown: 0, severity: low }
+sinks: [{ name: c, type: console }]
+metrics: { enabled: false }
+`;
+  const T = Date.UTC(2026, 0, 1, 9);
+  // In order, one user, 1 s apart: with the watermark an hour behind, everything waits until the end.
+  const recs: Array<Record<string, unknown>> = Array.from({ length: 20 }, (_, i) => ({ id: `e${i}`, ts: T + i * 1000, user: 'u1' }));
+  async function run(max: string, input = recs) {
+    const sink = collectSink();
+    const metrics = new EngineMetrics();
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) });
+    const summary = await new Engine({ loaded: config(cfg(max)), mode: 'replay', sources: [memorySource(input, { name: 'in', batchSize: 4 })], sinks: [sink], metrics, logger }).run();
+    return { sink, summary, text: await metrics.registry.metrics(), lines };
+  }
+
+  it('releases the earliest waiting events beyond the bound, counts and logs it; in-order input gives the same alerts', async () => {
+    const free = await run('');
+    const bounded = await run('maxPendingEvents: 5');
+    expect(free.summary.pipelines.users.releasedEarly).toBeUndefined();
+    expect(bounded.summary.pipelines.users.releasedEarly).toBe(15);
+    expect(bounded.text).toMatch(/vigie_events_released_early_total\{pipeline="users"\} 15/);
+    expect(bounded.sink.alerts.map((a) => a.id)).toEqual(free.sink.alerts.map((a) => a.id));
+    expect(free.sink.alerts.length).toBeGreaterThan(0);
+    expect(bounded.lines.some((l) => l.includes('"releasedEarly":'))).toBe(true);
+  });
+
+  it('an event arriving behind what was released early is late for the detectors (dead-lettered, not lost)', async () => {
+    const input = [...recs, { id: 'old', ts: T + 2000, user: 'u1' }];
+    const bounded = await run('maxPendingEvents: 5', input);
+    const late = bounded.sink.deadLetters.filter((d) => d.reason === 'late');
+    expect(late.map((d) => (d.raw as { id: string }).id)).toEqual(['old']);
+    const free = await run('', input);
+    expect(free.sink.deadLetters).toEqual([]);
+  });
+});
