@@ -19,6 +19,8 @@
  *   npm run bench:kafka                 readable table
  *   npm run bench:kafka -- --json       one JSON object
  *   npm run bench:kafka -- --events 1000000 --runs 5
+ *   npm run bench:kafka -- --max-wait 5000      the Kafka source's maxWaitTime (ms; default 500)
+ *   npm run bench:kafka -- --sink-delay 20      a slow downstream: each Vigie sink write takes 20 ms more
  */
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
@@ -36,8 +38,14 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '1' },
     'chunk-size': { type: 'string', default: '10000' },
     'timeout-ms': { type: 'string', default: '120000' },
+    'max-wait': { type: 'string', default: '500' },
+    'sink-delay': { type: 'string', default: '0' },
   },
 });
+/** The Kafka source's maxWaitTime (ms): fetch wait on the broker, and the idle time when every partition is paused. */
+const MAX_WAIT = Number(args['max-wait']);
+/** A slow downstream: each sink write of the Vigie runs resolves this many ms later (0: the null sink as is). */
+const SINK_DELAY = Number(args['sink-delay']);
 const N = Number(args.events);
 const RUNS = Number(args.runs);
 const WARMUP = Number(args.warmup);
@@ -175,6 +183,7 @@ sources:
     client: { brokers: ${JSON.stringify(brokers.join(','))}, clientId: vigie-bench }
     format: json
     fields: { amount: number }
+    maxWaitTime: ${MAX_WAIT}
 pipelines:
   - name: per-card
     key: card
@@ -205,6 +214,13 @@ interface VigieRunResult extends RunResult {
 async function vigieRun(brokers: string[], topic: string): Promise<VigieRunResult> {
   const loaded = parseConfig(vigieConfig(brokers, topic, `bench-vigie-${uid()}`), 'bench-kafka.yaml');
   const sink = createNullSink({ name: 'discard', type: 'null', outputs: ['results', 'alerts'] });
+  if (SINK_DELAY > 0) {
+    const write = sink.write.bind(sink);
+    sink.write = async (batch) => {
+      await write(batch);
+      await new Promise((resolve) => setTimeout(resolve, SINK_DELAY));
+    };
+  }
   const engine = new Engine({ loaded, mode: 'live', sinks: [sink] });
   let failure: unknown;
   let ended = false;

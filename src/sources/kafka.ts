@@ -1,6 +1,7 @@
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { durationSchema } from '../time/duration.js';
 import { createKafka, kafkaClientSchema } from '../kafka/client.js';
 import { AsyncQueue } from '../util/async-queue.js';
 import { mappingShape } from './mapping.js';
@@ -28,6 +29,13 @@ export const schema = z.strictObject({
   heartbeatInterval: z.number().int().min(100).default(3000).describe('Heartbeat interval, ms.'),
   maxBytesPerPartition: z.number().int().positive().default(1_048_576).describe('Largest fetch per partition, bytes.'),
   bufferedBatches: z.number().int().min(1).max(1024).default(16).describe('Fetched batches held for the engine at most; beyond it the partition is paused until the engine catches up.'),
+  maxWaitTime: durationSchema
+    .refine((ms) => ms >= 10 && ms <= 60_000, 'must be between 10ms and 1m')
+    .default(500)
+    .describe(
+      'How long a fetch waits on the broker for new records (fetch.max.wait.ms), and how long the consumer idles when every partition it fetches from ' +
+        'is paused because the engine is full: a resumed partition is fetched again after at most this long. Default 500ms.',
+    ),
   ...mappingShape,
 });
 export type Config = z.infer<typeof schema>;
@@ -151,6 +159,7 @@ export function create(config: Config, ctx: SourceContext): Source {
     sessionTimeout: config.sessionTimeout,
     heartbeatInterval: config.heartbeatInterval,
     maxBytesPerPartition: config.maxBytesPerPartition,
+    maxWaitTimeInMs: config.maxWaitTime,
     allowAutoTopicCreation: false,
   });
   const self: Source = {
