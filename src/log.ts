@@ -58,8 +58,8 @@ export function redactSecrets(text: string): string {
 
 /**
  * A copy of a log record's fields with every secret hidden, at any depth: fields named like a
- * secret are censored, secrets inside texts are redacted (see {@link redactSecrets}), errors become
- * `{ type, message, stack, code }` with both texts redacted, and anything deeper than
+ * secret are censored, secrets inside texts are redacted (see {@link redactSecrets}), errors are
+ * copied with their class and every own field scrubbed, and anything deeper than
  * MAX_LOG_DEPTH levels is cut. Complements the path-based redaction, which pino applies afterwards.
  */
 export function scrubLogFields(value: unknown, depth = 0, seen: WeakSet<object> = new WeakSet()): unknown {
@@ -70,12 +70,13 @@ export function scrubLogFields(value: unknown, depth = 0, seen: WeakSet<object> 
   if (seen.has(value)) return '[circular]';
   seen.add(value);
   if (value instanceof Error) {
-    const out: Record<string, unknown> = { type: value.name, message: redactSecrets(value.message) };
-    if (value.stack !== undefined) out.stack = redactSecrets(value.stack);
-    const code = (value as { code?: unknown }).code;
-    if (code !== undefined) out.code = code;
-    if (value.cause !== undefined) out.cause = scrubLogFields(value.cause, depth + 1, seen);
-    return out;
+    // A copy of the same class (the serializer names the error by its class), every own field scrubbed.
+    const copy = Object.create(Object.getPrototypeOf(value) as object) as Record<string, unknown>;
+    for (const k of Object.getOwnPropertyNames(value)) {
+      const v = (value as unknown as Record<string, unknown>)[k];
+      copy[k] = (k === 'message' || k === 'stack') && typeof v === 'string' ? redactSecrets(v) : scrubLogFields(v, depth + 1, seen);
+    }
+    return copy;
   }
   if (Array.isArray(value)) return value.map((v) => scrubLogFields(v, depth + 1, seen));
   const out: Record<string, unknown> = {};

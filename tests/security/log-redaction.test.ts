@@ -75,6 +75,14 @@ describe('logger redaction', () => {
     expect(text).toContain('token=***&a=1');
     expect(text).toContain('password=*** sslmode=require');
     expect(text).toContain('connect to redis://u:***@h:1 refused');
+    // Errors keep their class name and their own fields.
+    class ReplyError extends Error {
+      code = 'WRONGPASS';
+    }
+    out.logger.warn({ err: new ReplyError(`WRONGPASS for redis://u:${PW}@h:1`) }, 'auth');
+    const last = JSON.parse(out.text().trimEnd().split('\n').pop() as string) as { err: Record<string, unknown> };
+    expect(last.err).toMatchObject({ type: 'ReplyError', code: 'WRONGPASS', message: 'WRONGPASS for redis://u:***@h:1' });
+    expect(out.text()).not.toContain(PW);
   });
 
   it('hides entity keys (personal data) nested in log fields', () => {
