@@ -110,6 +110,20 @@ export const schema = z
     commandTimeout: positiveDurationSchema
       .default(5000)
       .describe('A batch without a full reply after this long counts as failed and is retried (harmless: alerts already stored are skipped).'),
+    minReplicas: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe(
+        'Acknowledge a batch only once this many replicas have it (`WAIT`), else retry it (harmless: alerts already stored are skipped). ' +
+          'Redis replicates asynchronously: what only the old master had is lost when a replica takes over, so with `sentinel` the ' +
+          'default is 1 (acknowledged alerts survive a failover; writes wait while no replica is up). Otherwise the default is 0: ' +
+          'the master\'s reply is enough. Not with `cluster`.',
+      ),
+    replicaTimeout: positiveDurationSchema
+      .default(1000)
+      .describe('How long `WAIT` waits for `minReplicas` replicas before the batch counts as failed and is retried.'),
     maxPendingBatches: z
       .number()
       .int()
@@ -122,6 +136,9 @@ export const schema = z
   })
   .superRefine((c, ctx) => {
     checkRedisConnection(c, ctx);
+    if ((c.minReplicas ?? 0) > 0 && c.cluster !== undefined) {
+      ctx.addIssue({ code: 'custom', message: 'minReplicas is not supported with cluster', path: ['minReplicas'] });
+    }
     if (c.retry !== undefined && c.retry.maxDelay < c.retry.initialDelay) {
       ctx.addIssue({ code: 'custom', message: 'retry.maxDelay must not be below retry.initialDelay', path: ['retry', 'maxDelay'] });
     }
@@ -445,6 +462,8 @@ export class RedisSink implements Sink {
   private readonly metrics: EngineMetrics | undefined;
   private readonly retry: { initialDelay: number; maxDelay: number };
   private readonly connectWait: number;
+  private readonly minReplicas: number;
+  private readonly replicaTimeout: number;
   private readonly maxPending: number;
   private readonly closeTimeout: number;
   private readonly waker = new Waker();
@@ -470,6 +489,8 @@ export class RedisSink implements Sink {
     this.logger = ctx.logger;
     this.metrics = ctx.metrics;
     this.retry = config.retry;
+    this.minReplicas = config.minReplicas ?? (config.sentinel !== undefined ? 1 : 0);
+    this.replicaTimeout = config.replicaTimeout ?? 1000;
     this.connectWait = config.connectTimeout;
     this.maxPending = config.maxPendingBatches;
     this.closeTimeout = config.closeTimeout;
@@ -700,13 +721,22 @@ export class RedisSink implements Sink {
       if (useEval) p.eval(ALERT_SCRIPT, 3, c.keys[0], c.keys[1], c.keys[2], ...c.args);
       else p.evalsha(ALERT_SCRIPT_SHA, 3, c.keys[0], c.keys[1], c.keys[2], ...c.args);
     }
+    const waiting = this.minReplicas > 0;
+    if (waiting) p.call('WAIT', String(this.minReplicas), String(this.replicaTimeout));
     let replies: Array<[Error | null, unknown]> | null;
     try {
       replies = await p.exec();
     } catch (err) {
       throw this.wrap(err);
     }
-    if (replies === null || replies.length !== calls.length) throw new RetriableError('incomplete pipeline reply');
+    if (replies === null || replies.length !== calls.length + (waiting ? 1 : 0)) throw new RetriableError('incomplete pipeline reply');
+    if (waiting) {
+      const [err, acked] = replies.pop() as [Error | null, unknown];
+      if (err === null && Number(acked) < this.minReplicas && replies.every(([e]) => e === null)) {
+        throw new RetriableError(`${String(acked)} of the ${this.minReplicas} replicas required have the batch after ${this.replicaTimeout} ms`);
+      }
+      if (err !== null) throw this.wrap(err);
+    }
     let fatal: unknown;
     let retriable: unknown;
     let noscript = false;

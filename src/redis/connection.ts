@@ -232,6 +232,9 @@ export function redisOptions(conn: RedisConnectionOptions, client: RedisClientOp
       opts.sentinelTLS = opts.tls;
     }
     if (client.retryStrategy) opts.sentinelRetryStrategy = client.retryStrategy;
+    // Reconnect as soon as a sentinel announces a new master (+switch-master), rather than writing on
+    // to the old one until it is turned into a replica.
+    opts.failoverDetector = true;
   } else if (!conn.cluster) {
     opts.host = url.host;
     opts.port = url.port;

@@ -80,6 +80,7 @@ describe('redis sink config', () => {
       prefix: 'vigie',
       retry: { initialDelay: 100, maxDelay: 10_000 },
       commandTimeout: 5000,
+      replicaTimeout: 1000,
       maxPendingBatches: 16,
       closeTimeout: 10_000,
     });
@@ -122,6 +123,8 @@ describe('redis sink config', () => {
       { url: 'redis://127.0.0.1:6379/x' },
       { sentinel: { name: 'm', sentinels: [{ host: 's', port: 1 }] }, cluster: [{ host: 'n', port: 1 }] },
       { cluster: [] },
+      { cluster: [{ host: 'n', port: 1 }], minReplicas: 1 },
+      { minReplicas: -1 },
       { password: 'secret' },
     ];
     for (const over of bad) expect(schema.safeParse({ name: 'r', type: 'redis', ...over }).success, JSON.stringify(over)).toBe(false);
@@ -488,6 +491,30 @@ describe('redis sink against a real Redis', () => {
     } finally {
       await sink.close();
     }
+  });
+
+  it('with minReplicas, a batch no replica has is retried, not acknowledged (the sink reports itself down)', async () => {
+    // The suite's Redis has no replica: WAIT 1 never reaches 1.
+    const sink = create(sinkCfg('replicas', { minReplicas: 1, replicaTimeout: '50ms', retry: { initialDelay: 20, maxDelay: 100 } }), ctx) as RedisSink;
+    let settled = false;
+    const write = sink.write(batchOf([alert('r1', 'k')])).finally(() => (settled = true));
+    write.catch(() => {});
+    try {
+      const t0 = Date.now();
+      while (sink.stats.retries < 3 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 20));
+      expect(sink.stats.retries).toBeGreaterThanOrEqual(3);
+      expect(settled).toBe(false);
+      expect(sink.healthy!()).toBe(false);
+      // Written once on the master (retries skip it), just not acknowledged.
+      expect(await redis.xlen(`${ns}:replicas:alerts`)).toBe(1);
+    } finally {
+      await sink.close().catch(() => {});
+    }
+    await expect(write).rejects.toThrow();
+    // Sentinel connections default to one replica; direct ones to none.
+    const parse = (over: Record<string, unknown>) => schema.parse({ name: 'r', type: 'redis', ...over });
+    expect((create(parse({ sentinel: { name: 'm', sentinels: [{ host: '127.0.0.1', port: 1 }] } }), ctx) as unknown as { minReplicas: number }).minReplicas).toBe(1);
+    expect((create(parse({}), ctx) as unknown as { minReplicas: number }).minReplicas).toBe(0);
   });
 
   it('stores text exactly as given: quotes, control characters, emoji, any Unicode', async () => {
