@@ -1,3 +1,4 @@
+import type { SinkBatch } from '../../sinks/types.js';
 import type { Alert } from '../../src/types.js';
 
 /** Event time of the sample alerts' window start. */
@@ -26,4 +27,9 @@ export function sampleAlert(id: string, key: string, over: Partial<Alert> = {}):
     details: { note: 'café ☕', nested: { n: 1 } },
     ...over,
   };
+}
+
+/** A sink batch holding only these alerts. */
+export function alertBatch(alerts: Alert[]): SinkBatch {
+  return { alerts, results: [], deadLetters: [], scores: [], shadowAlerts: [] };
 }

@@ -5,17 +5,16 @@
  * variable; wrong credentials fail quickly and clearly (no hang, no retry loop); the password never
  * reaches an error message or a log line.
  */
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { create as createSink, schema as sinkSchema } from '../../sinks/kafka.js';
-import type { SinkBatch } from '../../sinks/types.js';
 import { createKafka, kafkaClientSchema } from '../../src/kafka/client.js';
 import { createLogger } from '../../src/log.js';
 import { create as createSource, schema as sourceSchema } from '../../src/sources/kafka.js';
 import type { RawBatch, SourceContext } from '../../src/sources/types.js';
 import { systemClock, type Alert } from '../../src/types.js';
 import { startKafka, type KafkaService } from '../infra/index.js';
-import { ALERT_T0, sampleAlert } from '../helpers/alerts.js';
+import { alertBatch, sampleAlert } from '../helpers/alerts.js';
+import { capturedLogger, failure, errorText } from '../helpers/capture.js';
 
 const USER = 'vigie-sec';
 const USER_PW = 'vigie-Scram-Secret-5e8b';
@@ -25,42 +24,10 @@ const PW_ENV = 'VIGIE_SEC_KAFKA_PW';
 const WRONG_ENV = 'VIGIE_SEC_KAFKA_WRONG';
 const TOPIC = 'vigie-sec-alerts';
 
-const T = ALERT_T0;
-
 const alert = sampleAlert;
-
-const batchOf = (alerts: Alert[]): SinkBatch => ({ alerts, results: [], deadLetters: [], scores: [], shadowAlerts: [] });
-
-/** A trace-level logger writing into a string, to search for leaked secrets. */
-function capturedLogger() {
-  let text = '';
-  const stream = new Writable({
-    write(chunk: Buffer | string, _enc, cb) {
-      text += String(chunk);
-      cb();
-    },
-  });
-  return { logger: createLogger({ level: 'trace', destination: stream }), text: () => text };
-}
 
 function expectNoSecret(text: string, what: string): void {
   for (const s of SECRETS) expect(text, `${what} leaks a password`).not.toContain(s);
-}
-
-async function failure(p: Promise<unknown>): Promise<Error> {
-  return p.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e as Error,
-  );
-}
-
-/** Everything an error says: its message, its causes' messages and its stack. */
-function errorText(err: Error): string {
-  const parts: string[] = [];
-  for (let e: unknown = err, i = 0; e instanceof Error && i < 5; e = e.cause, i++) parts.push(e.message, e.stack ?? '');
-  return parts.join('\n');
 }
 
 describe('Kafka with SASL/SCRAM-SHA-256', () => {
@@ -118,7 +85,7 @@ describe('Kafka with SASL/SCRAM-SHA-256', () => {
       logger: log.logger,
     });
     try {
-      await sink.write(batchOf([alert('sec-1', 'card-1'), alert('sec-2', 'card-2')]));
+      await sink.write(alertBatch([alert('sec-1', 'card-1'), alert('sec-2', 'card-2')]));
     } finally {
       await sink.close();
     }
@@ -176,7 +143,7 @@ describe('Kafka with SASL/SCRAM-SHA-256', () => {
         logger: log.logger,
       });
       try {
-        const sinkErr = await failure(sink.write(batchOf([alert('sec-bad', 'card-9')])));
+        const sinkErr = await failure(sink.write(alertBatch([alert('sec-bad', 'card-9')])));
         expect(errorText(sinkErr)).toMatch(/authentication failed/i);
         expectNoSecret(errorText(sinkErr), 'the sink error');
       } finally {

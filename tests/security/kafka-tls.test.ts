@@ -4,10 +4,8 @@
  * the kafka sink produces and the kafka source consumes trusting that CA (`ssl: { caFile }`); a client
  * that does not trust it, or that does not speak TLS, fails quickly and says why (no hang).
  */
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { create as createSink, schema as sinkSchema } from '../../sinks/kafka.js';
-import type { SinkBatch } from '../../sinks/types.js';
 import { createKafka, kafkaClientSchema } from '../../src/kafka/client.js';
 import { createLogger } from '../../src/log.js';
 import { create as createSource, schema as sourceSchema } from '../../src/sources/kafka.js';
@@ -15,40 +13,12 @@ import type { RawBatch, SourceContext } from '../../src/sources/types.js';
 import { systemClock, type Alert } from '../../src/types.js';
 import { startKafka, type KafkaService } from '../infra/index.js';
 import { makeTlsFiles, type TlsFiles } from '../infra/tls.js';
-import { sampleAlert } from '../helpers/alerts.js';
+import { alertBatch, sampleAlert } from '../helpers/alerts.js';
+import { capturedLogger, failure, errorText } from '../helpers/capture.js';
 
 const TOPIC = 'vigie-tls-alerts';
 /** What Node says when a server certificate does not chain to a trusted CA. */
 const CERT_ERROR = /unable to verify the first certificate|self[- ]signed certificate|unable to get local issuer certificate/i;
-
-const batchOf = (alerts: Alert[]): SinkBatch => ({ alerts, results: [], deadLetters: [], scores: [], shadowAlerts: [] });
-
-function capturedLogger() {
-  let text = '';
-  const stream = new Writable({
-    write(chunk: Buffer | string, _enc, cb) {
-      text += String(chunk);
-      cb();
-    },
-  });
-  return { logger: createLogger({ level: 'trace', destination: stream }), text: () => text };
-}
-
-async function failure(p: Promise<unknown>): Promise<Error> {
-  return p.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e as Error,
-  );
-}
-
-/** Everything an error says: its message and its causes' messages. */
-function errorText(err: Error): string {
-  const parts: string[] = [];
-  for (let e: unknown = err, i = 0; e instanceof Error && i < 5; e = e.cause ?? (e as { originalError?: unknown }).originalError, i++) parts.push(e.message);
-  return parts.join('\n');
-}
 
 describe('Kafka over TLS (SSL client listener, PEM keystore, the test CA)', () => {
   let certs: TlsFiles;
@@ -86,7 +56,7 @@ describe('Kafka over TLS (SSL client listener, PEM keystore, the test CA)', () =
       logger: log.logger,
     });
     try {
-      await sink.write(batchOf([sampleAlert('tls-1', 'card-1'), sampleAlert('tls-2', 'card-2')]));
+      await sink.write(alertBatch([sampleAlert('tls-1', 'card-1'), sampleAlert('tls-2', 'card-2')]));
     } finally {
       await sink.close();
     }
@@ -135,7 +105,7 @@ describe('Kafka over TLS (SSL client listener, PEM keystore, the test CA)', () =
         stdout: process.stdout,
         logger: log.logger,
       });
-      return timed(() => s.write(batchOf([sampleAlert('tls-bad', 'card-9')])), () => s.close());
+      return timed(() => s.write(alertBatch([sampleAlert('tls-bad', 'card-9')])), () => s.close());
     };
     const source = (ssl: unknown) => {
       const abort = new AbortController();

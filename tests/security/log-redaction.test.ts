@@ -3,30 +3,19 @@
  * of passwords in Redis URLs (messages, targets, config errors, config-reload logs), and the Kafka
  * client's log bridge, which forwards only broker, group and error text.
  */
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { schema as redisSinkSchema } from '../../sinks/redis.js';
 import { redactSecrets } from '../../src/config/reload.js';
 import { createKafka, kafkaClientSchema } from '../../src/kafka/client.js';
-import { createLogger, REDACT_CENSOR } from '../../src/log.js';
+import { REDACT_CENSOR } from '../../src/log.js';
 import { describeRedisTarget, parseRedisUrl, redactUrl, redisConnectionSchema } from '../../src/redis/connection.js';
+import { capturedLogger } from '../helpers/capture.js';
 
 const PW = 'Sup3r-Secret-pw';
 
-function captured() {
-  let text = '';
-  const stream = new Writable({
-    write(chunk: Buffer | string, _enc, cb) {
-      text += String(chunk);
-      cb();
-    },
-  });
-  return { logger: createLogger({ level: 'trace', destination: stream }), text: () => text };
-}
-
 describe('logger redaction', () => {
   it('hides the secret fields of connection options, however they are nested', () => {
-    const out = captured();
+    const out = capturedLogger();
     out.logger.info(
       {
         password: PW,
@@ -49,7 +38,7 @@ describe('logger redaction', () => {
   });
 
   it('hides secret fields at any depth, and cuts what is nested too deep', () => {
-    const out = captured();
+    const out = capturedLogger();
     out.logger.info({ a: { b: { password: PW } } }, 'three levels');
     out.logger.info({ a: { b: { c: { d: { e: { Password: PW, apiKey: PW } } } } } }, 'six levels');
     out.logger.info({ l1: { l2: { l3: { l4: { l5: { l6: { l7: { l8: { l9: PW } } } } } } } } }, 'nine levels');
@@ -60,7 +49,7 @@ describe('logger redaction', () => {
   });
 
   it('hides passwords written inside texts: URLs under any field name, messages, errors and child bindings', () => {
-    const out = captured();
+    const out = capturedLogger();
     out.logger.warn({ target: `redis://vigie:${PW}@r1:6379/0`, upstream: { endpoint: `amqps://svc:${PW}@mq:5671` } }, 'connecting');
     out.logger.error(`cannot connect to rediss://:${PW}@r2:6380`);
     out.logger.info({ dsn: `host=db user=svc password=${PW} sslmode=require`, q: `https://api/x?token=${PW}&a=1` }, 'connection strings');
@@ -86,7 +75,7 @@ describe('logger redaction', () => {
   });
 
   it('hides entity keys (personal data) nested in log fields', () => {
-    const out = captured();
+    const out = capturedLogger();
     out.logger.warn({ alert: { key: '4111-1111-1111-1111', detector: 'card-testing' } }, 'alert');
     expect(out.text()).not.toContain('4111-1111-1111-1111');
     expect(out.text()).toContain('card-testing');
@@ -142,7 +131,7 @@ describe('passwords in Redis URLs', () => {
 describe('Kafka client secrets', () => {
   it('a missing SASL password variable is named, no value is shown', () => {
     const cfg = kafkaClientSchema.parse({ brokers: ['127.0.0.1:1'], sasl: { mechanism: 'plain', username: 'svc', passwordEnv: 'VIGIE_SEC_UNSET_KAFKA_PW' } });
-    expect(() => createKafka(cfg, captured().logger)).toThrow(/^kafka sasl password: environment variable VIGIE_SEC_UNSET_KAFKA_PW is not set$/);
+    expect(() => createKafka(cfg, capturedLogger().logger)).toThrow(/^kafka sasl password: environment variable VIGIE_SEC_UNSET_KAFKA_PW is not set$/);
   });
 
   it('refuses a password written in the config (only passwordEnv or passwordFile)', () => {
@@ -153,7 +142,7 @@ describe('Kafka client secrets', () => {
   it('kafkajs log lines reach our logger with broker, group and error only, never their other fields', () => {
     process.env.VIGIE_SEC_KAFKA_PW = PW;
     try {
-      const out = captured();
+      const out = capturedLogger();
       const cfg = kafkaClientSchema.parse({ brokers: ['127.0.0.1:1'], sasl: { mechanism: 'scram-sha-512', username: 'svc', passwordEnv: 'VIGIE_SEC_KAFKA_PW' } });
       const kafka = createKafka(cfg, out.logger);
       // What kafkajs itself logs goes through the client's log creator.

@@ -4,16 +4,14 @@
  * with the password from an environment variable; wrong credentials fail quickly and clearly; the
  * password never reaches an error message or a log line.
  */
-import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { create, schema, type RedisSinkConfig } from '../../sinks/redis.js';
-import type { SinkBatch, SinkContext } from '../../sinks/types.js';
-import { createLogger } from '../../src/log.js';
+import type { SinkContext } from '../../sinks/types.js';
 import { RedisCheckpointStore, stateSchema, type CheckpointDelta } from '../../src/state/checkpoint-store.js';
-import type { Alert } from '../../src/types.js';
 import { startRedis, type RedisService } from '../infra/index.js';
-import { ALERT_T0, sampleAlert } from '../helpers/alerts.js';
+import { alertBatch, ALERT_T0, sampleAlert } from '../helpers/alerts.js';
+import { capturedLogger, failure } from '../helpers/capture.js';
 
 const ADMIN_PW = 'adm1n-Secret-9f3c';
 const USER = 'vigie';
@@ -25,31 +23,8 @@ const T = ALERT_T0;
 
 const alert = sampleAlert;
 
-const batchOf = (alerts: Alert[]): SinkBatch => ({ alerts, results: [], deadLetters: [], scores: [], shadowAlerts: [] });
-
-/** A debug-level logger writing into a string, to search for leaked secrets. */
-function capturedLogger() {
-  let text = '';
-  const stream = new Writable({
-    write(chunk: Buffer | string, _enc, cb) {
-      text += String(chunk);
-      cb();
-    },
-  });
-  return { logger: createLogger({ level: 'trace', destination: stream }), text: () => text };
-}
-
 function expectNoSecret(text: string, what: string): void {
   for (const s of SECRETS) expect(text, `${what} leaks a password`).not.toContain(s);
-}
-
-async function failure(p: Promise<unknown>): Promise<Error> {
-  return p.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e as Error,
-  );
 }
 
 describe('Redis with requirepass and an ACL user', () => {
@@ -87,7 +62,7 @@ describe('Redis with requirepass and an ACL user', () => {
     const ctx: SinkContext = { baseDir: process.cwd(), stdout: process.stdout, logger: log.logger };
     const sink = create(sinkConfig({ username: USER, passwordEnv: 'VIGIE_SEC_REDIS_PW' }), ctx);
     try {
-      await sink.write(batchOf([alert('sec-1', 'card-1'), alert('sec-2', 'card-2')]));
+      await sink.write(alertBatch([alert('sec-1', 'card-1'), alert('sec-2', 'card-2')]));
     } finally {
       await sink.close();
     }
@@ -107,7 +82,7 @@ describe('Redis with requirepass and an ACL user', () => {
     });
     const t0 = Date.now();
     try {
-      const err = await failure(sink.write(batchOf([alert('sec-3', 'card-3')])));
+      const err = await failure(sink.write(alertBatch([alert('sec-3', 'card-3')])));
       expect(err.message).toMatch(/NOPERM/);
       expectNoSecret(err.message, 'the error');
       expect(Date.now() - t0).toBeLessThan(5000);
@@ -129,7 +104,7 @@ describe('Redis with requirepass and an ACL user', () => {
       const sink = create(sinkConfig(over), ctx);
       const t0 = Date.now();
       try {
-        const err = await failure(sink.write(batchOf([alert('sec-4', 'card-4')])));
+        const err = await failure(sink.write(alertBatch([alert('sec-4', 'card-4')])));
         expect(err.message, JSON.stringify(over)).toMatch(/authentication to 127\.0\.0\.1:\d+ failed: WRONGPASS/);
         expectNoSecret(err.message, 'the error');
         expectNoSecret(String((err.cause as Error | undefined)?.message ?? ''), 'the error cause');

@@ -6,17 +6,16 @@
  * quickly and says why; with `--tls-auth-clients yes` only a client presenting a certificate gets in.
  */
 import { readFileSync } from 'node:fs';
-import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { create, schema, type RedisSinkConfig } from '../../sinks/redis.js';
-import type { SinkBatch, SinkContext } from '../../sinks/types.js';
+import { create, schema, type RedisSink, type RedisSinkConfig } from '../../sinks/redis.js';
+import type { SinkContext } from '../../sinks/types.js';
 import { createLogger } from '../../src/log.js';
 import { RedisCheckpointStore, stateSchema, type CheckpointDelta } from '../../src/state/checkpoint-store.js';
-import type { Alert } from '../../src/types.js';
 import { startRedis, type RedisService } from '../infra/index.js';
 import { makeTlsFiles, type TlsFiles } from '../infra/tls.js';
-import { ALERT_T0, sampleAlert } from '../helpers/alerts.js';
+import { alertBatch, ALERT_T0, sampleAlert } from '../helpers/alerts.js';
+import { capturedLogger, failure } from '../helpers/capture.js';
 
 const ADMIN_PW = 'adm1n-Tls-Secret-3b7e';
 const USER = 'vigie';
@@ -25,36 +24,6 @@ const PW_ENV = 'VIGIE_SEC_REDIS_TLS_PW';
 /** What Node says when a server certificate does not chain to a trusted CA. */
 const CERT_ERROR = /unable to verify the first certificate|self[- ]signed certificate|unable to get local issuer certificate/i;
 
-const batchOf = (alerts: Alert[]): SinkBatch => ({ alerts, results: [], deadLetters: [], scores: [], shadowAlerts: [] });
-
-function capturedLogger() {
-  let text = '';
-  const stream = new Writable({
-    write(chunk: Buffer | string, _enc, cb) {
-      text += String(chunk);
-      cb();
-    },
-  });
-  return { logger: createLogger({ level: 'trace', destination: stream }), text: () => text };
-}
-
-async function failure(p: Promise<unknown>): Promise<Error> {
-  return p.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (e: unknown) => e as Error,
-  );
-}
-
-/** Waits until `cond()` holds, polling, or fails after `ms`. */
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('Redis over TLS only (requirepass, an ACL user, the test CA)', () => {
   let certs: TlsFiles;
@@ -113,7 +82,7 @@ describe('Redis over TLS only (requirepass, an ACL user, the test CA)', () => {
       const ctx: SinkContext = { baseDir: process.cwd(), stdout: process.stdout, logger: log.logger };
       const sink = create(sinkConfig({ url, tls: { caFile: certs.caFile } }), ctx);
       try {
-        await sink.write(batchOf([sampleAlert(id, `card-${id}`)]));
+        await sink.write(alertBatch([sampleAlert(id, `card-${id}`)]));
       } finally {
         await sink.close();
       }
@@ -189,11 +158,11 @@ describe('Redis over TLS only (requirepass, an ACL user, the test CA)', () => {
     const sink = create(sinkConfig({ tls: { caFile: otherCa.caFile } }), { baseDir: process.cwd(), stdout: process.stdout, logger: log.logger });
     const t0 = Date.now();
     try {
-      const err = await failure(sink.write(batchOf([sampleAlert('tls-untrusted', 'card-x')])));
+      const err = await failure(sink.write(alertBatch([sampleAlert('tls-untrusted', 'card-x')])));
       expect(Date.now() - t0).toBeLessThan(10_000);
       expect(err.message).toMatch(CERT_ERROR);
       expect(err.message).toMatch(/TLS certificate of .* is not trusted/);
-      expect(sink.stats.retries).toBe(0);
+      expect((sink as RedisSink).stats.retries).toBe(0);
     } finally {
       await sink.close().catch(() => {});
     }
@@ -252,7 +221,7 @@ describe('Redis over mutual TLS (--tls-auth-clients yes)', () => {
       logger: createLogger({ level: 'silent' }),
     });
     try {
-      await sink.write(batchOf([sampleAlert('mtls-1', 'card-1')]));
+      await sink.write(alertBatch([sampleAlert('mtls-1', 'card-1')]));
     } finally {
       await sink.close();
     }

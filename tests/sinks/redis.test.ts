@@ -24,7 +24,7 @@ import {
   type RedisSinkConfig,
 } from '../../sinks/redis.js';
 import { memorySink } from '../../sinks/memory.js';
-import type { SinkBatch, SinkContext } from '../../sinks/types.js';
+import type { SinkContext } from '../../sinks/types.js';
 import { Engine } from '../../src/engine/engine.js';
 import { silentLogger } from '../../src/log.js';
 import { EngineMetrics } from '../../src/metrics/registry.js';
@@ -33,14 +33,12 @@ import { memorySource } from '../../src/sources/memory.js';
 import type { Alert } from '../../src/types.js';
 import { freePort, services, startRedis, type RedisService } from '../infra/index.js';
 import { config } from '../helpers/collect.js';
-import { ALERT_T0, sampleAlert } from '../helpers/alerts.js';
+import { alertBatch, ALERT_T0, sampleAlert } from '../helpers/alerts.js';
 
 const T = ALERT_T0;
 const ctx: SinkContext = { baseDir: process.cwd(), stdout: process.stdout, logger: silentLogger };
 
 const alert = sampleAlert;
-
-const batchOf = (alerts: Alert[]): SinkBatch => ({ alerts, results: [], deadLetters: [], scores: [], shadowAlerts: [] });
 
 const cfg = (over: Record<string, unknown>): RedisSinkConfig => schema.parse({ name: 'live', type: 'redis', ...over });
 
@@ -429,7 +427,7 @@ describe('redis sink against a real Redis', () => {
     const aged = create(sinkCfg('age', { maxLen: 0, maxAge: '1s' }), ctx);
     try {
       const many = Array.from({ length: 500 }, (_, i) => alert(`len-${i}`, `k${i % 7}`));
-      for (let i = 0; i < many.length; i += 50) await sink.write(batchOf(many.slice(i, i + 50)));
+      for (let i = 0; i < many.length; i += 50) await sink.write(alertBatch(many.slice(i, i + 50)));
       const len = await redis.xlen(`${ns}:retention:alerts`);
       // Approximate trimming (MAXLEN ~) removes whole stream nodes: at most one node (100 entries) more.
       expect(len).toBeGreaterThanOrEqual(10);
@@ -441,11 +439,11 @@ describe('redis sink against a real Redis', () => {
       expect(ttl).toBeLessThanOrEqual(600_000);
 
       const old = Array.from({ length: 300 }, (_, i) => alert(`old-${i}`, 'k'));
-      await aged.write(batchOf(old));
+      await aged.write(alertBatch(old));
       const cutoff = Date.now();
       await new Promise((r) => setTimeout(r, 1200));
       const fresh = Array.from({ length: 300 }, (_, i) => alert(`new-${i}`, 'k'));
-      await aged.write(batchOf(fresh));
+      await aged.write(alertBatch(fresh));
       const got = entries((await redis.xrange(`${ns}:age:alerts`, '-', '+')) as Array<[string, string[]]>);
       const olds = got.filter(([, f]) => f.id.startsWith('old-'));
       // MINID ~ also trims whole nodes: old entries may survive only in the node the first new ones share.
@@ -463,8 +461,8 @@ describe('redis sink against a real Redis', () => {
     const sink = create(sinkCfg('group'), ctx);
     try {
       const written = [alert('g1', 'k1'), alert('g2', 'k2', { severity: 'critical' }), alert('g3', 'k1', { revision: 1 })];
-      await sink.write(batchOf(written));
-      await sink.write(batchOf(written)); // a retry of the same batch: nothing new
+      await sink.write(alertBatch(written));
+      await sink.write(alertBatch(written)); // a retry of the same batch: nothing new
       const read = (await redis.xreadgroup('GROUP', 'analysts', 'alice', 'COUNT', 10, 'STREAMS', stream, '>')) as Array<[string, Array<[string, string[]]>]>;
       const got = entries(read[0][1]);
       expect(got.map(([, f]) => [f.id, f.severity, f.revision])).toEqual([
@@ -485,7 +483,7 @@ describe('redis sink against a real Redis', () => {
     await redis.set(stream, 'not a stream');
     const sink = create(sinkCfg('wrongtype'), ctx);
     try {
-      await expect(sink.write(batchOf([alert('w1', 'k')]))).rejects.toThrow(new RegExp(`^redis sink "live": cannot write to stream "${stream}": WRONGTYPE`));
+      await expect(sink.write(alertBatch([alert('w1', 'k')]))).rejects.toThrow(new RegExp(`^redis sink "live": cannot write to stream "${stream}": WRONGTYPE`));
       expect(await redis.exists(`${ns}:wrongtype:dedup:w1`)).toBe(0);
       expect(sink.healthy!()).toBe(false);
     } finally {
@@ -497,7 +495,7 @@ describe('redis sink against a real Redis', () => {
     // The suite's Redis has no replica: WAIT 1 never reaches 1.
     const sink = create(sinkCfg('replicas', { minReplicas: 1, replicaTimeout: '50ms', retry: { initialDelay: 20, maxDelay: 100 } }), ctx) as RedisSink;
     let settled = false;
-    const write = sink.write(batchOf([alert('r1', 'k')])).finally(() => (settled = true));
+    const write = sink.write(alertBatch([alert('r1', 'k')])).finally(() => (settled = true));
     write.catch(() => {});
     try {
       const t0 = Date.now();
@@ -521,7 +519,7 @@ describe('redis sink against a real Redis', () => {
     const texts = ['quote " backslash \\ slash /', 'new\nline\ttab\u0000nul\u001f', 'emoji 😀 café 中文 \u2028', '', '{"json":[1,2]}'];
     const sink = create(sinkCfg('text'), ctx);
     try {
-      await sink.write(batchOf(texts.map((t, i) => alert(`t${i}`, `key ${t}`, { explanation: t, details: { t } }))));
+      await sink.write(alertBatch(texts.map((t, i) => alert(`t${i}`, `key ${t}`, { explanation: t, details: { t } }))));
       const got = entries((await redis.xrange(`${ns}:text:alerts`, '-', '+')) as Array<[string, string[]]>);
       expect(got.map(([, f]) => f.explanation)).toEqual(texts);
       expect(got.map(([, f]) => f.key)).toEqual(texts.map((t) => `key ${t}`));
@@ -533,14 +531,14 @@ describe('redis sink against a real Redis', () => {
 
   it('keeps batch order, resolves empty batches without connecting, closes twice, refuses writes after close', async () => {
     const idle = create(sinkCfg('idle', { url: `redis://127.0.0.1:${await freePort()}` }), ctx);
-    await idle.write(batchOf([]));
+    await idle.write(alertBatch([]));
     await idle.close();
     await idle.close();
-    await expect(idle.write(batchOf([alert('x', 'k')]))).rejects.toThrow(/redis sink "live" is closed/);
+    await expect(idle.write(alertBatch([alert('x', 'k')]))).rejects.toThrow(/redis sink "live" is closed/);
 
     const sink = create(sinkCfg('order'), ctx);
     try {
-      const writes = Array.from({ length: 20 }, (_, i) => sink.write(batchOf([alert(`o${i}a`, 'k'), alert(`o${i}b`, 'k')])));
+      const writes = Array.from({ length: 20 }, (_, i) => sink.write(alertBatch([alert(`o${i}a`, 'k'), alert(`o${i}b`, 'k')])));
       await Promise.all(writes);
       expect(sink.bufferFill!()).toBe(0);
       const got = entries((await redis.xrange(`${ns}:order:alerts`, '-', '+')) as Array<[string, string[]]>);
@@ -573,7 +571,7 @@ describe('redis sink against a private redis-server', () => {
         const sink = create(cfg({ ...over, stream: 'auth:alerts', retry: { initialDelay: 50, maxDelay: 200 } }), ctx);
         const t0 = Date.now();
         try {
-          const err = await sink.write(batchOf([alert('p1', 'k')])).then(
+          const err = await sink.write(alertBatch([alert('p1', 'k')])).then(
             () => undefined,
             (e: Error) => e,
           );
@@ -592,7 +590,7 @@ describe('redis sink against a private redis-server', () => {
     process.env.VIGIE_TEST_RIGHT_PW = 's3cret-pw';
     const ok = create(cfg({ url: `redis://127.0.0.1:${port}`, passwordEnv: 'VIGIE_TEST_RIGHT_PW', stream: 'auth:alerts' }), ctx);
     try {
-      await ok.write(batchOf([alert('p1', 'k')]));
+      await ok.write(alertBatch([alert('p1', 'k')]));
     } finally {
       await ok.close();
       delete process.env.VIGIE_TEST_RIGHT_PW;
@@ -603,10 +601,10 @@ describe('redis sink against a private redis-server', () => {
     const admin = new Redis(secured.url);
     const sink = create(cfg({ url: secured.url, stream: 'noscript:alerts', prefix: 'noscript' }), ctx) as RedisSink;
     try {
-      await sink.write(batchOf([alert('n1', 'k')]));
+      await sink.write(alertBatch([alert('n1', 'k')]));
       expect(await admin.script('EXISTS', ALERT_SCRIPT_SHA)).toEqual([1]);
       await admin.script('FLUSH');
-      await sink.write(batchOf([alert('n1', 'k'), alert('n2', 'k')]));
+      await sink.write(alertBatch([alert('n1', 'k'), alert('n2', 'k')]));
       expect(await admin.xlen('noscript:alerts')).toBe(2);
       expect(sink.stats).toMatchObject({ stored: 2, duplicates: 1, retries: 0 });
       expect(await admin.script('EXISTS', ALERT_SCRIPT_SHA)).toEqual([1]);
@@ -624,8 +622,8 @@ describe('redis sink against a private redis-server', () => {
       cfg({ url: `redis://127.0.0.1:${port}`, stream: 'down:alerts', connectTimeout: 200, retry: { initialDelay: 20, maxDelay: 100 }, closeTimeout: 800, maxPendingBatches: 4 }),
       { ...ctx, metrics },
     ) as RedisSink;
-    const first = sink.write(batchOf([alert('d1', 'k')]));
-    const second = sink.write(batchOf([alert('d2', 'k')]));
+    const first = sink.write(alertBatch([alert('d1', 'k')]));
+    const second = sink.write(alertBatch([alert('d2', 'k')]));
     const settled = { first: false, second: false };
     void first.catch(() => undefined).finally(() => (settled.first = true));
     void second.catch(() => undefined).finally(() => (settled.second = true));
@@ -667,8 +665,8 @@ describe('redis sink against a Redis Cluster', () => {
     const admin = new Redis(node.url);
     try {
       const alerts = [alert('c1', 'k1'), alert('c2', 'k2', { severity: 'low' }), alert('c3', 'k1'), alert('c4', 'k3', { severity: 'low' })];
-      await sink.write(batchOf(alerts));
-      await sink.write(batchOf(alerts));
+      await sink.write(alertBatch(alerts));
+      await sink.write(alertBatch(alerts));
       expect(sink.stats).toMatchObject({ stored: 4, duplicates: 4, retries: 0 });
       const ids = async (s: string) => entries((await admin.xrange(s, '-', '+')) as Array<[string, string[]]>).map(([, f]) => f.id);
       expect(await ids('c:high')).toEqual(['c1', 'c3']);
