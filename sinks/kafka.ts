@@ -23,6 +23,7 @@ import { z } from 'zod';
 import { createKafka, kafkaClientSchema } from '../src/kafka/client.js';
 import type { Alert, DeadLetter, WindowResult } from '../src/types.js';
 import { OUTPUT_KINDS, type OutputKind, type Sink, type SinkBatch, type SinkContext } from './types.js';
+import { safeJson } from '../src/util/json.js';
 
 export const type = 'kafka';
 
@@ -124,7 +125,7 @@ const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true, largeBi
 
 /** One record value in the configured format. */
 export function encodeValue(record: object, format: 'json' | 'msgpack'): Buffer | string {
-  return format === 'msgpack' ? packr.pack(record) : toJson(record);
+  return format === 'msgpack' ? packr.pack(record) : safeJson(record);
 }
 
 /** The messages of one batch, one entry per selected output that has records, in `OUTPUT_KINDS` order. */
@@ -199,7 +200,7 @@ export function deadLetterValue(raw: unknown): Buffer {
   if (raw instanceof ArrayBuffer) return Buffer.from(raw);
   if (isBase64Wrapper(raw)) return Buffer.from(raw.base64, 'base64');
   // A value is required (null would be a tombstone); an absent raw becomes an empty value.
-  return raw === undefined ? Buffer.alloc(0) : Buffer.from(toJson(raw), 'utf8');
+  return raw === undefined ? Buffer.alloc(0) : Buffer.from(safeJson(raw), 'utf8');
 }
 
 /** The ingestor's form of binary input: an object whose only field is a base64 string. */
@@ -209,25 +210,6 @@ function isBase64Wrapper(raw: unknown): raw is { base64: string } {
   return keys.length === 1 && keys[0] === 'base64' && typeof (raw as { base64: unknown }).base64 === 'string';
 }
 
-/** JSON of a record; BigInts and cycles in payloads or details degrade instead of failing the batch. */
-function toJson(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? 'null';
-  } catch {
-    // A rejected write would stop input positions from ever being committed: degrade the value instead.
-    const seen = new WeakSet<object>();
-    return (
-      JSON.stringify(value, (_key, v: unknown) => {
-        if (typeof v === 'bigint') return v.toString();
-        if (typeof v === 'object' && v !== null) {
-          if (seen.has(v)) return '[Circular]';
-          seen.add(v);
-        }
-        return v;
-      }) ?? 'null'
-    );
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // I/O: one idempotent producer, one sendBatch per engine batch.

@@ -25,6 +25,7 @@ import type { EngineMetrics } from '../src/metrics/registry.js';
 import { checkRedisConnection, createRedis, describeRedisTarget, isCluster, redisConnectionShape, type RedisClient } from '../src/redis/connection.js';
 import { positiveDurationSchema } from '../src/time/duration.js';
 import type { OutputKind, Sink, SinkBatch, SinkContext } from './types.js';
+import { safeJson } from '../src/util/json.js';
 
 export const type = 'redis';
 
@@ -271,10 +272,10 @@ export function alertFields(a: Alert): string[] {
     'threshold', String(a.threshold),
     'score', String(a.score),
     'explanation', a.explanation,
-    'evidence', toJson(a.evidence),
+    'evidence', safeJson(a.evidence),
     'configVersion', a.configVersion,
   );
-  if (a.details !== undefined) f.push('details', toJson(a.details));
+  if (a.details !== undefined) f.push('details', safeJson(a.details));
   if (a.suppressed !== undefined) f.push('suppressed', String(a.suppressed));
   if (a.repeatsOf !== undefined) f.push('repeatsOf', a.repeatsOf);
   return f;
@@ -326,24 +327,6 @@ export function packFields(fields: string[]): string {
 const LONE_SURROGATE = /\p{Surrogate}/u;
 const LONE_SURROGATES = /\p{Surrogate}/gu;
 
-/** JSON of a value; BigInts and cycles in details degrade instead of failing the batch. */
-function toJson(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? 'null';
-  } catch {
-    const seen = new WeakSet<object>();
-    return (
-      JSON.stringify(value, (_key, v: unknown) => {
-        if (typeof v === 'bigint') return v.toString();
-        if (typeof v === 'object' && v !== null) {
-          if (seen.has(v)) return '[Circular]';
-          seen.add(v);
-        }
-        return v;
-      }) ?? 'null'
-    );
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Errors: what a retry can fix, and what it cannot.
