@@ -19,26 +19,16 @@ import { EngineMetrics } from '../../src/metrics/registry.js';
 import { memorySource } from '../../src/sources/memory.js';
 import { startKafka, startRedis, type KafkaService, type RedisService } from '../infra/index.js';
 import { config } from '../helpers/collect.js';
+import { BURSTS_T0, USER_PIPELINES, userBursts, type UserEvent } from '../helpers/user-bursts.js';
 
-const T = Date.UTC(2026, 0, 1, 10, 0, 0);
-const FAR = T + 86_400_000;
+const FAR = BURSTS_T0 + 86_400_000;
 const PARTITIONS = 2;
 const USERS = 40;
 const PER_USER = 75;
 
 const detection = `
 time: { maxOutOfOrderness: 0 }
-pipelines:
-  - name: users
-    key: user
-    detectors:
-      - { name: burst, type: velocity, lookback: 1m, value: 4, cooldown: 2m, severity: high }
-  - name: per-user
-    key: user
-    window: { type: tumbling, size: 1m }
-    aggregates: [{ name: n, fn: count }]
-    detectors:
-      - { name: busy, type: threshold, aggregate: n, op: '>=', value: 3, severity: medium }
+${USER_PIPELINES}
 sinks: [{ name: c, type: console }]
 engine: { maxInflightBatches: 4 }
 metrics: { enabled: false }
@@ -61,16 +51,11 @@ state: { store: redis, redisUrl: "${redisUrl}", prefix: "${topic}", interval: 20
 ${detection}`;
 }
 
-interface Rec {
-  id: string;
-  ts: number;
-  user: string;
-}
+type Rec = UserEvent;
 
 /** Events in time order, then markers far in the future (several keys, so every partition gets one) closing every window. */
 function records(): Rec[] {
-  const out: Rec[] = [];
-  for (let i = 0; i < PER_USER; i++) for (let u = 0; u < USERS; u++) out.push({ id: `e${u}-${i}`, ts: T + i * 10_000 + u, user: `u${u}` });
+  const out: Rec[] = userBursts(USERS, PER_USER);
   for (let i = 0; i < 20; i++) out.push({ id: `marker-${i}`, ts: FAR, user: `MARK${i}` });
   return out;
 }

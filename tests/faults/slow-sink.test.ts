@@ -12,24 +12,14 @@ import { EngineMetrics } from '../../src/metrics/registry.js';
 import { memorySource } from '../../src/sources/memory.js';
 import type { RawBatch, Source } from '../../src/sources/types.js';
 import { config, resultSet } from '../helpers/collect.js';
+import { END_EVENT, USER_PIPELINES, userBursts } from '../helpers/user-bursts.js';
 
-const T = Date.UTC(2026, 0, 1, 10, 0, 0);
 const MAX_INFLIGHT = 4;
 
 const CFG = `
 time: { maxOutOfOrderness: 0 }
 sources: [{ name: in, type: stdin }]
-pipelines:
-  - name: users
-    key: user
-    detectors:
-      - { name: burst, type: velocity, lookback: 1m, value: 4, cooldown: 2m, severity: high }
-  - name: per-user
-    key: user
-    window: { type: tumbling, size: 1m }
-    aggregates: [{ name: n, fn: count }]
-    detectors:
-      - { name: busy, type: threshold, aggregate: n, op: '>=', value: 3, severity: medium }
+${USER_PIPELINES}
 sinks: [{ name: c, type: console }]
 engine: { maxInflightBatches: ${MAX_INFLIGHT} }
 metrics: { enabled: false }
@@ -44,10 +34,7 @@ const SLOW_MS = 250;
 
 /** 1200 events in 60 full batches, then one batch holding a far-future event that closes every window. */
 function records(): object[] {
-  const out: object[] = [];
-  for (let i = 0; i < PER_USER; i++) for (let u = 0; u < USERS; u++) out.push({ id: `e${u}-${i}`, ts: T + i * 10_000 + u, user: `u${u}` });
-  out.push({ id: 'end', ts: T + 86_400_000, user: 'zz' });
-  return out;
+  return [...userBursts(USERS, PER_USER), END_EVENT];
 }
 
 /** The memory source, noting the last offset of every batch it hands over (offsets grow: partition 0 only). */

@@ -10,10 +10,10 @@ import { create as createSink, schema as sinkSchema } from '../../sinks/kafka.js
 import { createKafka, kafkaClientSchema } from '../../src/kafka/client.js';
 import { createLogger } from '../../src/log.js';
 import { create as createSource, schema as sourceSchema } from '../../src/sources/kafka.js';
-import type { RawBatch, SourceContext } from '../../src/sources/types.js';
-import { systemClock, type Alert } from '../../src/types.js';
+import { systemClock } from '../../src/types.js';
 import { startKafka, type KafkaService } from '../infra/index.js';
 import { alertBatch, sampleAlert } from '../helpers/alerts.js';
+import { roundTrip } from '../helpers/kafka-roundtrip.js';
 import { capturedLogger, failure, errorText } from '../helpers/capture.js';
 
 const USER = 'vigie-sec';
@@ -79,42 +79,7 @@ describe('Kafka with SASL/SCRAM-SHA-256', () => {
 
   it('the kafka sink produces and the kafka source consumes as the SCRAM user (passwordEnv), logging no password', async () => {
     const log = capturedLogger();
-    const sink = createSink(sinkSchema.parse({ name: 'secure', type: 'kafka', client: client(USER, PW_ENV), topics: { alerts: TOPIC } }), {
-      baseDir: process.cwd(),
-      stdout: process.stdout,
-      logger: log.logger,
-    });
-    try {
-      await sink.write(alertBatch([alert('sec-1', 'card-1'), alert('sec-2', 'card-2')]));
-    } finally {
-      await sink.close();
-    }
-
-    const abort = new AbortController();
-    const ctx: SourceContext = {
-      baseDir: process.cwd(),
-      clock: systemClock,
-      logger: log.logger,
-      batchSize: 100,
-      stdin: process.stdin,
-      signal: abort.signal,
-    };
-    const source = createSource(
-      sourceSchema.parse({ name: 'secure', type: 'kafka', client: client(USER, PW_ENV), topics: [TOPIC], groupId: 'vigie-sec-group', sessionTimeout: 6000, heartbeatInterval: 500 }),
-      ctx,
-    );
-    const ids: string[] = [];
-    try {
-      const batches = source.batches()[Symbol.asyncIterator]();
-      while (ids.length < 2) {
-        const next: IteratorResult<RawBatch> = await batches.next();
-        if (next.done) break;
-        for (const r of next.value.records) ids.push((JSON.parse(Buffer.from(r.data as Uint8Array).toString('utf8')) as Alert).id);
-      }
-    } finally {
-      abort.abort();
-      await source.close();
-    }
+    const ids = await roundTrip(client(USER, PW_ENV), TOPIC, 'vigie-sec-group', [alert('sec-1', 'card-1'), alert('sec-2', 'card-2')], log.logger);
     expect(ids).toEqual(['sec-1', 'sec-2']);
     expectNoSecret(log.text(), 'the log');
   });

@@ -9,11 +9,11 @@ import { create as createSink, schema as sinkSchema } from '../../sinks/kafka.js
 import { createKafka, kafkaClientSchema } from '../../src/kafka/client.js';
 import { createLogger } from '../../src/log.js';
 import { create as createSource, schema as sourceSchema } from '../../src/sources/kafka.js';
-import type { RawBatch, SourceContext } from '../../src/sources/types.js';
-import { systemClock, type Alert } from '../../src/types.js';
+import { systemClock } from '../../src/types.js';
 import { startKafka, type KafkaService } from '../infra/index.js';
 import { makeTlsFiles, type TlsFiles } from '../infra/tls.js';
 import { alertBatch, sampleAlert } from '../helpers/alerts.js';
+import { roundTrip } from '../helpers/kafka-roundtrip.js';
 import { capturedLogger, failure, errorText } from '../helpers/capture.js';
 
 const TOPIC = 'vigie-tls-alerts';
@@ -50,35 +50,7 @@ describe('Kafka over TLS (SSL client listener, PEM keystore, the test CA)', () =
   it('the kafka sink produces and the kafka source consumes with ssl: { caFile }', async () => {
     const log = capturedLogger();
     const ssl = { caFile: certs.caFile };
-    const sink = createSink(sinkSchema.parse({ name: 'tls', type: 'kafka', client: client(ssl), topics: { alerts: TOPIC } }), {
-      baseDir: process.cwd(),
-      stdout: process.stdout,
-      logger: log.logger,
-    });
-    try {
-      await sink.write(alertBatch([sampleAlert('tls-1', 'card-1'), sampleAlert('tls-2', 'card-2')]));
-    } finally {
-      await sink.close();
-    }
-
-    const abort = new AbortController();
-    const ctx: SourceContext = { baseDir: process.cwd(), clock: systemClock, logger: log.logger, batchSize: 100, stdin: process.stdin, signal: abort.signal };
-    const source = createSource(
-      sourceSchema.parse({ name: 'tls', type: 'kafka', client: client(ssl), topics: [TOPIC], groupId: 'vigie-tls-group', sessionTimeout: 6000, heartbeatInterval: 500 }),
-      ctx,
-    );
-    const ids: string[] = [];
-    try {
-      const batches = source.batches()[Symbol.asyncIterator]();
-      while (ids.length < 2) {
-        const next: IteratorResult<RawBatch> = await batches.next();
-        if (next.done) break;
-        for (const r of next.value.records) ids.push((JSON.parse(Buffer.from(r.data as Uint8Array).toString('utf8')) as Alert).id);
-      }
-    } finally {
-      abort.abort();
-      await source.close();
-    }
+    const ids = await roundTrip(client(ssl), TOPIC, 'vigie-tls-group', [sampleAlert('tls-1', 'card-1'), sampleAlert('tls-2', 'card-2')], log.logger);
     expect(ids).toEqual(['tls-1', 'tls-2']);
     expect(log.text()).not.toMatch(CERT_ERROR);
   });

@@ -16,23 +16,13 @@ import { memorySource } from '../../src/sources/memory.js';
 import type { RawBatch, Source } from '../../src/sources/types.js';
 import { startRedis, type RedisService } from '../infra/index.js';
 import { config } from '../helpers/collect.js';
+import { END_EVENT, USER_PIPELINES, userBursts } from '../helpers/user-bursts.js';
 
-const T = Date.UTC(2026, 0, 1, 10, 0, 0);
 
 const CFG = `
 time: { maxOutOfOrderness: 0 }
 sources: [{ name: in, type: stdin }]
-pipelines:
-  - name: users
-    key: user
-    detectors:
-      - { name: burst, type: velocity, lookback: 1m, value: 4, cooldown: 2m, severity: high }
-  - name: per-user
-    key: user
-    window: { type: tumbling, size: 1m }
-    aggregates: [{ name: n, fn: count }]
-    detectors:
-      - { name: busy, type: threshold, aggregate: n, op: '>=', value: 3, severity: medium }
+${USER_PIPELINES}
 sinks: [{ name: c, type: console }]
 engine: { maxInflightBatches: 4 }
 metrics: { enabled: false }
@@ -43,10 +33,7 @@ const PER_USER = 40;
 const BATCH = 20;
 
 function records(): object[] {
-  const out: object[] = [];
-  for (let i = 0; i < PER_USER; i++) for (let u = 0; u < USERS; u++) out.push({ id: `e${u}-${i}`, ts: T + i * 10_000 + u, user: `u${u}` });
-  out.push({ id: 'end', ts: T + 86_400_000, user: 'zz' });
-  return out;
+  return [...userBursts(USERS, PER_USER), END_EVENT];
 }
 
 /** The memory source, holding back everything after `gateAfter` batches until `open()` is called. */

@@ -34,6 +34,7 @@ import type { Alert } from '../../src/types.js';
 import { freePort, services, startRedis, type RedisService } from '../infra/index.js';
 import { config } from '../helpers/collect.js';
 import { alertBatch, ALERT_T0, sampleAlert } from '../helpers/alerts.js';
+import { END_EVENT, USER_PIPELINES, userBursts } from '../helpers/user-bursts.js';
 
 const T = ALERT_T0;
 const ctx: SinkContext = { baseDir: process.cwd(), stdout: process.stdout, logger: silentLogger };
@@ -260,28 +261,13 @@ describe('redis sink builder', () => {
 const CFG = (sink: string) => `
 time: { maxOutOfOrderness: 0 }
 sources: [{ name: in, type: stdin }]
-pipelines:
-  - name: users
-    key: user
-    detectors:
-      - { name: burst, type: velocity, lookback: 1m, value: 4, cooldown: 2m, severity: high }
-  - name: per-user
-    key: user
-    window: { type: tumbling, size: 1m }
-    aggregates: [{ name: n, fn: count }]
-    detectors:
-      - { name: busy, type: threshold, aggregate: n, op: '>=', value: 3, severity: medium }
+${USER_PIPELINES}
 sinks: [${sink}]
 metrics: { enabled: false }
 `;
 
 function records(users: number, perUser: number): object[] {
-  const out: object[] = [];
-  for (let i = 0; i < perUser; i++) {
-    for (let u = 0; u < users; u++) out.push({ id: `e${u}-${i}`, ts: T + i * 10_000 + u, user: `u${u}` });
-  }
-  out.push({ id: 'end', ts: T + 86_400_000, user: 'zz' });
-  return out;
+  return [...userBursts(users, perUser), END_EVENT];
 }
 
 describe('redis sink against a real Redis', () => {
