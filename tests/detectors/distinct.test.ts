@@ -2,8 +2,8 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { schema, create, RecencyList } from '../../detectors/distinct.js';
-import type { DetectorCore, Signal } from '../../detectors/types.js';
-import { collector, ctxOf, ev, runEvents, viaJson, viaMsgpack } from '../helpers/detectors.js';
+import type { Signal } from '../../detectors/types.js';
+import { collector, ctxOf, ev, expectCadenceFreeAndSplittable, runEvents, splitRun, viaJson, viaMsgpack } from '../helpers/detectors.js';
 import type { VEvent } from '../../src/types.js';
 
 const cfg = (over: Record<string, unknown> = {}) =>
@@ -12,18 +12,6 @@ const MIN = 60_000;
 const T0 = Date.UTC(2026, 0, 1);
 const at = (min: number) => T0 + min * MIN;
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
-
-/** Run `events` whole, and split at `cut` with a checkpoint (MessagePack) in between. */
-function splitRun(make: () => DetectorCore, events: Array<[string, VEvent]>, cut: number, encode = viaMsgpack) {
-  const whole = make();
-  const expected = runEvents(whole, events);
-  const first = make();
-  const head = runEvents(first, events.slice(0, cut));
-  const second = make();
-  second.restore(encode(first.snapshot()));
-  const tail = runEvents(second, events.slice(cut));
-  return { expected, got: [...head, ...tail], whole, second };
-}
 
 describe('distinct detector', () => {
   it('describes every option and applies the defaults', () => {
@@ -264,15 +252,7 @@ describe('distinct detector', () => {
         });
         expect(got).toEqual(want);
 
-        // The watermark's cadence changes nothing: the same signals with no advance at all.
-        const lazy = make();
-        const emit = collector();
-        for (const [k, e] of events) lazy.add?.(k, e, emit);
-        expect(emit.signals.map((s) => s.identity)).toEqual(got.map((g) => g[0]));
-
-        const { expected, got: split, whole, second } = splitRun(make, events, events.length === 0 ? 0 : cutSeed % (events.length + 1));
-        expect(split).toEqual(expected);
-        expect(second.snapshot()).toEqual(whole.snapshot());
+        expectCadenceFreeAndSplittable(make, events, got.map((g) => g[0]), cutSeed);
       }),
       { numRuns: 300 },
     );

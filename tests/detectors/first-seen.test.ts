@@ -2,8 +2,8 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { schema, create } from '../../detectors/first-seen.js';
-import type { DetectorCore, Signal } from '../../detectors/types.js';
-import { collector, ctxOf, ev, runEvents, viaJson, viaMsgpack } from '../helpers/detectors.js';
+import type { Signal } from '../../detectors/types.js';
+import { collector, ctxOf, ev, expectCadenceFreeAndSplittable, runEvents, splitRun, viaJson, viaMsgpack } from '../helpers/detectors.js';
 import type { VEvent } from '../../src/types.js';
 
 const cfg = (over: Record<string, unknown> = {}) => schema.parse({ name: 'new-device', type: 'first-seen', field: 'device', lookback: '90d', ...over });
@@ -11,18 +11,6 @@ const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 0, 1);
 const day = (d: number) => T0 + d * DAY;
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
-
-/** Run `events` whole, and split at `cut` with a checkpoint (MessagePack) in between. */
-function splitRun(make: () => DetectorCore, events: Array<[string, VEvent]>, cut: number, encode = viaMsgpack) {
-  const whole = make();
-  const expected = runEvents(whole, events);
-  const first = make();
-  const head = runEvents(first, events.slice(0, cut));
-  const second = make();
-  second.restore(encode(first.snapshot()));
-  const tail = runEvents(second, events.slice(cut));
-  return { expected, got: [...head, ...tail], whole, second };
-}
 
 /** `n` events of `key` on consecutive days from `from`, all with `device`. */
 function history(key: string, device: string, from: number, n: number): Array<[string, VEvent]> {
@@ -227,15 +215,7 @@ describe('first-seen detector', () => {
         });
         expect(got).toEqual(want);
 
-        // The watermark's cadence changes nothing: the same signals with no advance at all.
-        const lazy = make();
-        const emit = collector();
-        for (const [k, e] of events) lazy.add?.(k, e, emit);
-        expect(emit.signals.map((s) => s.identity)).toEqual(got.map((g) => g[0]));
-
-        const { expected, got: split, whole, second } = splitRun(make, events, events.length === 0 ? 0 : cutSeed % (events.length + 1));
-        expect(split).toEqual(expected);
-        expect(second.snapshot()).toEqual(whole.snapshot());
+        expectCadenceFreeAndSplittable(make, events, got.map((g) => g[0]), cutSeed);
       }),
       { numRuns: 300 },
     );

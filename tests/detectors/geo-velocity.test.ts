@@ -2,8 +2,8 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { schema, create, haversineKm } from '../../detectors/geo-velocity.js';
-import type { DetectorCore, Signal } from '../../detectors/types.js';
-import { collector, ctxOf, ev, runEvents, viaJson, viaMsgpack } from '../helpers/detectors.js';
+import type { Signal } from '../../detectors/types.js';
+import { collector, ctxOf, ev, expectCadenceFreeAndSplittable, runEvents, splitRun, viaJson, viaMsgpack } from '../helpers/detectors.js';
 import type { VEvent } from '../../src/types.js';
 
 const cfg = (over: Record<string, unknown> = {}) => schema.parse({ name: 'impossible-travel', type: 'geo-velocity', ...over });
@@ -17,18 +17,6 @@ const PARIS = { lat: 48.8566, lon: 2.3522 };
 const NEW_YORK = { lat: 40.7128, lon: -74.006 };
 const LONDON = { lat: 51.5074, lon: -0.1278 };
 const PARIS_NEW_YORK_KM = 5837.248966566374;
-
-/** Run `events` whole, and split at `cut` with a checkpoint (MessagePack) in between. */
-function splitRun(make: () => DetectorCore, events: Array<[string, VEvent]>, cut: number, encode = viaMsgpack) {
-  const whole = make();
-  const expected = runEvents(whole, events);
-  const first = make();
-  const head = runEvents(first, events.slice(0, cut));
-  const second = make();
-  second.restore(encode(first.snapshot()));
-  const tail = runEvents(second, events.slice(cut));
-  return { expected, got: [...head, ...tail], whole, second };
-}
 
 describe('geo-velocity detector', () => {
   it('describes every option and applies the defaults', () => {
@@ -287,15 +275,7 @@ describe('geo-velocity detector', () => {
         });
         expect(got).toEqual(want);
 
-        // The watermark's cadence changes nothing: the same signals with no advance at all.
-        const lazy = make();
-        const emit = collector();
-        for (const [k, e] of events) lazy.add?.(k, e, emit);
-        expect(emit.signals.map((s) => s.identity)).toEqual(got.map((g) => g[0]));
-
-        const { expected, got: split, whole, second } = splitRun(make, events, events.length === 0 ? 0 : cutSeed % (events.length + 1));
-        expect(split).toEqual(expected);
-        expect(second.snapshot()).toEqual(whole.snapshot());
+        expectCadenceFreeAndSplittable(make, events, got.map((g) => g[0]), cutSeed);
       }),
       { numRuns: 300 },
     );

@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { Packr } from 'msgpackr';
 import type { VEvent, WindowResult } from '../../src/types.js';
 import type { DetectorContext, DetectorCore, Emit, Score, Signal } from '../../detectors/types.js';
@@ -58,4 +59,31 @@ export function viaMsgpack(state: unknown): unknown {
 /** The snapshot after a JSON round trip. */
 export function viaJson(state: unknown): unknown {
   return JSON.parse(JSON.stringify(state));
+}
+
+/** Run `events` whole, and split at `cut` with a checkpoint (encoded by `encode`) in between. */
+export function splitRun(make: () => DetectorCore, events: Array<[string, VEvent]>, cut: number, encode = viaMsgpack) {
+  const whole = make();
+  const expected = runEvents(whole, events);
+  const first = make();
+  const head = runEvents(first, events.slice(0, cut));
+  const second = make();
+  second.restore(encode(first.snapshot()));
+  const tail = runEvents(second, events.slice(cut));
+  return { expected, got: [...head, ...tail], whole, second };
+}
+
+/**
+ * Two properties of an event detector on `events`, whose signals (with the watermark advanced to
+ * each event) had the identities `identities`: the watermark's cadence changes nothing (the same
+ * signals with no advance at all), and a checkpoint at any cut (`cutSeed`) changes nothing.
+ */
+export function expectCadenceFreeAndSplittable(make: () => DetectorCore, events: Array<[string, VEvent]>, identities: unknown[], cutSeed: number): void {
+  const lazy = make();
+  const emit = collector();
+  for (const [k, e] of events) lazy.add?.(k, e, emit);
+  expect(emit.signals.map((s) => s.identity)).toEqual(identities);
+  const { expected, got, whole, second } = splitRun(make, events, events.length === 0 ? 0 : cutSeed % (events.length + 1));
+  expect(got).toEqual(expected);
+  expect(second.snapshot()).toEqual(whole.snapshot());
 }
