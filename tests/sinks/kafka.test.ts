@@ -12,31 +12,13 @@ import type { Sink, SinkBatch, SinkContext } from '../../sinks/types.js';
 import { silentLogger } from '../../src/log.js';
 import type { Alert, DeadLetter, WindowResult } from '../../src/types.js';
 import { services } from '../infra/index.js';
+import { sampleAlert } from '../helpers/alerts.js';
 
 const T = Date.UTC(2026, 0, 1, 10, 0, 0);
 const ctx: SinkContext = { baseDir: process.cwd(), stdout: process.stdout, logger: silentLogger };
 
-function alert(id: string, key: string, revision = 0): Alert {
-  return {
-    id,
-    detector: 'card-testing',
-    detectorType: 'threshold',
-    pipeline: 'cards',
-    severity: 'high',
-    key,
-    window: { start: T, end: T + 300_000 },
-    revision,
-    eventTime: T + 300_000,
-    detectedAt: T + 301_000,
-    observed: 14,
-    threshold: 10,
-    score: 1.4,
-    explanation: `14 > 10 for ${key}`,
-    evidence: ['e1', 'e2'],
-    configVersion: 'v1',
-    details: { note: 'café ☕', nested: { n: 1 } },
-  };
-}
+/** The sample alert, at a given revision. */
+const alert = (id: string, key: string, revision = 0): Alert => sampleAlert(id, key, { revision });
 
 function result(key: string, watermark: number): WindowResult {
   return {
