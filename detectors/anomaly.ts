@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { VEvent } from '../src/types.js';
-import { formatNumber, isoTime } from '../src/alerts/alert.js';
-import { evidenceRef } from '../operators/types.js';
+import { formatNumber, isoTime } from './alert.js';
+import { evidenceRef } from '../src/types.js';
 import { AnomalyCore, DEFAULT_ANOMALY_SETTINGS, type AnomalySettings } from './anomaly-core.js';
 import { KeyedEventCore, commonFields, matchSchema, numberField } from './common.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';

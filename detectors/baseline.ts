@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import type { WindowResult } from '../src/types.js';
-import { describeEvidence, describeWindow, formatNumber } from '../src/alerts/alert.js';
+import { describeEvidence, describeWindow, formatNumber } from './alert.js';
 import { positiveDurationSchema } from '../src/time/duration.js';
-import { KeyedState, commonFields, plural } from './common.js';
+import { commonFields, plural } from './common.js';
+import { KeyedState } from '../src/util/keyed-state.js';
 import { inclusiveEnd, requireAggregate, resultIdentity, revisionText } from './threshold.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
 

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { VEvent } from '../src/types.js';
-import { isoTime } from '../src/alerts/alert.js';
+import { isoTime } from './alert.js';
 import { formatDuration, positiveDurationSchema } from '../src/time/duration.js';
-import { evidenceRef } from '../operators/types.js';
+import { evidenceRef } from '../src/types.js';
 import { KeyedEventCore, commonFields, matchSchema, plural, scalarField } from './common.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
 

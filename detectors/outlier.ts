@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { VEvent } from '../src/types.js';
-import { formatNumber, isoTime } from '../src/alerts/alert.js';
+import { formatNumber, isoTime } from './alert.js';
 import { positiveDurationSchema } from '../src/time/duration.js';
-import { evidenceRef } from '../operators/types.js';
+import { evidenceRef } from '../src/types.js';
 import { KeyedEventCore, commonFields, matchSchema, numberField, plural } from './common.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
 

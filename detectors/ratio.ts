@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { WindowResult } from '../src/types.js';
-import { describeEvidence, describeWindow, formatNumber } from '../src/alerts/alert.js';
+import { describeEvidence, describeWindow, formatNumber } from './alert.js';
 import { OPS, OP_TEXT, boundScore, commonFields, crosses, plural, type Op } from './common.js';
 import { inclusiveEnd, requireAggregate, resultIdentity, revisionText } from './threshold.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';

@@ -1,9 +1,10 @@
-import { createHash } from 'node:crypto';
 import type { Alert, Severity, VEvent, WindowResult } from '../src/types.js';
-import { alertId, isoTime } from '../src/alerts/alert.js';
+import { alertId, isoTime } from './alert.js';
 import { formatDuration } from '../src/time/duration.js';
 import { MinHeap } from '../src/util/heap.js';
-import { KeyedState, plural, type CommonConfig } from './common.js';
+import { configHash, stableJson } from '../src/util/json.js';
+import { plural, type CommonConfig } from './common.js';
+import { KeyedState } from '../src/util/keyed-state.js';
 import { createCore, type DetectorConfig } from './index.js';
 import type { DetectorContext, DetectorCore, Emit, Score, Signal } from './types.js';
 
@@ -25,13 +26,6 @@ export interface RuntimeContext extends DetectorContext {
   maxPending?: number;
 }
 
-/** JSON with object keys sorted: the same value gives the same text whatever the order keys were written in. */
-export function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
-  );
-}
-
 /**
  * The part of a detector's config its state depends on: severity, description and shadow mode only
  * change how alerts are presented and routed, so changing them (promoting a shadow detector to live,
@@ -40,11 +34,6 @@ export function stableJson(value: unknown): string {
 function stateConfig(config: DetectorConfig): unknown {
   const { severity: _severity, description: _description, shadow: _shadow, ...rest } = config;
   return rest;
-}
-
-/** Short hash of a config value (stable under key order). */
-export function configHash(value: unknown): string {
-  return createHash('sha256').update(stableJson(value)).digest('hex').slice(0, 12);
 }
 
 /** How {@link DetectorSet.restore} matches saved detectors to the current ones. */

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import type { VEvent } from '../src/types.js';
-import { formatNumber } from '../src/alerts/alert.js';
+import { formatNumber } from './alert.js';
 import { formatDuration, positiveDurationSchema } from '../src/time/duration.js';
-import { evidenceRef } from '../operators/types.js';
-import { KeyedState, OPS, OP_TEXT, boundScore, commonFields, crosses, lastN } from './common.js';
+import { evidenceRef } from '../src/types.js';
+import { OPS, OP_TEXT, boundScore, commonFields, crosses, lastN } from './common.js';
+import { KeyedState } from '../src/util/keyed-state.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
 
 export const type = 'score';

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { VEvent } from '../src/types.js';
-import { describeEvidence, formatNumber, isoTime } from '../src/alerts/alert.js';
+import { describeEvidence, formatNumber, isoTime } from './alert.js';
 import { formatDuration, positiveDurationSchema } from '../src/time/duration.js';
-import { evidenceRef } from '../operators/types.js';
+import { evidenceRef } from '../src/types.js';
 import { KeyedEventCore, OPS, OP_TEXT, boundScore, commonFields, crosses, lastN, matchSchema, numberField, plural } from './common.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
 

@@ -11,7 +11,7 @@
  */
 import { parseArgs } from 'node:util';
 import { Packr } from 'msgpackr';
-import { pipelineSchema } from '../src/engine/pipeline.js';
+import { pipelineSchema } from '../src/config/pipeline.js';
 import { Task } from '../src/engine/task.js';
 import type { CheckpointDelta } from '../src/state/checkpoint-store.js';
 import { emptyBatch } from '../src/types.js';

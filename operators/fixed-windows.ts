@@ -2,7 +2,9 @@ import type { VEvent, WindowResult, AggregateValue } from '../src/types.js';
 import type { Accumulator, AggregateFactory } from './aggregates/types.js';
 import { MinHeap } from '../src/util/heap.js';
 import { VigieError } from '../src/errors.js';
-import { ChangedKeys, DEFAULT_MAX_KEYS, DEFAULT_MAX_WINDOWS_PER_KEY, KeyRecency, evidenceRef, type WindowContext, type WindowCore, type WindowMeta } from './types.js';
+import { DEFAULT_MAX_KEYS, DEFAULT_MAX_WINDOWS_PER_KEY, type WindowContext, type WindowCore, type WindowMeta } from './types.js';
+import { ChangedKeys, KeyRecency } from '../src/util/key-order.js';
+import { evidenceRef } from '../src/types.js';
 import { compileReader, type FieldReader } from './fields.js';
 
 /** Geometry of fixed windows: tumbling is the case advance == size. */

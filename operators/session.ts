@@ -4,7 +4,9 @@ import { durationSchema, positiveDurationSchema } from '../src/time/duration.js'
 import { MinHeap } from '../src/util/heap.js';
 import { VigieError } from '../src/errors.js';
 import type { Accumulator, AggregateFactory } from './aggregates/types.js';
-import { ChangedKeys, DEFAULT_MAX_KEYS, DEFAULT_MAX_WINDOWS_PER_KEY, KeyRecency, MAX_KEYS_DESCRIPTION, MAX_WINDOWS_PER_KEY_DESCRIPTION, evidenceRef, type WindowContext, type WindowCore, type WindowMeta } from './types.js';
+import { DEFAULT_MAX_KEYS, DEFAULT_MAX_WINDOWS_PER_KEY, MAX_KEYS_DESCRIPTION, MAX_WINDOWS_PER_KEY_DESCRIPTION, type WindowContext, type WindowCore, type WindowMeta } from './types.js';
+import { ChangedKeys, KeyRecency } from '../src/util/key-order.js';
+import { evidenceRef } from '../src/types.js';
 import { compileReader, type FieldReader } from './fields.js';
 
 export const type = 'session';

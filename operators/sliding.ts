@@ -4,7 +4,9 @@ import { durationSchema, positiveDurationSchema } from '../src/time/duration.js'
 import { MinHeap } from '../src/util/heap.js';
 import { VigieError } from '../src/errors.js';
 import type { AggregateFactory } from './aggregates/types.js';
-import { ChangedKeys, DEFAULT_MAX_KEYS, KeyRecency, MAX_KEYS_DESCRIPTION, evidenceRef, type WindowContext, type WindowCore, type WindowMeta } from './types.js';
+import { DEFAULT_MAX_KEYS, MAX_KEYS_DESCRIPTION, type WindowContext, type WindowCore, type WindowMeta } from './types.js';
+import { ChangedKeys, KeyRecency } from '../src/util/key-order.js';
+import { evidenceRef } from '../src/types.js';
 import { compileReader, type FieldReader } from './fields.js';
 
 export const type = 'sliding';

@@ -189,3 +189,8 @@ export function emptyBatch(ingestedAt: number): Batch {
     ingestedAt,
   };
 }
+
+/** Reference to an event for evidence: its id, or where it came from. */
+export function evidenceRef(e: VEvent): string {
+  return e.id ?? `${e.source}:${e.partition}:${e.offset}`;
+}

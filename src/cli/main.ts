@@ -63,8 +63,8 @@ async function runLive(opts: { config: string; metricsPort?: number }): Promise<
       })
     : undefined;
   if (server) logger.info({ url: `http://${server.host}:${server.port}/metrics` }, 'metrics served');
-  // Hot reload of pipelines: SIGHUP, a change of the file, a Redis key and channel (see src/config/reload.ts).
-  const { ConfigReloader } = await import('../config/reload.js');
+  // Hot reload of pipelines: SIGHUP, a change of the file, a Redis key and channel (see src/engine/reload-watch.ts).
+  const { ConfigReloader } = await import('../engine/reload-watch.js');
   const reloader = new ConfigReloader({ engine, file: opts.config, settings: loaded.config.reload, logger, metrics });
   const onHup = () => {
     void reloader.reloadFile('signal').catch((err: unknown) => logger.error({ err: (err as Error).message }, 'config reload failed'));

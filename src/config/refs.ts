@@ -7,7 +7,7 @@
  */
 import type { z } from 'zod';
 import { detectorSchema } from '../../detectors/index.js';
-import { pipelineSchema } from '../engine/pipeline.js';
+import { pipelineSchema } from './pipeline.js';
 import { closest } from './suggest.js';
 
 /** Marks (in `params`) the schema issues that come from `checkReferences`. */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { pseudonymiseSchema } from '../privacy/pseudonymise.js';
 import { durationSchema } from '../time/duration.js';
 import { sourceSchema } from '../sources/index.js';
-import { pipelineSchema } from '../engine/pipeline.js';
+import { pipelineSchema } from './pipeline.js';
 import { sinkSchema } from '../../sinks/index.js';
 import { stateSchema } from '../state/checkpoint-store.js';
 import { checkRedisConnection, redisConnectionShape } from '../redis/connection.js';

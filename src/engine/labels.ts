@@ -1,5 +1,5 @@
 import type { Alert, VEvent } from '../types.js';
-import { evidenceRef } from '../../operators/types.js';
+import { evidenceRef } from '../types.js';
 
 /** Where ground truth sits in labelled input (the generator writes `label` and `case`). */
 export interface LabelOptions {

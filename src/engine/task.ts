@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { PipelineConfig, PipelineMeta } from './pipeline.js';
-import { PipelineCore, windowHash, type PipelineDeps } from './pipeline.js';
+import type { PipelineMeta } from './pipeline.js';
+import { PipelineCore, type PipelineDeps } from './pipeline.js';
+import { windowHash, type PipelineConfig } from '../config/pipeline.js';
 import { WatermarkTracker, type WatermarkOptions, type WatermarkSnapshot } from '../time/watermark.js';
 import type { Checkpoint, CheckpointDelta } from '../state/checkpoint-store.js';
 

@@ -12,7 +12,7 @@ import {
   type JsonSchema,
 } from '../../src/config/docs.js';
 import { configSchema } from '../../src/config/schema.js';
-import { pipelineSchema } from '../../src/engine/pipeline.js';
+import { pipelineSchema } from '../../src/config/pipeline.js';
 import { SOURCES } from '../../src/sources/index.js';
 import { durationSchema, parseDuration, positiveDurationSchema } from '../../src/time/duration.js';
 import { WINDOWS } from '../../operators/index.js';

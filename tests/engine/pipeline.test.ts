@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { PipelineCore, pipelineSchema } from '../../src/engine/pipeline.js';
+import { PipelineCore } from '../../src/engine/pipeline.js';
+import { pipelineSchema } from '../../src/config/pipeline.js';
 import { WatermarkTracker } from '../../src/time/watermark.js';
 import { emptyBatch, type Batch, type VEvent } from '../../src/types.js';
 

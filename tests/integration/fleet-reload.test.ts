@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { ConfigReloader } from '../../src/config/reload.js';
+import { ConfigReloader } from '../../src/engine/reload-watch.js';
 import { Engine } from '../../src/engine/engine.js';
 import { EngineMetrics } from '../../src/metrics/registry.js';
 import { mappingSchema } from '../../src/sources/mapping.js';

@@ -12,7 +12,8 @@ import * as hopping from '../../operators/hopping.js';
 import * as session from '../../operators/session.js';
 import * as sliding from '../../operators/sliding.js';
 import type { WindowCore } from '../../operators/types.js';
-import { PipelineCore, pipelineSchema } from '../../src/engine/pipeline.js';
+import { PipelineCore } from '../../src/engine/pipeline.js';
+import { pipelineSchema } from '../../src/config/pipeline.js';
 import { emptyBatch, type VEvent, type WindowResult } from '../../src/types.js';
 
 const KEYS = ['a', 'b', 'c'];

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { schema as redisSinkSchema } from '../../sinks/redis.js';
-import { redactSecrets } from '../../src/config/reload.js';
+import { redactSecrets } from '../../src/engine/reload-watch.js';
 import { createKafka, kafkaClientSchema } from '../../src/kafka/client.js';
 import { REDACT_CENSOR } from '../../src/log.js';
 import { describeRedisTarget, parseRedisUrl, redactUrl, redisConnectionSchema } from '../../src/redis/connection.js';

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, inject, it, vi } from 'vitest';
 import { createLogger } from '../../src/log.js';
-import { pipelineSchema } from '../../src/engine/pipeline.js';
+import { pipelineSchema } from '../../src/config/pipeline.js';
 import { Task } from '../../src/engine/task.js';
 import { RedisCheckpointStore, stateSchema } from '../../src/state/checkpoint-store.js';
 import { emptyBatch, type Batch, type VEvent } from '../../src/types.js';
