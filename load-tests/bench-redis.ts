@@ -20,7 +20,8 @@
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { alertFields, create as createRedisSink, schema as redisSinkSchema } from '../sinks/redis.js';
+import { create as createRedisSink, schema as redisSinkSchema } from '../sinks/redis.js';
+import { alertFields } from '../sinks/redis-commands.js';
 import type { Sink, SinkBatch } from '../sinks/types.js';
 import { silentLogger } from '../src/log.js';
 import type { Alert, Severity } from '../src/types.js';

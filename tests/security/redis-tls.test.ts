@@ -8,7 +8,8 @@
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { create, schema, type RedisSink, type RedisSinkConfig } from '../../sinks/redis.js';
+import { create, schema, type RedisSinkConfig } from '../../sinks/redis.js';
+import type { RedisSink } from '../../sinks/redis-writer.js';
 import type { SinkContext } from '../../sinks/types.js';
 import { createLogger } from '../../src/log.js';
 import { RedisCheckpointStore, stateSchema, type CheckpointDelta } from '../../src/state/checkpoint-store.js';

@@ -8,7 +8,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memorySink } from '../../sinks/memory.js';
-import { create, schema, type RedisSink } from '../../sinks/redis.js';
+import { create, schema } from '../../sinks/redis.js';
+import type { RedisSink } from '../../sinks/redis-writer.js';
 import { Engine } from '../../src/engine/engine.js';
 import { silentLogger } from '../../src/log.js';
 import { EngineMetrics } from '../../src/metrics/registry.js';

@@ -8,21 +8,10 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sinkSchema } from '../../sinks/index.js';
-import {
-  ALERT_SCRIPT,
-  ALERT_SCRIPT_SHA,
-  alertFields,
-  alertKeys,
-  buildAlertCalls,
-  packFields,
-  classifyError,
-  create,
-  isAuthError,
-  schema,
-  streamName,
-  type RedisSink,
-  type RedisSinkConfig,
-} from '../../sinks/redis.js';
+import { create, schema, type RedisSinkConfig } from '../../sinks/redis.js';
+import { ALERT_SCRIPT, ALERT_SCRIPT_SHA, alertFields, alertKeys, buildAlertCalls, packFields, streamName } from '../../sinks/redis-commands.js';
+import { classifyError, isAuthError } from '../../sinks/redis-errors.js';
+import type { RedisSink } from '../../sinks/redis-writer.js';
 import { memorySink } from '../../sinks/memory.js';
 import type { SinkContext } from '../../sinks/types.js';
 import { Engine } from '../../src/engine/engine.js';
