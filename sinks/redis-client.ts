@@ -1,7 +1,7 @@
 /** The redis sink's connection to Redis, and one attempt at a batch over it: ready, one pipeline of script calls (and `WAIT`), the replies read. */
 import type { Logger } from 'pino';
 import { createRedis, type RedisClient } from '../src/redis/connection.js';
-import type { RedisSinkConfig } from './redis.js';
+import type { RedisSinkConfig } from './redis-config.js';
 import { ALERT_SCRIPT, ALERT_SCRIPT_SHA, type AlertCall } from './redis-commands.js';
 import { classifyError, FatalError, messageOf, refusal, RetriableError } from './redis-errors.js';
 

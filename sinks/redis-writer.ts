@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import type { EngineMetrics } from '../src/metrics/registry.js';
 import { describeRedisTarget } from '../src/redis/connection.js';
-import type { RedisSinkConfig, type as redisType } from './redis.js';
+import type { RedisSinkConfig, type as redisType } from './redis-config.js';
 import { RedisSinkClient } from './redis-client.js';
 import { buildAlertCalls, type AlertCall, type RedisCommandOptions } from './redis-commands.js';
 import { FatalError, messageOf } from './redis-errors.js';
