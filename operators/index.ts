@@ -5,6 +5,7 @@ import * as hopping from './hopping.js';
 import * as sliding from './sliding.js';
 import * as session from './session.js';
 import type { WindowContext, WindowCore } from './types.js';
+import { internalError } from '../src/errors.js';
 
 interface WindowModule<C> {
   type: string;
@@ -22,6 +23,6 @@ export type WindowConfig = z.infer<typeof windowSchema>;
 /** Build the window core a config names. */
 export function createWindow(config: WindowConfig, ctx: WindowContext): WindowCore {
   const m = WINDOWS.get(config.type);
-  if (m === undefined) throw new Error(`unknown window type "${config.type}"`);
+  if (m === undefined) throw internalError(`unknown window type "${config.type}"`);
   return m.create(config, ctx);
 }

@@ -13,6 +13,7 @@
 import { z } from 'zod';
 import type { Alert, DeadLetter, Severity, WindowResult } from '../src/types.js';
 import { OUTPUT_KINDS, type OutputKind, type Sink, type SinkBatch, type SinkContext } from './types.js';
+import { VigieError, internalError } from '../src/errors.js';
 
 export const type = 'console';
 
@@ -83,7 +84,7 @@ class ConsoleSink implements Sink {
   }
 
   write(batch: SinkBatch): Promise<void> {
-    if (this.closed) return Promise.reject(new Error(`console sink "${this.name}" is closed`));
+    if (this.closed) return Promise.reject(internalError(`console sink \"${this.name}\" is closed`));
     const run = this.tail.then(() => this.print(batch));
     // A failed write must not poison the next ones; the caller still sees this rejection.
     this.tail = run.catch(() => undefined);
@@ -175,11 +176,11 @@ function waitForDrain(stream: NodeJS.WritableStream): Promise<void> {
     };
     const onError = (err: unknown): void => {
       cleanup();
-      reject(err instanceof Error ? err : new Error(String(err)));
+      reject(err instanceof Error ? err : new VigieError('VIGIE_ERR_SINK', String(err)));
     };
     const onClose = (): void => {
       cleanup();
-      reject(new Error('console sink: output stream closed before draining'));
+      reject(new VigieError('VIGIE_ERR_SINK', 'console sink: output stream closed before draining'));
     };
     stream.once('drain', onDrain);
     stream.once('error', onError);

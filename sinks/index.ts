@@ -9,6 +9,7 @@ import * as kafkaSink from './kafka.js';
 import * as nullSink from './null.js';
 import * as redisSink from './redis.js';
 import type { Sink, SinkContext } from './types.js';
+import { internalError } from '../src/errors.js';
 
 /** What every sink module exports. */
 export interface SinkModule<S extends z.ZodType = z.ZodType> {
@@ -27,7 +28,7 @@ export interface SinkModule<S extends z.ZodType = z.ZodType> {
 export function buildSinkRegistry(modules: readonly SinkModule[]): ReadonlyMap<string, SinkModule> {
   const registry = new Map<string, SinkModule>();
   for (const mod of modules) {
-    if (registry.has(mod.type)) throw new Error(`duplicate sink type "${mod.type}" in the sink registry`);
+    if (registry.has(mod.type)) throw internalError(`duplicate sink type "${mod.type}" in the sink registry`);
     registry.set(mod.type, mod);
   }
   return registry;
@@ -49,6 +50,6 @@ export type SinkConfigInput = z.input<typeof sinkSchema>;
 /** Create the sink a validated configuration describes. */
 export function createSink(config: SinkConfig, ctx: SinkContext): Sink {
   const mod = sinkRegistry.get(config.type);
-  if (mod === undefined) throw new Error(`unknown sink type "${String(config.type)}"`);
+  if (mod === undefined) throw internalError(`unknown sink type "${String(config.type)}"`);
   return mod.create(config, ctx);
 }

@@ -18,6 +18,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { durationSchema, positiveDurationSchema } from '../src/time/duration.js';
 import { OUTPUT_KINDS, type OutputKind, type Sink, type SinkBatch, type SinkContext } from './types.js';
+import { VigieError, internalError } from '../src/errors.js';
 
 export const type = 'jsonl';
 
@@ -194,7 +195,7 @@ class JsonlFileSink implements Sink {
   }
 
   write(batch: SinkBatch): Promise<void> {
-    if (this.closing !== undefined) return Promise.reject(new Error(`jsonl sink "${this.name}" is closed`));
+    if (this.closing !== undefined) return Promise.reject(internalError(`jsonl sink \"${this.name}\" is closed`));
     // Serialise now, synchronously: the caller may reuse or mutate the batch once we return.
     const chunks = new Map<string, string>();
     for (const [output, path] of this.paths) {
@@ -231,7 +232,7 @@ class JsonlFileSink implements Sink {
           await file.handle.appendFile(text, 'utf8');
           if (this.fsync) await file.handle.sync();
         } catch (err) {
-          throw new Error(`jsonl sink "${this.name}": cannot write ${path}`, { cause: err });
+          throw new VigieError('VIGIE_ERR_SINK', `jsonl sink "${this.name}": cannot write ${path}`, { cause: err });
         }
         file.size += Buffer.byteLength(text, 'utf8');
       }),
@@ -256,7 +257,7 @@ class JsonlFileSink implements Sink {
         file.handle = await open(file.path, 'a', this.mode);
         if (this.fsync) await syncDir(dir);
       } catch (err) {
-        throw new Error(`jsonl sink "${this.name}": cannot rotate ${file.path}`, { cause: err });
+        throw new VigieError('VIGIE_ERR_SINK', `jsonl sink "${this.name}": cannot rotate ${file.path}`, { cause: err });
       }
       file.size = 0;
       file.startedAt = now;
@@ -308,7 +309,7 @@ async function openAll(name: string, paths: Set<string>, fsync: boolean, mode: n
     }
   } catch (err) {
     await Promise.all([...files.values()].map((f) => f.handle.close().catch(() => undefined)));
-    throw new Error(`jsonl sink "${name}": cannot open ${current}`, { cause: err });
+    throw new VigieError('VIGIE_ERR_SINK', `jsonl sink "${name}": cannot open ${current}`, { cause: err });
   }
   return files;
 }

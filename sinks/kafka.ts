@@ -24,6 +24,7 @@ import { createKafka, kafkaClientSchema } from '../src/kafka/client.js';
 import type { Alert, DeadLetter, WindowResult } from '../src/types.js';
 import { OUTPUT_KINDS, type OutputKind, type Sink, type SinkBatch, type SinkContext } from './types.js';
 import { safeJson } from '../src/util/json.js';
+import { VigieError, internalError } from '../src/errors.js';
 
 export const type = 'kafka';
 
@@ -134,7 +135,7 @@ export function buildTopicMessages(opts: KafkaMessageOptions, batch: SinkBatch):
   for (const output of OUTPUT_KINDS) {
     if (!opts.outputs.includes(output) || batch[output].length === 0) continue;
     const topic = opts.topics[output];
-    if (topic === undefined) throw new Error(`kafka sink: output "${output}" has no topic`);
+    if (topic === undefined) throw internalError(`kafka sink: output "${output}" has no topic`);
     let messages: Message[];
     if (output === 'alerts') messages = alertMessages(batch.alerts, opts.format);
     else if (output === 'results') messages = resultMessages(batch.results, opts.format);
@@ -250,7 +251,7 @@ class KafkaSink implements Sink {
   }
 
   write(batch: SinkBatch): Promise<void> {
-    if (this.closing !== undefined) return Promise.reject(new Error(`kafka sink "${this.name}" is closed`));
+    if (this.closing !== undefined) return Promise.reject(internalError(`kafka sink \"${this.name}\" is closed`));
     // Encode now, synchronously: the caller may reuse or mutate the batch once we return.
     const topicMessages = buildTopicMessages(this.opts, batch);
     if (topicMessages.length === 0) return this.tail;
@@ -277,7 +278,7 @@ class KafkaSink implements Sink {
     } catch (err) {
       await this.reset();
       const topics = topicMessages.map((t) => `"${t.topic}"`).join(', ');
-      throw new Error(`kafka sink "${this.name}": cannot write to topic ${topics}: ${messageOf(err)}`, { cause: err });
+      throw new VigieError('VIGIE_ERR_SINK', `kafka sink "${this.name}": cannot write to topic ${topics}: ${messageOf(err)}`, { cause: err });
     }
   }
 
@@ -305,7 +306,7 @@ class KafkaSink implements Sink {
       await producer.connect();
     } catch (err) {
       await producer.disconnect().catch(() => undefined);
-      throw new Error(`kafka sink "${this.name}": cannot connect: ${messageOf(err)}`, { cause: err });
+      throw new VigieError('VIGIE_ERR_SINK', `kafka sink "${this.name}": cannot connect: ${messageOf(err)}`, { cause: err });
     }
     try {
       await this.checkTopics();
@@ -328,14 +329,14 @@ class KafkaSink implements Sink {
       await admin.connect();
       existing = new Set(await admin.listTopics());
     } catch (err) {
-      throw new Error(`kafka sink "${this.name}": cannot list topics: ${messageOf(err)}`, { cause: err });
+      throw new VigieError('VIGIE_ERR_SINK', `kafka sink "${this.name}": cannot list topics: ${messageOf(err)}`, { cause: err });
     } finally {
       await admin.disconnect().catch(() => undefined);
     }
     const missing = this.topics.filter((t) => !existing.has(t));
     if (missing.length > 0) {
       const list = missing.map((t) => `"${t}"`).join(', ');
-      throw new Error(`kafka sink "${this.name}": topic ${list} does not exist (or is not visible to this client); the sink does not create topics`);
+      throw new VigieError('VIGIE_ERR_SINK', `kafka sink "${this.name}": topic ${list} does not exist (or is not visible to this client); the sink does not create topics`);
     }
   }
 

@@ -11,6 +11,7 @@
  */
 import { z } from 'zod';
 import { OUTPUT_KINDS, type OutputKind, type Sink, type SinkBatch, type SinkContext } from './types.js';
+import { internalError } from '../src/errors.js';
 
 export const type = 'null';
 
@@ -76,7 +77,7 @@ class NullSinkImpl implements NullSink {
   }
 
   write(batch: SinkBatch): Promise<void> {
-    if (this.closed) return Promise.reject(new Error(`null sink "${this.name}" is closed`));
+    if (this.closed) return Promise.reject(internalError(`null sink \"${this.name}\" is closed`));
     this.counts.batches++;
     if (this.outputs.has('alerts')) this.counts.alerts += batch.alerts.length;
     if (this.outputs.has('results')) this.counts.results += batch.results.length;

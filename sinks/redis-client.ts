@@ -4,6 +4,7 @@ import { createRedis, type RedisClient } from '../src/redis/connection.js';
 import type { RedisSinkConfig } from './redis-config.js';
 import { ALERT_SCRIPT, ALERT_SCRIPT_SHA, type AlertCall } from './redis-commands.js';
 import { classifyError, FatalError, messageOf, refusal, RetriableError } from './redis-errors.js';
+import { VigieError } from '../src/errors.js';
 
 /** What the connection takes from the sink besides its config. */
 export interface RedisSinkClientOptions {
@@ -78,7 +79,7 @@ export class RedisSinkClient {
         connectionName: `vigie-sink-${config.name}`.replace(/[^A-Za-z0-9_.:-]/g, '_'),
       });
     } catch (err) {
-      throw new Error(`redis sink "${config.name}": ${messageOf(err)}`, { cause: err });
+      throw new VigieError('VIGIE_ERR_SINK', `redis sink "${config.name}": ${messageOf(err)}`, { cause: err });
     }
   }
 

@@ -7,6 +7,7 @@ import { RedisSinkClient } from './redis-client.js';
 import { buildAlertCalls, type AlertCall, type RedisCommandOptions } from './redis-commands.js';
 import { FatalError, messageOf } from './redis-errors.js';
 import type { OutputKind, Sink, SinkBatch, SinkContext } from './types.js';
+import { VigieError, internalError } from '../src/errors.js';
 
 /** A sleep that ends early when woken (Redis is back, or the sink is closing). */
 class Waker {
@@ -109,7 +110,7 @@ export class RedisSink implements Sink {
   }
 
   write(batch: SinkBatch): Promise<void> {
-    if (this.closing !== undefined) return Promise.reject(new Error(`redis sink "${this.name}" is closed`));
+    if (this.closing !== undefined) return Promise.reject(internalError(`redis sink \"${this.name}\" is closed`));
     // Build the commands now, synchronously: the caller may reuse or mutate the batch once we return.
     const calls = this.outputs.has('alerts') ? buildAlertCalls(this.opts, batch.alerts) : [];
     if (this.outputs.has('shadowAlerts') && batch.shadowAlerts.length > 0) calls.push(...buildAlertCalls({ ...this.opts, stream: this.shadowStream }, batch.shadowAlerts));
@@ -180,7 +181,7 @@ export class RedisSink implements Sink {
     let loggedAt = 0;
     for (;;) {
       if (this.aborted) {
-        throw new Error(`redis sink "${this.name}": closed before the batch could be written to ${this.where(job)}${this.client.lastError ? ` (last error: ${this.client.lastError.message})` : ''}`);
+        throw new VigieError('VIGIE_ERR_SINK', `redis sink "${this.name}": closed before the batch could be written to ${this.where(job)}${this.client.lastError ? ` (last error: ${this.client.lastError.message})` : ''}`);
       }
       let failure: unknown;
       try {
@@ -199,7 +200,7 @@ export class RedisSink implements Sink {
       this.setDown();
       if (failure instanceof FatalError || this.aborted) {
         const why = failure instanceof FatalError ? failure.message : `closed while retrying: ${messageOf(failure)}`;
-        throw new Error(`redis sink "${this.name}": cannot write to ${this.where(job)}: ${why}`, { cause: failure });
+        throw new VigieError('VIGIE_ERR_SINK', `redis sink "${this.name}": cannot write to ${this.where(job)}: ${why}`, { cause: failure });
       }
       failures++;
       downSince ||= Date.now();

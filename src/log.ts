@@ -3,6 +3,7 @@
  * (`vigie run ... | jq` must see alerts, not log lines).
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { VigieError } from './errors.js';
 
 /** Field names whose values must never reach a log. */
 const SECRET_FIELDS = [
@@ -99,7 +100,7 @@ const LEVELS = new Set([...Object.keys(pino.levels.values), 'silent']);
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const level = opts.level ?? (process.env.VIGIE_LOG_LEVEL || 'info');
   if (!LEVELS.has(level)) {
-    throw new Error(`unknown log level "${level}"; expected one of ${[...LEVELS].join(', ')}`);
+    throw new VigieError('VIGIE_ERR_USAGE', `unknown log level "${level}"; expected one of ${[...LEVELS].join(', ')}`);
   }
   const dest = opts.destination ?? 2;
   // Synchronous fd writes: logs are low volume (per batch at most), and an async buffer would lose

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Accumulator, AggregateFactory } from './types.js';
+import { VigieError } from '../../src/errors.js';
 
 export const fn = 'count';
 
@@ -74,7 +75,7 @@ export function create(spec: CountConfig): AggregateFactory {
     restore(snapshot: unknown): Accumulator {
       const parsed = snapshotSchema.safeParse(snapshot);
       if (!parsed.success) {
-        throw new Error(`invalid count snapshot for aggregate "${name}": ${z.prettifyError(parsed.error)}`);
+        throw new VigieError('VIGIE_ERR_SNAPSHOT', `invalid count snapshot for aggregate "${name}": ${z.prettifyError(parsed.error)}`);
       }
       const acc = make();
       acc.n = parsed.data.n;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { HyperLogLog } from './hll.js';
 import type { Accumulator, AggregateFactory } from './types.js';
+import { VigieError } from '../../src/errors.js';
 
 export const fn = 'distinct';
 
@@ -139,7 +140,7 @@ class Distinct implements Accumulator {
       return;
     }
     if (other.precision !== this.precision) {
-      throw new Error(`distinct: cannot merge sketches of precision ${other.precision} and ${this.precision}`);
+      throw new VigieError('VIGIE_ERR_SNAPSHOT', `distinct: cannot merge sketches of precision ${other.precision} and ${this.precision}`);
     }
     if (this.hll === null) this.promote();
     (this.hll as HyperLogLog).merge(other.hll as HyperLogLog);
@@ -177,7 +178,7 @@ export function create(spec: DistinctConfig): AggregateFactory {
     restore(snapshot: unknown): Accumulator {
       const parsed = snapshotSchema.safeParse(snapshot);
       if (!parsed.success) {
-        throw new Error(`invalid distinct snapshot for aggregate "${name}": ${z.prettifyError(parsed.error)}`);
+        throw new VigieError('VIGIE_ERR_SNAPSHOT', `invalid distinct snapshot for aggregate "${name}": ${z.prettifyError(parsed.error)}`);
       }
       const acc = new Distinct(exactLimit, precision);
       const data = parsed.data;
@@ -187,7 +188,8 @@ export function create(spec: DistinctConfig): AggregateFactory {
         return acc;
       }
       if (data.p !== precision || data.hll.length !== 2 ** precision) {
-        throw new Error(
+        throw new VigieError(
+          'VIGIE_ERR_SNAPSHOT',
           `invalid distinct snapshot for aggregate "${name}": sketch of precision ${data.p} ` +
             `(${data.hll.length} registers), configured precision is ${precision}`,
         );
@@ -195,7 +197,7 @@ export function create(spec: DistinctConfig): AggregateFactory {
       try {
         acc.hll = HyperLogLog.fromRegisters(precision, data.hll);
       } catch (err) {
-        throw new Error(`invalid distinct snapshot for aggregate "${name}": ${(err as Error).message}`, { cause: err });
+        throw new VigieError('VIGIE_ERR_SNAPSHOT', `invalid distinct snapshot for aggregate "${name}": ${(err as Error).message}`, { cause: err });
       }
       acc.set = null;
       acc.small = null;

@@ -10,6 +10,7 @@ import * as quantile from './quantile.js';
 import * as stddev from './stddev.js';
 import * as sum from './sum.js';
 import type { AggregateFactory } from './types.js';
+import { VigieError, internalError } from '../../src/errors.js';
 
 /** What each aggregate module exports. `create` takes `never` so that every module's own config type fits. */
 export interface AggregateModule {
@@ -27,7 +28,7 @@ export function buildRegistry<const M extends readonly AggregateModule[]>(module
   const registry: Record<string, AggregateModule> = Object.create(null);
   for (const module of modules) {
     if (Object.hasOwn(registry, module.fn)) {
-      throw new Error(`aggregate registry: duplicate fn "${module.fn}" (two modules declare it)`);
+      throw internalError(`aggregate registry: duplicate fn "${module.fn}" (two modules declare it)`);
     }
     registry[module.fn] = module;
   }
@@ -61,7 +62,7 @@ export type AggregateConfig = z.infer<typeof aggregateSchema>;
  */
 export function createAggregate(spec: AggregateConfig): AggregateFactory {
   const module = (AGGREGATES as Record<string, AggregateModule | undefined>)[spec.fn];
-  if (module === undefined) throw new Error(`unknown aggregate fn "${spec.fn}"`);
+  if (module === undefined) throw internalError(`unknown aggregate fn "${spec.fn}"`);
   // Safe: the registry is keyed by the same `fn` that discriminates the config union, but TypeScript
   // cannot correlate the two unions, so it needs to be told that this module takes this spec.
   return (module.create as (spec: AggregateConfig) => AggregateFactory)(spec);
@@ -80,7 +81,8 @@ export function createAggregates(specs: readonly AggregateConfig[]): AggregateFa
     const spec = specs[i];
     const previous = seen.get(spec.name);
     if (previous !== undefined) {
-      throw new Error(
+      throw new VigieError(
+        'VIGIE_ERR_CONFIG',
         `duplicate aggregate name "${spec.name}" (aggregates #${previous + 1} and #${i + 1}): ` +
           'each aggregate of a pipeline needs its own name',
       );

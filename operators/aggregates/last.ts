@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Accumulator, AggregateFactory } from './types.js';
+import { VigieError } from '../../src/errors.js';
 
 export const fn = 'last';
 
@@ -84,7 +85,7 @@ export function create(spec: LastConfig): AggregateFactory {
     restore(snapshot: unknown): Accumulator {
       const parsed = snapshotSchema.safeParse(snapshot);
       if (!parsed.success) {
-        throw new Error(`invalid last snapshot for aggregate "${name}": ${z.prettifyError(parsed.error)}`);
+        throw new VigieError('VIGIE_ERR_SNAPSHOT', `invalid last snapshot for aggregate "${name}": ${z.prettifyError(parsed.error)}`);
       }
       const acc = new Last();
       if (parsed.data !== null) {

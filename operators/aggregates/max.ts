@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Accumulator, AggregateFactory } from './types.js';
+import { VigieError } from '../../src/errors.js';
 
 export const fn = 'max';
 
@@ -59,7 +60,7 @@ export function create(spec: MaxConfig): AggregateFactory {
     restore(snapshot: unknown): Accumulator {
       const parsed = snapshotSchema.safeParse(snapshot);
       if (!parsed.success) {
-        throw new Error(`invalid max snapshot for aggregate "${name}": ${z.prettifyError(parsed.error)}`);
+        throw new VigieError('VIGIE_ERR_SNAPSHOT', `invalid max snapshot for aggregate "${name}": ${z.prettifyError(parsed.error)}`);
       }
       const acc = new Max();
       acc.value = parsed.data.value ?? -Infinity;

@@ -1,6 +1,7 @@
 import { DDSketch } from '@datadog/sketches-js';
 import { z } from 'zod';
 import type { Accumulator, AggregateFactory } from './types.js';
+import { VigieError } from '../../src/errors.js';
 
 export const fn = 'quantile';
 
@@ -127,7 +128,7 @@ class Quantile implements Accumulator {
   merge(other: Accumulator): void {
     if (!(other instanceof Quantile)) throw new TypeError(`quantile: cannot merge a ${other.constructor.name}`);
     if (other.alpha !== this.alpha) {
-      throw new Error(`quantile: cannot merge sketches of relative accuracy ${other.alpha} and ${this.alpha}`);
+      throw new VigieError('VIGIE_ERR_SNAPSHOT', `quantile: cannot merge sketches of relative accuracy ${other.alpha} and ${this.alpha}`);
     }
     const a = this.sketch;
     const b = other.sketch;
@@ -184,14 +185,15 @@ export function create(spec: QuantileConfig): AggregateFactory {
     restore(snapshot: unknown): Accumulator {
       const parsed = snapshotSchema.safeParse(snapshot);
       if (!parsed.success) {
-        throw new Error(`invalid quantile snapshot for aggregate "${name}": ${z.prettifyError(parsed.error)}`);
+        throw new VigieError('VIGIE_ERR_SNAPSHOT', `invalid quantile snapshot for aggregate "${name}": ${z.prettifyError(parsed.error)}`);
       }
       const acc = new Quantile(q, relativeAccuracy);
       const data = parsed.data;
       if (data === null) return acc;
       // Bins are only meaningful for the mapping they were built with.
       if (data.alpha !== relativeAccuracy) {
-        throw new Error(
+        throw new VigieError(
+          'VIGIE_ERR_SNAPSHOT',
           `invalid quantile snapshot for aggregate "${name}": relative accuracy ${data.alpha}, configured ${relativeAccuracy}`,
         );
       }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Accumulator, AggregateFactory } from './types.js';
+import { VigieError } from '../../src/errors.js';
 
 export const fn = 'stddev';
 
@@ -100,7 +101,7 @@ export function create(spec: StddevConfig): AggregateFactory {
     restore(snapshot: unknown): Accumulator {
       const parsed = snapshotSchema.safeParse(snapshot);
       if (!parsed.success) {
-        throw new Error(`invalid stddev snapshot for aggregate "${name}": ${z.prettifyError(parsed.error)}`);
+        throw new VigieError('VIGIE_ERR_SNAPSHOT', `invalid stddev snapshot for aggregate "${name}": ${z.prettifyError(parsed.error)}`);
       }
       const acc = new Stddev(sample);
       acc.n = parsed.data.n;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Accumulator, AggregateFactory } from './types.js';
+import { VigieError } from '../../src/errors.js';
 
 export const fn = 'sum';
 
@@ -71,7 +72,7 @@ export function create(spec: SumConfig): AggregateFactory {
     restore(snapshot: unknown): Accumulator {
       const parsed = snapshotSchema.safeParse(snapshot);
       if (!parsed.success) {
-        throw new Error(`invalid sum snapshot for aggregate "${name}": ${z.prettifyError(parsed.error)}`);
+        throw new VigieError('VIGIE_ERR_SNAPSHOT', `invalid sum snapshot for aggregate "${name}": ${z.prettifyError(parsed.error)}`);
       }
       const acc = new Sum();
       acc.sum = parsed.data.sum;

@@ -7,7 +7,7 @@ import { pack } from 'msgpackr';
 import { ConfigError, formatProblem, loadConfig, type LoadedConfig } from '../config/load.js';
 import { configJsonSchemaText, configReference } from '../config/docs.js';
 import { Engine } from '../engine/engine.js';
-import { VigieError } from '../errors.js';
+import { VigieError, describeError } from '../errors.js';
 import { createGenerator, customersFor, DEFAULT_RATE, SCENARIOS, type Scenario } from '../generator/index.js';
 import { createLogger } from '../log.js';
 import { EngineMetrics } from '../metrics/registry.js';
@@ -342,8 +342,10 @@ export function buildCli(): Command {
 buildCli()
   .parseAsync(process.argv)
   .catch((err: unknown) => {
-    // Known failures get their code and message; anything else is a bug and shows its stack.
-    const text = err instanceof VigieError ? `${err.code}: ${err.message}` : ((err as Error)?.stack ?? String(err));
-    process.stderr.write(`vigie: ${text}\n`);
+    // Every failure is shown as its code, message and remedy; a stack only at debug level (it helps a bug report, not a user).
+    const { code, message, remedy } = describeError(err);
+    process.stderr.write(`vigie: ${code}: ${message}\n  remedy: ${remedy}\n`);
+    const level = process.env.VIGIE_LOG_LEVEL;
+    if ((level === 'debug' || level === 'trace') && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
     process.exit(EXIT_FAILURE);
   });

@@ -14,6 +14,7 @@ import { WINDOWS } from '../../operators/index.js';
 import { AGGREGATES } from '../../operators/aggregates/index.js';
 import { DETECTORS } from '../../detectors/index.js';
 import { sinkRegistry } from '../../sinks/index.js';
+import { internalError } from '../errors.js';
 
 /** A JSON Schema node, loosely typed: this module only reads and decorates what zod produced. */
 export type JsonSchema = { [key: string]: any };
@@ -292,7 +293,7 @@ function table(node: JsonSchema, opts: TableOptions = {}): string {
 /** The variant of a discriminated union whose discriminator is `value`; a missing one is a bug here. */
 function variant(union: JsonSchema, key: string, value: string): JsonSchema {
   const found = (union.oneOf ?? []).find((v: JsonSchema) => v.properties?.[key]?.const === value);
-  if (!found) throw new Error(`config reference: no ${key} "${value}" in the config schema`);
+  if (!found) throw internalError(`config reference: no ${key} "${value}" in the config schema`);
   return found;
 }
 

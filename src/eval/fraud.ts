@@ -2,6 +2,7 @@ import { Engine } from '../engine/engine.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { LabelReport } from '../engine/labels.js';
 import { memorySink } from '../../sinks/memory.js';
+import { VigieError } from '../errors.js';
 
 /** Recall and precision targets of the fraud evaluation. */
 export const FRAUD_TARGETS = { recall: 0.9, precision: 0.8 } as const;
@@ -30,7 +31,7 @@ export interface FraudEvalReport {
  */
 export async function evalFraud(opts: { loaded: LoadedConfig; seeds: number[]; events?: number }): Promise<FraudEvalReport> {
   const gen = opts.loaded.config.sources.find((s) => s.type === 'generator');
-  if (gen === undefined) throw new Error(`config ${opts.loaded.file} has no generator source to evaluate on`);
+  if (gen === undefined) throw new VigieError('VIGIE_ERR_USAGE', `config ${opts.loaded.file} has no generator source to evaluate on`);
   const runs: FraudEvalRun[] = [];
   for (const seed of opts.seeds) {
     const source = { ...gen, seed, realtime: false, events: opts.events ?? gen.events ?? 100_000 };

@@ -5,6 +5,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { memorySource } from '../sources/memory.js';
 import { memorySink } from '../../sinks/memory.js';
 import { PROFILES, loadNabLabels, parseNabTimestamp, scoreCorpus, type CorpusScore, type NabSeries } from './nab-score.js';
+import { VigieError } from '../errors.js';
 
 /** One series of a NAB-style corpus: `data/<category>/<name>.csv`. */
 export interface NabFile {
@@ -41,7 +42,7 @@ function readRows(text: string, id: string): Array<{ ts: string; value: string; 
     const line = lines[i].trim();
     if (line === '' || (i === 0 && line.toLowerCase().startsWith('timestamp'))) continue;
     const comma = line.indexOf(',');
-    if (comma < 0) throw new Error(`${id}: line ${i + 1}: expected 'timestamp,value'`);
+    if (comma < 0) throw new VigieError('VIGIE_ERR_INPUT', `${id}: line ${i + 1}: expected 'timestamp,value'`);
     const ts = line.slice(0, comma).trim();
     const value = line.slice(comma + 1).trim();
     rows.push({ ts, value, time: parseNabTimestamp(ts), x: Number(value) });
@@ -59,7 +60,7 @@ function readRows(text: string, id: string): Array<{ ts: string; value: string; 
 export async function evalNab(opts: { data: string; out: string; loaded: LoadedConfig; onSeries?: (id: string, rows: number, alerts: number) => void }): Promise<NabEvalReport> {
   const t0 = performance.now();
   const files = await listNabFiles(opts.data);
-  if (files.length === 0) throw new Error(`no series found under ${join(opts.data, 'data')}/<category>/*.csv`);
+  if (files.length === 0) throw new VigieError('VIGIE_ERR_INPUT', `no series found under ${join(opts.data, 'data')}/<category>/*.csv`);
   const labels = loadNabLabels(await readFile(join(opts.data, 'labels', 'combined_windows.json'), 'utf8'));
   const corpus: NabSeries[] = [];
   let rows = 0;

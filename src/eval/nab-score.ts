@@ -1,3 +1,4 @@
+import { VigieError, internalError } from '../errors.js';
 /**
  * NAB (Numenta Anomaly Benchmark) scoring: the standard, reward_low_FP and reward_low_FN profiles.
  * Pure functions, no I/O.
@@ -116,10 +117,10 @@ export function scoreSeries(
 ): SeriesScore {
   const n = timestamps.length;
   if (detections.length !== n) {
-    throw new Error(`detections (${detections.length}) and timestamps (${n}) differ in length`);
+    throw internalError(`detections (${detections.length}) and timestamps (${n}) differ in length`);
   }
   for (let i = 1; i < n; i++) {
-    if (!(timestamps[i] >= timestamps[i - 1])) throw new Error(`timestamps not sorted at row ${i}`);
+    if (!(timestamps[i] >= timestamps[i - 1])) throw new VigieError('VIGIE_ERR_INPUT', `timestamps not sorted at row ${i}`);
   }
   const probation = probationRows(n);
   const spans = rowWindows(timestamps, windows);
@@ -222,7 +223,7 @@ const NAB_TIME = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))
 /** Parses a NAB timestamp ('YYYY-MM-DD HH:MM:SS', optionally with fractional seconds), as UTC, to ms. */
 export function parseNabTimestamp(text: string): number {
   const m = NAB_TIME.exec(text.trim());
-  if (!m) throw new Error(`bad NAB timestamp: ${JSON.stringify(text)}`);
+  if (!m) throw new VigieError('VIGIE_ERR_INPUT', `bad NAB timestamp: ${JSON.stringify(text)}`);
   const ms = m[7] ? Math.round(Number(`0.${m[7]}`) * 1000) : 0;
   return Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6], ms);
 }
@@ -235,12 +236,12 @@ export function parseNabCsv(text: string): { timestamps: number[]; values: numbe
     const line = lines[li].trim();
     if (line === '') continue;
     const comma = line.indexOf(',');
-    if (comma < 0) throw new Error(`line ${li + 1}: expected 'timestamp,value'`);
+    if (comma < 0) throw new VigieError('VIGIE_ERR_INPUT', `line ${li + 1}: expected 'timestamp,value'`);
     const ts = line.slice(0, comma).trim();
     const v = line.slice(comma + 1).trim();
     if (li === 0 && ts.toLowerCase() === 'timestamp') continue; // header
     const value = Number(v);
-    if (v === '' || Number.isNaN(value)) throw new Error(`line ${li + 1}: bad value ${JSON.stringify(v)}`);
+    if (v === '' || Number.isNaN(value)) throw new VigieError('VIGIE_ERR_INPUT', `line ${li + 1}: bad value ${JSON.stringify(v)}`);
     timestamps.push(parseNabTimestamp(ts));
     values.push(value);
   }
@@ -250,14 +251,14 @@ export function parseNabCsv(text: string): { timestamps: number[]; values: numbe
 export function loadNabLabels(json: string): Record<string, Array<[number, number]>> {
   const parsed: unknown = JSON.parse(json);
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new Error('NAB labels: expected an object of series -> windows');
+    throw new VigieError('VIGIE_ERR_INPUT', 'NAB labels: expected an object of series -> windows');
   }
   const out: Record<string, Array<[number, number]>> = {};
   for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
-    if (!Array.isArray(value)) throw new Error(`NAB labels: ${key}: expected an array of windows`);
+    if (!Array.isArray(value)) throw new VigieError('VIGIE_ERR_INPUT', `NAB labels: ${key}: expected an array of windows`);
     out[key] = value.map((w, j) => {
       if (!Array.isArray(w) || w.length !== 2 || typeof w[0] !== 'string' || typeof w[1] !== 'string') {
-        throw new Error(`NAB labels: ${key}[${j}]: expected [start, end] timestamps`);
+        throw new VigieError('VIGIE_ERR_INPUT', `NAB labels: ${key}[${j}]: expected [start, end] timestamps`);
       }
       return [parseNabTimestamp(w[0]), parseNabTimestamp(w[1])] as [number, number];
     });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import { z } from 'zod';
 import type { Logger } from 'pino';
+import { VigieError } from '../errors.js';
 
 /**
  * Connection options shared by every Kafka component. Secrets never sit in the config file:
@@ -43,7 +44,7 @@ export type KafkaClientConfig = z.infer<typeof kafkaClientSchema>;
 function secret(env: string | undefined, file: string | undefined, what: string): string {
   if (env !== undefined) {
     const v = process.env[env];
-    if (v === undefined) throw new Error(`${what}: environment variable ${env} is not set`);
+    if (v === undefined) throw new VigieError('VIGIE_ERR_ENV', `${what}: environment variable ${env} is not set`);
     return v;
   }
   return readFileSync(file as string, 'utf8').replace(/\r?\n$/, '');

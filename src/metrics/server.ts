@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { silentLogger } from '../log.js';
 import type { EngineMetrics } from './registry.js';
+import { VigieError } from '../errors.js';
 
 export interface MetricsServerOptions {
   /** Interface to bind. Default 127.0.0.1 (local only). */
@@ -82,7 +83,12 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
   }
 
   await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error): void => reject(err);
+    const onError = (err: NodeJS.ErrnoException): void =>
+      reject(
+        err.code === 'EADDRINUSE' || err.code === 'EACCES'
+          ? new VigieError('VIGIE_ERR_METRICS', `cannot serve metrics on ${host}:${opts.port}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : 'not allowed'} (choose another with --metrics-port or metrics.port)`, { cause: err })
+          : err,
+      );
     server.once('error', onError);
     server.listen(opts.port, host, () => {
       server.removeListener('error', onError);

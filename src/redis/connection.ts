@@ -18,6 +18,7 @@ import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { z } from 'zod';
 import { positiveDurationSchema } from '../time/duration.js';
+import { VigieError } from '../errors.js';
 
 const nodeSchema = z.strictObject({
   host: z.string().min(1).describe('Host name or IP address.'),
@@ -145,16 +146,16 @@ export function parseRedisUrl(url: string): ParsedUrl {
   try {
     u = new URL(url);
   } catch {
-    throw new Error(`invalid Redis URL "${redactUrl(url)}": expected redis://host:port or rediss://host:port`);
+    throw new VigieError('VIGIE_ERR_CONFIG', `invalid Redis URL "${redactUrl(url)}": expected redis://host:port or rediss://host:port`);
   }
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
-    throw new Error(`invalid Redis URL "${redactUrl(url)}": the scheme must be redis:// or rediss://`);
+    throw new VigieError('VIGIE_ERR_CONFIG', `invalid Redis URL "${redactUrl(url)}": the scheme must be redis:// or rediss://`);
   }
   const path = u.pathname.replace(/^\//, '');
   let db: number | undefined;
   if (path !== '') {
     db = Number(path);
-    if (!Number.isInteger(db) || db < 0) throw new Error(`invalid Redis URL "${redactUrl(url)}": the path must be a database number`);
+    if (!Number.isInteger(db) || db < 0) throw new VigieError('VIGIE_ERR_CONFIG', `invalid Redis URL "${redactUrl(url)}": the path must be a database number`);
   }
   return {
     host: u.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1',
@@ -185,7 +186,7 @@ export function describeRedisTarget(conn: RedisConnectionOptions): string {
 
 function envSecret(name: string, what: string): string {
   const value = process.env[name];
-  if (value === undefined) throw new Error(`${what}: environment variable ${name} is not set`);
+  if (value === undefined) throw new VigieError('VIGIE_ERR_ENV', `${what}: environment variable ${name} is not set`);
   return value;
 }
 

@@ -6,6 +6,7 @@ import * as msgpackFile from './msgpack-file.js';
 import * as stdin from './stdin.js';
 import * as kafka from './kafka.js';
 import type { Source, SourceContext } from './types.js';
+import { internalError } from '../errors.js';
 
 interface SourceModule<C> {
   type: string;
@@ -23,6 +24,6 @@ export type SourceConfig = z.infer<typeof sourceSchema>;
 /** Build the source a config names. */
 export function createSource(config: SourceConfig, ctx: SourceContext): Source {
   const m = SOURCES.get(config.type);
-  if (m === undefined) throw new Error(`unknown source type "${config.type}"`);
+  if (m === undefined) throw internalError(`unknown source type "${config.type}"`);
   return m.create(config, ctx);
 }

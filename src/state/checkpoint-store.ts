@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { silentLogger } from '../log.js';
 import { createRedis, describeRedisTarget, redisConnectionShape, type RedisClient, type RedisConnectionOptions } from '../redis/connection.js';
 import { durationSchema } from '../time/duration.js';
+import { VigieError } from '../errors.js';
 
 /** The meta part of a partition's checkpoint: the input position it covers and what is not per key. */
 export interface Checkpoint {
@@ -128,7 +129,7 @@ export class RedisCheckpointStore implements CheckpointStore {
     } catch (err) {
       const last = this.lastError;
       if (err instanceof Error && err.name === 'MaxRetriesPerRequestError' && last !== undefined) {
-        throw new Error(`checkpoint store: cannot reach Redis at ${this.target}: ${last.message}`, { cause: err });
+        throw new VigieError('VIGIE_ERR_STATE', `checkpoint store: cannot reach Redis at ${this.target}: ${last.message}`, { cause: err });
       }
       throw err;
     }

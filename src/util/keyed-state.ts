@@ -1,3 +1,5 @@
+import { VigieError } from '../errors.js';
+
 /**
  * Per-key state with a cap: a Map kept in order of last activity (touching a key moves it to the end),
  * so the least recently active key is evicted first and, since inputs arrive in event-time order,
@@ -64,11 +66,11 @@ export class KeyedState<T> {
   restore<S>(s: unknown, decode: (v: S) => T, what: string): void {
     const snap = s as { evicted?: unknown; keys?: unknown };
     if (snap === null || typeof snap !== 'object' || typeof snap.evicted !== 'number' || !Array.isArray(snap.keys)) {
-      throw new Error(`${what}: bad snapshot (expected { evicted, keys })`);
+      throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot (expected { evicted, keys })`);
     }
     this.map = new Map();
     for (const entry of snap.keys as unknown[]) {
-      if (!Array.isArray(entry) || typeof entry[0] !== 'string') throw new Error(`${what}: bad snapshot entry`);
+      if (!Array.isArray(entry) || typeof entry[0] !== 'string') throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry`);
       this.map.set(entry[0], decode(entry[1] as S));
     }
     this.evicted = snap.evicted;

@@ -1,3 +1,4 @@
+import { internalError } from '../errors.js';
 /** A component module: its `type` and the rest of what it exports. */
 export interface Typed {
   readonly type: string;
@@ -10,7 +11,7 @@ export interface Typed {
 export function buildRegistry<M extends Typed>(kind: string, modules: readonly M[]): ReadonlyMap<string, M> {
   const map = new Map<string, M>();
   for (const m of modules) {
-    if (map.has(m.type)) throw new Error(`duplicate ${kind} type "${m.type}"`);
+    if (map.has(m.type)) throw internalError(`duplicate ${kind} type "${m.type}"`);
     map.set(m.type, m);
   }
   return map;
