@@ -1,16 +1,8 @@
 import type { LabelReport } from '../engine/labels.js';
 import type { Alert } from '../types.js';
-import {
-  alertingDetectors,
-  alertMatchKey,
-  compareAlerts,
-  isCooldownSummary,
-  runInfo,
-  thresholdsOf,
-  type Comparison,
-  type ValueSample,
-  type VariantRun,
-} from './compare.js';
+import { alertMatchKey, compareAlerts, isCooldownSummary, type Comparison } from './compare.js';
+import { alertingDetectors, thresholdsOf } from './configs.js';
+import type { ValueSample } from './judged-values.js';
 import {
   COLORS,
   barChart,
@@ -23,6 +15,7 @@ import {
   type Series,
   type Side,
 } from './report-charts.js';
+import { runInfo, type VariantRun } from './variant-run.js';
 
 export { esc } from './report-charts.js';
 

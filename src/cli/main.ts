@@ -1,9 +1,11 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pack } from 'msgpackr';
+import { forReplay } from '../backtest/configs.js';
+import { replayOutSinks } from '../backtest/replay-outputs.js';
 import { ConfigError, formatProblem, loadConfig, type LoadedConfig } from '../config/load.js';
 import { configJsonSchemaText, configReference } from '../config/docs.js';
 import { Engine } from '../engine/engine.js';
@@ -14,8 +16,6 @@ import { EngineMetrics } from '../metrics/registry.js';
 import { evalNab } from '../eval/nab-run.js';
 import { evalFraud, formatFraudReport } from '../eval/fraud.js';
 import { startMetricsServer } from '../metrics/server.js';
-import { createSink, sinkSchema } from '../../sinks/index.js';
-import type { Sink } from '../../sinks/types.js';
 
 /** Exit codes: 0 success, 1 runtime failure, 2 invalid config or usage. */
 const EXIT_FAILURE = 1;
@@ -122,7 +122,7 @@ async function replay(opts: {
   const logger = createLogger({});
   const labels = opts.labels === undefined || opts.labels === false ? undefined : { field: opts.labels === true ? 'label' : opts.labels, caseField: 'case' };
   // What-if (--compare), HTML report (--report) and replay from Kafka (--from-kafka): src/backtest/.
-  const backtest = await import('../backtest/compare.js');
+  const backtest = await import('../backtest/replay-command.js');
   let history: { source: import('../sources/types.js').Source; describe: string } | undefined;
   try {
     backtest.checkReplayArgs(opts);
@@ -147,23 +147,9 @@ async function replay(opts: {
     }
     throw err;
   }
-  let sinks: Sink[] | undefined;
-  if (opts.out) {
-    const dir = resolve(opts.out);
-    await mkdir(dir, { recursive: true });
-    const ctx = { baseDir: dir, stdout: process.stderr, logger };
-    const files = [
-      ['alerts', 'alerts.jsonl', 'alerts'],
-      ['results', 'results.jsonl', 'results'],
-      ['dead-letters', 'dead-letters.jsonl', 'deadLetters'],
-      ['scores', 'scores.jsonl', 'scores'],
-    ] as const;
-    // Replays append nothing to an earlier run's files: each --out run starts them afresh.
-    await Promise.all(files.map(([, file]) => rm(join(dir, file), { force: true })));
-    sinks = files.map(([name, file, output]) => createSink(sinkSchema.parse({ name, type: 'jsonl', path: join(dir, file), outputs: [output] }), ctx));
-  }
+  const sinks = opts.out ? await replayOutSinks(opts.out, logger) : undefined;
   const engine = new Engine({
-    loaded: history ? backtest.forReplay(loaded) : loaded,
+    loaded: history ? forReplay(loaded) : loaded,
     mode: 'replay',
     logger,
     input: opts.input,

@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pack } from 'msgpackr';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tempDir, vigie } from '../helpers/cli.js';
 
@@ -57,6 +58,30 @@ describe('vigie replay', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(read(b, 'alerts.jsonl')).toBe(read(a, 'alerts.jsonl'));
     expect(read(b, 'results.jsonl')).toBe(read(a, 'results.jsonl'));
+  });
+
+  it('decodes a .msgpackr input as MessagePack, with the counts of the same events in NDJSON', () => {
+    const lines = readFileSync(events, 'utf8').split('\n').filter(Boolean).slice(0, 200);
+    const ndjson = join(dir, 'few.ndjson');
+    const mp = join(dir, 'few.msgpackr');
+    writeFileSync(ndjson, `${lines.join('\n')}\n`);
+    writeFileSync(mp, Buffer.concat(lines.map((l) => pack(JSON.parse(l)))));
+    const fromJson = vigie(['replay', '-c', CONFIG, '--input', ndjson, '--out', join(dir, 'few-ndjson')]);
+    expect(fromJson.status, fromJson.stderr).toBe(0);
+    const out = join(dir, 'few-msgpackr');
+    const r = vigie(['replay', '-c', CONFIG, '--input', mp, '--out', out]);
+    expect(r.status, r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout);
+    const j = JSON.parse(fromJson.stdout);
+    expect(s.sources.payments.events).toBe(lines.length);
+    expect(s.sources.payments.in).toBe(lines.length);
+    expect(s.sources.payments.deadLettered.parse_error ?? 0).toBe(0);
+    expect(s.deadLetters.byReason.parse_error ?? 0).toBe(0);
+    expect(sortedLines(out, 'dead-letters.jsonl').filter((l) => JSON.parse(l).reason === 'parse_error')).toEqual([]);
+    expect(s.sources).toEqual(j.sources);
+    expect(s.pipelines).toEqual(j.pipelines);
+    expect(s.alerts).toEqual(j.alerts);
+    expect(s.deadLetters).toEqual(j.deadLetters);
   });
 
   it('finds the labelled typologies a threshold detector can find, and reports them in the summary', () => {
