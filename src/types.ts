@@ -29,6 +29,7 @@ export const DEAD_LETTER_REASONS = [
   'schema',
   'late',
   'window_limit',
+  'future_time',
 ] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 

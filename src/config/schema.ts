@@ -17,8 +17,27 @@ export const configSchema = z
         maxOutOfOrderness: durationSchema.default(5000).describe('Bound on disorder within a partition: W(p) = largest event time seen on p - maxOutOfOrderness.'),
         idleTimeout: durationSchema.default(0).describe('A partition silent for this long (processing time) stops holding the watermark back; 0 disables idleness. Useful live with several partitions; irrelevant in file replay.'),
         tick: durationSchema.default(1000).describe('Live: how often idleness is checked and the watermark re-evaluated without input.'),
+        maxFutureSkew: durationSchema
+          .default(86_400_000)
+          .describe(
+            'Live: an event more than this far ahead of processing time is dead-lettered (reason future_time) and does not move the watermark, so one record dated 2100 cannot make every later event late. ' +
+              'The default of a day also tolerates local times mislabelled as UTC; 0 disables.',
+          ),
+        maxJump: durationSchema
+          .default(86_400_000)
+          .describe(
+            'Replay: an event more than this far ahead of the latest time of its partition (or the first of a partition) waits until a later event confirms the new time by being at most this far behind it; ' +
+              'confirmed events are admitted in their order, so well-formed input is unchanged. One that `jumpPatience` later events do not confirm is dead-lettered (future_time). 0 disables.',
+          ),
+        jumpPatience: z
+          .number()
+          .int()
+          .min(1)
+          .max(1_000_000)
+          .default(1000)
+          .describe('Replay: how many later events of its partition may fail to confirm a jump before the jumping event is dead-lettered (see maxJump).'),
       })
-      .default({ maxOutOfOrderness: 5000, idleTimeout: 0, tick: 1000 })
+      .default({ maxOutOfOrderness: 5000, idleTimeout: 0, tick: 1000, maxFutureSkew: 86_400_000, maxJump: 86_400_000, jumpPatience: 1000 })
       .describe('Event time and watermarks (see "Semantics in short" in the README).'),
     sources: z.array(sourceSchema).min(1).describe('Where events come from.'),
     pipelines: z.array(pipelineSchema).min(1).describe('What is computed and detected.'),

@@ -102,7 +102,8 @@ export class Engine {
     // Partitions keep the ids the ingest stage remembers for de-duplication in their checkpoints.
     const seen: SeenIds = { snapshotSeen: (s, pid) => this.ingest.snapshotSeen(s, pid), restoreSeen: (s, pid, snap) => this.ingest.restoreSeen(s, pid, snap) };
     this.partitions = new Partitions({ clock: this.clock, logger: this.logger, metrics: opts.metrics, makeTask: this.makeTask, interval: () => this.loaded.config.state.interval, seen });
-    this.ingest = new IngestStage(this.shared, this.partitions, this.clock, pseudonymiser);
+    const guard = { ...config.time, live: opts.mode === 'live' };
+    this.ingest = new IngestStage(this.shared, this.partitions, this.clock, pseudonymiser, guard, this.logger);
     this.reloads = new ReloadQueue(this.reloadHost());
   }
 
