@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 
 /**
- * Deterministic alert id (SEMANTICS.md rule 12): the same detector, key, window (or triggering event)
+ * Deterministic alert id (docs/semantics.md rule 12): the same detector, key, window (or triggering event)
  * and revision always give the same id, so replays and retries can be de-duplicated by sinks.
  */
 export function alertId(detector: string, key: string, windowOrTrigger: string, revision: number): string {

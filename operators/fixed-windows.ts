@@ -47,7 +47,7 @@ interface Snapshot {
 }
 
 /**
- * Keyed tumbling/hopping windows with grace (SEMANTICS.md rules 7-9).
+ * Keyed tumbling/hopping windows with grace (docs/semantics.md rules 7-9).
  *
  * Per-key windows live in a small array (one or two open windows per key is the common case, so a
  * linear scan beats a nested Map). Firing is driven by two timer maps keyed by window end and by

@@ -1,5 +1,5 @@
 /**
- * Pure window arithmetic (SEMANTICS.md rule 7). Integer milliseconds, half-open [start, end).
+ * Pure window arithmetic (docs/semantics.md rule 7). Integer milliseconds, half-open [start, end).
  */
 
 /** floor((t - offset) / size) * size + offset, exact for negative times too. */

@@ -143,7 +143,7 @@ function typeMatches(value: unknown, declared: string): boolean {
 }
 
 /**
- * Turns raw records of one source into events or dead letters (SEMANTICS.md rules 1, 14).
+ * Turns raw records of one source into events or dead letters (docs/semantics.md rules 1, 14).
  * Never throws on bad data: every record ends as exactly one event or one dead letter.
  */
 export class Ingestor {

@@ -1,5 +1,5 @@
 /**
- * Per-partition watermarks (SEMANTICS.md rules 3-6).
+ * Per-partition watermarks (docs/semantics.md rules 3-6).
  *
  * W(p) = largest event time seen on p - maxOutOfOrderness, never decreasing.
  * W = min W(p) over partitions that are neither idle nor finished; W never decreases.

@@ -5,6 +5,7 @@ import { pipelineSchema } from '../../src/config/pipeline.js';
 import { WatermarkTracker } from '../../src/time/watermark.js';
 import { emptyBatch, type Alert, type Batch, type VEvent } from '../../src/types.js';
 import { viaMsgpack } from '../helpers/detectors.js';
+import { alertId } from '../../src/alerts/alert.js';
 
 const MIN = 60_000;
 const deps = { configVersion: 'v1', detectionTime: (w: number) => (Number.isFinite(w) ? w : -1) };
@@ -105,6 +106,50 @@ describe('detector runtime: cooldown', () => {
       [110_000, 9],
       [20 * MIN + 20_000, 0],
     ]);
+  });
+});
+
+describe('alert identity (rule 12)', () => {
+  it('an alert id depends only on detector, key, window or triggering event, and revision', () => {
+    const id = alertId('d', 'k', 'window:0:10', 0);
+    expect(id).toMatch(/^[0-9a-f]{32}$/);
+    expect(alertId('d', 'k', 'window:0:10', 0)).toBe(id);
+    const others = [alertId('e', 'k', 'window:0:10', 0), alertId('d', 'j', 'window:0:10', 0), alertId('d', 'k', 'window:0:20', 0), alertId('d', 'k', 'window:0:10', 1)];
+    for (const other of others) expect(other).not.toBe(id);
+    // The parts are kept apart: moving a character from one to the next gives another id.
+    expect(alertId('d', 'ab', 'c', 0)).not.toBe(alertId('d', 'a', 'bc', 0));
+  });
+
+  it('window alerts: the same ids on every run and batch size, a new id for each revision of a window', () => {
+    const cfg = {
+      window: { type: 'tumbling', size: '10m', grace: '5m' },
+      aggregates: [{ name: 'n', fn: 'count' }],
+      detectors: [{ name: 'busy', type: 'threshold', aggregate: 'n', value: 1, cooldown: 0 }],
+    };
+    // 2m arrives when W = 12m: behind the end of [0, 10m) but within grace, so that window is updated.
+    const specs = [1, 12, 2].map((m) => ({ time: m * MIN, payload: { user: 'u' } }));
+    const one = run(pipeline(cfg), specs, 1).alerts;
+    expect(one.map((a) => [a.window, a.revision])).toEqual([
+      [{ start: 0, end: 10 * MIN }, 0],
+      [{ start: 0, end: 10 * MIN }, 1],
+      [{ start: 10 * MIN, end: 20 * MIN }, 0],
+    ]);
+    expect(one.map((a) => a.id)).toEqual([
+      alertId('busy', 'u', `window:0:${10 * MIN}`, 0),
+      alertId('busy', 'u', `window:0:${10 * MIN}`, 1),
+      alertId('busy', 'u', `window:${10 * MIN}:${20 * MIN}`, 0),
+    ]);
+    expect(run(pipeline(cfg), specs, 3).alerts.map((a) => a.id)).toEqual(one.map((a) => a.id));
+  });
+
+  it('event alerts: identified by the triggering event; a cooldown summary by the alert it follows', () => {
+    const burst = Array.from({ length: 5 }, (_, i) => ({ time: i * 10_000, payload: { user: 'u' } }));
+    const { alerts } = run(pipeline({ detectors: [velocity({ cooldown: '15m' })] }), burst, 2);
+    expect(alerts).toHaveLength(2);
+    const [first, summary] = alerts;
+    // The third event (e2) reaches the velocity bound of 3.
+    expect(first.id).toBe(alertId('burst', 'u', 'event:e2', 0));
+    expect(summary.id).toBe(alertId('burst', 'u', `repeats:${first.id}`, 0));
   });
 });
 

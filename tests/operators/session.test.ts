@@ -142,6 +142,24 @@ describe('session: firing (rule 7)', () => {
     ]);
   });
 
+  it('a fired session is final: an on-time event within gap of it starts a new session after it', () => {
+    const c = core({ gap: 10 });
+    const out: WindowResult[] = [];
+    feed(c, 'a', ev(0), -Infinity, out);
+    feed(c, 'a', ev(4), -Infinity, out);
+    c.advance(15, out); // W > 4 + 10: [0, 4] fires
+    expect(spans(out)).toEqual([[0, 4, 2]]);
+    // 8 is within gap of the fired session, and not late (W = 15 <= 8 + 10): a session of its own.
+    expect(c.add('a', ev(8), out)).toBe(true);
+    expect(out).toHaveLength(1);
+    c.advance(Infinity, out);
+    expect(spans(out)).toEqual([
+      [0, 4, 2],
+      [8, 8, 1],
+    ]);
+    expect(out.every((r) => r.revision === 0 && r.kind === 'final')).toBe(true);
+  });
+
   it('end of input fires every session', () => {
     const c = core({ gap: 1000, grace: 500 });
     const out: WindowResult[] = [];

@@ -305,6 +305,65 @@ describe('window cores against a naive reference (no late data)', () => {
   });
 });
 
+describe('the watermark promise and lateness (rules 5, 9)', () => {
+  // Any input, late events included: times anywhere around a watermark that moves on between events.
+  const opsArb = fc.array(
+    fc.record({ key: fc.constantFrom(...KEYS), t: fc.integer({ min: -10, max: 50 }), dw: fc.integer({ min: 0, max: 4 }) }),
+    { maxLength: 80 },
+  );
+
+  /** Whether rule 9 lets a window core accept an event at `t` under watermark `w`; undefined for sessions (it depends on their state). */
+  function acceptable(cfg: WindowCfg, t: number, w: number): boolean | undefined {
+    switch (cfg.type) {
+      case 'tumbling':
+      case 'hopping': {
+        // The window containing t that ends last starts at floor((t - o) / a) * a + o.
+        const advance = cfg.type === 'tumbling' ? cfg.size : cfg.advance;
+        const lastStart = Math.floor((t - cfg.offset) / advance) * advance + cfg.offset;
+        return w < lastStart + cfg.size + cfg.grace;
+      }
+      case 'sliding':
+        return w <= t + cfg.lookback + cfg.grace;
+      case 'session':
+        return undefined;
+    }
+  }
+
+  it('an event at or after W is always accepted, one behind every open window never; an emitted result changes only by an update within grace, never with grace 0', () => {
+    fc.assert(
+      fc.property(anyWindowArb, opsArb, (cfg, ops) => {
+        const core = makeCore(cfg, 1000);
+        const out: WindowResult[] = [];
+        let w = -10;
+        ops.forEach(({ key, t, dw }, i) => {
+          if (dw > 0) core.advance((w += dw), out);
+          const event: VEvent = { time: t, id: `e${i}`, partition: 0, offset: i, source: 'src', payload: { k: key, v: 1 } };
+          const expected = acceptable(cfg, t, core.watermark);
+          const accepted = core.add(key, event, out);
+          if (t >= core.watermark) expect(accepted).toBe(true);
+          if (expected !== undefined) expect(accepted).toBe(expected);
+        });
+        core.advance(Infinity, out);
+        const revisions = new Map<string, number>();
+        for (const r of out) {
+          expect(r.kind).toBe(r.revision === 0 ? 'final' : 'update');
+          if (cfg.grace === 0) expect(r.revision).toBe(0);
+          // A session's bounds grow with its updates: its identity is not (start, end).
+          if (cfg.type === 'session') continue;
+          const id = JSON.stringify([r.key, r.start, r.end, r.trigger ?? null]);
+          expect(r.revision).toBe((revisions.get(id) ?? -1) + 1);
+          revisions.set(id, r.revision);
+          if (r.revision > 0) {
+            if (cfg.type === 'sliding') expect(r.watermark).toBeLessThanOrEqual(r.end + cfg.grace);
+            else expect(r.watermark).toBeLessThan(r.end + cfg.grace);
+          }
+        }
+      }),
+      { numRuns: NUM_RUNS },
+    );
+  });
+});
+
 describe('determinism (rule 11)', () => {
   it('the same results, as sets, for any interleaving of the partitions', () => {
     fc.assert(

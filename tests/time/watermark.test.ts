@@ -2,6 +2,11 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { WatermarkTracker } from '../../src/time/watermark.js';
 import { MinHeap } from '../../src/util/heap.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ndjsonFile from '../../src/sources/ndjson-file.js';
+import type { SourceContext } from '../../src/sources/types.js';
 
 const tracker = (maxOutOfOrderness: number, idleTimeout = 0): WatermarkTracker =>
   new WatermarkTracker({ maxOutOfOrderness, idleTimeout });
@@ -309,6 +314,37 @@ describe('WatermarkTracker: snapshot / restore', () => {
     expect(b.watermark).toBe(100);
     expect(a.observe(0, 200, 0)).toBe(200);
     expect(b.observe(0, 200, 0)).toBe(200);
+  });
+});
+
+describe('partitions (rule 2)', () => {
+  it('a file is one partition (0): its records come in line order, numbered by line', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigie-partitions-'));
+    try {
+      const lines = ['{"id":"c","ts":30}', '', '{"id":"a","ts":10}', '{"id":"b","ts":20}', '{"id":"d","ts":5}'];
+      writeFileSync(join(dir, 'in.ndjson'), `${lines.join('\n')}\n`);
+      const config = ndjsonFile.schema.parse({ name: 'f', type: 'ndjson-file', path: 'in.ndjson' });
+      const source = ndjsonFile.create(config, { baseDir: dir, batchSize: 2 } as SourceContext);
+      expect(source.partitions()).toEqual([0]);
+      const got: Array<[number, unknown]> = [];
+      let ended = 0;
+      for await (const batch of source.batches()) {
+        expect(batch.partition).toBe(0);
+        if (batch.end) ended++;
+        for (const r of batch.records) got.push([r.offset, r.data]);
+      }
+      await source.close();
+      // File order, not time order; the blank line 2 is skipped but keeps its number.
+      expect(got).toEqual([
+        [1, lines[0]],
+        [3, lines[2]],
+        [4, lines[3]],
+        [5, lines[4]],
+      ]);
+      expect(ended).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
