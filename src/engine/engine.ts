@@ -255,6 +255,7 @@ export class Engine {
     }
     const sinkCtx = { baseDir, stdout: this.opts.stdout ?? process.stdout, logger: this.logger, metrics: this.opts.metrics };
     this.sinks = this.opts.sinks ?? config.sinks.map((s) => createSink(s, sinkCtx));
+    this.opts.metrics?.declare({ sinks: this.sinks.map((s) => ({ name: s.name, outputs: [...s.outputs] })) });
     if (!this.sinks.some((s) => s.acknowledges)) {
       this.logger.warn({ sinks: this.sinks.map((s) => s.name) }, 'no sink acknowledges writes: outputs are not durable');
     }

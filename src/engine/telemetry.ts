@@ -64,6 +64,7 @@ export class Telemetry {
   addSource(name: string, dedup: boolean): void {
     this.summary.sources[name] = { in: 0, events: 0, deadLettered: {} };
     if (dedup) this.summary.sources[name].duplicates = 0;
+    this.metrics?.declare({ sources: [name] });
   }
 
   /** The running config changed (start, hot reload): its pipelines and detectors are counted from now on. */
@@ -77,6 +78,8 @@ export class Telemetry {
     for (const name of removedDetectors.keys()) s.detectors[name].keys = 0;
     const m = this.metrics;
     if (m) {
+      // Series exist at zero from the start, so increase() sees the first alert after a start or a reload.
+      m.declare({ pipelines: config.pipelines.map((p) => p.name), detectors: config.pipelines.flatMap((p) => p.detectors.map((d) => d.name)) });
       for (const name of removedPipelines) {
         m.openWindows.remove({ pipeline: name });
         m.stateKeys.remove({ pipeline: name });
