@@ -92,6 +92,8 @@ export class EngineMetrics {
   readonly checkpointFailures: Counter;
   readonly restoreDuration: Histogram;
   readonly consumerLag: Gauge<'source' | 'topic' | 'partition'>;
+  /** Records checkpointed (so committable) but not yet committed to the consumer group, per partition. */
+  readonly uncommittedRecords: Gauge<'source' | 'topic' | 'partition'>;
   readonly rebalances: Counter<'source'>;
   readonly rebalanceDuration: Histogram<'source'>;
   readonly sourceBufferFill: Gauge<'source'>;
@@ -337,6 +339,14 @@ export class EngineMetrics {
       name: 'vigie_restore_duration_seconds',
       help: 'Time to load and restore a partition checkpoint on assignment.',
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+      registers,
+    });
+    this.uncommittedRecords = new Gauge({
+      name: 'vigie_uncommitted_records',
+      help:
+        "Records covered by a written checkpoint whose offsets the consumer group has not accepted yet, per assigned partition: Kafka's own lag counts them, vigie_consumer_lag_records does not. " +
+        'Non-zero for long: commits are being refused (rebalances) or the cluster is unreachable.',
+      labelNames: ['source', 'topic', 'partition'],
       registers,
     });
     this.consumerLag = new Gauge({

@@ -121,10 +121,21 @@ export function create(config: Config, ctx: SourceContext): Source {
     down = undefined;
     ctx.metrics?.sourceUp.set({ source: config.name }, 1);
   };
-  /** Offsets whose commit failed while the cluster was unreachable: committed again once it answers. */
+  /**
+   * Per assigned partition, the last offset the engine asked to commit (its checkpoint covers it) while
+   * not yet accepted by the group: refused during a rebalance, or failed while the cluster was
+   * unreachable. Committed again after every rejoin and once a broker answers, even if the partition
+   * never receives another record (else the group's offset stays behind for as long as it is quiet).
+   */
   const uncommitted = new Map<number, number>();
   /** Per partition, the last offset committed: commits never go back. */
   const committed = new Map<number, number>();
+  /** Keep vigie_uncommitted_records of a partition in step with what the group has accepted. */
+  const reportUncommitted = (l: number) => {
+    const { topic, partition } = kafkaOf(l);
+    const pending = uncommitted.get(l);
+    ctx.metrics?.uncommittedRecords.set({ source: config.name, topic, partition: String(partition) }, pending === undefined ? 0 : Math.max(0, pending - (committed.get(l) ?? -1)));
+  };
   /** Commits one at a time, in order (a retried commit must not overtake a newer one). */
   let commits: Promise<void> = Promise.resolve();
   const commitNow = (offsets: ReadonlyMap<number, number>): Promise<void> => {
@@ -135,6 +146,7 @@ export function create(config: Config, ctx: SourceContext): Source {
       for (const [l, offset] of ahead) {
         committed.set(l, offset);
         if ((uncommitted.get(l) ?? Infinity) <= offset) uncommitted.delete(l);
+        reportUncommitted(l);
       }
     });
     commits = run.catch(() => {});
@@ -178,15 +190,22 @@ export function create(config: Config, ctx: SourceContext): Source {
     healthy: () => down === undefined,
     downReason: () => down,
     async commit(offsets) {
+      // Until the group accepts them, these offsets are owed: a refusal or a failure leaves them here.
+      for (const [l, offset] of offsets) {
+        if (!assigned.has(l) || offset <= (committed.get(l) ?? -1)) continue;
+        uncommitted.set(l, Math.max(offset, uncommitted.get(l) ?? -1));
+        reportUncommitted(l);
+      }
       try {
         await commitNow(offsets);
       } catch (err) {
-        // A rebalance happened since these offsets were read: the group refuses the commit, and the
-        // partition's next owner resumes from the last accepted commit and its checkpoint. Expected.
+        // A rebalance happened since these offsets were read: the group refuses the commit. If the
+        // partition stays here, the commit is made again once the group is joined again; if it moves,
+        // its next owner restores the checkpoint and commits what it covers.
         const e = err as { type?: string; cause?: { type?: string } };
         const type = e.type ?? e.cause?.type ?? '';
         if (REBALANCE_ERRORS.has(type)) {
-          ctx.logger.warn({ source: config.name, reason: type }, 'offset commit refused after a rebalance; the next owner resumes from the last commit');
+          ctx.logger.warn({ source: config.name, reason: type }, 'offset commit refused during a rebalance; committed again after the group is joined again if the partition stays here');
           return;
         }
         if (!transient(err)) throw err;
@@ -194,7 +213,6 @@ export function create(config: Config, ctx: SourceContext): Source {
         // kafkajs after a crash that the outage caused. Not fatal: the checkpoint written before
         // covers these offsets, so after a restart what they cover is skipped, not applied twice; and
         // the commit is made again as soon as a broker answers.
-        for (const [l, offset] of offsets) if (assigned.has(l)) uncommitted.set(l, Math.max(offset, uncommitted.get(l) ?? -1));
         ctx.logger.warn({ source: config.name, err: (err as Error).message }, 'offset commit failed: cluster unreachable; committed again once a broker answers');
         markDown(`offset commit failed: ${(err as Error).message}`);
       }
@@ -234,11 +252,15 @@ export function create(config: Config, ctx: SourceContext): Source {
             handedUpTo.delete(l);
             uncommitted.delete(l);
             committed.delete(l);
+            const { topic, partition } = kafkaOf(l);
+            ctx.metrics?.uncommittedRecords.remove({ source: config.name, topic, partition: String(partition) });
           }
           queue.remove((b) => revoked.includes(b.partition));
           ctx.onRevoke?.(self, revoked);
         }
         ctx.logger.info({ source: config.name, assigned: [...now].map(kafkaOf) }, 'partitions assigned');
+        // Joined again: what a refused commit left owed on partitions still ours is committed now.
+        retryCommits();
       });
       await consumer.connect();
       await consumer.subscribe({ topics: config.topics, fromBeginning: config.fromBeginning });
@@ -270,7 +292,13 @@ export function create(config: Config, ctx: SourceContext): Source {
   async function handle({ batch, resolveOffset, heartbeat, pause, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (!isRunning() || isStale() || ctx.signal.aborted) return;
     const l = local(batch.topic, batch.partition);
-    if (!handedUpTo.has(l)) handedUpTo.set(l, (await ctx.onAssign?.(self, l)) ?? -1);
+    if (!handedUpTo.has(l)) {
+      const restored = (await ctx.onAssign?.(self, l)) ?? -1;
+      handedUpTo.set(l, restored);
+      // The restored checkpoint covers this offset (its outputs were delivered before it was written):
+      // commit it now, so the group's offset does not stay behind it while the partition is quiet.
+      if (restored >= 0) void self.commit?.(new Map([[l, restored]])).catch((err: unknown) => ctx.logger.warn({ source: config.name, err: (err as Error).message }, 'offset commit of the restored checkpoint failed'));
+    }
     const covered = handedUpTo.get(l) as number;
     const records: RawRecord[] = [];
     for (const m of batch.messages) {
