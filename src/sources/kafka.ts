@@ -1,6 +1,7 @@
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { VigieError } from '../errors.js';
 import { durationSchema } from '../time/duration.js';
 import { createKafka, kafkaClientSchema } from '../kafka/client.js';
 import { AsyncQueue } from '../util/async-queue.js';
@@ -35,6 +36,11 @@ export const schema = z.strictObject({
     .describe(
       'How long a fetch waits on the broker for new records (fetch.max.wait.ms), and how long the consumer idles when every partition it fetches from ' +
         'is paused because the engine is full: a resumed partition is fetched again after at most this long. Default 500ms.',
+    ),
+  startTimeout: durationSchema
+    .default(0)
+    .describe(
+      'At start, how long to keep trying to reach the cluster (readiness down meanwhile, as during a broker outage) before failing with VIGIE_ERR_SOURCE; 0: keep trying until stopped.',
     ),
   ...mappingShape,
 });
@@ -262,7 +268,7 @@ export function create(config: Config, ctx: SourceContext): Source {
         // Joined again: what a refused commit left owed on partitions still ours is committed now.
         retryCommits();
       });
-      await consumer.connect();
+      if (!(await connectPatiently())) return;
       await consumer.subscribe({ topics: config.topics, fromBeginning: config.fromBeginning });
       running = true;
       ctx.metrics?.sourceUp.set({ source: config.name }, 1);
@@ -288,6 +294,32 @@ export function create(config: Config, ctx: SourceContext): Source {
       }
     },
   };
+
+  /**
+   * Connect, retrying while no broker answers (not ready meanwhile) until `startTimeout` or a stop: a
+   * service started before its broker waits for it, as it rides through an outage later. False: stopped.
+   */
+  async function connectPatiently(): Promise<boolean> {
+    const deadline = config.startTimeout > 0 ? Date.now() + config.startTimeout : Infinity;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await consumer.connect();
+        return true;
+      } catch (err) {
+        if (!transient(err) && !CONNECTION_TROUBLE.test((err as Error).message ?? '')) throw err;
+        if (Date.now() >= deadline) {
+          throw new VigieError('VIGIE_ERR_SOURCE', `kafka source "${config.name}": no broker answered within startTimeout (${config.startTimeout} ms): ${(err as Error).message}`, { cause: err });
+        }
+        markDown(`broker unreachable at start: ${(err as Error).message}`);
+        const wait = Math.min(30_000, 1000 * 2 ** Math.min(attempt, 5));
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, wait);
+          ctx.signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+        });
+        if (ctx.signal.aborted) return false;
+      }
+    }
+  }
 
   async function handle({ batch, resolveOffset, heartbeat, pause, isRunning, isStale }: EachBatchPayload): Promise<void> {
     if (!isRunning() || isStale() || ctx.signal.aborted) return;
