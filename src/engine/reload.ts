@@ -114,7 +114,14 @@ export class ReloadQueue {
     const errors: string[] = [];
     if (host.stopped) errors.push('the engine is stopping');
     for (const section of RESTART_SECTIONS) {
-      if (stableJson(next.config[section]) !== stableJson(target.config[section])) errors.push(`changes to ${section} need a restart (only pipelines can be reloaded)`);
+      if (stableJson(next.config[section]) === stableJson(target.config[section])) continue;
+      // A fleet config is read again at every start, against the file each instance starts from: a
+      // restart alone would meet the same refusal, so say what does apply it.
+      errors.push(
+        mechanism === 'redis'
+          ? `changes to ${section} need a restart (only pipelines can be reloaded), and a restart alone does not apply them: every instance starts from its config file (${host.running.file}), then reads the fleet config; put the same ${section} in that file on every instance and restart them, or store in Redis a config whose ${section} equals the file's`
+          : `changes to ${section} need a restart (only pipelines can be reloaded)`,
+      );
     }
     // Build the new pipelines once now: what only shows when they are built is rejected here, not mid-stream.
     try {

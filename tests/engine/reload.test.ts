@@ -192,6 +192,18 @@ describe('hot reload: Engine.reload', () => {
     expect(summary.alerts.byDetector.burst.total).toBe(2);
   });
 
+  it('a fleet config (redis) changing more than pipelines is refused with what to do, since a restart alone meets the same refusal', async () => {
+    const { engine, loaded, stop } = start(V1);
+    const other = parseConfig(V2.replace('tick: 1h', 'tick: 2h'), 'fleet.yaml');
+    const r = await engine.reload(other, 'redis');
+    expect(r.applied).toBe(false);
+    expect(r.errors).toHaveLength(1);
+    expect(r.errors?.[0]).toContain('changes to time need a restart (only pipelines can be reloaded), and a restart alone does not apply them');
+    expect(r.errors?.[0]).toContain(`every instance starts from its config file (${loaded.file})`);
+    expect(r.errors?.[0]).toContain('put the same time in that file on every instance and restart them');
+    await stop();
+  });
+
   it('rejects a config changing more than pipelines, with the reason, and changes nothing', async () => {
     const { feed, sink, engine, loaded, stop } = start(V1);
     await feed.push([1000, 2000, 3000]);
