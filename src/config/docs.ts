@@ -280,8 +280,19 @@ function tableRows(node: JsonSchema, prefix: string, opts: TableOptions, rows: s
     const option = `\`${path}\`${req ? ' **(required)**' : ''}`;
     const type = opts.types?.[path] ?? cell(typeOf(prop));
     rows.push(`| ${option} | ${type} | ${cell(defaultOf(prop, req))} | ${cell(prop.description ?? '')} |`);
-    if (opts.expand && prop.type === 'object' && prop.properties) tableRows(prop, `${path}.`, opts, rows);
+    const inner = objectNode(prop);
+    if (opts.expand && inner.properties) tableRows(inner, `${path}.`, opts, rows);
   }
+}
+
+/** The object inside a node that may be wrapped (optional or refined objects come as `anyOf`/`allOf`). */
+function objectNode(node: JsonSchema): JsonSchema {
+  if (node.properties) return node;
+  for (const branch of [...(node.anyOf ?? []), ...(node.allOf ?? []), ...(node.oneOf ?? [])] as JsonSchema[]) {
+    const inner = objectNode(branch);
+    if (inner.properties) return inner;
+  }
+  return node;
 }
 
 function table(node: JsonSchema, opts: TableOptions = {}): string {
@@ -354,6 +365,9 @@ export function configReference(): string {
     time: '`time`',
     engine: '`engine`',
     metrics: '`metrics`',
+    state: '`state`',
+    reload: '`reload`',
+    privacy: '`privacy`',
     sources: 'Sources',
     mapping: 'Field-mapping options',
     source: (t: string) => `Source \`${t}\``,
@@ -373,7 +387,7 @@ export function configReference(): string {
   const contents = list([
     link('Durations'),
     link(h.top),
-    `${link(h.time)}, ${link(h.engine)}, ${link(h.metrics)}`,
+    `${link(h.time)}, ${link(h.engine)}, ${link(h.metrics)}, ${link(h.state)}, ${link(h.reload)}, ${link(h.privacy)}`,
     `${link(h.sources)}: ${link(h.mapping)}, ${typeLinks(sourceTypes, h.source)}`,
     link(h.pipelines),
     `${link(h.windows)}: ${typeLinks(windowTypes, h.window)}`,
@@ -393,6 +407,9 @@ export function configReference(): string {
           time: `object, see ${link(h.time)}`,
           engine: `object, see ${link(h.engine)}`,
           metrics: `object, see ${link(h.metrics)}`,
+          state: `object, see ${link(h.state)}`,
+          reload: `object, see ${link(h.reload)}`,
+          privacy: `object, see ${link(h.privacy)}`,
           sources: `${nonEmpty(top.sources)}list of ${link(h.sources, 'sources')}`,
           pipelines: `${nonEmpty(top.pipelines)}list of ${link(h.pipelines, 'pipelines')}`,
           sinks: `${nonEmpty(top.sinks)}list of ${link(h.sinks, 'sinks')}`,
@@ -400,8 +417,9 @@ export function configReference(): string {
       }),
     ),
   );
-  for (const key of ['time', 'engine', 'metrics'] as const) {
-    parts.push(section(2, h[key], prose(top[key].description ?? ''), table(top[key])));
+  // Every nested option with its default: `parent.child` rows for the objects inside a section.
+  for (const key of ['time', 'engine', 'metrics', 'state', 'reload', 'privacy'] as const) {
+    parts.push(section(2, h[key], prose(top[key].description ?? ''), table(objectNode(top[key]), { expand: true })));
   }
 
   // Sources: the shared mapping once, then each type's own options.
