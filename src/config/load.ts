@@ -318,7 +318,7 @@ export function validateConfigText(text: string, file: string, env: NodeJS.Proce
     return { line, column: col };
   };
   const yamlWarnings = doc.warnings.map((e): ConfigProblem => ({ file, path: '', ...atOffset(e.pos[0]), message: `YAML: ${e.message.split('\n')[0]}`, severity: 'warning' }));
-  const yamlErrors = doc.errors.map((e): ConfigProblem => ({ file, path: '', ...atOffset(e.pos[0]), message: `YAML: ${e.message.split('\n')[0]}` }));
+  const yamlErrors = doc.errors.map((e): ConfigProblem => ({ file, path: '', ...atOffset(e.pos[0]), message: `YAML: ${e.message.split('\n')[0]}${yamlHint(text, e.pos[0])}` }));
   // A duplicate key leaves the structure intact (the last value wins): the rest is still worth checking.
   if (doc.errors.some((e) => e.code !== 'DUPLICATE_KEY')) return { problems: unique(yamlErrors), warnings: unique(yamlWarnings) };
   let js: unknown;
@@ -393,4 +393,17 @@ export function loadConfig(file: string): LoadedConfig {
   const report = validateConfigFile(file);
   if (report.loaded === undefined) throw new ConfigError(report.problems);
   return report.loaded;
+}
+
+/**
+ * A remedy for YAML errors that a config author meets for a reason YAML does not name: `op: >=` or
+ * `op: <` unquoted start a block scalar (`>`, `|`) or a tag or alias (`!`, `&`, `*`), not a string.
+ */
+function yamlHint(text: string, offset: number): string {
+  const lineStart = text.lastIndexOf('\n', Math.max(0, offset - 1)) + 1;
+  const lineEnd = text.indexOf('\n', offset);
+  const line = text.slice(lineStart, lineEnd < 0 ? undefined : lineEnd);
+  const m = /^\s*(?:-\s+)?([A-Za-z_][\w.-]*):\s+([>|!&*@`%][^\s#,}]*)/.exec(line) ?? /[{,]\s*([A-Za-z_][\w.-]*):\s+([>|!&*@`%][^\s#,}]*)/.exec(line);
+  if (!m) return '';
+  return ` (a value starting with "${m[2][0]}" must be quoted in YAML: write ${m[1]}: '${m[2]}')`;
 }
