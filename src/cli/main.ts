@@ -13,7 +13,7 @@ import { VigieError, describeError } from '../errors.js';
 import { createGenerator, customersFor, DEFAULT_RATE, SCENARIOS, type Scenario } from '../generator/index.js';
 import { createLogger } from '../log.js';
 import { EngineMetrics } from '../metrics/registry.js';
-import { evalNab } from '../eval/nab-run.js';
+import { evalNab, formatNabReport } from '../eval/nab-run.js';
 import { evalFraud, formatFraudReport } from '../eval/fraud.js';
 import { startMetricsServer } from '../metrics/server.js';
 
@@ -266,7 +266,8 @@ export function buildCli(): Command {
     .command('eval-nab')
     .description(
       'Replay every series of a NAB-style corpus (DIR/data/<category>/<series>.csv, DIR/labels/combined_windows.json) through an anomaly config; ' +
-        'writes OUT/<category>/<series>.csv (timestamp,value,anomaly_score,alert) and prints the NAB scores (standard, reward_low_FP, reward_low_FN).',
+        'writes OUT/<category>/<series>.csv (timestamp,value,anomaly_score,alert, one line per input row) and prints the NAB scores (standard, reward_low_FP, reward_low_FN) ' +
+        'and the rows, alerts and late rows (behind the watermark: scored 0) of each series.',
     )
     .requiredOption('--data <dir>', 'corpus folder laid out as NAB')
     .requiredOption('--out <dir>', 'where to write the per-series results')
@@ -278,19 +279,14 @@ export function buildCli(): Command {
         data: opts.data,
         out: opts.out,
         loaded,
-        onSeries: opts.json ? undefined : (id, rows, alerts) => process.stderr.write(`${id}: ${rows} rows, ${alerts} alerts\n`),
+        onSeries: opts.json ? undefined : (s) => process.stderr.write(`${s.id}: ${s.rows} rows, ${s.alerts} alerts, ${s.lateRows} late rows\n`),
       });
       if (opts.json) {
         const json = { ...report, standard: report.scores.standard.score, reward_low_FP: report.scores.reward_low_FP.score, reward_low_FN: report.scores.reward_low_FN.score };
         await writeAll(process.stdout, `${JSON.stringify(json)}\n`);
         return;
       }
-      const rows = Object.entries(report.scores).map(([p, s]) => `| ${p.padEnd(13)} | ${s.score.toFixed(2).padStart(6)} |`);
-      await writeAll(
-        process.stdout,
-        `NAB scores, ${report.series} series, ${report.rows} rows, ${report.alerts} alerts, ${(report.durationMs / 1000).toFixed(1)} s (config ${loaded.version})\n` +
-          `| profile       |  score |\n|---------------|--------|\n${rows.join('\n')}\n`,
-      );
+      await writeAll(process.stdout, formatNabReport(report, loaded.version));
     });
 
   program

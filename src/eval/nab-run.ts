@@ -14,10 +14,21 @@ export interface NabFile {
   path: string;
 }
 
+/** What one series gave: its rows, the rows the engine alerted on and the rows it found late. */
+export interface NabSeriesReport {
+  id: string;
+  rows: number;
+  alerts: number;
+  /** Rows behind the watermark when they arrived (the series stepped back in time): scored 0, never alerted. */
+  lateRows: number;
+}
+
 export interface NabEvalReport {
   series: number;
   rows: number;
   alerts: number;
+  lateRows: number;
+  perSeries: NabSeriesReport[];
   /** Normalised corpus score per profile. */
   scores: Record<keyof typeof PROFILES, CorpusScore>;
   durationMs: number;
@@ -54,10 +65,12 @@ function readRows(text: string, id: string): Array<{ ts: string; value: string; 
  * Run the anomaly config over every series of a NAB-style corpus through the engine's replay path:
  * each series is replayed as a stream of events `{ series, timestamp, value }` keyed by series, with
  * the config's detectors as shipped. Writes `OUT/<category>/<series>.csv` with
- * `timestamp,value,anomaly_score,alert` (alert: the engine raised an alert at that row) and scores the
- * alerts with NAB's three profiles.
+ * `timestamp,value,anomaly_score,alert` (alert: the engine raised an alert at that row), one line per
+ * input row in input order, and scores the alerts with NAB's three profiles. A row the engine finds late
+ * (its time is behind the watermark: the series stepped back) is written with score 0 and alert 0,
+ * scored as a row without detection, and counted.
  */
-export async function evalNab(opts: { data: string; out: string; loaded: LoadedConfig; onSeries?: (id: string, rows: number, alerts: number) => void }): Promise<NabEvalReport> {
+export async function evalNab(opts: { data: string; out: string; loaded: LoadedConfig; onSeries?: (s: NabSeriesReport) => void }): Promise<NabEvalReport> {
   const t0 = performance.now();
   const files = await listNabFiles(opts.data);
   if (files.length === 0) throw new VigieError('VIGIE_ERR_INPUT', `no series found under ${join(opts.data, 'data')}/<category>/*.csv`);
@@ -65,17 +78,31 @@ export async function evalNab(opts: { data: string; out: string; loaded: LoadedC
   const corpus: NabSeries[] = [];
   let rows = 0;
   let alertsTotal = 0;
+  let lateTotal = 0;
+  const perSeries: NabSeriesReport[] = [];
   for (const f of files) {
     const parsed = readRows(await readFile(f.path, 'utf8'), f.id);
     const name = f.id.replace(/\.csv$/, '');
     const records = parsed.map((r, i) => ({ id: String(i), series: name, timestamp: r.time, value: Number.isFinite(r.x) ? r.x : null }));
     const source = memorySource(records, { name: 'nab', batchSize: 1024, mapping: { time: { field: 'timestamp', format: 'ms' }, id: 'id' } });
-    const sink = memorySink('eval', ['alerts', 'scores']);
+    const sink = memorySink('eval', ['alerts', 'scores', 'deadLetters']);
     const engine = new Engine({ loaded: opts.loaded, mode: 'replay', sources: [source], sinks: [sink] });
     await engine.run();
     const score = new Float64Array(parsed.length);
     const alert = new Uint8Array(parsed.length);
     for (const s of sink.scores) score[Number(s.ref)] = s.score;
+    const late = new Uint8Array(parsed.length);
+    let lateRows = 0;
+    for (const d of sink.deadLetters) {
+      if (d.reason !== 'late') continue;
+      // The memory source numbers records from 1 in input order; each pipeline of the config reports
+      // the row once, so a row is counted once however many pipelines found it late.
+      const row = d.offset - 1;
+      if (row >= 0 && row < parsed.length && late[row] === 0) {
+        late[row] = 1;
+        lateRows++;
+      }
+    }
     let alerts = 0;
     for (const a of sink.alerts) {
       if (a.repeatsOf !== undefined) continue; // cooldown summaries are not detections
@@ -96,12 +123,32 @@ export async function evalNab(opts: { data: string; out: string; loaded: LoadedC
     corpus.push({ timestamps: parsed.map((r) => r.time), detections: Array.from(alert, (v) => v === 1), windows });
     rows += parsed.length;
     alertsTotal += alerts;
-    opts.onSeries?.(f.id, parsed.length, alerts);
+    lateTotal += lateRows;
+    const report: NabSeriesReport = { id: f.id, rows: parsed.length, alerts, lateRows };
+    perSeries.push(report);
+    opts.onSeries?.(report);
   }
   const scores = {
     standard: scoreCorpus(corpus, PROFILES.standard),
     reward_low_FP: scoreCorpus(corpus, PROFILES.reward_low_FP),
     reward_low_FN: scoreCorpus(corpus, PROFILES.reward_low_FN),
   };
-  return { series: files.length, rows, alerts: alertsTotal, scores, durationMs: Math.round(performance.now() - t0) };
+  return { series: files.length, rows, alerts: alertsTotal, lateRows: lateTotal, perSeries, scores, durationMs: Math.round(performance.now() - t0) };
+}
+
+/** The report as readable tables: the scores per profile, then rows, alerts and late rows per series. */
+export function formatNabReport(r: NabEvalReport, configVersion: string): string {
+  const lines = [
+    `NAB scores, ${r.series} series, ${r.rows} rows, ${r.alerts} alerts, ${r.lateRows} late rows, ${(r.durationMs / 1000).toFixed(1)} s (config ${configVersion})`,
+    '| profile       |  score |',
+    '|---------------|--------|',
+    ...Object.entries(r.scores).map(([p, s]) => `| ${p.padEnd(13)} | ${s.score.toFixed(2).padStart(6)} |`),
+    '',
+  ];
+  const idWidth = Math.max('series'.length, ...r.perSeries.map((s) => s.id.length));
+  const num = (x: number, width: number) => String(x).padStart(width);
+  lines.push(`| ${'series'.padEnd(idWidth)} |   rows | alerts | late rows |`);
+  lines.push(`|${'-'.repeat(idWidth + 2)}|--------|--------|-----------|`);
+  for (const s of r.perSeries) lines.push(`| ${s.id.padEnd(idWidth)} | ${num(s.rows, 6)} | ${num(s.alerts, 6)} | ${num(s.lateRows, 9)} |`);
+  return `${lines.join('\n')}\n`;
 }

@@ -3,28 +3,35 @@ import { VigieError, internalError } from '../errors.js';
  * NAB (Numenta Anomaly Benchmark) scoring: the standard, reward_low_FP and reward_low_FN profiles.
  * Pure functions, no I/O.
  *
- * Definitions used (row indices are 0-based positions in the series):
+ * Definitions used (row indices are 0-based positions in the series, in file order):
  *
+ * - Rows are scored in file order, whether or not their timestamps are sorted: NAB's real series step back
+ *   in time or repeat a timestamp, and NAB's scorer takes the rows as they come.
  * - Probation: P = min(floor(0.15 * N), 750). Rows i < P are not scored: detections there are ignored.
- * - A window [start, end] (ms, inclusive) covers the rows with start <= ts[i] <= end. Let a be its first
- *   row, b its last row, and L = b - a + 1 its width in rows.
+ * - A window [start, end] (ms, inclusive) covers the rows whose own timestamp has start <= ts[i] <= end: its
+ *   L rows r_1 < ... < r_L in file order. With sorted timestamps these are the consecutive rows a..b and
+ *   L = b - a + 1 (NAB's sweeper enters a window at the row of its start and leaves it at the row of its end,
+ *   which is the same thing when, as in NAB's labels, windows start and end on row timestamps). A row that
+ *   steps back into a window's time range belongs to the window wherever it is in the file.
  * - sigma(y) = 2 / (1 + exp(5y)) - 1.
- * - True positive: a detection at row i in [a, b] has relative position y = (i - b - 1) / L, so y = -1 at
- *   the left edge (i = a) and y = 0 at the (virtual) row just past the right edge (i = b + 1). It is worth
- *   A_TP * sigma(y) / sigma(-1) (exactly A_TP at the left edge, about A_TP * 2.5 / L / tanh(2.5) at the
- *   last row). Only the earliest scored detection in the window counts (sigma is decreasing, so the earliest
- *   is the best); later detections in the same window count for nothing, neither TP nor FP.
+ * - True positive: a detection at the window's k-th row (k = 1..L) has relative position y = (k - 1 - L) / L,
+ *   so y = -1 at its first row and y = 0 at the (virtual) row just past its last; with sorted rows,
+ *   y = (i - b - 1) / L. It is worth A_TP * sigma(y) / sigma(-1) (exactly A_TP at the left edge, about
+ *   A_TP * 2.5 / L / tanh(2.5) at the last row). Only the earliest scored detection in the window counts
+ *   (sigma is decreasing, so the earliest is the best); later detections in the same window count for
+ *   nothing, neither TP nor FP.
  * - False negative: a window with no scored detection (including one that covers no row) costs -A_FN.
- * - False positive: a scored detection at row i outside every window. If some window with at least one row
- *   ends before i (the previous window, last row b, width W rows), y = (i - b) / (W - 1) and the detection
- *   costs A_FP * sigma(y) (sigma < 0 for y > 0, so right after a window it costs little, far from it almost
- *   A_FP). If W = 1 (W - 1 = 0) y is taken as +Infinity, i.e. the full -A_FP. If no window precedes i the
+ * - False positive: a scored detection at row i that no window covers. If some window with at least one row
+ *   has its last row before i (the previous window: the one whose last row b is the latest, of those ending
+ *   on the same row the one starting last; W rows), y = (i - b) / (W - 1) and the detection costs
+ *   A_FP * sigma(y) (sigma < 0 for y > 0, so right after a window it costs little, far from it almost A_FP).
+ *   If W = 1 (W - 1 = 0) y is taken as +Infinity, i.e. the full -A_FP. If no window precedes i the
  *   detection costs -A_FP.
  * - Corpus: null = the detector that never fires (= -A_FN per window); perfect = the detector that fires
- *   once per window at the window's first scored row (max(a, P)) and nowhere else. When every window's first
- *   row is past probation this is A_TP per window ("perfect is the number of windows" for the standard
- *   profile); a window starting inside probation (or covering no row) is worth less, but no detector can do
- *   better on it, so the normalised score never exceeds 100.
+ *   once per window at the window's first scored row (its first row at or past P) and nowhere else. When
+ *   every window's first row is past probation this is A_TP per window ("perfect is the number of windows"
+ *   for the standard profile); a window starting inside probation (or covering no row) is worth less, but
+ *   no detector can do better on it, so the normalised score never exceeds 100.
  *   score = 100 * (raw - null) / (perfect - null).
  */
 
@@ -73,39 +80,34 @@ export function probationRows(n: number): number {
   return Math.min(Math.floor(0.15 * n), 750);
 }
 
-interface RowWindow {
-  first: number; // first row index, or -1 if the window covers no row
-  last: number; // last row index, or -1
-}
-
-/** Row span of each window (timestamps are assumed sorted ascending). */
-function rowWindows(timestamps: number[], windows: Array<[number, number]>): RowWindow[] {
-  const lowerBound = (t: number): number => {
-    // first index with ts >= t
+/**
+ * Rows of each window, in file order: the rows whose own timestamp lies in the window. Rows need not
+ * be sorted by time (NAB's real series step back or repeat a timestamp, and NAB scores them in file
+ * order), so a window's rows need not be contiguous.
+ */
+function windowRows(timestamps: number[], windows: Array<[number, number]>): Int32Array[] {
+  const n = timestamps.length;
+  let sorted = true;
+  for (let i = 1; i < n && sorted; i++) sorted = timestamps[i] >= timestamps[i - 1];
+  // Rows by time (ties in file order), so each window's rows are one range of this order.
+  const byTime = Int32Array.from({ length: n }, (_, i) => i);
+  if (!sorted) byTime.sort((x, y) => timestamps[x] - timestamps[y] || x - y);
+  // First position in `byTime` whose time is >= t, or > t with `past`.
+  const bound = (t: number, past: boolean): number => {
     let lo = 0;
-    let hi = timestamps.length;
+    let hi = n;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (timestamps[mid] < t) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-  const upperBound = (t: number): number => {
-    // first index with ts > t
-    let lo = 0;
-    let hi = timestamps.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (timestamps[mid] <= t) lo = mid + 1;
+      const v = timestamps[byTime[mid]];
+      if (v < t || (past && v === t)) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   };
   return windows.map(([start, end]) => {
-    const first = lowerBound(start);
-    const last = upperBound(end) - 1;
-    return first <= last ? { first, last } : { first: -1, last: -1 };
+    const from = bound(start, false);
+    const rows = byTime.slice(from, Math.max(from, bound(end, true)));
+    return sorted ? rows : rows.sort();
   });
 }
 
@@ -119,13 +121,8 @@ export function scoreSeries(
   if (detections.length !== n) {
     throw internalError(`detections (${detections.length}) and timestamps (${n}) differ in length`);
   }
-  for (let i = 1; i < n; i++) {
-    if (!(timestamps[i] >= timestamps[i - 1])) throw new VigieError('VIGIE_ERR_INPUT', `timestamps not sorted at row ${i}`);
-  }
   const probation = probationRows(n);
-  const spans = rowWindows(timestamps, windows);
-  // Non-empty windows in row order, for FP lookup and TP assignment.
-  const ordered = spans.filter((w) => w.first >= 0).sort((x, y) => x.first - y.first || x.last - y.last);
+  const spans = windowRows(timestamps, windows);
 
   let raw = 0;
   let tp = 0;
@@ -133,51 +130,40 @@ export function scoreSeries(
   let fn = 0;
 
   // True positives / false negatives, window by window.
-  for (const w of spans) {
+  const inWindow = new Uint8Array(n);
+  for (const rows of spans) {
+    const width = rows.length;
     let hit = -1;
-    if (w.first >= 0) {
-      for (let i = Math.max(w.first, probation); i <= w.last; i++) {
-        if (detections[i]) {
-          hit = i;
-          break;
-        }
-      }
+    for (let k = 0; k < width; k++) {
+      const i = rows[k];
+      inWindow[i] = 1;
+      if (hit < 0 && i >= probation && detections[i]) hit = k;
     }
     if (hit < 0) {
       fn++;
       raw -= profile.fn;
     } else {
-      const length = w.last - w.first + 1;
-      const y = (hit - w.last - 1) / length;
       tp++;
-      raw += (profile.tp * sigma(y)) / SIGMA_LEFT_EDGE;
+      raw += (profile.tp * sigma((hit - width) / width)) / SIGMA_LEFT_EDGE;
     }
   }
 
-  // False positives: scored detections outside every window.
-  let k = 0; // ordered[0..k) are the windows that start at or before row i
-  let prev: RowWindow | undefined; // latest-ending window with last < i
-  const open: RowWindow[] = []; // windows that started at or before i and have not ended before i
+  // False positives: scored detections outside every window, weighed by the latest window that ended
+  // (in file order) before them; of windows ending on the same row, the one starting last.
+  const ends = spans
+    .filter((rows) => rows.length > 0)
+    .map((rows) => ({ first: rows[0], last: rows[rows.length - 1], width: rows.length }))
+    .sort((x, y) => x.last - y.last || x.first - y.first);
+  let k = 0;
+  let prev: { last: number; width: number } | undefined;
   for (let i = 0; i < n; i++) {
-    while (k < ordered.length && ordered[k].first <= i) {
-      open.push(ordered[k]);
-      k++;
-    }
-    // Retire windows that ended before i.
-    for (let j = open.length - 1; j >= 0; j--) {
-      const w = open[j];
-      if (w.last < i) {
-        if (prev === undefined || w.last > prev.last) prev = w;
-        open.splice(j, 1);
-      }
-    }
-    if (i < probation || !detections[i] || open.length > 0) continue;
+    while (k < ends.length && ends[k].last < i) prev = ends[k++];
+    if (i < probation || !detections[i] || inWindow[i] === 1) continue;
     fp++;
     if (prev === undefined) {
       raw -= profile.fp;
     } else {
-      const width = prev.last - prev.first + 1;
-      const y = width > 1 ? (i - prev.last) / (width - 1) : Infinity;
+      const y = prev.width > 1 ? (i - prev.last) / (prev.width - 1) : Infinity;
       raw += profile.fp * sigma(y);
     }
   }
@@ -198,10 +184,9 @@ export function nullDetections(s: Pick<NabSeries, 'timestamps'>): boolean[] {
 export function perfectDetections(s: Pick<NabSeries, 'timestamps' | 'windows'>): boolean[] {
   const det = nullDetections(s);
   const probation = probationRows(s.timestamps.length);
-  for (const w of rowWindows(s.timestamps, s.windows)) {
-    if (w.first < 0) continue;
-    const i = Math.max(w.first, probation);
-    if (i <= w.last) det[i] = true;
+  for (const rows of windowRows(s.timestamps, s.windows)) {
+    const i = rows.find((r) => r >= probation);
+    if (i !== undefined) det[i] = true;
   }
   return det;
 }

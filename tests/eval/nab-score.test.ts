@@ -312,3 +312,69 @@ describe('property: the normalised score never exceeds 100', () => {
     );
   });
 });
+
+describe('scoreSeries: rows out of time order are scored in file order, matched to windows by timestamp', () => {
+  const N = 100; // probation = 15 rows
+  // Rows 0..59 at times 0..59, then back ten: rows 60..99 at times 50..89 (rows 60..69 repeat 50..59).
+  const back = rows(N).map((i) => (i < 60 ? i : i - 10));
+  const win: Array<[number, number]> = [[50, 59]]; // rows 50..59 and 60..69: 20 rows
+
+  it('a window holds every row whose time it covers, wherever the row is', () => {
+    expect(scoreSeries(back, detect(N, [50]), win, STD)).toEqual({ raw: 1, tp: 1, fp: 0, fn: 0 });
+    // Row 60 (time 50 again) is the window's 11th row of 20: y = (11 - 1 - 20) / 20.
+    const r = scoreSeries(back, detect(N, [60]), win, STD);
+    expect(r).toMatchObject({ tp: 1, fp: 0, fn: 0 });
+    expect(r.raw).toBeCloseTo(sig(-0.5) / sig(-1), 12);
+    // Only the earliest detection in file order counts.
+    expect(scoreSeries(back, detect(N, [65, 52]), win, STD).raw).toBeCloseTo(sig(-0.9) / sig(-1), 12);
+  });
+
+  it('a FP is weighed by the window whose last row (in file order) precedes it', () => {
+    // Row 75 (time 65): the window's last row is 69 and it has 20 rows.
+    const r = scoreSeries(back, detect(N, [60, 75]), win, STD);
+    expect(r).toMatchObject({ tp: 1, fp: 1, fn: 0 });
+    expect(r.raw).toBeCloseTo(sig(-0.5) / sig(-1) + 0.11 * sig((75 - 69) / 19), 12);
+  });
+
+  it('a row that steps back out of a window while it runs is a FP', () => {
+    // Rows 55..59 step back to times 40..44, then rows 60.. go on at 55..: the window's rows are 50..54 and 60..64.
+    const t = rows(N).map((i) => (i < 55 ? i : i < 60 ? i - 15 : i - 5));
+    const r = scoreSeries(t, detect(N, [57, 61]), win, STD);
+    expect(r).toMatchObject({ tp: 1, fp: 1, fn: 0 });
+    // Row 61 is the window's 7th row of 10; row 57 has no window before it.
+    expect(r.raw).toBeCloseTo(sig(-0.4) / sig(-1) - 0.11, 12);
+  });
+
+  it('repeated timestamps are rows of their own', () => {
+    const t = rows(N).map((i) => Math.floor(i / 2)); // every time twice: window [25, 29] is rows 50..59
+    expect(scoreSeries(t, detect(N, [51]), [[25, 29]], STD).raw).toBeCloseTo(sig(-0.9) / sig(-1), 12);
+  });
+
+  it("perfect fires at each window's first scored row in file order, and scores 100", () => {
+    const s: NabSeries = { timestamps: back, detections: detect(N, []), windows: win };
+    expect(perfectDetections(s).flatMap((d, i) => (d ? [i] : []))).toEqual([50]);
+    for (const p of Object.values(PROFILES)) expect(scoreCorpus([{ ...s, detections: perfectDetections(s) }], p).score).toBeCloseTo(100, 12);
+  });
+
+  it('the normalised score never exceeds 100 on shuffled series either', () => {
+    const shuffled = fc
+      .record({
+        times: fc.array(fc.integer({ min: 0, max: 300 }), { minLength: 5, maxLength: 200 }),
+        cuts: fc.uniqueArray(fc.integer({ min: 0, max: 300 }), { maxLength: 8 }),
+        bits: fc.array(fc.boolean(), { maxLength: 200 }),
+      })
+      .map(({ times, cuts, bits }): NabSeries => {
+        const ends = [...cuts].sort((a, b) => a - b);
+        const windows: Array<[number, number]> = [];
+        for (let j = 0; j + 1 < ends.length; j += 2) windows.push([ends[j], ends[j + 1]]);
+        return { timestamps: times, detections: times.map((_, i) => bits[i % Math.max(bits.length, 1)] ?? false), windows };
+      });
+    fc.assert(
+      fc.property(fc.array(shuffled, { minLength: 1, maxLength: 4 }), fc.constantFrom(...Object.values(PROFILES)), (corpus, p) => {
+        const r = scoreCorpus(corpus, p);
+        fc.pre(r.perfect > r.null);
+        expect(r.score).toBeLessThanOrEqual(100 + 1e-9);
+      }),
+    );
+  });
+});
