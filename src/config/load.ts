@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { isAlias, isMap, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type VigieConfig } from './schema.js';
-import { allowedKeys, checkFieldReferences, checkReferences, REFERENCE_CHECK, schemaAt, type RefIssue } from './refs.js';
+import { allowedKeys, checkFieldReferences, checkWhereValues, checkReferences, REFERENCE_CHECK, schemaAt, type RefIssue } from './refs.js';
 import { closest } from './suggest.js';
 import { durationSchema, positiveDurationSchema } from '../time/duration.js';
 import { VigieError } from '../errors.js';
@@ -360,7 +360,7 @@ export function validateConfigText(text: string, file: string, env: NodeJS.Proce
   const known = missing.length === 0 ? raw : unsetAsUnknown(raw, missing.map((m) => m.path));
   found.push(...checkReferences(known));
   problems.push(...found.filter((f) => !isUnset(f.path)).map((f) => located(f)));
-  const warnings = [...yamlWarnings, ...checkFieldReferences(known).filter((f) => !isUnset(f.path)).map((f) => located(f, 'warning'))];
+  const warnings = [...yamlWarnings, ...[...checkFieldReferences(known), ...checkWhereValues(known)].filter((f) => !isUnset(f.path)).map((f) => located(f, 'warning'))];
 
   const report: ConfigReport = { problems: unique(problems), warnings: unique(warnings) };
   if (parsed.success && report.problems.length === 0) {

@@ -6,6 +6,7 @@
  * parsed configs, so both agree.
  */
 import type { z } from 'zod';
+import { SCENARIO_VALUES } from '../generator/values.js';
 import { detectorSchema } from '../../detectors/index.js';
 import { pipelineSchema } from './pipeline.js';
 import { closest } from './suggest.js';
@@ -312,6 +313,42 @@ export function checkFieldReferences(cfg: unknown): RefIssue[] {
       const near = closest(ref.field, declared);
       if (near === undefined) continue;
       out.push({ path: ref.path, atKey: ref.atKey, message: `field "${ref.field}" is not declared in the fields of ${where} (did you mean "${near}"?)` });
+    }
+  });
+  return out;
+}
+
+/**
+ * `where` values no event of the pipeline's sources can carry (warnings): a value a built-in generator
+ * never gives its field (`type: paymnet`) filters out every event, silently. Checked where a source
+ * says what values a field takes: generator scenarios.
+ */
+export function checkWhereValues(cfg: unknown): RefIssue[] {
+  const out: RefIssue[] = [];
+  if (!isObj(cfg) || !Array.isArray(cfg.sources) || !Array.isArray(cfg.pipelines)) return out;
+  const values = new Map<string, Readonly<Record<string, readonly string[]>> | undefined>();
+  for (const s of cfg.sources) {
+    if (!isObj(s) || typeof s.name !== 'string') return out;
+    const scenario = s.type === 'generator' && typeof s.scenario === 'string' ? (SCENARIO_VALUES as Record<string, Record<string, readonly string[]>>)[s.scenario] : undefined;
+    values.set(s.name, scenario);
+  }
+  cfg.pipelines.forEach((p, i) => {
+    if (!isObj(p) || !isObj(p.where)) return;
+    const read = p.sources === undefined ? [...values.keys()] : Array.isArray(p.sources) ? (p.sources as unknown[]) : [];
+    const known = read.map((n) => (typeof n === 'string' ? values.get(n) : undefined));
+    // Only when every source read says what values the field takes: another source may carry any value.
+    if (known.length === 0 || known.some((k) => k === undefined)) return;
+    for (const [field, want] of Object.entries(p.where)) {
+      const taken = known.map((k) => k?.[field]);
+      if (taken.some((t) => t === undefined)) continue;
+      const all = [...new Set(taken.flat() as string[])];
+      const list = Array.isArray(want) ? want : [want];
+      list.forEach((v, j) => {
+        if (typeof v !== 'string' || all.includes(v)) return;
+        const near = closest(v, all);
+        const path = ['pipelines', i, 'where', field, ...(Array.isArray(want) ? [j] : [])];
+        out.push({ path, message: `"${v}" never occurs in field "${field}" of the events read (${all.join(', ')}): this pipeline would filter out every event${near ? ` (did you mean "${near}"?)` : ''}` });
+      });
     }
   });
   return out;

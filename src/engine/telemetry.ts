@@ -33,6 +33,9 @@ export class Telemetry {
   private readonly boundsLog = new Map<string, { at: number; counts: BoundCounts }>();
   /** Window evictions already reported, per window core (cores count cumulatively, restores included). */
   private readonly windowEvictionsSeen = new WeakMap<object, number>();
+  /** Pipelines already judged by {@link warnIfAllFiltered}, and when each first filtered an event. */
+  private readonly allFilteredWarned = new Set<string>();
+  private readonly firstFiltered = new Map<string, number>();
 
   constructor(
     config: VigieConfig,
@@ -193,6 +196,7 @@ export class Telemetry {
       ps.late += c.late;
       ps.missingKey += c.missingKey;
       if (c.limited > 0) ps.windowLimited = (ps.windowLimited ?? 0) + c.limited;
+      this.warnIfAllFiltered(p.name, ps);
       if (releasedEarly > 0) ps.releasedEarly = (ps.releasedEarly ?? 0) + releasedEarly;
       this.reportBounds(p.name, { windowKeysEvicted: evicted, windowLimited: c.limited, detectorKeysEvicted: detectorEvicted, releasedEarly });
       if (m) {
@@ -246,6 +250,27 @@ export class Telemetry {
       }
     }
     s.shadowAlerts.total += batch.shadowAlerts.length;
+  }
+
+  /**
+   * A pipeline whose `where` has filtered out every event for a minute (or 10,000 events) matches
+   * nothing: most likely a misspelt value. Said once per pipeline, as a warning.
+   */
+  private warnIfAllFiltered(pipeline: string, ps: PipelineSummary): void {
+    if (ps.filtered === 0 || this.allFilteredWarned.has(pipeline)) return;
+    if (ps.processed + ps.late + ps.missingKey > 0) {
+      this.allFilteredWarned.add(pipeline);
+      return;
+    }
+    const now = this.clock.now();
+    const since = this.firstFiltered.get(pipeline) ?? now;
+    this.firstFiltered.set(pipeline, since);
+    if (ps.filtered < 10_000 && now - since < 60_000) return;
+    this.allFilteredWarned.add(pipeline);
+    this.logger.warn(
+      { pipeline, filtered: ps.filtered },
+      'pipeline has filtered out every event so far: its `where` matches nothing (a misspelt value?); `vigie validate` names values that never occur in built-in generators',
+    );
   }
 
   /**
