@@ -195,18 +195,16 @@ class SortedWindow {
   }
 }
 
-function checkSettings(s: AnomalySettings): void {
+/** What is wrong with settings, each with the setting to change; empty when they are usable. */
+export function settingsProblems(s: AnomalySettings): Array<{ setting: keyof AnomalySettings; message: string }> {
+  const out: Array<{ setting: keyof AnomalySettings; message: string }> = [];
   const int = (name: keyof AnomalySettings, min: number): void => {
     const v = s[name];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-      throw new Error(`AnomalyCore: setting ${name} must be an integer >= ${min} (got ${String(v)})`);
-    }
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) out.push({ setting: name, message: `must be an integer >= ${min} (got ${String(v)})` });
   };
   const real = (name: keyof AnomalySettings, min: number, max: number): void => {
     const v = s[name];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
-      throw new Error(`AnomalyCore: setting ${name} must be a number in [${min}, ${max}] (got ${String(v)})`);
-    }
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) out.push({ setting: name, message: `must be a number in [${min}, ${max}] (got ${String(v)})` });
   };
   int('warmupRows', 0);
   int('suppressRows', 0);
@@ -218,10 +216,12 @@ function checkSettings(s: AnomalySettings): void {
   int('historyRows', 2);
   int('historyStartRows', 0);
   int('minHistory', 1);
+  const before = out.length;
   real('tailLowQuantile', 0, 1);
   real('tailHighQuantile', 0, 1);
-  if (!(s.tailLowQuantile < s.tailHighQuantile && s.tailHighQuantile < 1)) {
-    throw new Error('AnomalyCore: need tailLowQuantile < tailHighQuantile < 1');
+  if (out.length === before && !(s.tailLowQuantile < s.tailHighQuantile && s.tailHighQuantile < 1)) {
+    const message = `needs tailLowQuantile < tailHighQuantile < 1 (got ${s.tailLowQuantile} and ${s.tailHighQuantile})`;
+    out.push({ setting: s.tailHighQuantile < 1 ? 'tailLowQuantile' : 'tailHighQuantile', message });
   }
   int('contextLength', 1);
   int('neighbours', 1);
@@ -229,11 +229,17 @@ function checkSettings(s: AnomalySettings): void {
   const list = (name: 'levelWindows' | 'contextScales'): void => {
     const v = s[name];
     if (!Array.isArray(v) || v.some((w) => typeof w !== 'number' || !Number.isInteger(w) || w < 1 || w > 100_000)) {
-      throw new Error(`AnomalyCore: setting ${name} must be an array of integers in [1, 100000]`);
+      out.push({ setting: name, message: 'must be a list of integers in [1, 100000]' });
     }
   };
   list('levelWindows');
   list('contextScales');
+  return out;
+}
+
+function checkSettings(s: AnomalySettings): void {
+  const [p] = settingsProblems(s);
+  if (p !== undefined) throw new Error(`AnomalyCore: setting ${p.setting} ${p.message}`);
 }
 
 function isRecord(x: unknown): x is Record<string, unknown> {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { VEvent } from '../src/types.js';
 import { formatNumber, isoTime } from './alert.js';
 import { evidenceRef } from '../src/types.js';
-import { AnomalyCore, DEFAULT_ANOMALY_SETTINGS, type AnomalySettings } from './anomaly-core.js';
+import { AnomalyCore, DEFAULT_ANOMALY_SETTINGS, settingsProblems, type AnomalySettings } from './anomaly-core.js';
 import { KeyedEventCore, commonFields, matchSchema, numberField } from './common.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
 
@@ -21,6 +21,19 @@ export const schema = z.strictObject({
   scores: z.boolean().default(false).describe('Publish the anomaly score of every judged event on the `scores` output (for plots and backtests).'),
   settings: z
     .record(z.string(), z.union([z.number().finite(), z.array(z.number().int().positive()).min(1)]))
+    .superRefine((settings, ctx) => {
+      const known = Object.keys(DEFAULT_ANOMALY_SETTINGS);
+      for (const k of Object.keys(settings)) {
+        if (!known.includes(k)) ctx.addIssue({ code: 'custom', path: [k], message: `unknown setting "${k}" (known: ${known.join(', ')})` });
+      }
+      const given = Object.fromEntries(Object.entries(settings).filter(([k]) => known.includes(k)));
+      for (const { setting, message } of settingsProblems({ ...DEFAULT_ANOMALY_SETTINGS, ...given } as AnomalySettings)) {
+        // The defaults satisfy the rule across the two quantiles: blame the one that was given.
+        const other = setting === 'tailLowQuantile' ? 'tailHighQuantile' : setting === 'tailHighQuantile' ? 'tailLowQuantile' : undefined;
+        const at = other !== undefined && !(setting in given) && other in given ? other : setting;
+        ctx.addIssue({ code: 'custom', path: [at], message });
+      }
+    })
     .optional()
     .describe('Overrides of the detector\'s settings (see `detectors/anomaly-core.ts`); the defaults are the ones evaluated on NAB and should rarely change.'),
   forgetAfter: z.number().int().min(1).default(30 * 86_400_000).describe('Drop the model of a series idle for this long (ms, event time).'),
@@ -98,9 +111,5 @@ export class AnomalyDetectorCore extends KeyedEventCore<KeyState, Config> implem
 }
 
 export function create(config: Config, ctx: DetectorContext): DetectorCore {
-  const known = Object.keys(DEFAULT_ANOMALY_SETTINGS);
-  for (const k of Object.keys(config.settings ?? {})) {
-    if (!known.includes(k)) throw new Error(`detector "${config.name}": unknown setting "${k}" (known: ${known.join(', ')})`);
-  }
   return new AnomalyDetectorCore(config, ctx);
 }

@@ -77,6 +77,13 @@ export const schema = z.strictObject({
     .default(true)
     .describe('Whether values that signal are learnt too: true adapts to lasting changes; false keeps bursts out of the baseline (but never adapts to a lasting change in the watched direction).'),
   forgetAfter: positiveDurationSchema.default(35 * 86_400_000).describe('Drop the baseline of a key without a window for this long (event time).'),
+}).superRefine((c, ctx) => {
+  if (c.model === 'seasonal' && c.season === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['season'], message: `model: seasonal needs \`season\`: which slot of the clock each value is learnt for (${SEASONS.join(', ')})` });
+  }
+  if (c.model !== 'seasonal' && c.season !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['season'], message: 'season is only used with model: seasonal: add `model: seasonal`, or remove `season` for one baseline per key' });
+  }
 });
 
 export type Config = z.infer<typeof schema>;
@@ -299,7 +306,5 @@ function learn(m: Model, x: number, alpha: number, r: WindowResult): void {
 
 export function create(config: Config, ctx: DetectorContext): DetectorCore {
   requireAggregate(config.name, config.aggregate, ctx);
-  if (config.model === 'seasonal' && config.season === undefined) throw new Error(`detector "${config.name}": model "seasonal" needs a season (${SEASONS.join(', ')})`);
-  if (config.model !== 'seasonal' && config.season !== undefined) throw new Error(`detector "${config.name}": season is only used with model "seasonal"`);
   return new BaselineCore(config, ctx);
 }

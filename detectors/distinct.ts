@@ -28,6 +28,18 @@ export const schema = z.strictObject({
     .min(1)
     .default(10_000)
     .describe('Most distinct values remembered per key; beyond it the least recently seen are forgotten (the count is then a lower bound).'),
+}).superRefine(({ op, value, maxValuesPerKey: max }, ctx) => {
+  // An event is only judged once its value is counted: the count is always between 1 and maxValuesPerKey.
+  const possible = op === '<' ? value > 1 : op === '<=' ? value >= 1 : op === '>' ? value < max : value <= max;
+  if (possible) return;
+  const fix = { '<': 'raise value above 1', '<=': 'raise value to at least 1', '>': `lower value below ${max}`, '>=': `lower value to at most ${max}` }[op];
+  ctx.addIssue({
+    code: 'custom',
+    path: ['value'],
+    message:
+      `a distinct count ${op} ${value} can never hold: the count of an event's key is between 1 and maxValuesPerKey (${max}); ` +
+      `${fix}${op === '>' || op === '>=' ? ', or raise maxValuesPerKey' : ''}`,
+  });
 });
 
 export type Config = z.infer<typeof schema>;
@@ -192,14 +204,5 @@ export class DistinctCore extends KeyedEventCore<RecencyList, Config> implements
 }
 
 export function create(config: Config, ctx: DetectorContext): DetectorCore {
-  const { name, op, value, maxValuesPerKey } = config;
-  // An event is only judged once its value is counted: the count is always between 1 and maxValuesPerKey.
-  const possible =
-    op === '<' ? value > 1 : op === '<=' ? value >= 1 : op === '>' ? value < maxValuesPerKey : value <= maxValuesPerKey;
-  if (!possible) {
-    throw new Error(
-      `detector "${name}": a distinct count ${op} ${value} can never hold (the count of an event's key is between 1 and maxValuesPerKey = ${maxValuesPerKey})`,
-    );
-  }
   return new DistinctCore(config, ctx);
 }

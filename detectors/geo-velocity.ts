@@ -53,6 +53,11 @@ export const schema = z.strictObject({
     .default(86_400_000)
     .describe('A key whose last located event is older than this is forgotten: its next event starts afresh, without a comparison.'),
   match: matchSchema.optional().describe('Consider only events matching these conditions (others are ignored by this detector).'),
+}).superRefine((c, ctx) => {
+  if (c.latField !== c.lonField) return;
+  // Both cannot be at their (different) defaults: blame the one that was set.
+  const path = c.latField === 'lat' ? 'lonField' : 'latField';
+  ctx.addIssue({ code: 'custom', path: [path], message: `latField and lonField are both "${c.latField}": name two different fields, the latitude and the longitude` });
 });
 
 export type Config = z.infer<typeof schema>;
@@ -149,8 +154,5 @@ export class GeoVelocityCore extends KeyedEventCore<KeyState, Config> implements
 }
 
 export function create(config: Config, ctx: DetectorContext): DetectorCore {
-  if (config.latField === config.lonField) {
-    throw new Error(`detector "${config.name}": latField and lonField are both "${config.latField}"; they must name two different fields`);
-  }
   return new GeoVelocityCore(config, ctx);
 }

@@ -44,7 +44,7 @@ export const schema = z.strictObject({
     .describe('`log`: judge the logarithm of the value (amounts, durations: skewed and multiplicative, where "ten times the usual" is the question); values <= 0 are then ignored.'),
   history: z.number().int().min(3).default(50).describe('`mad`: how many of the key\'s most recent values the median and MAD are computed over.'),
   alpha: z.number().gt(0).lt(1).default(0.1).describe('`ewma`: weight of the newest value in the moving mean and variance (0 < alpha < 1).'),
-  minHistory: z.number().int().min(2).default(10).describe('Warm-up: values of the key needed before its events are judged.'),
+  minHistory: z.number().int().min(2).default(10).describe('Warm-up: values of the key needed before its events are judged (with `mad`, at most `history`).'),
   direction: z
     .enum(['up', 'down', 'both'])
     .default('up')
@@ -59,6 +59,14 @@ export const schema = z.strictObject({
   match: matchSchema.optional().describe('Judge (and learn from) only events matching these conditions.'),
   scores: z.boolean().default(false).describe('Publish |z| of every judged event on the `scores` output (for plots and backtests).'),
   forgetAfter: positiveDurationSchema.default(2_592_000_000).describe('Forget the history of a key idle for this long (event time); it starts a new warm-up.'),
+}).superRefine((c, ctx) => {
+  if (c.method === 'mad' && c.minHistory > c.history) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['minHistory'],
+      message: `minHistory (${c.minHistory}) is larger than history (${c.history}), so no event would ever be judged: lower minHistory to at most ${c.history}, or raise history`,
+    });
+  }
 });
 
 export type Config = z.infer<typeof schema>;
@@ -241,8 +249,5 @@ export class OutlierCore extends KeyedEventCore<KeyState, Config> implements Det
 }
 
 export function create(config: Config, ctx: DetectorContext): DetectorCore {
-  if (config.method === 'mad' && config.minHistory > config.history) {
-    throw new Error(`detector "${config.name}": minHistory (${config.minHistory}) is larger than history (${config.history}), so no event would ever be judged`);
-  }
   return new OutlierCore(config, ctx);
 }

@@ -38,6 +38,14 @@ export const schema = z.strictObject({
       }),
     )
     .min(1)
+    .superRefine((inputs, ctx) => {
+      const first = new Map<string, number>();
+      inputs.forEach(({ detector }, k) => {
+        const at = first.get(detector);
+        if (at === undefined) first.set(detector, k);
+        else ctx.addIssue({ code: 'custom', path: [k, 'detector'], message: `detector "${detector}" is already input ${at + 1}: list each detector once, with one weight` });
+      });
+    })
     .describe('The detectors whose signals make up the risk, each with its weight (distinct detectors).'),
   within: positiveDurationSchema.describe('How long (event time) a signal keeps counting towards the risk of its key.'),
   op: z.enum(OPS).default('>=').describe('Comparison that raises the alert: risk <op> value.'),
@@ -205,12 +213,5 @@ export class ScoreCore implements DetectorCore {
 }
 
 export function create(config: Config, ctx: DetectorContext): DetectorCore {
-  if (config.inputs.length === 0) throw new Error(`detector "${config.name}": a score needs at least one input`);
-  const seen = new Set<string>();
-  for (const inp of config.inputs) {
-    if (seen.has(inp.detector)) throw new Error(`detector "${config.name}": input "${inp.detector}" is listed twice (each detector counts once, with one weight)`);
-    if (inp.detector === config.name) throw new Error(`detector "${config.name}": cannot take its own signals as input`);
-    seen.add(inp.detector);
-  }
   return new ScoreCore(config, ctx);
 }

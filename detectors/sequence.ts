@@ -252,6 +252,5 @@ export class SequenceCore implements DetectorCore {
 }
 
 export function create(config: Config, ctx: DetectorContext): DetectorCore {
-  if (config.steps.length < 2) throw new Error(`detector "${config.name}": a sequence needs at least 2 steps`);
   return new SequenceCore(config, ctx);
 }

@@ -17,12 +17,14 @@ export const schema = z.strictObject({
   ...commonFields,
   type: z.literal(type),
   measure: z.enum(['count', 'sum']).default('count').describe('`count` of events, or `sum` of `field`, over the lookback.'),
-  field: z.string().min(1).optional().describe('Numeric field summed when `measure: sum`.'),
+  field: z.string().min(1).optional().describe('Numeric field summed when `measure: sum` (required there).'),
   lookback: positiveDurationSchema.describe('Each event at t is judged on the events of its key in [t - lookback, t].'),
   op: z.enum(OPS).default('>=').describe('Comparison that raises the alert: observed <op> value.'),
   value: z.number().finite().describe('The bound.'),
   match: matchSchema.optional().describe('Count only events matching these conditions (others are ignored by this detector).'),
   maxEventsPerKey: z.number().int().min(1).default(10_000).describe('Most events remembered per key; beyond it the oldest are forgotten (the count is then a lower bound).'),
+}).superRefine((c, ctx) => {
+  if (c.measure === 'sum' && c.field === undefined) ctx.addIssue({ code: 'custom', path: ['field'], message: 'measure: sum needs `field`: the numeric field to add up' });
 });
 
 export type Config = z.infer<typeof schema>;
@@ -111,6 +113,5 @@ export class VelocityCore extends KeyedEventCore<KeyState, Config> implements De
 }
 
 export function create(config: Config, ctx: DetectorContext): DetectorCore {
-  if (config.measure === 'sum' && config.field === undefined) throw new Error(`detector "${config.name}": measure "sum" needs a field`);
   return new VelocityCore(config, ctx);
 }

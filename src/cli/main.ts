@@ -35,7 +35,7 @@ function load(file: string): LoadedConfig {
   } catch (err) {
     if (err instanceof ConfigError) {
       for (const p of err.problems) process.stderr.write(`${formatProblem(p)}\n`);
-      process.stderr.write(`${err.problems.length} problem${err.problems.length === 1 ? '' : 's'} in ${file}\n`);
+      process.stderr.write(`vigie: ${err.code}: ${err.problems.length} problem${err.problems.length === 1 ? '' : 's'} in ${file}\n`);
       process.exit(EXIT_INVALID);
     }
     throw err;
@@ -238,7 +238,7 @@ export function buildCli(): Command {
       for (const p of sortProblems([...problems, ...warnings])) process.stderr.write(`${formatProblem(p)}\n`);
       const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
       if (loaded === undefined) {
-        process.stderr.write(`${count(problems.length, 'problem')}${warnings.length > 0 ? `, ${count(warnings.length, 'warning')}` : ''} in ${opts.config}\n`);
+        process.stderr.write(`vigie: VIGIE_ERR_CONFIG: ${count(problems.length, 'problem')}${warnings.length > 0 ? `, ${count(warnings.length, 'warning')}` : ''} in ${opts.config}\n`);
         process.exit(EXIT_INVALID);
       }
       process.stdout.write(`${opts.config}: valid (version ${loaded.version})${warnings.length > 0 ? `, ${count(warnings.length, 'warning')}` : ''}\n`);

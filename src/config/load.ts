@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { configSchema, type VigieConfig } from './schema.js';
 import { allowedKeys, checkFieldReferences, checkWhereValues, checkReferences, REFERENCE_CHECK, schemaAt, type RefIssue } from './refs.js';
 import { closest } from './suggest.js';
+import { buildPipeline, PipelineBuildError } from './build.js';
 import { durationSchema, positiveDurationSchema } from '../time/duration.js';
 import { VigieError } from '../errors.js';
 
@@ -284,6 +285,27 @@ function unsetAsUnknown(raw: unknown, paths: ReadonlyArray<ReadonlyArray<Propert
   return copy;
 }
 
+/** Starts the message of a problem found by building a pipeline rather than by the schema. */
+export const CANNOT_RUN = 'this pipeline cannot run:';
+
+/**
+ * Build every pipeline of a valid config once, as the engine will: what a part refuses then is a
+ * problem of the config, so that `run` and `replay` refuse nothing that validation accepted. The
+ * schema states every rule it knows of; this catches a rule only a part knows.
+ */
+function buildProblems(config: VigieConfig): Found[] {
+  const out: Found[] = [];
+  config.pipelines.forEach((p, i) => {
+    try {
+      buildPipeline(p, { configVersion: '', detectionTime: (w) => w });
+    } catch (err) {
+      const at = err instanceof PipelineBuildError ? err.path : [];
+      out.push({ path: ['pipelines', i, ...at], message: `${CANNOT_RUN} ${(err as Error).message}` });
+    }
+  });
+  return out;
+}
+
 /** What validating a config found: the config when valid, every problem, and warnings (which never invalidate it). */
 export interface ConfigReport {
   loaded?: LoadedConfig;
@@ -362,6 +384,7 @@ export function validateConfigText(text: string, file: string, env: NodeJS.Proce
   problems.push(...found.filter((f) => !isUnset(f.path)).map((f) => located(f)));
   const warnings = [...yamlWarnings, ...[...checkFieldReferences(known), ...checkWhereValues(known)].filter((f) => !isUnset(f.path)).map((f) => located(f, 'warning'))];
 
+  if (parsed.success && problems.length === 0) problems.push(...buildProblems(parsed.data).map((f) => located(f)));
   const report: ConfigReport = { problems: unique(problems), warnings: unique(warnings) };
   if (parsed.success && report.problems.length === 0) {
     const version = createHash('sha256').update(JSON.stringify(parsed.data)).digest('hex').slice(0, 12);

@@ -205,6 +205,8 @@ export function checkReferences(cfg: unknown): RefIssue[] {
 
     const detectors = Array.isArray(p.detectors) ? p.detectors : [];
     const inPipeline = namesOf(detectors);
+    /** Detector name -> the detectors of this pipeline it refers to, each with where it does. */
+    const dependsOn = new Map<string, Array<[string, PropertyKey[]]>>();
     detectors.forEach((d, j) => {
       if (!isObj(d)) return;
       const at = (...rest: PropertyKey[]) => ['pipelines', i, 'detectors', j, ...rest];
@@ -243,11 +245,37 @@ export function checkReferences(cfg: unknown): RefIssue[] {
               ? `unknown detector "${n}" in this pipeline: it is defined in pipeline ${pipelineName(elsewhere)}, and detectors can only refer to detectors of their own pipeline`
               : `unknown detector "${n}"${hint(n, inPipeline.filter((x) => x !== name), `detectors of this pipeline: ${[...new Set(inPipeline)].join(', ')}`)}`;
           out.push({ path, message });
-        }
+        } else if (name !== undefined) dependsOn.set(name, [...(dependsOn.get(name) ?? []), [n, path]]);
       }
     });
+    out.push(...circles(dependsOn));
   });
   out.push(...checkPurposeFields(cfg));
+  return out;
+}
+
+/**
+ * Detectors that require or score one another in a circle: each must see the others' signals first,
+ * so none can run. One problem per circle, at the reference that closes it.
+ */
+function circles(dependsOn: ReadonlyMap<string, ReadonlyArray<[string, PropertyKey[]]>>): RefIssue[] {
+  const out: RefIssue[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const stack: string[] = [];
+  const visit = (name: string): void => {
+    state.set(name, 'visiting');
+    stack.push(name);
+    for (const [next, path] of dependsOn.get(name) ?? []) {
+      const st = state.get(next);
+      if (st === 'visiting') {
+        const circle = [...stack.slice(stack.indexOf(next)), next].map((n) => `"${n}"`).join(' -> ');
+        out.push({ path, message: `detectors ${circle} depend on each other in a circle (through requires or score inputs): remove one of these references` });
+      } else if (st === undefined) visit(next);
+    }
+    stack.pop();
+    state.set(name, 'done');
+  };
+  for (const name of dependsOn.keys()) if (!state.has(name)) visit(name);
   return out;
 }
 

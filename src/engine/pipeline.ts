@@ -1,9 +1,8 @@
 import type { Batch, DeadLetter, VEvent } from '../types.js';
-import { createAggregates } from '../../operators/aggregates/index.js';
-import { createWindow } from '../../operators/index.js';
 import type { WindowCore } from '../../operators/types.js';
 import { ChangedKeys } from '../util/key-order.js';
-import { DetectorSet, type RestoreMatch } from '../../detectors/runtime.js';
+import type { DetectorSet, RestoreMatch } from '../../detectors/runtime.js';
+import { buildPipeline, type BuildDeps } from '../config/build.js';
 import { windowHash, type PipelineConfig } from '../config/pipeline.js';
 import { VigieError } from '../errors.js';
 
@@ -17,11 +16,7 @@ export interface PipelineCounts {
   limited: number;
 }
 
-export interface PipelineDeps {
-  configVersion: string;
-  /** Time of detection for something emitted at watermark `w` (processing time live; `w` in replay). */
-  detectionTime(w: number): number;
-}
+export type PipelineDeps = BuildDeps;
 
 /**
  * The pure core of a pipeline over batches: filter, key, window, aggregate, detect.
@@ -52,24 +47,10 @@ export class PipelineCore {
     this.where = Object.entries(config.where ?? {}).map(([f, v]) => [f, Array.isArray(v) ? v : [v]]);
     this.keyFields = Array.isArray(config.key) ? config.key : [config.key];
     this.allowed = config.fields;
-    const aggregates = createAggregates(config.aggregates);
     this.windowed = config.window !== undefined;
-    this.window =
-      reuse?.window ??
-      (config.window ? createWindow(config.window, { pipeline: config.name, aggregates, evidenceLimit: config.evidenceLimit }) : new NoWindow());
-    this.detectors = new DetectorSet(config.detectors, {
-      pipeline: config.name,
-      keyLabel: this.keyFields.join('|'),
-      aggregates: aggregates.map((a) => a.name),
-      windowType: config.window?.type ?? 'none',
-      evidenceLimit: config.evidenceLimit,
-      maxPending: config.maxPendingEvents,
-      mayShow: config.alertFields === undefined ? () => true : ((shown: ReadonlySet<string>) => (field: string) => shown.has(field))(new Set(config.alertFields)),
-      configVersion: deps.configVersion,
-      detectionTime: deps.detectionTime,
-      // Event (and signal) detectors hold state per key; result detectors also depend on the window.
-      stateScope: { event: JSON.stringify(this.keyFields), signal: JSON.stringify(this.keyFields), result: this.windowHash },
-    });
+    const parts = buildPipeline(config, deps, reuse?.window);
+    this.window = parts.window ?? new NoWindow();
+    this.detectors = parts.detectors;
   }
 
   /**

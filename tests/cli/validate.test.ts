@@ -72,6 +72,51 @@ describe('vigie validate', () => {
     expect(r.stderr).toMatch(new RegExp(`${file}:\\d+:\\d+: \\(root\\): YAML`));
   });
 
+  describe('a rule across options (velocity `measure: sum` without `field`)', () => {
+    const config = (dir: string) => {
+      const file = join(dir, 'sum.yaml');
+      writeFileSync(
+        file,
+        [
+          'sources: [{ name: in, type: stdin }]',
+          'pipelines:',
+          '  - name: p',
+          '    key: card',
+          '    detectors:',
+          '      - name: big-spend',
+          '        type: velocity',
+          '        measure: sum',
+          '        lookback: 10m',
+          '        value: 1000',
+          '',
+        ].join('\n'),
+      );
+      return file;
+    };
+    const problem = (file: string) => `${file}:6:9: pipelines[0].detectors[0].field: measure: sum needs \`field\`: the numeric field to add up`;
+
+    it('is reported by validate, at the detector, with exit code 2', () => {
+      const file = config(tempDir());
+      const r = vigie(['validate', '-c', file]);
+      expect(r.status).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toBe(`${problem(file)}\nvigie: VIGIE_ERR_CONFIG: 1 problem in ${file}\n`);
+    });
+
+    it('makes replay refuse the config the same way, without a stack trace', () => {
+      const dir = tempDir();
+      const file = config(dir);
+      const input = join(dir, 'in.ndjson');
+      writeFileSync(input, '{"ts":1000,"card":"c1","amount":5}\n');
+      const r = vigie(['replay', '-c', file, '-i', input]);
+      expect(r.status).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain(problem(file));
+      expect(r.stderr).toContain('VIGIE_ERR_CONFIG');
+      expect(r.stderr).not.toContain('    at ');
+    });
+  });
+
   it('fails clearly on a missing file', () => {
     const r = vigie(['validate', '-c', '/nonexistent/vigie.yaml']);
     expect(r.status).toBe(2);

@@ -72,7 +72,7 @@ describe('validating a config reports every problem at once', () => {
     const r = vigie(['validate', '-c', file]);
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe(`${[...MANY_EXPECTED(file), `7 problems in ${file}`].join('\n')}\n`);
+    expect(r.stderr).toBe(`${[...MANY_EXPECTED(file), `vigie: VIGIE_ERR_CONFIG: 7 problems in ${file}`].join('\n')}\n`);
   });
 
   it('parseConfig throws one ConfigError carrying all of them', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { create, schema } from '../../detectors/anomaly.js';
 import { AnomalyCore } from '../../detectors/anomaly-core.js';
-import { collector, ctxOf, ev, runEvents, viaMsgpack } from '../helpers/detectors.js';
+import { collector, ctxOf, ev, refusals, runEvents, viaMsgpack } from '../helpers/detectors.js';
 import type { VEvent } from '../../src/types.js';
 
 const cfg = (over: Record<string, unknown> = {}) => schema.parse({ name: 'latency-anomaly', type: 'anomaly', field: 'v', ...over });
@@ -56,6 +56,22 @@ describe('anomaly detector', () => {
 
   it('accepts overrides of known settings only', () => {
     expect(() => create(cfg({ settings: { suppressRows: 50 } }), ctxOf())).not.toThrow();
-    expect(() => create(cfg({ settings: { supressRows: 50 } }), ctxOf())).toThrow(/unknown setting "supressRows"/);
+    const base = { name: 'latency-anomaly', type: 'anomaly', field: 'v' };
+    expect(refusals(schema, { ...base, settings: { supressRows: 50 } })).toEqual([['settings.supressRows', expect.stringMatching(/^unknown setting "supressRows" \(known: warmupRows, suppressRows, /)]]);
+  });
+
+  it('refuses settings the model cannot run with, at the setting to change', () => {
+    const base = { name: 'latency-anomaly', type: 'anomaly', field: 'v' };
+    expect(refusals(schema, { ...base, settings: { historyRows: 1 } })).toEqual([['settings.historyRows', 'must be an integer >= 2 (got 1)']]);
+    expect(refusals(schema, { ...base, settings: { levelWindows: 3 } })).toEqual([['settings.levelWindows', 'must be a list of integers in [1, 100000]']]);
+    expect(refusals(schema, { ...base, settings: { warmupRows: [1] } })).toEqual([['settings.warmupRows', 'must be an integer >= 0 (got 1)']]);
+    // Across the two quantiles, the one given is blamed, even when the default of the other is what it contradicts.
+    expect(refusals(schema, { ...base, settings: { tailLowQuantile: 0.99 } })).toEqual([
+      ['settings.tailLowQuantile', 'needs tailLowQuantile < tailHighQuantile < 1 (got 0.99 and 0.99)'],
+    ]);
+    expect(refusals(schema, { ...base, settings: { tailHighQuantile: 0.5 } })).toEqual([
+      ['settings.tailHighQuantile', 'needs tailLowQuantile < tailHighQuantile < 1 (got 0.9 and 0.5)'],
+    ]);
+    expect(refusals(schema, { ...base, settings: { tailLowQuantile: 0.5, tailHighQuantile: 0.7 } })).toEqual([]);
   });
 });

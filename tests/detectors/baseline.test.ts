@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { schema, create, describeSlot, slotOf, type Config } from '../../detectors/baseline.js';
-import { collector, ctxOf, result, runResults, viaMsgpack } from '../helpers/detectors.js';
+import { collector, ctxOf, refusals, result, runResults, viaMsgpack } from '../helpers/detectors.js';
 import type { WindowResult } from '../../src/types.js';
 import type { Signal } from '../../detectors/types.js';
 
@@ -128,8 +128,13 @@ describe('baseline detector (ewma)', () => {
 
   it('refuses an unknown aggregate and inconsistent seasonal settings', () => {
     expect(() => create(cfg({ aggregate: 'nope' }), ctx)).toThrow(/aggregate "nope" is not defined/);
-    expect(() => create(cfg({ model: 'seasonal' }), ctx)).toThrow(/needs a season/);
-    expect(() => create(cfg({ season: 'hour-of-day' }), ctx)).toThrow(/only used with model "seasonal"/);
+    const base = { name: 'traffic', type: 'baseline', aggregate: 'requests' };
+    expect(refusals(schema, { ...base, model: 'seasonal' })).toEqual([
+      ['season', 'model: seasonal needs `season`: which slot of the clock each value is learnt for (hour-of-day, day-of-week, hour-of-week)'],
+    ]);
+    expect(refusals(schema, { ...base, season: 'hour-of-day' })).toEqual([
+      ['season', 'season is only used with model: seasonal: add `model: seasonal`, or remove `season` for one baseline per key'],
+    ]);
     expect(() => cfg({ alpha: 0 })).toThrow();
     expect(() => cfg({ model: 'seasonal', season: 'minute-of-hour' })).toThrow();
     expect(() => cfg({ utcOffset: 900 })).toThrow();

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { schema, create, RecencyList } from '../../detectors/distinct.js';
 import type { Signal } from '../../detectors/types.js';
-import { collector, ctxOf, ev, expectCadenceFreeAndSplittable, runEvents, splitRun, viaJson, viaMsgpack } from '../helpers/detectors.js';
+import { collector, ctxOf, ev, expectCadenceFreeAndSplittable, refusals, runEvents, splitRun, viaJson, viaMsgpack } from '../helpers/detectors.js';
 import type { VEvent } from '../../src/types.js';
 
 const cfg = (over: Record<string, unknown> = {}) =>
@@ -98,10 +98,14 @@ describe('distinct detector', () => {
   });
 
   it('rejects bounds that can never hold', () => {
-    expect(() => create(cfg({ op: '<', value: 1 }), ctxOf())).toThrow(/can never hold/);
-    expect(() => create(cfg({ op: '<=', value: 0.5 }), ctxOf())).toThrow(/can never hold/);
-    expect(() => create(cfg({ op: '>', value: 5, maxValuesPerKey: 5 }), ctxOf())).toThrow(/maxValuesPerKey = 5/);
-    expect(() => create(cfg({ op: '>=', value: 6, maxValuesPerKey: 5 }), ctxOf())).toThrow(/can never hold/);
+    const base = { name: 'fan-in', type: 'distinct', field: 'customer', lookback: '1h' };
+    const never = "can never hold: the count of an event's key is between 1 and maxValuesPerKey";
+    expect(refusals(schema, { ...base, op: '<', value: 1 })).toEqual([['value', `a distinct count < 1 ${never} (10000); raise value above 1`]]);
+    expect(refusals(schema, { ...base, op: '<=', value: 0.5 })).toEqual([['value', `a distinct count <= 0.5 ${never} (10000); raise value to at least 1`]]);
+    expect(refusals(schema, { ...base, op: '>', value: 5, maxValuesPerKey: 5 })).toEqual([['value', `a distinct count > 5 ${never} (5); lower value below 5, or raise maxValuesPerKey`]]);
+    expect(refusals(schema, { ...base, op: '>=', value: 6, maxValuesPerKey: 5 })).toEqual([
+      ['value', `a distinct count >= 6 ${never} (5); lower value to at most 5, or raise maxValuesPerKey`],
+    ]);
     expect(() => create(cfg({ op: '>=', value: 5, maxValuesPerKey: 5 }), ctxOf())).not.toThrow();
     expect(() => schema.parse({ name: 'x', type: 'distinct', lookback: '1h', value: 3 })).toThrow();
     expect(() => cfg({ lookback: 0 })).toThrow();

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { schema, create, haversineKm } from '../../detectors/geo-velocity.js';
 import type { Signal } from '../../detectors/types.js';
-import { collector, ctxOf, ev, expectCadenceFreeAndSplittable, runEvents, splitRun, viaJson, viaMsgpack } from '../helpers/detectors.js';
+import { collector, ctxOf, ev, expectCadenceFreeAndSplittable, refusals, runEvents, splitRun, viaJson, viaMsgpack } from '../helpers/detectors.js';
 import type { VEvent } from '../../src/types.js';
 
 const cfg = (over: Record<string, unknown> = {}) => schema.parse({ name: 'impossible-travel', type: 'geo-velocity', ...over });
@@ -24,7 +24,12 @@ describe('geo-velocity detector', () => {
     expect(cfg()).toMatchObject({ latField: 'lat', lonField: 'lon', maxSpeedKmh: 900, minDistanceKm: 100, forgetAfter: 86_400_000 });
     expect(() => cfg({ maxSpeedKmh: 0 })).toThrow();
     expect(() => cfg({ minDistanceKm: -1 })).toThrow();
-    expect(() => create(cfg({ latField: 'pos', lonField: 'pos' }), ctxOf())).toThrow(/latField and lonField are both "pos"/);
+    const base = { name: 'impossible-travel', type: 'geo-velocity' };
+    const both = 'latField and lonField are both "pos": name two different fields, the latitude and the longitude';
+    expect(refusals(schema, { ...base, latField: 'pos', lonField: 'pos' })).toEqual([['latField', both]]);
+    // The one set to the other's default is the one to blame.
+    expect(refusals(schema, { ...base, latField: 'lon' })).toEqual([['latField', both.replaceAll('pos', 'lon')]]);
+    expect(refusals(schema, { ...base, lonField: 'lat' })).toEqual([['lonField', both.replaceAll('pos', 'lat')]]);
   });
 
   it('computes great-circle distances', () => {

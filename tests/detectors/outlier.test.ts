@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { schema, create } from '../../detectors/outlier.js';
-import { collector, ctxOf, ev, runEvents, viaMsgpack } from '../helpers/detectors.js';
+import { collector, ctxOf, ev, refusals, runEvents, viaMsgpack } from '../helpers/detectors.js';
 import type { VEvent } from '../../src/types.js';
 
 const DAY = 86_400_000;
@@ -187,7 +187,10 @@ describe('outlier detector', () => {
   });
 
   it('rejects a warm-up longer than the history', () => {
-    expect(() => create(cfg({ history: 5, minHistory: 6 }), ctxOf())).toThrow(/minHistory \(6\) is larger than history \(5\)/);
+    const base = { name: 'amount-outlier', type: 'outlier', field: 'amount' };
+    expect(refusals(schema, { ...base, history: 5, minHistory: 6 })).toEqual([
+      ['minHistory', 'minHistory (6) is larger than history (5), so no event would ever be judged: lower minHistory to at most 5, or raise history'],
+    ]);
     expect(() => create(cfg({ method: 'ewma', history: 5, minHistory: 6 }), ctxOf())).not.toThrow();
     expect(schema.safeParse({ name: 'o', type: 'outlier', field: 'x', alpha: 1 }).success).toBe(false);
     expect(schema.safeParse({ name: 'o', type: 'outlier', field: 'x', value: 0 }).success).toBe(false);

@@ -2,7 +2,8 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { schema, create } from '../../detectors/score.js';
 import { crosses, type Op } from '../../detectors/common.js';
-import { collector, ctxOf, runEvents, viaMsgpack } from '../helpers/detectors.js';
+import { collector, ctxOf, refusals, runEvents, viaMsgpack } from '../helpers/detectors.js';
+import { validateConfigText } from '../../src/config/load.js';
 import type { VEvent } from '../../src/types.js';
 
 const HOUR = 3_600_000;
@@ -187,9 +188,17 @@ describe('score detector', () => {
   });
 
   it('validates its inputs', () => {
-    expect(() => create(cfg({ inputs: [{ detector: 'a', weight: 1 }, { detector: 'a', weight: 2 }] }), ctxOf())).toThrow(/input "a" is listed twice/);
-    expect(() => create(cfg({ inputs: [{ detector: 'risk', weight: 1 }] }), ctxOf())).toThrow(/its own signals/);
-    expect(() => create({ ...cfg(), inputs: [] }, ctxOf())).toThrow(/at least one input/);
+    const risk = { name: 'risk', type: 'score', within: '24h', value: 70 };
+    expect(refusals(schema, { ...risk, inputs: [{ detector: 'a', weight: 1 }, { detector: 'a', weight: 2 }] })).toEqual([
+      ['inputs.1.detector', 'detector "a" is already input 1: list each detector once, with one weight'],
+    ]);
+    // Its own signals: a reference across detectors, refused with the config's other references.
+    const own = validateConfigText(
+      'sources: [{ name: in, type: stdin }]\npipelines:\n  - name: p\n    key: k\n    detectors:\n      - { name: risk, type: score, within: 24h, value: 70, inputs: [{ detector: risk, weight: 1 }] }\n',
+      'c.yaml',
+      {},
+    );
+    expect(own.problems.map((p) => [p.path, p.message])).toEqual([['pipelines[0].detectors[0].inputs[0].detector', 'detector "risk" cannot refer to itself']]);
     expect(schema.safeParse({ name: 'r', type: 'score', within: '1h', value: 1, inputs: [] }).success).toBe(false);
     expect(schema.safeParse({ name: 'r', type: 'score', within: '1h', value: 1, inputs: [{ detector: 'a' }] }).success).toBe(false);
   });

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { schema, create } from '../../detectors/velocity.js';
-import { collector, ctxOf, ev, runEvents, viaMsgpack } from '../helpers/detectors.js';
+import { collector, ctxOf, ev, refusals, runEvents, viaMsgpack } from '../helpers/detectors.js';
 import type { VEvent } from '../../src/types.js';
 
 const cfg = (over: Record<string, unknown> = {}) => schema.parse({ name: 'burst', type: 'velocity', lookback: '10m', value: 3, ...over });
@@ -42,7 +42,10 @@ describe('velocity detector', () => {
   });
 
   it('rejects sum without a field', () => {
-    expect(() => create(cfg({ measure: 'sum' }), ctxOf())).toThrow(/measure "sum" needs a field/);
+    expect(refusals(schema, { name: 'burst', type: 'velocity', lookback: '10m', value: 3, measure: 'sum' })).toEqual([
+      ['field', 'measure: sum needs `field`: the numeric field to add up'],
+    ]);
+    expect(refusals(schema, { name: 'burst', type: 'velocity', lookback: '10m', value: 3, measure: 'sum', field: 'amount' })).toEqual([]);
   });
 
   it('caps keys, evicting the least recently active, and expires idle keys', () => {

@@ -3,6 +3,11 @@ import { Packr } from 'msgpackr';
 import type { VEvent, WindowResult } from '../../src/types.js';
 import type { DetectorContext, DetectorCore, Emit, Score, Signal } from '../../detectors/types.js';
 
+/** What a schema refuses in a config, as [path, message] pairs (none when it accepts it). */
+export function refusals(schema: { safeParse(v: unknown): { error?: { issues: Array<{ path: PropertyKey[]; message: string }> } } }, config: unknown): Array<[string, string]> {
+  return schema.safeParse(config).error?.issues.map((i) => [i.path.map(String).join('.'), i.message]) ?? [];
+}
+
 /** Context of a test pipeline keyed by `key`. */
 export function ctxOf(over: Partial<DetectorContext> = {}): DetectorContext {
   return { pipeline: 'p', keyLabel: 'key', aggregates: [], windowType: 'none', evidenceLimit: 20, ...over };
