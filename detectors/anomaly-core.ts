@@ -1,3 +1,5 @@
+import { VigieError } from '../src/errors.js';
+
 /**
  * Univariate streaming anomaly detector core: pure, deterministic, bounded state.
  *
@@ -239,7 +241,7 @@ export function settingsProblems(s: AnomalySettings): Array<{ setting: keyof Ano
 
 function checkSettings(s: AnomalySettings): void {
   const [p] = settingsProblems(s);
-  if (p !== undefined) throw new Error(`AnomalyCore: setting ${p.setting} ${p.message}`);
+  if (p !== undefined) throw new VigieError('VIGIE_ERR_CONFIG', `AnomalyCore: setting ${p.setting} ${p.message}`);
 }
 
 function isRecord(x: unknown): x is Record<string, unknown> {
@@ -248,7 +250,7 @@ function isRecord(x: unknown): x is Record<string, unknown> {
 
 function finiteArray(x: unknown, what: string, maxLength: number): number[] {
   if (!Array.isArray(x) || x.length > maxLength || x.some((v) => typeof v !== 'number' || !Number.isFinite(v))) {
-    throw new Error(`AnomalyCore.restore: ${what} must be an array of at most ${maxLength} finite numbers`);
+    throw new VigieError('VIGIE_ERR_SNAPSHOT', `AnomalyCore.restore: ${what} must be an array of at most ${maxLength} finite numbers`);
   }
   return x as number[];
 }
@@ -439,7 +441,7 @@ export class AnomalyCore {
 
   restore(state: unknown): void {
     const fail = (msg: string): never => {
-      throw new Error(`AnomalyCore.restore: ${msg}`);
+      throw new VigieError('VIGIE_ERR_SNAPSHOT', `AnomalyCore.restore: ${msg}`);
     };
     if (!isRecord(state)) fail('expected a snapshot object');
     const st = state as Record<string, unknown>;

@@ -6,6 +6,7 @@ import { commonFields, plural } from './common.js';
 import { KeyedState } from '../src/util/keyed-state.js';
 import { inclusiveEnd, requireAggregate, resultIdentity, revisionText } from './threshold.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
+import { VigieError } from '../src/errors.js';
 
 export const type = 'baseline';
 
@@ -273,10 +274,10 @@ export class BaselineCore implements DetectorCore {
     this.state.restore<[unknown, unknown]>(
       state,
       (entry) => {
-        if (!Array.isArray(entry) || typeof entry[0] !== 'number' || !Array.isArray(entry[1])) throw new Error(`${what}: bad snapshot entry`);
+        if (!Array.isArray(entry) || typeof entry[0] !== 'number' || !Array.isArray(entry[1])) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry`);
         const slots = new Map<number, Model>();
         for (const m of entry[1] as unknown[]) {
-          if (!Array.isArray(m) || m.length !== 11 || !m.every((n) => typeof n === 'number')) throw new Error(`${what}: bad snapshot entry`);
+          if (!Array.isArray(m) || m.length !== 11 || !m.every((n) => typeof n === 'number')) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry`);
           const [slot, n, mean, v, since, lastStart, lastEnd, pn, pmean, pv, pLastStart] = m as ModelSnap;
           slots.set(slot, { n, mean, v, since, lastStart, lastEnd, pn, pmean, pv, pLastStart });
         }

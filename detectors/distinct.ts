@@ -5,6 +5,7 @@ import { formatDuration, positiveDurationSchema } from '../src/time/duration.js'
 import { evidenceRef } from '../src/types.js';
 import { KeyedEventCore, OPS, OP_TEXT, boundScore, commonFields, crosses, matchSchema, plural, scalarField } from './common.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
+import { VigieError } from '../src/errors.js';
 
 export const type = 'distinct';
 
@@ -124,7 +125,7 @@ export class RecencyList {
   static fromArrays(data: unknown, what: string): RecencyList {
     const [values, times, refs] = Array.isArray(data) ? (data as unknown[]) : [];
     if (!Array.isArray(values) || !Array.isArray(times) || !Array.isArray(refs) || times.length !== values.length || refs.length !== values.length) {
-      throw new Error(`${what}: bad snapshot entry (expected [values, times, refs] of equal lengths)`);
+      throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry (expected [values, times, refs] of equal lengths)`);
     }
     const list = new RecencyList();
     for (let i = 0; i < values.length; i++) {
@@ -132,7 +133,7 @@ export class RecencyList {
       const t = times[i] as unknown;
       const r = refs[i] as unknown;
       if (typeof v !== 'string' || typeof t !== 'number' || typeof r !== 'string' || list.index.has(v)) {
-        throw new Error(`${what}: bad snapshot entry (value ${i})`);
+        throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry (value ${i})`);
       }
       list.see(v, t, r);
     }

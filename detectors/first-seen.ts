@@ -5,6 +5,7 @@ import { formatDuration, positiveDurationSchema } from '../src/time/duration.js'
 import { evidenceRef } from '../src/types.js';
 import { KeyedEventCore, commonFields, matchSchema, plural, scalarField } from './common.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
+import { VigieError } from '../src/errors.js';
 
 export const type = 'first-seen';
 
@@ -116,13 +117,13 @@ export class FirstSeenCore extends KeyedEventCore<KeyState, Config> implements D
       (s) => {
         const [history, last, values, times] = Array.isArray(s) ? (s as unknown[]) : [];
         if (typeof history !== 'number' || typeof last !== 'number' || !Array.isArray(values) || !Array.isArray(times) || values.length !== times.length) {
-          throw new Error(`${what}: bad snapshot entry (expected [history, last, values, times])`);
+          throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry (expected [history, last, values, times])`);
         }
         const map = new Map<string, number>();
         for (let i = 0; i < values.length; i++) {
           const v = values[i] as unknown;
           const t = times[i] as unknown;
-          if (typeof v !== 'string' || typeof t !== 'number' || map.has(v)) throw new Error(`${what}: bad snapshot entry (value ${i})`);
+          if (typeof v !== 'string' || typeof t !== 'number' || map.has(v)) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry (value ${i})`);
           map.set(v, t);
         }
         return { values: map, history, last };

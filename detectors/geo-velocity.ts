@@ -5,6 +5,7 @@ import { formatSpan, positiveDurationSchema } from '../src/time/duration.js';
 import { evidenceRef } from '../src/types.js';
 import { KeyedEventCore, boundScore, commonFields, matchSchema, numberField } from './common.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
+import { VigieError } from '../src/errors.js';
 
 export const type = 'geo-velocity';
 
@@ -144,7 +145,7 @@ export class GeoVelocityCore extends KeyedEventCore<KeyState, Config> implements
       (s) => {
         const [time, lat, lon, ref] = Array.isArray(s) ? (s as unknown[]) : [];
         if (typeof time !== 'number' || typeof lat !== 'number' || typeof lon !== 'number' || typeof ref !== 'string') {
-          throw new Error(`${what}: bad snapshot entry (expected [time, lat, lon, ref])`);
+          throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry (expected [time, lat, lon, ref])`);
         }
         return { time, lat, lon, ref };
       },

@@ -13,6 +13,7 @@ import * as outlier from './outlier.js';
 import * as anomaly from './anomaly.js';
 import * as score from './score.js';
 import type { DetectorContext, DetectorCore } from './types.js';
+import { internalError } from '../src/errors.js';
 
 interface DetectorModule<C> {
   type: string;
@@ -56,6 +57,6 @@ export type DetectorConfig = z.infer<typeof detectorSchema>;
 /** Build the core of the detector a config names. */
 export function createCore(config: DetectorConfig, ctx: DetectorContext): DetectorCore {
   const m = DETECTORS.get(config.type);
-  if (m === undefined) throw new Error(`unknown detector type "${config.type}"`);
+  if (m === undefined) throw internalError(`unknown detector type "${config.type}"`);
   return m.create(config, ctx);
 }

@@ -5,6 +5,7 @@ import { positiveDurationSchema } from '../src/time/duration.js';
 import { evidenceRef } from '../src/types.js';
 import { KeyedEventCore, commonFields, matchSchema, numberField, plural } from './common.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
+import { VigieError } from '../src/errors.js';
 
 export const type = 'outlier';
 
@@ -233,10 +234,10 @@ export class OutlierCore extends KeyedEventCore<KeyState, Config> implements Det
       state,
       (s) => {
         if (!Array.isArray(s) || s.length !== 6 || !Array.isArray(s[3]) || s.some((v, i) => i !== 3 && typeof v !== 'number')) {
-          throw new Error(`${what}: bad snapshot entry`);
+          throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry`);
         }
         const [last, n, pos, values, mean, variance] = s;
-        if (!Number.isInteger(pos) || pos < 0 || (pos > 0 && pos >= values.length)) throw new Error(`${what}: bad snapshot entry`);
+        if (!Number.isInteger(pos) || pos < 0 || (pos > 0 && pos >= values.length)) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry`);
         const h = this.cfg.history;
         if (values.length === h || (pos === 0 && values.length < h)) return { last, n, pos, values: values.slice(), mean, variance };
         // `history` changed since the checkpoint: the values oldest first, the most recent `history` of them.

@@ -6,6 +6,7 @@ import { commonFields, plural } from './common.js';
 import { KeyedState } from '../src/util/keyed-state.js';
 import { inclusiveEnd, requireAggregate, resultIdentity, revisionText } from './threshold.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
+import { VigieError } from '../src/errors.js';
 
 export const type = 'rate-of-change';
 
@@ -167,15 +168,15 @@ export class RateOfChangeCore implements DetectorCore {
   restore(state: unknown): void {
     const what = `detector ${this.cfg.name}`;
     const s = state as { span?: unknown; keys?: unknown };
-    if (s === null || typeof s !== 'object' || typeof s.span !== 'number') throw new Error(`${what}: bad snapshot (expected { span, keys })`);
+    if (s === null || typeof s !== 'object' || typeof s.span !== 'number') throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot (expected { span, keys })`);
     const point = (p: unknown): Point => {
-      if (!Array.isArray(p) || p.length !== 3 || !p.every((n) => typeof n === 'number')) throw new Error(`${what}: bad snapshot entry`);
+      if (!Array.isArray(p) || p.length !== 3 || !p.every((n) => typeof n === 'number')) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry`);
       return { start: p[0], end: p[1], value: p[2] };
     };
     this.state.restore<[unknown, unknown]>(
       s.keys,
       (v) => {
-        if (!Array.isArray(v)) throw new Error(`${what}: bad snapshot entry`);
+        if (!Array.isArray(v)) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry`);
         return { latest: point(v[0]), prior: v[1] === null ? null : point(v[1]) };
       },
       what,

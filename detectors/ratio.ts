@@ -4,6 +4,7 @@ import { describeEvidence, describeWindow, formatNumber } from './alert.js';
 import { OPS, OP_TEXT, boundScore, commonFields, crosses, plural, type Op } from './common.js';
 import { inclusiveEnd, requireAggregate, resultIdentity, revisionText } from './threshold.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
+import { VigieError } from '../src/errors.js';
 
 export const type = 'ratio';
 
@@ -77,7 +78,7 @@ export class RatioCore implements DetectorCore {
   }
 
   restore(state: unknown): void {
-    if (state !== null) throw new Error(`detector ${this.cfg.name}: bad snapshot (a ratio detector keeps no state)`);
+    if (state !== null) throw new VigieError('VIGIE_ERR_SNAPSHOT', `detector ${this.cfg.name}: bad snapshot (a ratio detector keeps no state)`);
   }
 }
 

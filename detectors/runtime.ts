@@ -7,6 +7,7 @@ import { plural, type CommonConfig } from './common.js';
 import { KeyedState } from '../src/util/keyed-state.js';
 import { createCore, type DetectorConfig } from './index.js';
 import type { DetectorContext, DetectorCore, Emit, Score, Signal } from './types.js';
+import { VigieError } from '../src/errors.js';
 
 /** What the runtime needs besides the detectors' configs. */
 export interface RuntimeContext extends DetectorContext {
@@ -279,7 +280,7 @@ export class DetectorSet {
       memory: unknown;
       detectors: Array<[string, unknown, unknown, string?]>;
     };
-    if ((s?.v !== 1 && s?.v !== 2) || !Array.isArray(s.pending) || !Array.isArray(s.detectors)) throw new Error(`detectors of pipeline "${this.ctx.pipeline}": bad snapshot`);
+    if ((s?.v !== 1 && s?.v !== 2) || !Array.isArray(s.pending) || !Array.isArray(s.detectors)) throw new VigieError('VIGIE_ERR_SNAPSHOT', `detectors of pipeline "${this.ctx.pipeline}": bad snapshot`);
     this.w = s.w;
     while (this.pending.size > 0) this.pending.pop();
     if (this.hasEventCores) for (const [time, key, e] of s.pending) this.pending.push(time, { key, e });
@@ -445,7 +446,7 @@ function signalEvent(detector: string, s: Signal): VEvent {
 function topoOrder(configs: readonly DetectorConfig[], pipeline: string): DetectorConfig[] {
   const byName = new Map<string, DetectorConfig>();
   for (const c of configs) {
-    if (byName.has(c.name)) throw new Error(`pipeline "${pipeline}": duplicate detector name "${c.name}"`);
+    if (byName.has(c.name)) throw new VigieError('VIGIE_ERR_CONFIG', `pipeline "${pipeline}": duplicate detector name "${c.name}"`);
     byName.set(c.name, c);
   }
   const deps = (c: DetectorConfig): string[] => [
@@ -455,9 +456,9 @@ function topoOrder(configs: readonly DetectorConfig[], pipeline: string): Detect
   for (const c of configs) {
     for (const d of deps(c)) {
       if (!byName.has(d)) {
-        throw new Error(`detector "${c.name}": refers to detector "${d}", which is not in pipeline "${pipeline}" (detectors: ${[...byName.keys()].join(', ')})`);
+        throw new VigieError('VIGIE_ERR_CONFIG', `detector "${c.name}": refers to detector "${d}", which is not in pipeline "${pipeline}" (detectors: ${[...byName.keys()].join(', ')})`);
       }
-      if (d === c.name) throw new Error(`detector "${c.name}": refers to itself`);
+      if (d === c.name) throw new VigieError('VIGIE_ERR_CONFIG', `detector "${c.name}": refers to itself`);
     }
   }
   const out: DetectorConfig[] = [];
@@ -465,7 +466,7 @@ function topoOrder(configs: readonly DetectorConfig[], pipeline: string): Detect
   const visit = (c: DetectorConfig, path: string[]): void => {
     const st = state.get(c.name);
     if (st === 'done') return;
-    if (st === 'visiting') throw new Error(`detectors ${[...path, c.name].join(' -> ')}: circular reference`);
+    if (st === 'visiting') throw new VigieError('VIGIE_ERR_CONFIG', `detectors ${[...path, c.name].join(' -> ')}: circular reference`);
     state.set(c.name, 'visiting');
     for (const d of deps(c)) visit(byName.get(d) as DetectorConfig, [...path, c.name]);
     state.set(c.name, 'done');

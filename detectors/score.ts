@@ -6,6 +6,7 @@ import { evidenceRef } from '../src/types.js';
 import { OPS, OP_TEXT, boundScore, commonFields, crosses, lastN } from './common.js';
 import { KeyedState } from '../src/util/keyed-state.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
+import { VigieError } from '../src/errors.js';
 
 export const type = 'score';
 
@@ -197,10 +198,10 @@ export class ScoreCore implements DetectorCore {
     this.state.restore<KeySnap>(
       state,
       (s) => {
-        if (!Array.isArray(s) || typeof s[0] !== 'number' || typeof s[1] !== 'boolean' || !Array.isArray(s[2])) throw new Error(`${what}: bad snapshot entry`);
+        if (!Array.isArray(s) || typeof s[0] !== 'number' || typeof s[1] !== 'boolean' || !Array.isArray(s[2])) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry`);
         const contributions: Contribution[] = [];
         for (const c of s[2]) {
-          if (!Array.isArray(c) || typeof c[0] !== 'string' || typeof c[1] !== 'number' || !Array.isArray(c[2])) throw new Error(`${what}: bad snapshot entry`);
+          if (!Array.isArray(c) || typeof c[0] !== 'string' || typeof c[1] !== 'number' || !Array.isArray(c[2])) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry`);
           const input = this.index.get(c[0]);
           // An input removed from the config since the checkpoint no longer counts.
           if (input !== undefined) contributions.push({ input, time: c[1], evidence: c[2].slice() });

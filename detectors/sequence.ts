@@ -6,6 +6,7 @@ import { evidenceRef } from '../src/types.js';
 import { commonFields, compileMatch, lastN, matchSchema } from './common.js';
 import { KeyedState } from '../src/util/keyed-state.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
+import { VigieError } from '../src/errors.js';
 
 export const type = 'sequence';
 
@@ -226,17 +227,17 @@ export class SequenceCore implements DetectorCore {
     const what = `detector ${this.cfg.name}`;
     const s = state as { keys?: unknown; timedOut?: unknown; dropped?: unknown; broken?: unknown } | null;
     if (s === null || typeof s !== 'object' || typeof s.timedOut !== 'number' || typeof s.dropped !== 'number' || typeof s.broken !== 'number') {
-      throw new Error(`${what}: bad snapshot (expected { keys, timedOut, dropped, broken })`);
+      throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot (expected { keys, timedOut, dropped, broken })`);
     }
     const n = this.steps.length;
     this.state.restore<PartialSnap[]>(
       s.keys,
       (snap) => {
-        if (!Array.isArray(snap) || snap.length === 0) throw new Error(`${what}: bad snapshot entry`);
+        if (!Array.isArray(snap) || snap.length === 0) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry`);
         const partials: Partial[] = [];
         for (const p of snap) {
           if (!Array.isArray(p) || !Array.isArray(p[0]) || !Array.isArray(p[1]) || p[0].length !== p[1].length || p[0].length < 1) {
-            throw new Error(`${what}: bad snapshot entry (partial match)`);
+            throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry (partial match)`);
           }
           // Steps removed from the config since the checkpoint: a partial match this long cannot continue.
           if (p[0].length < n) partials.push({ times: p[0].slice(), refs: p[1].slice() });

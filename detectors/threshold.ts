@@ -3,6 +3,7 @@ import type { WindowResult } from '../src/types.js';
 import { describeEvidence, describeWindow, formatNumber } from './alert.js';
 import { OPS, OP_TEXT, boundScore, commonFields, crosses, plural, type Op } from './common.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
+import { VigieError } from '../src/errors.js';
 
 export const type = 'threshold';
 
@@ -85,9 +86,9 @@ export class ThresholdCore implements DetectorCore {
 
 /** Check that the aggregate exists in the pipeline. */
 export function requireAggregate(name: string, aggregate: string, ctx: DetectorContext): void {
-  if (ctx.windowType === 'none') throw new Error(`detector "${name}": needs window results, but pipeline "${ctx.pipeline}" has no window`);
+  if (ctx.windowType === 'none') throw new VigieError('VIGIE_ERR_CONFIG', `detector "${name}": needs window results, but pipeline "${ctx.pipeline}" has no window`);
   if (!ctx.aggregates.includes(aggregate)) {
-    throw new Error(`detector "${name}": aggregate "${aggregate}" is not defined in pipeline "${ctx.pipeline}" (defined: ${ctx.aggregates.join(', ') || 'none'})`);
+    throw new VigieError('VIGIE_ERR_CONFIG', `detector "${name}": aggregate "${aggregate}" is not defined in pipeline "${ctx.pipeline}" (defined: ${ctx.aggregates.join(', ') || 'none'})`);
   }
 }
 
