@@ -81,8 +81,9 @@ export class Telemetry {
     for (const name of removedDetectors.keys()) s.detectors[name].keys = 0;
     const m = this.metrics;
     if (m) {
-      // Series exist at zero from the start, so increase() sees the first alert after a start or a reload.
-      m.declare({ pipelines: config.pipelines.map((p) => p.name), detectors: config.pipelines.flatMap((p) => p.detectors.map((d) => d.name)) });
+      // Series exist at zero from the start, so increase() sees the first alert after a start or a reload
+      // (shadow detectors never alert on vigie_alerts_total).
+      m.declare({ pipelines: config.pipelines.map((p) => p.name), detectors: config.pipelines.flatMap((p) => p.detectors.filter((d) => !d.shadow).map((d) => d.name)) });
       for (const name of removedPipelines) {
         m.openWindows.remove({ pipeline: name });
         m.stateKeys.remove({ pipeline: name });
