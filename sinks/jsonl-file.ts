@@ -87,7 +87,8 @@ export const schema = z
   .describe(
     'Appends one JSON object per line. Each line starts with `kind` (`alert`, `result` or `dead_letter`) ' +
       'followed by the record\'s fields in their own order; a result\'s own `kind` (final/update) is written as ' +
-      '`resultKind`. Binary dead-letter inputs are written in base64 with `"encoding":"base64"`. ' +
+      '`resultKind`. Binary dead-letter inputs are written in base64 with `"encoding":"base64"`. A `too_large` dead letter holds only the first 256 bytes ' +
+      'of its record, and the record\'s size in bytes in `size`. ' +
       'Acknowledges: a batch counts as delivered once its lines are written (and synced when `fsync` is on).',
   );
 

@@ -64,7 +64,7 @@ export const schema = z
         shadowAlerts: topicName.optional().describe('Topic of the alerts of detectors in shadow mode (never the analysts\' alerts topic). Record key: the alert\'s key.'),
         deadLetters: topicName
           .optional()
-          .describe('Topic of dead letters. Record value: the original input, byte for byte; why it was rejected is in the headers. No key. It holds raw input (personal data): give the topic a `retention.ms` your data protection rules allow.'),
+          .describe('Topic of dead letters. Record value: the original input, byte for byte (of a record over `maxEventBytes`, only its first 256 bytes); why it was rejected is in the headers. No key. It holds raw input (personal data): give the topic a `retention.ms` your data protection rules allow.'),
       })
       .describe('Topic per output; every output in `outputs` needs one. Topics must exist: the sink never creates them, so their retention (`retention.ms`, `retention.bytes`) is set where they are created.'),
     format: z
@@ -94,8 +94,8 @@ export const schema = z
   .describe(
     'Produces each selected output to its topic. Alerts: key = the alert\'s key, value = the alert, headers `vigie-alert-id`, ' +
       '`vigie-detector`, `vigie-severity`, `vigie-revision`. Results: key = the result\'s key, value = the result. Dead letters: ' +
-      'no key, value = the original input bytes (a decoded payload as JSON), headers `vigie-reason`, `vigie-detail`, `vigie-source`, ' +
-      '`vigie-partition`, `vigie-offset` and, when known, `vigie-topic`, `vigie-pipeline`, `vigie-time`. Records are partitioned by key like the Java ' +
+      'no key, value = the original input bytes (a decoded payload as JSON; for `too_large`, only the first 256 bytes), headers `vigie-reason`, `vigie-detail`, `vigie-source`, ' +
+      '`vigie-partition`, `vigie-offset` and, when known, `vigie-topic`, `vigie-pipeline`, `vigie-time`, `vigie-size` (the size in bytes of a `too_large` record). Records are partitioned by key like the Java ' +
       'client does. Acknowledges: a batch counts as delivered once Kafka acknowledged all of its records (every in-sync replica with `acks: -1`). ' +
       'After a failed write the producer is replaced, so a retried batch may be written twice (at-least-once).',
   );
@@ -185,6 +185,7 @@ function deadLetterMessages(deadLetters: readonly DeadLetter[]): Message[] {
     if (d.topic !== undefined) headers['vigie-topic'] = d.topic;
     if (d.pipeline !== undefined) headers['vigie-pipeline'] = d.pipeline;
     if (d.time !== undefined) headers['vigie-time'] = String(d.time);
+    if (d.size !== undefined) headers['vigie-size'] = String(d.size);
     // No key: dead letters of one input partition have no key of their own worth grouping by.
     messages[i] = { key: null, value: deadLetterValue(d.raw), headers };
   }

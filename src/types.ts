@@ -46,8 +46,13 @@ export interface DeadLetter {
   /** Partition of the record in its source (the Kafka partition; 0 for files and stdin). */
   partition: number;
   offset: number;
-  /** The original input: the raw line/bytes as text (base64 for binary), or the decoded payload. */
+  /**
+   * The original input: the raw line/bytes as text (base64 for binary), or the decoded payload.
+   * For too_large, only its first bytes (at most 256, and at most maxEventBytes).
+   */
   raw: unknown;
+  /** too_large: the record's size in bytes, which `raw` no longer shows. */
+  size?: number;
   /** Event time when known. */
   time?: number;
 }

@@ -3,6 +3,7 @@ import type { DeadLetter, DeadLetterReason, VEvent } from '../types.js';
 import type { Mapping } from '../sources/mapping.js';
 import type { RawRecord, RecordFormat } from '../sources/types.js';
 import { parseEventTime } from '../time/timestamp.js';
+import { excerptBytes, textExcerpt } from '../sources/excerpt.js';
 
 // Plain maps as objects; no msgpackr records extension: inputs come from other producers.
 // 64-bit integers as numbers when exact (msgpackr's default makes every int64 a BigInt, even a
@@ -196,11 +197,12 @@ export class Ingestor {
    */
   ingest(rec: RawRecord, partition: number, arrival: number, dead: DeadLetter[]): VEvent | undefined {
     const data = rec.data;
+    if (rec.size !== undefined) return this.tooLarge(dead, rec.size, rec, partition);
     let value: unknown;
     if (typeof data === 'string') {
       // Length in UTF-16 units bounds the byte length from below; exact bytes only when close to the limit.
       if (data.length > this.mapping.maxEventBytes / 3 && Buffer.byteLength(data) > this.mapping.maxEventBytes) {
-        return this.dead(dead, 'too_large', `record of ${Buffer.byteLength(data)} bytes exceeds maxEventBytes ${this.mapping.maxEventBytes}`, rec, partition);
+        return this.tooLarge(dead, Buffer.byteLength(data), rec, partition);
       }
       try {
         value = JSON.parse(data);
@@ -208,9 +210,7 @@ export class Ingestor {
         return this.dead(dead, 'parse_error', `invalid JSON: ${(err as Error).message}`, rec, partition);
       }
     } else if (data instanceof Uint8Array) {
-      if (data.byteLength > this.mapping.maxEventBytes) {
-        return this.dead(dead, 'too_large', `record of ${data.byteLength} bytes exceeds maxEventBytes ${this.mapping.maxEventBytes}`, rec, partition);
-      }
+      if (data.byteLength > this.mapping.maxEventBytes) return this.tooLarge(dead, data.byteLength, rec, partition);
       if (this.format === 'json') {
         try {
           value = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
@@ -272,6 +272,19 @@ export class Ingestor {
       }
     }
     return { time, id, partition, offset: rec.offset, source: this.source, payload };
+  }
+
+  /**
+   * A record over maxEventBytes keeps only its first bytes and its size: the whole of it would make a dead
+   * letter as large as the record, in memory and in every sink that stores dead letters.
+   */
+  private tooLarge(dead: DeadLetter[], size: number, rec: RawRecord, partition: number): undefined {
+    const limit = excerptBytes(this.mapping.maxEventBytes);
+    const data = rec.data;
+    const head = typeof data === 'string' ? textExcerpt(data, limit) : data instanceof Uint8Array ? data.subarray(0, limit) : data;
+    const detail = `record of ${size} bytes exceeds maxEventBytes ${this.mapping.maxEventBytes}`;
+    dead.push({ reason: 'too_large', detail, source: this.source, partition, offset: rec.offset, raw: rawOf(head), size });
+    return undefined;
   }
 
   private dead(dead: DeadLetter[], reason: DeadLetterReason, detail: string, rec: RawRecord, partition: number, time?: number): undefined {

@@ -98,7 +98,7 @@ export class Pseudonymiser {
   deadLetter(dl: DeadLetter): void {
     const raw = dl.raw;
     if (this.cfg.deadLetters === 'drop') {
-      dl.raw = { dropped: 'privacy', bytes: sizeOf(raw) };
+      dl.raw = { dropped: 'privacy', bytes: dl.size ?? sizeOf(raw) };
       return;
     }
     if (raw !== null && typeof raw === 'object' && !Array.isArray(raw) && !(raw instanceof Uint8Array)) {
@@ -121,7 +121,7 @@ export class Pseudonymiser {
       }
     }
     if (raw === null || raw === undefined || typeof raw === 'number' || typeof raw === 'boolean') return;
-    dl.raw = { dropped: 'privacy', bytes: sizeOf(raw) };
+    dl.raw = { dropped: 'privacy', bytes: dl.size ?? sizeOf(raw) };
   }
 }
 

@@ -17,7 +17,15 @@ export const mappingShape = {
     .record(z.string(), z.enum(['string', 'number', 'integer', 'boolean']))
     .default({})
     .describe('Declared types of fields. A present field of another type dead-letters the event with reason schema; absent fields are fine (sources are often incomplete).'),
-  maxEventBytes: z.number().int().positive().default(1_048_576).describe('Largest accepted record, in bytes; larger ones are dead-lettered with reason too_large.'),
+  maxEventBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(1_048_576)
+    .describe(
+      'Largest accepted record, in bytes; larger ones are dead-lettered with reason too_large, keeping only their first 256 bytes (at most maxEventBytes) and their size. ' +
+        'Files and stdin never hold more of a record than this: the rest of a longer line or MessagePack value is read past, not kept.',
+    ),
   dedup: z
     .strictObject({
       horizon: positiveDurationSchema.describe('Event-time span within which a repeated id is a duplicate: an event whose id was seen on the same partition at an event time at most this far from its own is dropped. Ids older than the horizon (behind the partition\'s largest event time) are forgotten.'),

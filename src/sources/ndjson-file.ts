@@ -11,12 +11,16 @@ export const type = 'ndjson-file';
  * A file of JSON objects, one per line (one partition, read as fast as the engine takes it).
  * Example: `{ name: history, type: ndjson-file, path: data/events.ndjson, time: { field: ts } }`
  */
-export const schema = z.strictObject({
-  name: z.string().min(1).describe('Source name, unique in the config; used in metrics, dead letters and pipeline `sources` lists.'),
-  type: z.literal(type),
-  path: z.string().min(1).describe('Path of the file, relative to the config file.'),
-  ...mappingShape,
-});
+export const schema = z
+  .strictObject({
+    name: z.string().min(1).describe('Source name, unique in the config; used in metrics, dead letters and pipeline `sources` lists.'),
+    type: z.literal(type),
+    path: z.string().min(1).describe('Path of the file, relative to the config file.'),
+    ...mappingShape,
+  })
+  .describe(
+    'One JSON object per line. A UTF-8 byte-order mark at the very start of the file is ignored; CRLF line ends are accepted; blank lines are skipped. A line longer than `maxEventBytes` is dead-lettered as `too_large` without ever being held whole.',
+  );
 export type Config = z.infer<typeof schema>;
 
 /** Build an NDJSON file source. */
@@ -33,7 +37,7 @@ export function create(config: Config, ctx: SourceContext): Source {
       stream = createReadStream(path, { highWaterMark: 1 << 20 });
       let pending: RawBatch | undefined;
       // Hold one batch back so that the last one can carry `end`.
-      for await (const records of readLineBatches(stream, ctx.batchSize)) {
+      for await (const records of readLineBatches(stream, ctx.batchSize, config.maxEventBytes)) {
         if (pending) yield pending;
         pending = { partition: 0, records, end: false };
       }

@@ -10,11 +10,15 @@ export const type = 'stdin';
  * records or when input pauses, so a slow producer still sees results promptly.
  * Example: `{ name: in, type: stdin }`
  */
-export const schema = z.strictObject({
-  name: z.string().min(1).describe('Source name, unique in the config.'),
-  type: z.literal(type),
-  ...mappingShape,
-});
+export const schema = z
+  .strictObject({
+    name: z.string().min(1).describe('Source name, unique in the config.'),
+    type: z.literal(type),
+    ...mappingShape,
+  })
+  .describe(
+    'One JSON object per line on standard input. A UTF-8 byte-order mark at the very start of the input is ignored; CRLF line ends are accepted; blank lines are skipped. A line longer than `maxEventBytes` is dead-lettered as `too_large` without ever being held whole.',
+  );
 export type Config = z.infer<typeof schema>;
 
 /** Build a stdin source. */
@@ -26,7 +30,7 @@ export function create(config: Config, ctx: SourceContext): Source {
     mapping: config,
     partitions: () => [0],
     async *batches(): AsyncGenerator<RawBatch> {
-      for await (const records of readLineBatches(ctx.stdin as AsyncIterable<Buffer>, ctx.batchSize)) {
+      for await (const records of readLineBatches(ctx.stdin as AsyncIterable<Buffer>, ctx.batchSize, config.maxEventBytes)) {
         yield { partition: 0, records, end: false };
       }
       yield { partition: 0, records: [], end: true };

@@ -11,6 +11,11 @@ export interface RawRecord {
   key?: string;
   /** Record timestamp given by the transport (Kafka), ms since the epoch. */
   timestamp?: number;
+  /**
+   * Set by a source that did not read the record whole because it is longer than `maxEventBytes`:
+   * its size in bytes. `data` then holds only its first bytes, and the ingestor dead-letters it as too_large.
+   */
+  size?: number;
 }
 
 /** Records of one partition of one source, in order. */

@@ -84,8 +84,11 @@ metrics: { enabled: false }
     expect(got.map((g) => g.headers['vigie-reason']).sort()).toEqual(bad.map(([, r]) => r).sort());
     for (const [value, reason] of bad) {
       const dl = got.find((g) => g.headers['vigie-reason'] === reason)!;
-      // The original bytes, as they were on the input topic.
-      if (reason !== 'missing_key') expect(dl.value?.toString('utf8')).toBe(value);
+      // The original bytes, as they were on the input topic; of a record over the bound, its first 256 and its size.
+      if (reason === 'too_large') {
+        expect(dl.value?.toString('utf8')).toBe(value.slice(0, 256));
+        expect(dl.headers['vigie-size']).toBe(String(Buffer.byteLength(value)));
+      } else if (reason !== 'missing_key') expect(dl.value?.toString('utf8')).toBe(value);
       expect(dl.headers['vigie-source']).toBe('in');
       expect(dl.headers['vigie-topic']).toBe(input);
       expect(['0', '1']).toContain(dl.headers['vigie-partition']);

@@ -151,6 +151,13 @@ describe('kafka sink message builder', () => {
     expect(deadLetterValue(undefined)).toEqual(Buffer.alloc(0));
   });
 
+  it('gives a too_large dead letter its excerpt as value and its real size as a header', () => {
+    const d: DeadLetter = { reason: 'too_large', detail: 'record of 5000 bytes exceeds maxEventBytes 100', source: 's', partition: 0, offset: 2, raw: 'y'.repeat(100), size: 5000 };
+    const [dead] = buildTopicMessages({ ...all, outputs: ['deadLetters'] }, { alerts: [], results: [], deadLetters: [d] });
+    expect(dead.messages[0].value).toEqual(Buffer.from('y'.repeat(100)));
+    expect(dead.messages[0].headers).toMatchObject({ 'vigie-reason': 'too_large', 'vigie-size': '5000' });
+  });
+
   it('degrades BigInts and cycles instead of failing the batch', () => {
     const details: Record<string, unknown> = { big: 10n ** 30n };
     details.self = details;
