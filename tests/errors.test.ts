@@ -52,7 +52,7 @@ describe('error codes', () => {
       const port = (blocker.address() as AddressInfo).port;
       const r = vigie(['run', '-c', 'config/demo.yaml', '--metrics-port', String(port)]);
       expect(r.status).toBe(1);
-      expect(r.stderr).toContain(`vigie: VIGIE_ERR_METRICS: cannot serve metrics on 127.0.0.1:${port}: the port is in use (choose another with --metrics-port or metrics.port)`);
+      expect(r.stderr).toContain(`vigie: VIGIE_ERR_METRICS: cannot serve metrics on 127.0.0.1:${port}: the port is in use (EADDRINUSE; choose another with --metrics-port or metrics.port)`);
       expect(r.stderr).not.toMatch(/^\s+at /m);
     } finally {
       blocker.close();

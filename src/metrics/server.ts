@@ -86,7 +86,7 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
     const onError = (err: NodeJS.ErrnoException): void =>
       reject(
         err.code === 'EADDRINUSE' || err.code === 'EACCES'
-          ? new VigieError('VIGIE_ERR_METRICS', `cannot serve metrics on ${host}:${opts.port}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : 'not allowed'} (choose another with --metrics-port or metrics.port)`, { cause: err })
+          ? new VigieError('VIGIE_ERR_METRICS', `cannot serve metrics on ${host}:${opts.port}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : 'not allowed'} (${err.code}; choose another with --metrics-port or metrics.port)`, { cause: err })
           : err,
       );
     server.once('error', onError);
