@@ -40,6 +40,14 @@ export const ERROR_CODES = {
     meaning: 'The metrics endpoint could not be served (its port is taken or not allowed).',
     remedy: 'Choose another port with `--metrics-port` (or `metrics.port`), or `metrics.enabled: false`.',
   },
+  VIGIE_ERR_BROKER: {
+    meaning: 'The local Kafka broker (`npm run kafka:local`) could not be started or stopped cleanly (Java or Maven missing, port taken, broker exited).',
+    remedy: 'Read the broker log quoted in the message (FOLDER/broker.log); install Java 17 and Maven, choose another `--port`, or stop the broker already using that `--dir`.',
+  },
+  VIGIE_ERR_PRODUCE: {
+    meaning: '`vigie produce` could not write to Kafka (brokers unreachable, topic missing, write refused).',
+    remedy: 'Check `--brokers` (or KAFKA_BROKERS) and that the topic exists (`npm run kafka:local` creates the demo topics); events sent before the failure stay in the topic.',
+  },
   VIGIE_ERR_INTERNAL: {
     meaning: 'An unexpected failure: a bug in Vigie, not in the config or the input.',
     remedy: 'Run the same command with `VIGIE_LOG_LEVEL=debug` to print the stack, and report it with that output.',

@@ -16,18 +16,13 @@ import { EngineMetrics } from '../metrics/registry.js';
 import { evalNab, formatNabReport } from '../eval/nab-run.js';
 import { evalFraud, formatFraudReport } from '../eval/fraud.js';
 import { startMetricsServer } from '../metrics/server.js';
+import { addKafkaLocalCommand } from './kafka-local.js';
+import { int } from './options.js';
+import { addProduceCommand } from './produce.js';
 
 /** Exit codes: 0 success, 1 runtime failure, 2 invalid config or usage. */
 const EXIT_FAILURE = 1;
 const EXIT_INVALID = 2;
-
-function int(name: string, min = 0) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
-    return n;
-  };
-}
 
 function load(file: string): LoadedConfig {
   try {
@@ -46,7 +41,7 @@ async function writeAll(stream: NodeJS.WritableStream, chunk: string | Uint8Arra
   if (!stream.write(chunk)) await new Promise<void>((r) => stream.once('drain', () => r()));
 }
 
-async function runLive(opts: { config: string; metricsPort?: number }): Promise<void> {
+async function runLive(opts: { config: string; metricsPort?: number; metricsHost?: string }): Promise<void> {
   const loaded = load(opts.config);
   const logger = createLogger({});
   const metrics = new EngineMetrics();
@@ -54,7 +49,7 @@ async function runLive(opts: { config: string; metricsPort?: number }): Promise<
   const mcfg = loaded.config.metrics;
   const server = mcfg.enabled
     ? await startMetricsServer({
-        host: mcfg.host,
+        host: opts.metricsHost ?? mcfg.host,
         port: opts.metricsPort ?? mcfg.port,
         metrics,
         logger,
@@ -197,6 +192,7 @@ export function buildCli(): Command {
     .description('Run a config live until interrupted (SIGINT/SIGTERM stop it cleanly).')
     .requiredOption('-c, --config <file>', 'config file (YAML)')
     .option('--metrics-port <port>', 'override metrics.port', int('metrics port'))
+    .option('--metrics-host <address>', 'override metrics.host (e.g. 0.0.0.0 in a container, so that Prometheus in another one can scrape it)')
     .action(runLive);
 
   program
@@ -261,6 +257,9 @@ export function buildCli(): Command {
     .option('--disorder <ms>', 'maximum out-of-orderness in ms', int('disorder'), 0)
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'msgpack']).default('json'))
     .action(generate);
+
+  addProduceCommand(program);
+  addKafkaLocalCommand(program);
 
   program
     .command('eval-nab')

@@ -2,17 +2,33 @@
  * A real Kafka broker for tests and benchmarks, found or started by itself:
  *   1. KAFKA_BROKERS set: that cluster, as it is (stop() leaves it alone);
  *   2. a Docker engine answers: the apache/kafka image through testcontainers;
- *   3. otherwise: the official broker jars, resolved from Maven Central by fetch-kafka.sh into
- *      ${VIGIE_CACHE_DIR:-~/.cache/vigie}, run as one JVM in KRaft combined mode (broker and
- *      controller, node 1) on two free loopback ports, with its data and logs in a temp dir.
+ *   3. otherwise: the official broker jars from Maven Central (ops/kafka/fetch-kafka.sh, cached in
+ *      ${VIGIE_CACHE_DIR:-~/.cache/vigie}), run as one JVM in KRaft combined mode (broker and
+ *      controller, node 1) on free loopback ports, with its data and logs in a temp dir. The broker
+ *      itself is src/kafka/local-broker.ts, the same one `npm run kafka:local` runs; what is here is
+ *      what only tests need: security variants, throwaway folders, restarts, processes that die with us.
  */
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync } from 'node:fs';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
-import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
-import { ManagedProcess, dockerAvailable, readyContainer, ownedTempDir, freePorts, infraDir, sleep, tail, tempDirCleanup, type ExitInfo } from './proc.js';
+import type { SASLOptions } from 'kafkajs';
+import {
+  SINGLE_NODE_SETTINGS,
+  brokerCommand,
+  brokerLayout,
+  brokerLogs,
+  describeExit,
+  ensureKafkaArtifacts,
+  failedToBind,
+  formatStorage,
+  isFormatted,
+  kafkaVersion,
+  plainListeners,
+  waitKafkaReady,
+  writeBrokerFiles,
+} from '../../src/kafka/local-broker.js';
+import { ManagedProcess, dockerAvailable, readyContainer, ownedTempDir, freePorts, tempDirCleanup } from './proc.js';
+
+export { ensureKafkaArtifacts, kafkaVersion };
 
 export type KafkaKind = 'env' | 'maven' | 'testcontainers';
 
@@ -71,42 +87,7 @@ export interface KafkaSaslCredentials {
   password: string;
 }
 
-const READY_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 15_000;
-
-/** The Kafka version: VIGIE_KAFKA_VERSION, else kafka.version in tests/infra/maven/pom.xml. */
-export function kafkaVersion(): string {
-  const fromEnv = process.env.VIGIE_KAFKA_VERSION?.trim();
-  if (fromEnv) return fromEnv;
-  const pom = readFileSync(join(infraDir(), 'maven', 'pom.xml'), 'utf8');
-  const m = /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(pom);
-  if (!m) throw new Error('no <kafka.version> in tests/infra/maven/pom.xml');
-  return m[1].trim();
-}
-
-let artifacts: Promise<string> | undefined;
-
-/**
- * Resolves the broker's jars (Maven Central, then the cache; one `mvn` run the first time only) and
- * returns the folder holding them. The work is done by fetch-kafka.sh, which .ci/run also calls.
- */
-export function ensureKafkaArtifacts(): Promise<string> {
-  artifacts ??= new Promise<string>((resolve, reject) => {
-    const script = join(infraDir(), 'fetch-kafka.sh');
-    execFile('bash', [script], { maxBuffer: 32 * 1024 * 1024, timeout: 20 * 60_000 }, (err, stdout, stderr) => {
-      const libs = String(stdout).trim().split('\n').pop()?.trim() ?? '';
-      if (err !== null || libs === '' || !existsSync(libs)) {
-        reject(new Error(`${script} failed: ${err?.message ?? 'no libs dir printed'}\n${String(stderr).trim().split('\n').slice(-30).join('\n')}`));
-      } else {
-        resolve(libs);
-      }
-    });
-  });
-  artifacts.catch(() => {
-    artifacts = undefined; // a later call tries again
-  });
-  return artifacts;
-}
 
 export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaService> {
   const fromEnv = process.env.KAFKA_BROKERS?.trim();
@@ -116,98 +97,6 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaSer
   }
   if (opts.sasl === undefined && opts.tls === undefined && (await dockerAvailable())) return startKafkaContainer();
   return startKafkaLocal(opts);
-}
-
-/** Broker settings common to the local JVM and the container: one node, small, quick to rebalance. */
-const SINGLE_NODE_SETTINGS: Record<string, string> = {
-  'num.partitions': '1',
-  'default.replication.factor': '1',
-  'min.insync.replicas': '1',
-  'offsets.topic.replication.factor': '1',
-  'offsets.topic.num.partitions': '5',
-  'transaction.state.log.replication.factor': '1',
-  'transaction.state.log.min.isr': '1',
-  'transaction.state.log.num.partitions': '5',
-  'share.coordinator.state.topic.replication.factor': '1',
-  'share.coordinator.state.topic.min.isr': '1',
-  'group.initial.rebalance.delay.ms': '0',
-  'auto.create.topics.enable': 'false',
-  'delete.topic.enable': 'true',
-  'log.segment.bytes': String(16 * 1024 * 1024),
-  'log.retention.ms': String(60 * 60_000),
-  'log.retention.bytes': String(256 * 1024 * 1024),
-  'log.retention.check.interval.ms': '30000',
-  'log.cleaner.dedupe.buffer.size': String(16 * 1024 * 1024),
-  'num.network.threads': '2',
-  'num.io.threads': '4',
-  'num.recovery.threads.per.data.dir': '1',
-};
-
-/** Ready = a kafkajs admin client gets a cluster description with a broker and a controller. */
-async function waitKafkaReady(
-  brokers: string[],
-  failed: () => string | undefined,
-  logs: () => string,
-  sasl?: KafkaSaslCredentials,
-  ssl?: TlsConnectionOptions,
-): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  let lastError = 'none';
-  while (Date.now() < deadline) {
-    const why = failed();
-    if (why !== undefined) throw new Error(`Kafka broker ${why} before it was ready.\n${logs()}`);
-    const admin = new Kafka({
-      brokers,
-      clientId: 'vigie-infra-probe',
-      logLevel: logLevel.NOTHING,
-      connectionTimeout: 1000,
-      requestTimeout: 3000,
-      retry: { retries: 0 },
-      ...(sasl && { sasl: { mechanism: sasl.mechanism.toLowerCase(), username: sasl.username, password: sasl.password } as SASLOptions }),
-      ...(ssl && { ssl }),
-    }).admin();
-    try {
-      await admin.connect();
-      const cluster = await admin.describeCluster();
-      if (cluster.brokers.length > 0 && cluster.controller !== null) return;
-      lastError = 'no broker or no controller yet';
-    } catch (err) {
-      lastError = err instanceof Error ? err.message : String(err);
-    } finally {
-      await admin.disconnect().catch(() => {});
-    }
-    await sleep(250);
-  }
-  throw new Error(`Kafka at ${brokers.join(',')} not ready after ${READY_TIMEOUT_MS / 1000}s (last error: ${lastError}).\n${logs()}`);
-}
-
-function describeExit(e: ExitInfo): string {
-  if (e.error) return `could not be started (${e.error.message})`;
-  return e.signal ? `was killed by ${e.signal}` : `exited with code ${e.code}`;
-}
-
-/** A Kafka cluster id: 16 random bytes, base64url without padding, not starting with '-'. */
-function clusterId(): string {
-  for (;;) {
-    const id = randomBytes(16).toString('base64url');
-    if (!id.startsWith('-')) return id;
-  }
-}
-
-function javaBin(): string {
-  const home = process.env.JAVA_HOME;
-  return home && existsSync(join(home, 'bin', 'java')) ? join(home, 'bin', 'java') : 'java';
-}
-
-/** Runs a command; `secret` (if any) is masked in the error. */
-function run(cmd: string, args: string[], secret?: string): Promise<void> {
-  const mask = (text: string) => (secret ? text.replaceAll(secret, '***') : text);
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { maxBuffer: 16 * 1024 * 1024, timeout: 120_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(mask(`${cmd} ${args.join(' ')} failed: ${err.message}\n${String(stdout)}${String(stderr)}`.trim())));
-      else resolve();
-    });
-  });
 }
 
 /** The format tool's `--add-scram` parser splits on `,=[]"`: refuse what it would misread. */
@@ -233,38 +122,13 @@ async function startKafkaLocal(opts: StartKafkaOptions): Promise<KafkaService> {
       throw new Error('startKafka: SASL username and password must be non-empty and use only letters, digits and -_.@~!#$%^&*+');
     }
   }
+  const probeSasl = sasl && ({ mechanism: sasl.mechanism.toLowerCase(), username: sasl.username, password: sasl.password } as SASLOptions);
   const libs = await ensureKafkaArtifacts();
   const dir = opts.logDir ?? ownedTempDir('vigie-kafka-');
   mkdirSync(dir, { recursive: true });
   const removeDir = opts.logDir === undefined ? tempDirCleanup(dir) : () => {};
-  const dataDir = join(dir, 'data');
-  const propsFile = join(dir, 'server.properties');
-  const log4jFile = join(dir, 'log4j2.properties');
-  const log4jToolsFile = join(dir, 'log4j2-tools.properties');
-  const brokerLog = join(dir, 'broker.log');
-  const stdoutLog = join(dir, 'stdout.log');
-  const classpath = `${libs}/*`;
-  const jvmLogging = [`-Dlog4j2.configurationFile=${log4jFile}`, `-Dkafka.logs.dir=${dir}`];
-  const logs = () =>
-    `--- ${brokerLog} (tail) ---\n${tail(brokerLog)}\n--- ${stdoutLog} (tail) ---\n${tail(stdoutLog, 20)}`;
-
-  const log4j = (file: string, level: string) =>
-    [
-      'status = warn',
-      'appender.file.type = File',
-      'appender.file.name = FILE',
-      `appender.file.fileName = ${file}`,
-      'appender.file.layout.type = PatternLayout',
-      'appender.file.layout.pattern = [%d] %p %m (%c)%n',
-      `rootLogger.level = ${level}`,
-      'rootLogger.appenderRef.file.ref = FILE',
-      'logger.request.name = kafka.request.logger',
-      'logger.request.level = WARN',
-      '',
-    ].join('\n');
-  writeFileSync(log4jFile, log4j(brokerLog, 'INFO'));
-  // the storage tool logs its own config dump: kept out of broker.log
-  writeFileSync(log4jToolsFile, log4j(join(dir, 'format.log'), 'WARN'));
+  const layout = brokerLayout(dir);
+  const logs = () => brokerLogs(layout);
 
   // SASL and/or TLS: clients on SASL_PLAINTEXT (SCRAM only), SSL or SASL_SSL, the broker's own traffic
   // on a PLAINTEXT listener of its own.
@@ -272,12 +136,7 @@ async function startKafkaLocal(opts: StartKafkaOptions): Promise<KafkaService> {
   const clientListener = sasl === undefined ? 'SSL' : tls === undefined ? 'SASL_PLAINTEXT' : 'SASL_SSL';
   const listenerProps = (port: number, controllerPort: number, internalPort: number): Record<string, string> =>
     !secured
-      ? {
-          listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-          'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
-          'inter.broker.listener.name': 'PLAINTEXT',
-          'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-        }
+      ? plainListeners(port, controllerPort)
       : {
           listeners: `${clientListener}://127.0.0.1:${port},INTERNAL://127.0.0.1:${internalPort},CONTROLLER://127.0.0.1:${controllerPort}`,
           'advertised.listeners': `${clientListener}://127.0.0.1:${port},INTERNAL://127.0.0.1:${internalPort}`,
@@ -295,40 +154,13 @@ async function startKafkaLocal(opts: StartKafkaOptions): Promise<KafkaService> {
             [`listener.name.${clientListener.toLowerCase()}.ssl.client.auth`]: tls.clientAuth ?? 'none',
           }),
         };
-  const writeProps = (port: number, controllerPort: number, internalPort: number) =>
-    writeFileSync(
-      propsFile,
-      Object.entries({
-        'process.roles': 'broker,controller',
-        'node.id': '1',
-        'controller.quorum.voters': `1@127.0.0.1:${controllerPort}`,
-        ...listenerProps(port, controllerPort, internalPort),
-        'controller.listener.names': 'CONTROLLER',
-        'log.dirs': dataDir,
-        ...SINGLE_NODE_SETTINGS,
-      })
-        .map(([k, v]) => `${k}=${v}`)
-        .join('\n') + '\n',
-    );
 
-  const launch = () =>
-    new ManagedProcess(
-      javaBin(),
-      [
-        '-Xms256m',
-        '-Xmx768m',
-        '-XX:+UseG1GC',
-        '-XX:MaxGCPauseMillis=20',
-        '-XX:+ExitOnOutOfMemoryError',
-        '-Djava.awt.headless=true',
-        ...jvmLogging,
-        '-cp',
-        classpath,
-        'kafka.Kafka',
-        propsFile,
-      ],
-      { outFile: stdoutLog, cwd: dir },
-    );
+  const launch = () => {
+    const { file, args } = brokerCommand(libs, layout);
+    return new ManagedProcess(file, args, { outFile: layout.stdoutLog, cwd: dir });
+  };
+  const ready = (p: ManagedProcess) =>
+    waitKafkaReady(brokers, { failed: () => (p.exit ? describeExit(p.exit) : undefined), logs, sasl: probeSasl, ssl: probeTls });
 
   let proc: ManagedProcess | undefined;
   let brokers: string[] = [];
@@ -337,21 +169,19 @@ async function startKafkaLocal(opts: StartKafkaOptions): Promise<KafkaService> {
     for (let attempt = 1; ; attempt++) {
       const [port, controllerPort, internalPort] = await freePorts(secured ? 3 : 2);
       brokers = [`127.0.0.1:${port}`];
-      writeProps(port, controllerPort, internalPort);
-      if (!existsSync(join(dataDir, 'meta.properties'))) {
-        const toolLogging = [`-Dlog4j2.configurationFile=${log4jToolsFile}`];
+      writeBrokerFiles(layout, controllerPort, listenerProps(port, controllerPort, internalPort));
+      if (!isFormatted(layout)) {
         const scram = sasl === undefined ? [] : ['--add-scram', `${sasl.mechanism}=[name=${sasl.username},password=${sasl.password}]`];
-        await run(javaBin(), [...toolLogging, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', propsFile, ...scram], sasl?.password);
+        await formatStorage(libs, layout, scram, sasl?.password);
       }
       const p = launch();
       proc = p;
       try {
-        await waitKafkaReady(brokers, () => (p.exit ? describeExit(p.exit) : undefined), logs, sasl, probeTls);
+        await ready(p);
         break;
       } catch (err) {
         await p.stop(STOP_GRACE_MS);
-        const bindFailure = /BindException|Address already in use/.test(tail(brokerLog, 200) + tail(stdoutLog, 50));
-        if (!bindFailure || attempt >= 3) throw err;
+        if (!failedToBind(layout) || attempt >= 3) throw err;
       }
     }
   } catch (err) {
@@ -375,7 +205,7 @@ async function startKafkaLocal(opts: StartKafkaOptions): Promise<KafkaService> {
       await proc?.stop(STOP_GRACE_MS);
       const p = launch();
       proc = p;
-      await waitKafkaReady(brokers, () => (p.exit ? describeExit(p.exit) : undefined), logs, sasl, probeTls);
+      await ready(p);
     },
   };
 }
@@ -404,6 +234,6 @@ async function startKafkaContainer(): Promise<KafkaService> {
     .withStartupTimeout(180_000)
     .start();
   const brokers = [`${host}:${port}`];
-  const stop = await readyContainer(container, () => waitKafkaReady(brokers, () => undefined, () => ''));
+  const stop = await readyContainer(container, () => waitKafkaReady(brokers, { failed: () => undefined, logs: () => '' }));
   return { kind: 'testcontainers', brokers, stop };
 }

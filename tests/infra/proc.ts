@@ -6,8 +6,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:net';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -60,19 +59,6 @@ export function tail(file: string, lines = 40): string {
     return readFileSync(file, 'utf8').split('\n').slice(-lines - 1).join('\n').trimEnd();
   } catch {
     return '';
-  }
-}
-
-/** The folder holding fetch-kafka.sh: found from this module, whether it runs from tests/ or from dist/tests/. */
-export function infraDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    for (const candidate of [dir, join(dir, 'tests', 'infra')]) {
-      if (existsSync(join(candidate, 'fetch-kafka.sh'))) return candidate;
-    }
-    const up = dirname(dir);
-    if (up === dir) throw new Error('tests/infra/fetch-kafka.sh not found above ' + fileURLToPath(import.meta.url));
-    dir = up;
   }
 }
 

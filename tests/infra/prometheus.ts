@@ -36,6 +36,11 @@ export interface StartPrometheusOptions {
   readyTimeoutMs?: number;
   /** Path of the executable. Default `prometheus` from PATH. */
   binary?: string;
+  /**
+   * A configuration file to run as it is (its relative rule paths resolve from its own folder), instead
+   * of one generated from `jobs`, the intervals and `ruleFiles`, which are then ignored.
+   */
+  configFile?: string;
 }
 
 /** One element of an instant vector from /api/v1/query. */
@@ -51,7 +56,7 @@ export interface PrometheusService {
   /** http://127.0.0.1:<port> */
   url: string;
   port: number;
-  /** Temp dir holding prometheus.yml, the TSDB (data/) and prometheus.log. */
+  /** Temp dir holding prometheus.yml (unless `configFile` was given), the TSDB (data/) and prometheus.log. */
   dir: string;
   /** GET /api/v1/<path> with query parameters; resolves to `data`, throws on a non-success status. */
   api<T = unknown>(path: string, params?: Record<string, string>): Promise<T>;
@@ -106,7 +111,7 @@ function parseDurationMs(d: string): number {
 export async function startPrometheus(opts: StartPrometheusOptions = {}): Promise<PrometheusService> {
   const dir = ownedTempDir('vigie-prometheus-');
   const removeDir = tempDirCleanup(dir);
-  const configFile = join(dir, 'prometheus.yml');
+  const configFile = opts.configFile === undefined ? join(dir, 'prometheus.yml') : resolve(opts.configFile);
   const outFile = join(dir, 'prometheus.log');
   const logs = (lines = 40): string => `--- ${outFile} (tail) ---\n${tail(outFile, lines)}`;
   const readyTimeout = opts.readyTimeoutMs ?? 30_000;
@@ -114,7 +119,7 @@ export async function startPrometheus(opts: StartPrometheusOptions = {}): Promis
   let port = 0;
 
   try {
-    writeFileSync(configFile, prometheusConfig(opts));
+    if (opts.configFile === undefined) writeFileSync(configFile, prometheusConfig(opts));
     // A port picked as free can be taken before Prometheus binds it: then another port.
     for (let attempt = 1; ; attempt++) {
       port = await freePort();

@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
-# Resolves the jars of the Kafka broker that the tests start (tests/infra/kafka.ts) from Maven
-# Central, once, into a cache that survives between runs:
-#   ${VIGIE_CACHE_DIR:-$HOME/.cache/vigie}/kafka-<version>/libs
+# Resolves the jars of the single-node Kafka broker (src/kafka/local-broker.ts: `npm run kafka:local`
+# and the tests' broker) from Maven Central, once, into a cache that survives between runs:
+#   ${VIGIE_CACHE_DIR:-$HOME/.cache/vigie}/kafka-<version>-<pom digest>/libs
 # Prints that directory as the last line of stdout; everything else goes to stderr.
 # The version is the pom's kafka.version unless VIGIE_KAFKA_VERSION says otherwise.
-# Used by .ci/run (to fetch before the tests) and by kafka.ts (one place for the mvn command).
+# Used by .ci/run (to fetch before the tests) and by local-broker.ts (one place for the mvn command).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-pom="$here/maven/pom.xml"
+pom="$here/pom.xml"
 version="${VIGIE_KAFKA_VERSION:-$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$pom" | head -n1)}"
 [ -n "$version" ] || { echo "fetch-kafka: no kafka.version in $pom" >&2; exit 1; }
 
 cache="${VIGIE_CACHE_DIR:-${HOME:-/tmp}/.cache/vigie}"
-base="$cache/kafka-$version"
+digest="$(sha256sum "$pom" | cut -d' ' -f1)"
+# One folder per pom content: checkouts with different poms share the cache without replacing the jars
+# under each other's running brokers.
+base="$cache/kafka-$version-${digest:0:12}"
 libs="$base/libs"
 marker="$libs/.complete"
-# The marker names what the libs were resolved from: a change to the pom resolves them again.
-stamp="$version $(sha256sum "$pom" | cut -d' ' -f1)"
+stamp="$version $digest"
 
 complete() { [ -f "$marker" ] && [ "$(cat "$marker")" = "$stamp" ]; }
 
