@@ -94,6 +94,16 @@ function transient(err: unknown): boolean {
   return false;
 }
 
+/** Errors no retry fixes at start: TLS and certificate failures, refused credentials. */
+const REFUSED = /certificate|self[- ]signed|unable to verify|unable to get local issuer|wrong version number|handshake|SSL routines|SASL|authentication/i;
+
+function refused(err: unknown): boolean {
+  for (let e = err as { message?: string; cause?: unknown; originalError?: unknown } | undefined, depth = 0; e && depth < 8; e = (e.cause ?? e.originalError) as typeof e, depth++) {
+    if (REFUSED.test(e.message ?? '')) return true;
+  }
+  return false;
+}
+
 /** Build a Kafka consumer-group source. */
 export function create(config: Config, ctx: SourceContext): Source {
   const queue = new AsyncQueue<RawBatch>(config.bufferedBatches);
@@ -306,7 +316,8 @@ export function create(config: Config, ctx: SourceContext): Source {
         await consumer.connect();
         return true;
       } catch (err) {
-        if (!transient(err) && !CONNECTION_TROUBLE.test((err as Error).message ?? '')) throw err;
+        // A broker that answers but refuses us (certificate, TLS, credentials) will not change its mind.
+        if (refused(err) || (!transient(err) && !CONNECTION_TROUBLE.test((err as Error).message ?? ''))) throw err;
         if (Date.now() >= deadline) {
           throw new VigieError('VIGIE_ERR_SOURCE', `kafka source "${config.name}": no broker answered within startTimeout (${config.startTimeout} ms): ${(err as Error).message}`, { cause: err });
         }
