@@ -64,7 +64,13 @@ describe('provided Kafka', () => {
 
     await admin.deleteTopics({ topics: [topic] });
     created = false;
-    expect(await admin.listTopics()).not.toContain(topic);
+    // Deletion completes on the broker shortly after the call returns: wait for it, bounded.
+    let topics = await admin.listTopics();
+    for (let i = 0; i < 40 && topics.includes(topic); i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      topics = await admin.listTopics();
+    }
+    expect(topics).not.toContain(topic);
   }, 60_000);
 });
 
