@@ -1,4 +1,5 @@
 /** The what-if comparison as readable text tables (stdout of `vigie replay --compare`). */
+import { describeMatching } from './alert-match.js';
 import type { DetectorComparison, PrecisionScore, WhatIfReport } from './compare.js';
 
 function table(head: string[], rows: string[][], right: boolean[]): string[] {
@@ -16,8 +17,9 @@ export function formatComparison(r: WhatIfReport): string {
   lines.push(`  A: ${r.a.config} (version ${r.a.version})`);
   lines.push(`  B: ${r.b.config} (version ${r.b.version})`);
   lines.push('');
-  lines.push('Alerts per detector (cooldown summaries excluded; an alert of A and one of B match on detector, key, window or event time, and revision;');
-  lines.push('"keys": distinct keys alerted, and those alerted by both)');
+  lines.push('Alerts per detector (cooldown summaries excluded; "keys": distinct keys alerted, and those alerted by both)');
+  const rule = describeMatching(r.match);
+  lines.push(...wrap(`${rule.charAt(0).toUpperCase()}${rule.slice(1)}.`, 110));
   const mark = (d: DetectorComparison) => (d.in === 'a' ? ' (A only)' : d.in === 'b' ? ' (B only)' : '');
   lines.push(
     ...table(
@@ -59,6 +61,22 @@ export function formatComparison(r: WhatIfReport): string {
   lines.push('');
   lines.push(`time: A ${(r.a.durationMs / 1000).toFixed(1)} s, B ${(r.b.durationMs / 1000).toFixed(1)} s (one pass over the input)`);
   return `${lines.join('\n')}\n`;
+}
+
+/** Words of `text` in lines of at most `width` characters (a longer word stands alone). */
+function wrap(text: string, width: number): string[] {
+  const out: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      out.push(line);
+      line = word;
+    } else {
+      line = line === '' ? word : `${line} ${word}`;
+    }
+  }
+  if (line !== '') out.push(line);
+  return out;
 }
 
 function signed(n: number): string {

@@ -1,6 +1,7 @@
-/** The comparison of two configs' alerts (what-if): how alerts match, and the counts per detector, per day and against labels. */
+/** The comparison of two configs' alerts (what-if): the counts per detector, per day and against labels. */
 import type { LabelReport } from '../engine/labels.js';
 import type { Alert } from '../types.js';
+import { DEFAULT_EVENT_MATCH_MS, matchAlerts, type MatchOptions } from './alert-match.js';
 import type { RunInfo } from './variant-run.js';
 
 // The comparison is a pure function of two alert lists (and label reports): the runs that produce them are in run-variants.ts.
@@ -8,15 +9,6 @@ import type { RunInfo } from './variant-run.js';
 /** A cooldown summary repeats an alert already raised: it is not compared. */
 export function isCooldownSummary(a: Pick<Alert, 'repeatsOf'>): boolean {
   return a.repeatsOf !== undefined;
-}
-
-/**
- * Alerts of A and B "match" when they have the same detector name, key, window (for alerts without
- * a window: the triggering event time) and revision.
- */
-export function alertMatchKey(a: Pick<Alert, 'detector' | 'key' | 'window' | 'eventTime' | 'revision'>): string {
-  const where = a.window ? `w${a.window.start}:${a.window.end}` : `t${a.eventTime}`;
-  return `${a.detector}\u0000${a.key}\u0000${where}\u0000${a.revision}`;
 }
 
 /** UTC day (YYYY-MM-DD) of an event time. */
@@ -44,6 +36,7 @@ export interface DetectorComparison {
   b: number;
   onlyA: number;
   onlyB: number;
+  /** Alerts of A paired with one of B (alert-match.ts): as many as the pairs, on either side. */
   both: number;
   /** Distinct keys alerted: a coarser overlap (e.g. a changed threshold fires on another event of the same burst). */
   keys: { a: number; b: number; onlyA: number; onlyB: number; both: number };
@@ -65,6 +58,8 @@ export interface TypologyComparison {
 export interface Comparison {
   detectors: DetectorComparison[];
   totals: { a: number; b: number; onlyA: number; onlyB: number; both: number; summaries: CountPair };
+  /** How alerts were matched (see describeMatching). */
+  match: MatchOptions;
   /** Every UTC day with an alert, sorted. */
   days: string[];
   /** With labels: recall per typology for A and B. */
@@ -77,17 +72,20 @@ export interface CompareInput {
   /** Detectors each config defines (shown even without alerts), in config order. */
   detectors?: { a?: readonly string[]; b?: readonly string[] };
   labels?: { a?: LabelReport; b?: LabelReport };
+  /** Default: alerts on single events match within DEFAULT_EVENT_MATCH_MS. */
+  match?: MatchOptions;
 }
 
 /** Compare the alerts of A and B per detector: counts, only-A, only-B, both, per day; precision and recall with labels. */
 export function compareAlerts(input: CompareInput): Comparison {
   const declaredA = input.detectors?.a ?? [];
   const declaredB = input.detectors?.b ?? [];
-  const rows = new Map<string, Omit<DetectorComparison, 'keys'> & { matches: [Map<string, number>, Map<string, number>]; keySets: [Set<string>, Set<string>] }>();
+  const match = input.match ?? { eventWithinMs: DEFAULT_EVENT_MATCH_MS };
+  const rows = new Map<string, Omit<DetectorComparison, 'keys'> & { keySets: [Set<string>, Set<string>] }>();
   const row = (detector: string) => {
     let r = rows.get(detector);
     if (r === undefined) {
-      r = { detector, in: 'both', a: 0, b: 0, onlyA: 0, onlyB: 0, both: 0, summaries: { a: 0, b: 0 }, perDay: {}, matches: [new Map(), new Map()], keySets: [new Set(), new Set()] };
+      r = { detector, in: 'both', a: 0, b: 0, onlyA: 0, onlyB: 0, both: 0, summaries: { a: 0, b: 0 }, perDay: {}, keySets: [new Set(), new Set()] };
       rows.set(detector, r);
     }
     return r;
@@ -95,6 +93,7 @@ export function compareAlerts(input: CompareInput): Comparison {
   for (const d of declaredA) row(d);
   for (const d of declaredB) row(d);
   const days = new Set<string>();
+  const compared: [Alert[], Alert[]] = [[], []];
   const add = (alerts: Iterable<Alert>, side: 0 | 1) => {
     const v = side === 0 ? 'a' : 'b';
     for (const al of alerts) {
@@ -108,22 +107,20 @@ export function compareAlerts(input: CompareInput): Comparison {
       days.add(day);
       const pd = (r.perDay[day] ??= { a: 0, b: 0 });
       pd[v]++;
-      const k = alertMatchKey(al);
-      r.matches[side].set(k, (r.matches[side].get(k) ?? 0) + 1);
+      compared[side].push(al);
       r.keySets[side].add(al.key);
     }
   };
   add(input.a, 0);
   add(input.b, 1);
+  // Paired alerts share their detector (alert-match.ts), so each pair counts once, in its detector's row.
+  for (const [x] of matchAlerts(compared[0], compared[1], match).pairs) row(x.detector).both++;
   const hasA = new Set(declaredA);
   const hasB = new Set(declaredB);
   const detectors: DetectorComparison[] = [];
   const totals = { a: 0, b: 0, onlyA: 0, onlyB: 0, both: 0, summaries: { a: 0, b: 0 } };
   for (const r of rows.values()) {
-    // Multisets: the same identity twice (it should not happen) pairs at most as often as it occurs on both sides.
-    let both = 0;
-    for (const [k, n] of r.matches[0]) both += Math.min(n, r.matches[1].get(k) ?? 0);
-    const { matches: _m, keySets, ...rest } = r;
+    const { keySets, ...rest } = r;
     let keysBoth = 0;
     for (const k of keySets[0]) if (keySets[1].has(k)) keysBoth++;
     const keys = { a: keySets[0].size, b: keySets[1].size, onlyA: keySets[0].size - keysBoth, onlyB: keySets[1].size - keysBoth, both: keysBoth };
@@ -133,10 +130,9 @@ export function compareAlerts(input: CompareInput): Comparison {
     const out: DetectorComparison = {
       ...rest,
       in: inA === inB ? 'both' : inA ? 'a' : 'b',
-      both,
       keys,
-      onlyA: r.a - both,
-      onlyB: r.b - both,
+      onlyA: r.a - r.both,
+      onlyB: r.b - r.both,
       perDay: Object.fromEntries(Object.entries(r.perDay).sort(([x], [y]) => x.localeCompare(y))),
     };
     const la = input.labels?.a?.detectors[r.detector];
@@ -155,7 +151,7 @@ export function compareAlerts(input: CompareInput): Comparison {
     totals.summaries.a += out.summaries.a;
     totals.summaries.b += out.summaries.b;
   }
-  const c: Comparison = { detectors, totals, days: [...days].sort() };
+  const c: Comparison = { detectors, totals, days: [...days].sort(), match };
   const { a: labA, b: labB } = input.labels ?? {};
   if (labA !== undefined || labB !== undefined) {
     const names = [...new Set([...Object.keys(labA?.typologies ?? {}), ...Object.keys(labB?.typologies ?? {})])].sort();

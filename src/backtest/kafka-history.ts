@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load.js';
 import { VigieError } from '../errors.js';
 import { createKafka, kafkaClientSchema, type KafkaClientConfig } from '../kafka/client.js';
-import type { Mapping } from '../sources/mapping.js';
+import { mappingOf, type Mapping } from '../sources/mapping.js';
 import type { RawBatch, RawRecord, Source } from '../sources/types.js';
 import { parseDuration } from '../time/duration.js';
 import { AsyncQueue } from '../util/async-queue.js';
@@ -251,7 +251,6 @@ export async function historyFromConfig(
     throw new VigieError('VIGIE_ERR_USAGE', `--from-kafka: ${loaded.file} has no kafka source to take the brokers from; give --brokers`);
   }
   const template = k ?? sources[0];
-  const { time, processingTime, id, fields, maxEventBytes } = template;
   const base = k?.client ?? kafkaClientSchema.parse({});
   const client: KafkaClientConfig = opts.brokers !== undefined ? { ...base, brokers: opts.brokers } : base;
   return openKafkaHistory({
@@ -261,7 +260,7 @@ export async function historyFromConfig(
     client,
     name: template.name,
     format: k?.format ?? 'json',
-    mapping: { time, processingTime, id, fields, maxEventBytes },
+    mapping: mappingOf(template),
     recordMeta: k ? { keyField: k.recordKeyField, timestampFromRecord: k.timestampFrom === 'record' } : undefined,
     logger: opts.logger,
     bufferedBatches: k?.bufferedBatches,

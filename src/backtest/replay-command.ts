@@ -5,9 +5,11 @@ import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load.js';
 import type { LabelOptions } from '../engine/labels.js';
 import { VigieError } from '../errors.js';
+import { assignReplayInputs, type ReplayInput } from '../sources/replay-input.js';
 import type { Source } from '../sources/types.js';
 import { createSink } from '../../sinks/index.js';
 import type { Sink } from '../../sinks/types.js';
+import type { MatchOptions } from './alert-match.js';
 import { compareAlerts, type WhatIfReport } from './compare.js';
 import { formatComparison } from './compare-format.js';
 import { alertingDetectors } from './configs.js';
@@ -17,19 +19,21 @@ import { runVariants } from './run-variants.js';
 import { runInfo, type VariantRun } from './variant-run.js';
 
 /** The what-if report of two runs. */
-export function whatIf(a: VariantRun, b: VariantRun, input: string): WhatIfReport {
+export function whatIf(a: VariantRun, b: VariantRun, input: string, match?: MatchOptions): WhatIfReport {
   const c = compareAlerts({
     a: a.alerts,
     b: b.alerts,
     detectors: { a: alertingDetectors(a.loaded), b: alertingDetectors(b.loaded) },
     labels: a.summary.labels || b.summary.labels ? { a: a.summary.labels, b: b.summary.labels } : undefined,
+    match,
   });
   return { a: runInfo(a), b: runInfo(b), input, ...c };
 }
 
 export interface ReplayArgs {
-  input?: string;
+  input?: readonly string[];
   compare?: string;
+  matchWithin?: number;
   json?: boolean;
   report?: string;
   fromKafka?: string;
@@ -49,12 +53,27 @@ export function checkReplayArgs(o: ReplayArgs): void {
     for (const [flag, v] of [['--since', o.since], ['--until', o.until], ['--brokers', o.brokers]] as const) if (v !== undefined) usage(`${flag} only applies with --from-kafka TOPIC`);
   }
   if (o.json && o.compare === undefined) usage('--json only applies with --compare (the replay summary is always JSON)');
+  if (o.matchWithin !== undefined && o.compare === undefined) usage('--match-within only applies with --compare (it says when alerts of A and B match)');
+}
+
+/**
+ * What was replayed, for outputs: the file of a bare `--input`, else each `NAME=FILE` and the
+ * sources read as configured.
+ */
+export function describeInputs(loaded: LoadedConfig, inputs: readonly ReplayInput[]): string {
+  const names = loaded.config.sources.map((s) => s.name);
+  if (inputs.length === 0) return `the sources of ${loaded.file} (${names.join(', ')})`;
+  if (inputs.length === 1 && inputs[0].source === undefined) return inputs[0].path;
+  const files = assignReplayInputs(loaded.config.sources, inputs);
+  const kept = names.filter((n) => !files.has(n));
+  const replaced = [...files].map(([n, f]) => `${n}=${f}`).join(', ');
+  return kept.length === 0 ? replaced : `${replaced}, with ${kept.join(', ')} as configured in ${loaded.file}`;
 }
 
 export interface BacktestOptions {
   a: LoadedConfig;
   b?: LoadedConfig;
-  input?: string;
+  inputs?: readonly ReplayInput[];
   /** Replay from Kafka: the history source and how to name it. */
   history?: { source: Source; describe: string };
   out?: string;
@@ -62,6 +81,8 @@ export interface BacktestOptions {
   batchSize?: number;
   json?: boolean;
   report?: string;
+  /** How alerts of A and B match (--match-within). */
+  match?: MatchOptions;
   logger: Logger;
 }
 
@@ -78,7 +99,7 @@ export async function backtest(o: BacktestOptions): Promise<string> {
   else if (o.b === undefined) sinks = [o.a.config.sinks.map((s) => createSink(s, { baseDir: o.a.baseDir, stdout: process.stderr, logger: o.logger }))];
   const runs = await runVariants({
     variants,
-    input: o.input,
+    inputs: o.inputs,
     source: o.history?.source,
     labels: o.labels,
     batchSize: o.batchSize,
@@ -86,14 +107,14 @@ export async function backtest(o: BacktestOptions): Promise<string> {
     sinks,
     sampleValues: o.report !== undefined,
   });
-  const input = o.input ?? o.history?.describe ?? `the sources of ${o.a.file} (${o.a.config.sources.map((s) => s.name).join(', ')})`;
+  const input = o.history?.describe ?? describeInputs(o.a, o.inputs ?? []);
   if (o.report !== undefined) {
     const path = resolve(o.report);
     await mkdir(join(path, '..'), { recursive: true });
-    await writeFile(path, renderReport(reportInput(runs[0], runs[1], input, new Date())));
+    await writeFile(path, renderReport(reportInput(runs[0], runs[1], input, new Date(), o.match)));
     o.logger.info({ report: path }, 'report written');
   }
   if (runs.length === 1) return `${JSON.stringify(runs[0].summary, null, 2)}\n`;
-  const r = whatIf(runs[0], runs[1], input);
+  const r = whatIf(runs[0], runs[1], input, o.match);
   return o.json ? `${JSON.stringify(r)}\n` : formatComparison(r);
 }

@@ -1,6 +1,7 @@
 import type { LabelReport } from '../engine/labels.js';
 import type { Alert } from '../types.js';
-import { alertMatchKey, compareAlerts, isCooldownSummary, type Comparison } from './compare.js';
+import { DEFAULT_EVENT_MATCH_MS, describeMatching, matchAlerts, type MatchOptions } from './alert-match.js';
+import { compareAlerts, isCooldownSummary, type Comparison } from './compare.js';
 import { alertingDetectors, thresholdsOf } from './configs.js';
 import type { ValueSample } from './judged-values.js';
 import {
@@ -47,6 +48,8 @@ export interface ReportInput {
   b?: ReportVariant;
   /** Shown in the header; omitted when absent (for reproducible files). */
   generatedAt?: Date;
+  /** How alerts of A and B match (default: the default of --match-within). */
+  match?: MatchOptions;
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
@@ -116,11 +119,13 @@ export function renderReport(r: ReportInput): string {
   const sides: Side[] = hasB ? ['a', 'b'] : ['a'];
   const variant = (s: Side) => (s === 'a' ? r.a : (r.b as ReportVariant));
   const name = (s: Side) => (hasB ? (s === 'a' ? 'A' : 'B') : 'alerts');
+  const match = r.match ?? { eventWithinMs: DEFAULT_EVENT_MATCH_MS };
   const cmp: Comparison = compareAlerts({
     a: r.a.alerts,
     b: r.b?.alerts ?? [],
     detectors: { a: r.a.detectors, b: r.b?.detectors ?? [] },
     labels: r.a.labels || r.b?.labels ? { a: r.a.labels, b: r.b?.labels } : undefined,
+    match,
   });
   const views: DetectorView[] = cmp.detectors.map((d) => ({ name: d.detector, inA: d.in !== 'b', inB: hasB && d.in !== 'a' }));
   const alertsOf = (s: Side, det: string) => variant(s).alerts.filter((a) => a.detector === det && !isCooldownSummary(a));
@@ -151,7 +156,7 @@ export function renderReport(r: ReportInput): string {
   const labelled = cmp.labels !== undefined;
   out.push('<section id="summary"><h2>Alerts per detector</h2>');
   out.push(
-    `<p class="muted">Cooldown summaries excluded.${hasB ? ' An alert of A and one of B match when detector, key, window (or event time, for alerts without a window) and revision are the same.' : ''}</p>`,
+    `<p class="muted">Cooldown summaries excluded.${hasB ? ` ${esc(capitalise(describeMatching(match)))}.` : ''}</p>`,
   );
   out.push('<table class="summary"><thead><tr><th>detector</th>');
   out.push(hasB ? '<th class="num tag-a">A</th><th class="num tag-b">B</th><th class="num">only A</th><th class="num">only B</th><th class="num">both</th>' : '<th class="num">alerts</th>');
@@ -264,7 +269,7 @@ export function renderReport(r: ReportInput): string {
     }
 
     // Examples: what differs first.
-    const examples = exampleAlerts(list.a, hasB ? list.b : undefined);
+    const examples = exampleAlerts(list.a, hasB ? list.b : undefined, match);
     if (examples.length > 0) {
       out.push('<div class="examples">');
       for (const ex of examples) {
@@ -303,6 +308,10 @@ export function renderReport(r: ReportInput): string {
   return `${out.join('\n')}\n`;
 }
 
+function capitalise(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
 function slug(s: string): string {
   return s.replace(/[^a-z0-9_.-]/gi, '_');
 }
@@ -313,13 +322,12 @@ function isoOrDash(ms: number): string {
 }
 
 /** The first alert only in A and the first only in B (or, alone, the first alert). */
-function exampleAlerts(a: readonly Alert[], b: readonly Alert[] | undefined): Array<{ side: Side; title: string; alert: Alert }> {
+function exampleAlerts(a: readonly Alert[], b: readonly Alert[] | undefined, match: MatchOptions): Array<{ side: Side; title: string; alert: Alert }> {
   if (b === undefined) return a.length > 0 ? [{ side: 'a', title: 'Example', alert: a[0] }] : [];
-  const inA = new Set(a.map(alertMatchKey));
-  const inB = new Set(b.map(alertMatchKey));
   const out: Array<{ side: Side; title: string; alert: Alert }> = [];
-  const onlyA = a.find((x) => !inB.has(alertMatchKey(x)));
-  const onlyB = b.find((x) => !inA.has(alertMatchKey(x)));
+  const m = matchAlerts(a, b, match);
+  const onlyA = m.onlyA[0];
+  const onlyB = m.onlyB[0];
   if (onlyA) out.push({ side: 'a', title: 'Only in A, e.g.', alert: onlyA });
   if (onlyB) out.push({ side: 'b', title: 'Only in B, e.g.', alert: onlyB });
   if (out.length === 0 && a.length > 0) out.push({ side: 'a', title: 'In both, e.g.', alert: a[0] });
@@ -327,7 +335,7 @@ function exampleAlerts(a: readonly Alert[], b: readonly Alert[] | undefined): Ar
 }
 
 /** The report input of one or two runs. */
-export function reportInput(a: VariantRun, b: VariantRun | undefined, input: string, generatedAt?: Date): ReportInput {
+export function reportInput(a: VariantRun, b: VariantRun | undefined, input: string, generatedAt?: Date, match?: MatchOptions): ReportInput {
   const v = (r: VariantRun): ReportVariant => {
     const info = runInfo(r);
     return {
@@ -341,5 +349,5 @@ export function reportInput(a: VariantRun, b: VariantRun | undefined, input: str
       labels: r.summary.labels,
     };
   };
-  return { input, a: v(a), b: b ? v(b) : undefined, generatedAt };
+  return { input, a: v(a), b: b ? v(b) : undefined, generatedAt, match };
 }

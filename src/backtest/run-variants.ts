@@ -1,11 +1,10 @@
 /** Several configs run over one read of the same input, each by its own engine. */
-import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load.js';
 import { Engine } from '../engine/engine.js';
 import type { LabelOptions } from '../engine/labels.js';
-import { createSource, type SourceConfig } from '../sources/index.js';
-import { finiteForReplay, inputFileSource } from '../sources/replay-input.js';
+import { createSource } from '../sources/index.js';
+import { replaySources, type ReplayInput } from '../sources/replay-input.js';
 import type { Source } from '../sources/types.js';
 import { systemClock } from '../types.js';
 import { memorySink } from '../../sinks/memory.js';
@@ -27,10 +26,10 @@ import type { VariantRun } from './variant-run.js';
  */
 
 export interface RunVariantsOptions {
-  /** A first: its sources are read (unless `input` or `source` replaces them); the others run over them. */
+  /** A first: its sources are read (each unless `inputs` replaces it, all unless `source` does); the others run over them. */
   variants: LoadedConfig[];
-  /** Events file replacing A's sources (as `replay --input`). */
-  input?: string;
+  /** Files replacing A's sources (as `replay --input`); the sources without one are read as configured. */
+  inputs?: readonly ReplayInput[];
   /** A ready source replacing A's sources (replay from Kafka). */
   source?: Source;
   labels?: LabelOptions;
@@ -55,8 +54,7 @@ export async function runVariants(o: RunVariantsOptions): Promise<VariantRun[]> 
     sources = [o.source];
   } else {
     const ctx = { baseDir: a.baseDir, clock: systemClock, logger: o.logger, batchSize, stdin: process.stdin, signal: abort.signal };
-    const configs: SourceConfig[] = o.input !== undefined ? [inputFileSource(resolve(o.input), a.config.sources[0])] : a.config.sources.map((s) => finiteForReplay(s));
-    sources = configs.map((s) => createSource(s, ctx));
+    sources = replaySources(a.config.sources, o.inputs ?? [], o.logger).map((s) => createSource(s, ctx));
   }
   const branches = sources.map((s) => teeSource(s, o.variants.length));
   const runs = o.variants.map((loaded, i) => {

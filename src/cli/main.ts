@@ -19,6 +19,10 @@ import { startMetricsServer } from '../metrics/server.js';
 import { addKafkaLocalCommand } from './kafka-local.js';
 import { int } from './options.js';
 import { addProduceCommand } from './produce.js';
+import { mappingShape } from '../sources/mapping.js';
+import { assignReplayInputs, MSGPACK_EXTENSIONS, parseReplayInput } from '../sources/replay-input.js';
+import { DEFAULT_EVENT_MATCH_MS } from '../backtest/alert-match.js';
+import { formatDuration, parseDuration } from '../time/duration.js';
 
 /** Exit codes: 0 success, 1 runtime failure, 2 invalid config or usage. */
 const EXIT_FAILURE = 1;
@@ -98,9 +102,18 @@ async function runLive(opts: { config: string; metricsPort?: number; metricsHost
   }
 }
 
+function duration(name: string) {
+  return (v: string): number => {
+    const ms = parseDuration(v);
+    if (ms === undefined) throw new InvalidArgumentError(`${name} must be a duration such as 30s, 10m or 1h (or milliseconds)`);
+    return ms;
+  };
+}
+
 async function replay(opts: {
   config: string;
-  input?: string;
+  input?: string[];
+  matchWithin?: number;
   out?: string;
   labels?: string | boolean;
   batchSize?: number;
@@ -119,8 +132,12 @@ async function replay(opts: {
   // What-if (--compare), HTML report (--report) and replay from Kafka (--from-kafka): src/backtest/.
   const backtest = await import('../backtest/replay-command.js');
   let history: { source: import('../sources/types.js').Source; describe: string } | undefined;
+  const inputs = opts.input?.map(parseReplayInput);
+  const match = opts.matchWithin === undefined ? undefined : { eventWithinMs: opts.matchWithin };
   try {
     backtest.checkReplayArgs(opts);
+    // Before anything runs, so that a wrong source name is a usage error (exit 2), not a failed run.
+    if (inputs !== undefined) assignReplayInputs(loaded.config.sources, inputs);
     if (opts.fromKafka !== undefined) {
       const { historyFromConfig, parseTimeArg } = await import('../backtest/kafka-history.js');
       const now = Date.now();
@@ -131,7 +148,7 @@ async function replay(opts: {
       history = { source: h.source, describe: `kafka topic ${opts.fromKafka} ${range}, ${h.records} records` };
     }
     if (variant !== undefined || opts.report !== undefined) {
-      const text = await backtest.backtest({ a: loaded, b: variant, input: opts.input, history, out: opts.out, labels, batchSize: opts.batchSize, json: opts.json, report: opts.report, logger });
+      const text = await backtest.backtest({ a: loaded, b: variant, inputs, history, out: opts.out, labels, batchSize: opts.batchSize, json: opts.json, report: opts.report, match, logger });
       await writeAll(process.stdout, text);
       return;
     }
@@ -147,7 +164,7 @@ async function replay(opts: {
     loaded: history ? forReplay(loaded) : loaded,
     mode: 'replay',
     logger,
-    input: opts.input,
+    inputs,
     sources: history ? [history.source] : undefined,
     sinks,
     stdout: process.stderr,
@@ -199,16 +216,29 @@ export function buildCli(): Command {
     .command('replay')
     .description('Process recorded events as fast as possible, in event time, through the same pipeline; prints a JSON summary.')
     .requiredOption('-c, --config <file>', 'config file (YAML)')
-    .option('-i, --input <file>', "events file (NDJSON, or MessagePack for .msgpack/.mpk) replacing the config's sources")
+    .option(
+      '-i, --input <[name=]file>',
+      "events file replacing the config's source NAME (repeat --input for several sources; a bare FILE only when the config has one source): " +
+        `NDJSON, or MessagePack for ${MSGPACK_EXTENSIONS.join(', ')}. Only how records are read changes: the file keeps the source's ` +
+        `${Object.keys(mappingShape).join(', ')} settings. The sources without a file are read as configured (a generator needs \`events\`).`,
+      (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
+    )
     .option('-o, --out <dir>', 'write alerts.jsonl, results.jsonl, dead-letters.jsonl and scores.jsonl here instead of the configured sinks')
     .option('--labels [field]', 'score alerts against ground-truth labels in this field (default "label", cases in "case")')
     .option('--batch-size <n>', 'records per batch', int('batch size', 1))
     .option(
       '--compare <file>',
       'what-if: also run this config (B) over the same input, in the same pass (the input is read once), and print per detector the alerts of A and B, ' +
-        'only in A, only in B and in both (same detector, key, window or event time, revision; cooldown summaries excluded), per UTC day, and with --labels ' +
+        'only in A, only in B and in both (cooldown summaries excluded), per UTC day, and with --labels ' +
         "precision and recall of each. B runs over A's sources: its own sources section is ignored and its pipelines may only name A's sources. " +
-        'The configured sinks are not written; with --out, A writes to DIR/a and B to DIR/b.',
+        'The configured sinks are not written; with --out, A writes to DIR/a and B to DIR/b. Alerts of A and B match when they come from the same detector (by name), ' +
+        'for the same key, about the same time: their windows overlap, or, for alerts on single events, they are at most --match-within apart; ' +
+        'each alert matches at most one of the other run.',
+    )
+    .option(
+      '--match-within <duration>',
+      `with --compare: how far apart in event time two alerts on single events (no window) may be and still match (default ${formatDuration(DEFAULT_EVENT_MATCH_MS)})`,
+      duration('--match-within'),
     )
     .option('--json', 'with --compare: print one JSON object instead of tables')
     .option('--report <file>', 'write a self-contained HTML report (alerts over time, observed values against thresholds, top keys), of A alone or of A and B with --compare')

@@ -5,7 +5,7 @@ import { isAlias, isMap, isScalar, LineCounter, parseDocument, visit, type Docum
 import type { z } from 'zod';
 import { configSchema, type VigieConfig } from './schema.js';
 import { allowedKeys, checkFieldReferences, checkWhereValues, checkReferences, REFERENCE_CHECK, schemaAt, type RefIssue } from './refs.js';
-import { closest } from './suggest.js';
+import { closest } from '../util/suggest.js';
 import { buildPipeline, PipelineBuildError } from './build.js';
 import { durationSchema, positiveDurationSchema } from '../time/duration.js';
 import { VigieError } from '../errors.js';

@@ -9,7 +9,7 @@ import type { z } from 'zod';
 import { SCENARIO_VALUES } from '../generator/values.js';
 import { detectorSchema } from '../../detectors/index.js';
 import { pipelineSchema } from './pipeline.js';
-import { closest } from './suggest.js';
+import { closest } from '../util/suggest.js';
 
 /** Marks (in `params`) the schema issues that come from `checkReferences`. */
 export const REFERENCE_CHECK = 'vigieReferenceCheck';

@@ -1,11 +1,10 @@
-import { resolve } from 'node:path';
 import { defaultIfEmpty, EMPTY, interval, lastValueFrom, map, merge, mergeMap, Observable, of, Subject, tap } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Clock } from '../types.js';
 import { systemClock } from '../types.js';
 import type { LoadedConfig } from '../config/load.js';
 import { createSource } from '../sources/index.js';
-import { finiteForReplay, inputFileSource } from '../sources/replay-input.js';
+import { replaySources, type ReplayInput } from '../sources/replay-input.js';
 import type { Source } from '../sources/types.js';
 import { RedisCheckpointStore } from '../state/checkpoint-store.js';
 import { Pseudonymiser, loadKey } from '../privacy/pseudonymise.js';
@@ -35,8 +34,8 @@ export interface EngineOptions {
   clock?: Clock;
   logger?: Logger;
   metrics?: EngineMetrics;
-  /** Replace the config's sources with one file (replay --input). */
-  input?: string;
+  /** Replay: files replacing configured sources (replay --input); the sources without one are made finite. */
+  inputs?: readonly ReplayInput[];
   /** Replace the config's sinks (replay --out, tests, benchmarks). */
   sinks?: Sink[];
   /** Replace the config's sources (tests). */
@@ -243,11 +242,9 @@ export class Engine {
       },
     };
     if (config.state.store === 'redis') this.partitions.store = new RedisCheckpointStore(config.state, this.logger);
-    const replay = this.opts.mode === 'replay';
-    const sourceConfigs = this.opts.input
-      ? [inputFileSource(resolve(this.opts.input), config.sources[0])]
-      : config.sources.map((s) => (replay && s.type === 'generator' ? finiteForReplay(s) : s));
-    this.sources = this.opts.sources ?? sourceConfigs.map((s) => createSource(s, ctx));
+    // The same sources as a backtest of this config (src/backtest/run-variants.ts): a replay must equal its backtest.
+    const sourceConfigs = () => (this.opts.mode === 'replay' ? replaySources(config.sources, this.opts.inputs ?? [], this.logger) : config.sources);
+    this.sources = this.opts.sources ?? sourceConfigs().map((s) => createSource(s, ctx));
     for (const s of this.sources) {
       this.ingest.add(s);
       this.telemetry.addSource(s.name, s.mapping.dedup !== undefined);

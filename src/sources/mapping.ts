@@ -37,3 +37,14 @@ export const mappingShape = {
 
 export const mappingSchema = z.strictObject(mappingShape);
 export type Mapping = z.infer<typeof mappingSchema>;
+
+/**
+ * The mapping options of a source config, whatever its type. Built from the keys of `mappingShape`, so
+ * a source standing in for another (a replay's input file, a topic's history) keeps an option added
+ * to the mapping one day without anyone listing it.
+ */
+export function mappingOf(source: Mapping): Mapping {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(mappingShape)) if (k in source) out[k] = (source as Record<string, unknown>)[k];
+  return out as Mapping;
+}

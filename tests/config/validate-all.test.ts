@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { configSchema } from '../../src/config/schema.js';
 import { ConfigError, formatProblem, parseConfig, validateConfigFile, validateConfigText } from '../../src/config/load.js';
-import { closest, didYouMean, editDistance, maxDistance } from '../../src/config/suggest.js';
+import { closest, didYouMean, editDistance, maxDistance } from '../../src/util/suggest.js';
 import { tempDir, vigie } from '../helpers/cli.js';
 
 /** Every line `validate` would print for a config text (errors and warnings, in file order). */

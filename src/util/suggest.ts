@@ -1,5 +1,6 @@
 /**
- * "Did you mean …?" for near-misses in configs: unknown keys, types, enum values and names.
+ * "Did you mean …?" for near-misses in configs (unknown keys, types, enum values and names) and on
+ * command lines (source names). On the ground floor because the config floor and the sources both use it.
  *
  * Distance: optimal string alignment (Damerau-Levenshtein restricted to adjacent transpositions),
  * i.e. insertions, deletions, substitutions and swaps of two neighbouring characters cost 1 each.
