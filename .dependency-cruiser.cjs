@@ -3,14 +3,14 @@
  * floors below it, never up, and no import forms a cycle. `npm run check:layers` (run by `npm test`
  * through tests/architecture.test.ts) fails on any violation.
  *
- *   0 ground    src/types.ts, src/errors.ts, src/log.ts, src/time/, src/util/
+ *   0 ground    src/types.ts, src/errors.ts, src/log.ts, src/log-pretty.ts, src/time/, src/util/
  *   1 services  src/redis/, src/kafka/, src/metrics/, src/state/, src/privacy/, src/generator/
  *   2 plugins   operators/, detectors/, sinks/, src/sources/  (independent of one another)
  *   3 config    src/config/
  *   4 engine    src/engine/, src/ingest/
  *   5 apps      src/cli/, src/backtest/, src/eval/, load-tests/
  */
-const GROUND = '^src/(types|errors|log)\\.ts$|^src/(time|util)/';
+const GROUND = '^src/(types|errors|log|log-pretty)\\.ts$|^src/(time|util)/';
 const SERVICES = '^src/(redis|kafka|metrics|state|privacy|generator)/';
 const PLUGINS = '^(operators|detectors|sinks)/|^src/sources/';
 const CONFIG = '^src/config/';

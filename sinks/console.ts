@@ -1,5 +1,6 @@
 /**
- * Console sink: one human-readable line per record, for demos, debugging and `vigie run` in a terminal.
+ * Console sink: one human-readable line per record, for demos, debugging and `vigie run` in a terminal
+ * (where an alert is a two-line entry: see formatAlertEntry).
  *
  * Example:
  * ```yaml
@@ -38,9 +39,11 @@ export const schema = z
     color: z
       .boolean()
       .default(false)
-      .describe('Colour the severity with ANSI escape codes. Off by default so piped output stays plain text.'),
+      .describe('Colour the severity with ANSI escape codes. Off by default so piped output stays plain text; `vigie run` on a terminal colours it anyway (unless NO_COLOR is set).'),
   })
-  .describe('Writes one readable line per record to standard output. Not durable: never acknowledges.');
+  .describe(
+    'Writes one readable line per record to standard output; when a person reads it (`vigie run` on a terminal, or with `--log-format pretty`), an alert takes two: time, severity, detector and key, then the explanation. Not durable: never acknowledges.',
+  );
 
 export type ConsoleSinkConfig = z.output<typeof schema>;
 
@@ -61,7 +64,8 @@ const RESET = '\u001b[0m';
 
 /** Create a console sink writing to `ctx.stdout`. */
 export function create(config: ConsoleSinkConfig, ctx: SinkContext): Sink {
-  return new ConsoleSink(config, ctx.stdout);
+  const tty = (ctx.stdout as { isTTY?: boolean }).isTTY === true && !process.env.NO_COLOR;
+  return new ConsoleSink(config, ctx.stdout, ctx.readable === true, config.color || (ctx.readable === true && tty));
 }
 
 class ConsoleSink implements Sink {
@@ -71,16 +75,22 @@ class ConsoleSink implements Sink {
   readonly acknowledges = false;
   readonly outputs: ReadonlySet<OutputKind>;
   private readonly color: boolean;
+  private readonly readable: boolean;
   private readonly stream: NodeJS.WritableStream;
   /** Serialises writes: concurrent `write` calls must not interleave their chunks. */
   private tail: Promise<void> = Promise.resolve();
   private closed = false;
 
-  constructor(config: ConsoleSinkConfig, stream: NodeJS.WritableStream) {
+  constructor(config: ConsoleSinkConfig, stream: NodeJS.WritableStream, readable: boolean, color: boolean) {
     this.name = config.name;
     this.outputs = new Set(config.outputs);
-    this.color = config.color;
+    this.readable = readable;
+    this.color = color;
     this.stream = stream;
+  }
+
+  private alert(a: Alert): string {
+    return this.readable ? formatAlertEntry(a, this.color) : formatAlert(a, this.color);
   }
 
   write(batch: SinkBatch): Promise<void> {
@@ -102,7 +112,7 @@ class ConsoleSink implements Sink {
     if (this.outputs.has('alerts')) {
       const alerts = batch.alerts;
       for (let i = 0; i < alerts.length; i++) {
-        buf += formatAlert(alerts[i], this.color) + '\n';
+        buf += this.alert(alerts[i]) + '\n';
         if (buf.length >= CHUNK_CHARS) {
           await this.emit(buf);
           buf = '';
@@ -112,7 +122,7 @@ class ConsoleSink implements Sink {
     if (this.outputs.has('shadowAlerts')) {
       const alerts = batch.shadowAlerts;
       for (let i = 0; i < alerts.length; i++) {
-        buf += `[shadow] ${formatAlert(alerts[i], this.color)}\n`;
+        buf += `[shadow] ${this.alert(alerts[i])}\n`;
         if (buf.length >= CHUNK_CHARS) {
           await this.emit(buf);
           buf = '';
@@ -202,6 +212,30 @@ export function formatAlert(alert: Alert, color = false): string {
   if (alert.explanation.length > 0) line += ' \u2014 ' + text(alert.explanation);
   line += ' (id ' + shortId(alert.id) + ')';
   return line;
+}
+
+/**
+ * The entry a person reads on a terminal: the time, severity, detector and key on one line, the
+ * explanation indented on the next.
+ * ```
+ * 10:05:00 HIGH     card-testing  key 4456******2846  observed 8, threshold 8
+ *          payments for card 4456******2846 was 8 in window [...], at or above the threshold 8 (...). Many payments ...
+ * ```
+ * The time is the alert's event time, in UTC as everywhere in Vigie's outputs, with the date when it is
+ * not the day the alert was raised (a backlog, a replay).
+ */
+export function formatAlertEntry(alert: Alert, color = false): string {
+  const sev = alert.severity.toUpperCase().padEnd(8);
+  const iso = isoTime(alert.eventTime);
+  const sameDay = iso.length === 24 && iso.slice(0, 10) === isoTime(alert.detectedAt).slice(0, 10);
+  const time = sameDay ? iso.slice(11, 19) : iso.length === 24 ? `${iso.slice(0, 10)} ${iso.slice(11, 19)}` : iso;
+  let head = time + ' ' + (color ? SEVERITY_COLOR[alert.severity] + sev + RESET : sev) + ' ' + token(alert.detector) + '  key ' + token(alert.key);
+  head += '  observed ' + num(alert.observed) + ', threshold ' + num(alert.threshold);
+  if (alert.suppressed !== undefined) head += ` (${alert.suppressed} repeats suppressed)`;
+  // The detector is already on the first line; explanations start with it.
+  const prefix = alert.detector + ': ';
+  const why = alert.explanation.startsWith(prefix) ? alert.explanation.slice(prefix.length) : alert.explanation;
+  return why.length > 0 ? head + '\n' + ' '.repeat(time.length + 1) + text(why) : head;
 }
 
 /** `2026-01-01T10:05:00.000Z RESULT pipeline=cards key=C0042 window=[10:00:00,10:05:00) final rev=0 count=14 sum=310.5` */

@@ -42,6 +42,11 @@ export interface SinkContext {
   baseDir: string;
   /** Writable stream for console output (process.stdout by default). */
   stdout: NodeJS.WritableStream;
+  /**
+   * A person reads the console (`vigie run` on a terminal, or `--log-format pretty`): console sinks
+   * print each alert as a short entry rather than as one dense line made for grep.
+   */
+  readable?: boolean;
   logger: import('pino').Logger;
   /** The engine's metrics, for sinks that count retries or other sink-specific events. */
   metrics?: import('../src/metrics/registry.js').EngineMetrics;

@@ -1,9 +1,10 @@
 /**
- * Logger factory. Logs are JSON on stderr by default so stdout stays free for data and summaries
- * (`vigie run ... | jq` must see alerts, not log lines).
+ * Logger factory. Logs go to stderr so stdout stays free for data and summaries (`vigie run ... | jq`
+ * must see alerts, not log lines): JSON by default, or the human form of src/log-pretty.ts.
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { VigieError } from './errors.js';
+import { prettyDestination } from './log-pretty.js';
 
 /** Field names whose values must never reach a log. */
 const SECRET_FIELDS = [
@@ -92,9 +93,17 @@ export interface LoggerOptions {
   level?: string;
   /** A stream, or a file descriptor. Default: 2 (stderr). */
   destination?: NodeJS.WritableStream | number;
+  /** `json` (default): one JSON object per line; `pretty`: one readable line per record, for a person. */
+  format?: LogFormat;
+  /** `pretty`: colour the levels. */
+  color?: boolean;
 }
 
-const LEVELS = new Set([...Object.keys(pino.levels.values), 'silent']);
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+export const LOG_LEVELS: readonly string[] = [...Object.keys(pino.levels.values), 'silent'];
+const LEVELS = new Set(LOG_LEVELS);
 
 /** Create the engine logger, with secret redaction. */
 export function createLogger(opts: LoggerOptions = {}): Logger {
@@ -105,8 +114,10 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const dest = opts.destination ?? 2;
   // Synchronous fd writes: logs are low volume (per batch at most), and an async buffer would lose
   // the lines that explain a crash.
+  const out: DestinationStream = typeof dest === 'number' ? pino.destination({ dest, sync: true }) : (dest as DestinationStream);
+  // Rendered after serialisation: the human form shows only what redaction and scrubbing left.
   const stream: DestinationStream =
-    typeof dest === 'number' ? pino.destination({ dest, sync: true }) : (dest as DestinationStream);
+    opts.format === 'pretty' ? prettyDestination(out, { color: opts.color, stacks: level === 'debug' || level === 'trace' }) : out;
   const logger = pino(
     {
       level,

@@ -72,3 +72,61 @@ describe('createLogger', () => {
     expect(silentLogger.isLevelEnabled('fatal')).toBe(false);
   });
 });
+
+describe('createLogger, pretty format', () => {
+  it('writes one readable line per record, not JSON: time, level, message, fields', () => {
+    const out = sink();
+    const log = createLogger({ level: 'info', destination: out.stream, format: 'pretty' });
+    log.info({ source: 'payments', partitions: [0, 1, 2], ok: true }, 'engine started');
+    log.warn('no sink acknowledges writes');
+    const lines = out.raw().trimEnd().split('\n');
+    expect(lines).toHaveLength(2);
+    for (const l of lines) expect(() => JSON.parse(l)).toThrow();
+    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d INFO {2}engine started source=payments partitions=0,1,2 ok=true$/);
+    expect(lines[1]).toMatch(/^\d\d:\d\d:\d\d WARN {2}no sink acknowledges writes$/);
+  });
+
+  it('hides the same secrets as the JSON form', () => {
+    const out = sink();
+    const log = createLogger({ level: 'info', destination: out.stream, format: 'pretty' });
+    log.info(
+      {
+        password: 'hunter2-top',
+        source: { sasl: { username: 'svc-user', password: 'sasl-pass' } },
+        sink: { redis: { password: 'deep-pass' }, secret: 'sink-secret' },
+        headers: { authorization: 'Bearer abc.def' },
+        window: { key: 'C00042' },
+        url: 'redis://vigie:url-pass@cache:6379',
+      },
+      'connecting to redis://admin:msg-pass@cache:6379',
+    );
+    log.child({ token: 'child-token' }).error(new Error('AUTH failed for rediss://u:err-pass@host'));
+    const text = out.raw();
+    for (const secret of ['hunter2-top', 'svc-user', 'sasl-pass', 'deep-pass', 'sink-secret', 'Bearer abc', 'C00042', 'url-pass', 'msg-pass', 'child-token', 'err-pass']) {
+      expect(text).not.toContain(secret);
+    }
+    expect(text).toContain('[redacted]');
+    expect(text).toMatch(/ERROR AUTH failed for rediss:\/\/u:\*\*\*@host/);
+  });
+
+  it('prints an error as its class and message, its stack only at debug level', () => {
+    const quiet = sink();
+    createLogger({ level: 'info', destination: quiet.stream, format: 'pretty' }).error({ err: new TypeError('bad thing') }, 'failed');
+    expect(quiet.raw()).toMatch(/ERROR failed err="TypeError: bad thing"\n$/);
+    expect(quiet.raw()).not.toMatch(/^\s+at /m);
+    const loud = sink();
+    createLogger({ level: 'debug', destination: loud.stream, format: 'pretty' }).error({ err: new TypeError('bad thing') }, 'failed');
+    expect(loud.raw()).toMatch(/^ {4}at /m);
+  });
+
+  it('keeps a record on one line whatever its text holds, and colours levels only when asked', () => {
+    const out = sink();
+    const log = createLogger({ level: 'info', destination: out.stream, format: 'pretty' });
+    log.info({ detail: 'a\nb\u001b[2Jc' }, 'line\nbreak');
+    expect(out.raw().trimEnd().split('\n')).toHaveLength(1);
+    expect(out.raw()).not.toContain('\u001b');
+    const colored = sink();
+    createLogger({ level: 'info', destination: colored.stream, format: 'pretty', color: true }).warn('careful');
+    expect(colored.raw()).toContain('\u001b[33mWARN');
+  });
+});

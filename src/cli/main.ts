@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +11,7 @@ import { configJsonSchemaText, configReference } from '../config/docs.js';
 import { Engine } from '../engine/engine.js';
 import { VigieError, describeError } from '../errors.js';
 import { createGenerator, customersFor, DEFAULT_RATE, SCENARIOS, type Scenario } from '../generator/index.js';
-import { createLogger } from '../log.js';
+import { createLogger, LOG_LEVELS, type LogFormat } from '../log.js';
 import { EngineMetrics } from '../metrics/registry.js';
 import { evalNab, formatNabReport } from '../eval/nab-run.js';
 import { evalFraud, formatFraudReport } from '../eval/fraud.js';
@@ -23,6 +23,7 @@ import { mappingShape } from '../sources/mapping.js';
 import { assignReplayInputs, MSGPACK_EXTENSIONS, parseReplayInput } from '../sources/replay-input.js';
 import { DEFAULT_EVENT_MATCH_MS } from '../backtest/alert-match.js';
 import { formatDuration, parseDuration } from '../time/duration.js';
+import { formatSummaryTable, startStatus } from './run-output.js';
 
 /** Exit codes: 0 success, 1 runtime failure, 2 invalid config or usage. */
 const EXIT_FAILURE = 1;
@@ -41,15 +42,32 @@ function load(file: string): LoadedConfig {
   }
 }
 
+/** How logs are written, from the global options (set before any command runs). */
+const logging: { format: LogFormat; color: boolean } = { format: 'json', color: false };
+
+/**
+ * `auto`: the human form when stdout is a terminal (a person is watching), JSON otherwise (a
+ * pipe, a file, a service manager: something parses it).
+ */
+function chooseLogFormat(option: string): LogFormat {
+  if (option === 'json' || option === 'pretty') return option;
+  return process.stdout.isTTY === true ? 'pretty' : 'json';
+}
+
+function cliLogger() {
+  return createLogger({ format: logging.format, color: logging.color });
+}
+
 async function writeAll(stream: NodeJS.WritableStream, chunk: string | Uint8Array): Promise<void> {
   if (!stream.write(chunk)) await new Promise<void>((r) => stream.once('drain', () => r()));
 }
 
 async function runLive(opts: { config: string; metricsPort?: number; metricsHost?: string }): Promise<void> {
   const loaded = load(opts.config);
-  const logger = createLogger({});
+  const logger = cliLogger();
+  const readable = logging.format === 'pretty';
   const metrics = new EngineMetrics();
-  const engine = new Engine({ loaded, mode: 'live', logger, metrics });
+  const engine = new Engine({ loaded, mode: 'live', logger, metrics, readable });
   const mcfg = loaded.config.metrics;
   const server = mcfg.enabled
     ? await startMetricsServer({
@@ -89,13 +107,18 @@ async function runLive(opts: { config: string; metricsPort?: number; metricsHost
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  const stopStatus = readable ? startStatus(() => engine.progress(), logger) : undefined;
   try {
     const running = engine.run();
     // Not awaited: Redis may be unreachable for a while, the run goes on meanwhile.
     void reloader.start().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'config reload: triggers not started (SIGHUP still reloads the file)'));
     const summary = await running;
-    logger.info({ summary }, 'summary');
+    stopStatus?.();
+    // Scripts and tests parse the JSON line; a person gets a table on the terminal, beside the alerts.
+    if (readable) await writeAll(process.stdout, formatSummaryTable(summary));
+    else logger.info({ summary }, 'summary');
   } finally {
+    stopStatus?.();
     process.off('SIGHUP', onHup);
     await reloader.close();
     await server?.close();
@@ -127,7 +150,7 @@ async function replay(opts: {
 }): Promise<void> {
   const loaded = load(opts.config);
   const variant = opts.compare === undefined ? undefined : load(opts.compare);
-  const logger = createLogger({});
+  const logger = cliLogger();
   const labels = opts.labels === undefined || opts.labels === false ? undefined : { field: opts.labels === true ? 'label' : opts.labels, caseField: 'case' };
   // What-if (--compare), HTML report (--report) and replay from Kafka (--from-kafka): src/backtest/.
   const backtest = await import('../backtest/replay-command.js');
@@ -199,10 +222,26 @@ async function generate(opts: { scenario: Scenario; events: number; seed: number
 }
 
 export function buildCli(): Command {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   const program = new Command('vigie')
     .description('Real-time detection engine: event-time windows, detectors, explained alerts.')
+    .version(pkg.version, '-V, --version', 'print the version of vigie')
+    .addOption(new Option('--log-level <level>', 'least level of the log lines written (default: $VIGIE_LOG_LEVEL, else info); debug also prints the stack of an error').choices(LOG_LEVELS))
+    .addOption(
+      new Option('--log-format <format>', 'logs on stderr: pretty (one readable line each), json (one JSON object each), or auto: pretty when stdout is a terminal, else json')
+        .choices(['auto', 'pretty', 'json'])
+        .default('auto'),
+    )
     .showHelpAfterError()
-    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_INVALID));
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_INVALID))
+    .hook('preAction', () => {
+      const o = program.opts<{ logLevel?: string; logFormat: string }>();
+      // Through the environment, so that everything reading VIGIE_LOG_LEVEL (the loggers, the
+      // error handler's stack) follows the flag.
+      if (o.logLevel !== undefined) process.env.VIGIE_LOG_LEVEL = o.logLevel;
+      logging.format = chooseLogFormat(o.logFormat);
+      logging.color = logging.format === 'pretty' && process.stderr.isTTY === true && !process.env.NO_COLOR;
+    });
 
   program
     .command('run')

@@ -43,6 +43,8 @@ export interface EngineOptions {
   stdin?: NodeJS.ReadableStream;
   /** Where console sinks write (stderr in replay, so stdout carries the summary). */
   stdout?: NodeJS.WritableStream;
+  /** A person reads the console: console sinks print alerts as short entries (see SinkContext.readable). */
+  readable?: boolean;
   labels?: LabelOptions;
   /** Override engine.batchSize. */
   batchSize?: number;
@@ -189,6 +191,22 @@ export class Engine {
     return { ready: reasons.length === 0, reasons };
   }
 
+  /**
+   * The run so far, for a status line: records read, alerts, dead letters, and the lowest watermark
+   * of the tasks that have one (null before any).
+   */
+  progress(): { records: number; alerts: number; deadLetters: number; watermark: number | null } {
+    const s = this.telemetry.summary;
+    let records = 0;
+    for (const src of Object.values(s.sources)) records += src.in;
+    let watermark = Infinity;
+    for (const t of [this.shared, ...this.partitions.tasks.values()]) {
+      const w = t.tracker.watermark;
+      if (Number.isFinite(w) && w < watermark) watermark = w;
+    }
+    return { records, alerts: s.alerts.total, deadLetters: s.deadLetters.total, watermark: Number.isFinite(watermark) ? watermark : null };
+  }
+
   /** Run until the input ends (replay, finite sources) or stop() is called; resolves with the summary. */
   async run(): Promise<Summary> {
     const t0 = performance.now();
@@ -250,7 +268,7 @@ export class Engine {
       this.telemetry.addSource(s.name, s.mapping.dedup !== undefined);
       if (s.scoped && !this.partitions.store) this.logger.warn({ source: s.name }, 'state.store is none: partition state is not checkpointed and is lost on restart');
     }
-    const sinkCtx = { baseDir, stdout: this.opts.stdout ?? process.stdout, logger: this.logger, metrics: this.opts.metrics };
+    const sinkCtx = { baseDir, stdout: this.opts.stdout ?? process.stdout, readable: this.opts.readable, logger: this.logger, metrics: this.opts.metrics };
     this.sinks = this.opts.sinks ?? config.sinks.map((s) => createSink(s, sinkCtx));
     this.opts.metrics?.declare({ sinks: this.sinks.map((s) => ({ name: s.name, outputs: [...s.outputs] })) });
     if (!this.sinks.some((s) => s.acknowledges)) {

@@ -2,7 +2,7 @@
  * Built-in, deterministic, seeded event generators. Same options give the same
  * events (whatever the next() chunking); nothing reads the clock or Math.random.
  */
-import { PaymentsGenerator, type PaymentsOptions } from './payments.js';
+import { PaymentsGenerator, type PaymentsOptions, type PaymentTypology } from './payments.js';
 import { TelemetryGenerator, type TelemetryOptions } from './telemetry.js';
 
 export { PaymentsGenerator, PAYMENT_TYPOLOGIES, PAYMENT_DEFAULTS, CITIES, haversineKm } from './payments.js';
@@ -27,8 +27,10 @@ export interface GeneratorOptions {
   disorderMs?: number;
   customers?: number;
   fraudRate?: number;
+  typologies?: readonly PaymentTypology[];
   services?: number;
   incidentRate?: number;
+  diurnal?: boolean;
 }
 
 /** 2024-01-01T00:00:00Z: the default first event time of generate(). */

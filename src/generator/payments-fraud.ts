@@ -2,20 +2,25 @@
 import type { GenEvent, Rng, TimeQueue } from './rng.js';
 import { CITIES } from './payments-catalog.js';
 import { access, normalPayment, payment, roundTo, transfer } from './payments-events.js';
-import { PAYMENT_TYPOLOGIES, TYPOLOGY_WEIGHTS } from './payments-options.js';
+import { PAYMENT_TYPOLOGIES, TYPOLOGY_WEIGHTS, type PaymentTypology } from './payments-options.js';
 import { cumulative, ipIn, type Customer, type PaymentsPopulation } from './payments-population.js';
 
 const MINUTE = 60_000;
 
 export class FraudCases {
-  private readonly typologyCum = cumulative(PAYMENT_TYPOLOGIES.map((t) => TYPOLOGY_WEIGHTS[t]));
+  private readonly typologies: readonly PaymentTypology[];
+  private readonly typologyCum: Float64Array;
   private readonly fraud: Rng;
   private readonly pop: PaymentsPopulation;
   private readonly scheduled: TimeQueue<GenEvent>;
   private caseCount = 0;
 
   /** `fraud` is shared with the generator, which draws from it whether a case starts: one stream keeps the seed's sequence. */
-  constructor(fraud: Rng, pop: PaymentsPopulation, scheduled: TimeQueue<GenEvent>) {
+  constructor(fraud: Rng, pop: PaymentsPopulation, scheduled: TimeQueue<GenEvent>, typologies: readonly PaymentTypology[] = PAYMENT_TYPOLOGIES) {
+    // In the catalogue's order whatever the order given, so that a set of typologies gives one stream.
+    this.typologies = PAYMENT_TYPOLOGIES.filter((t) => typologies.includes(t));
+    if (this.typologies.length === 0) throw new RangeError('typologies must name at least one fraud typology');
+    this.typologyCum = cumulative(this.typologies.map((t) => TYPOLOGY_WEIGHTS[t]));
     this.fraud = fraud;
     this.pop = pop;
     this.scheduled = scheduled;
@@ -24,7 +29,7 @@ export class FraudCases {
   /** A case of a random typology from event time t0; its events go on the schedule, not out. */
   start(t0: number): void {
     const f = this.fraud;
-    const typ = PAYMENT_TYPOLOGIES[f.weighted(this.typologyCum)];
+    const typ = this.typologies[f.weighted(this.typologyCum)];
     const caseId = `${typ}-${++this.caseCount}`;
     const c = f.pick(this.pop.customers);
     switch (typ) {

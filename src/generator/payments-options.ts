@@ -10,8 +10,12 @@ export interface PaymentsOptions {
   customers?: number;
   /** Probability, per normal event, that a fraud case starts (default 0.002). */
   fraudRate?: number;
+  /** Typologies cases are drawn from, keeping their relative weights (default: all). */
+  typologies?: readonly PaymentTypology[];
   /** Max arrival delay: event times can lag the max seen so far by at most this (default 0). */
   disorderMs?: number;
+  /** Activity follows the customers' local time of day (default true); false: a flat rate. */
+  diurnal?: boolean;
 }
 
 export const PAYMENT_TYPOLOGIES = [

@@ -46,6 +46,7 @@ export class PaymentsGenerator {
   private readonly stage: ArrivalStage;
   private readonly meanGapMs: number;
   private readonly fraudRate: number;
+  private readonly diurnal: boolean;
   /** Time (float ms) and customer of the next normal event. */
   private nt: number;
   private nc!: Customer;
@@ -61,9 +62,10 @@ export class PaymentsGenerator {
     this.traffic = root.fork('payments/traffic');
     this.fraud = root.fork('payments/fraud');
     this.pop = new PaymentsPopulation(root.fork('payments/merchants'), root.fork('payments/customers'), nCustomers);
-    this.cases = new FraudCases(this.fraud, this.pop, this.scheduled);
+    this.cases = new FraudCases(this.fraud, this.pop, this.scheduled, opts.typologies);
 
-    this.meanGapMs = 1000 / (opts.ratePerSecond * DIURNAL_MAX_RATIO);
+    this.diurnal = opts.diurnal ?? true;
+    this.meanGapMs = 1000 / (opts.ratePerSecond * (this.diurnal ? DIURNAL_MAX_RATIO : 1));
     this.nt = opts.start;
     this.advance();
     this.stage = new ArrivalStage(() => this.pull(), opts.disorderMs ?? PAYMENT_DEFAULTS.disorderMs, root.fork('payments/arrival'), 'p-');
@@ -80,6 +82,10 @@ export class PaymentsGenerator {
     for (;;) {
       this.nt += r.exp(1) * this.meanGapMs;
       const c = this.pop.customers[r.weighted(this.pop.custCum)];
+      if (!this.diurnal) {
+        this.nc = c;
+        return;
+      }
       let h = Math.floor((this.nt + c.tzMs) / HOUR) % 24;
       if (h < 0) h += 24;
       if (r.float() < DIURNAL_ACCEPT[h]) {

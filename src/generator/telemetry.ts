@@ -18,6 +18,8 @@ export interface TelemetryOptions {
   incidentRate?: number;
   /** Max arrival delay: event times can lag the max seen so far by at most this (default 0). */
   disorderMs?: number;
+  /** Traffic follows the time of day (default true); false: a flat rate. */
+  diurnal?: boolean;
 }
 
 export const INCIDENT_TYPES = ['error_spike', 'latency_degradation', 'traffic_drop'] as const;
@@ -83,6 +85,7 @@ export class TelemetryGenerator {
   private readonly stage: ArrivalStage;
   private readonly meanGapMs: number;
   private readonly incidentRate: number;
+  private readonly amplitude: number;
   private caseCount = 0;
   /** Event time (float ms) of the last candidate request. */
   private t: number;
@@ -97,7 +100,8 @@ export class TelemetryGenerator {
     this.traffic = root.fork('telemetry/traffic');
     this.incidents = root.fork('telemetry/incidents');
     this.serviceCum = this.setup(root.fork('telemetry/services'), n);
-    this.meanGapMs = 1000 / (opts.ratePerSecond * (1 + DIURNAL_AMPLITUDE));
+    this.amplitude = opts.diurnal === false ? 0 : DIURNAL_AMPLITUDE;
+    this.meanGapMs = 1000 / (opts.ratePerSecond * (1 + this.amplitude));
     this.t = opts.start;
     this.stage = new ArrivalStage(() => this.pull(), opts.disorderMs ?? TELEMETRY_DEFAULTS.disorderMs, root.fork('telemetry/arrival'), 't-');
   }
@@ -150,8 +154,8 @@ export class TelemetryGenerator {
     for (;;) {
       this.t += r.exp(1) * this.meanGapMs;
       const t = this.t;
-      const level = 1 + DIURNAL_AMPLITUDE * Math.sin(twoPiOverDay * (t - 8 * 3_600_000));
-      if (r.float() * (1 + DIURNAL_AMPLITUDE) >= level) continue;
+      const level = 1 + this.amplitude * Math.sin(twoPiOverDay * (t - 8 * 3_600_000));
+      if (r.float() * (1 + this.amplitude) >= level) continue;
       const svc = this.services[r.weighted(this.serviceCum)];
       let inc = svc.incident;
       if (inc !== null && t >= inc.end) inc = svc.incident = null;

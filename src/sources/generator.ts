@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { createGenerator, customersFor, DEFAULT_RATE, SCENARIOS } from '../generator/index.js';
+import { createGenerator, customersFor, DEFAULT_RATE, PAYMENT_DEFAULTS, PAYMENT_TYPOLOGIES, SCENARIOS, TELEMETRY_DEFAULTS } from '../generator/index.js';
 // A stable spread of keys over partitions, the same on every run and machine.
 import { hashString } from '../generator/rng.js';
 import { positiveDurationSchema, durationSchema } from '../time/duration.js';
@@ -22,12 +22,36 @@ export const schema = z
     rate: z.number().positive().optional().describe('Mean events per second of event time (default: 0.15 for payments, 20 for telemetry).'),
     customers: z.number().int().min(10).max(2_000_000).optional().describe('payments: number of customers (default: about 13,000 per event/s, so that normal customers make a few payments a day).'),
     services: z.number().int().min(1).max(1000).optional().describe('telemetry: number of services (default 8).'),
+    fraudRate: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe(`payments: probability, after each normal event, that a fraud case starts (default ${PAYMENT_DEFAULTS.fraudRate}: at 0.15 events/s, a case every hour or so). A demo wants far more: config/demo.yaml has 0.02 at 10 events/s, a case every five seconds.`),
+    typologies: z
+      .array(z.enum(PAYMENT_TYPOLOGIES))
+      .min(1)
+      .optional()
+      .describe('payments: the fraud typologies cases are drawn from, in their usual proportions to one another (default: all). Leave out those no rule of the config is meant to find.'),
+    incidentRate: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe(`telemetry: probability, after each request, that an incident starts on a service (default ${TELEMETRY_DEFAULTS.incidentRate}: at 20 events/s, one every half hour or so).`),
+    diurnal: z
+      .boolean()
+      .default(true)
+      .describe("Traffic follows the time of day (payments: each customer's local hour; telemetry: UTC), so `rate` is a daily mean and the hour decides the actual rate. false: a flat `rate`, whatever the hour (demos)."),
     realtime: z.boolean().default(true).describe('Pace events on the clock, event times starting now. false: as fast as the engine takes them, event times starting at `start`.'),
     start: z.string().datetime({ offset: true }).default('2026-01-01T00:00:00Z').describe('First event time when not realtime (ISO-8601).'),
     events: z.number().int().positive().optional().describe('Stop after this many events (required when not realtime).'),
     partitions: z.number().int().min(1).max(256).default(1).describe('Number of partitions events are spread over, by customer or service: each has its own watermark, as Kafka partitions do.'),
     disorder: durationSchema.default(0).describe('Maximum out-of-orderness of event times within the stream.'),
     tick: positiveDurationSchema.default(100).describe('In realtime, how often due events are released.'),
+    backfill: durationSchema
+      .default(0)
+      .describe('In realtime: event times start this long before now, and the events of that span are released at once (a backlog to catch up on, as after a restart) before the stream follows the clock. Cases that take minutes to unfold (card testing, takeovers, incidents) then show from the first seconds.'),
     ...mappingShape,
   })
   .refine((c) => c.realtime || c.events !== undefined, { message: 'events is required when realtime is false', path: ['events'] });
@@ -59,7 +83,17 @@ export function create(config: Config, ctx: SourceContext): Source {
     async *batches(): AsyncGenerator<RawBatch> {
       const limit = config.events ?? Infinity;
       const rate = config.rate ?? DEFAULT_RATE[config.scenario];
-      const options = { seed: config.seed, ratePerSecond: rate, disorderMs: config.disorder, customers: config.customers ?? customersFor(rate), services: config.services };
+      const options = {
+        seed: config.seed,
+        ratePerSecond: rate,
+        disorderMs: config.disorder,
+        customers: config.customers ?? customersFor(rate),
+        services: config.services,
+        fraudRate: config.fraudRate,
+        typologies: config.typologies,
+        incidentRate: config.incidentRate,
+        diurnal: config.diurnal,
+      };
       let produced = 0;
       if (!config.realtime) {
         const gen = createGenerator(config.scenario, { ...options, start: Date.parse(config.start) });
@@ -70,16 +104,21 @@ export function create(config: Config, ctx: SourceContext): Source {
         }
         return;
       }
-      const gen = createGenerator(config.scenario, { ...options, start: ctx.clock.now() });
+      const gen = createGenerator(config.scenario, { ...options, start: ctx.clock.now() - config.backfill });
       let lookahead: Record<string, unknown>[] = [];
       while (produced < limit && !ctx.signal.aborted) {
         const now = ctx.clock.now();
-        const due: Record<string, unknown>[] = [];
+        let due: Record<string, unknown>[] = [];
         for (;;) {
           if (lookahead.length === 0) lookahead = gen.next(64);
           if ((lookahead[0].ts as number) > now || produced >= limit) break;
           due.push(lookahead.shift() as Record<string, unknown>);
           produced++;
+          // A backfill is a backlog: it goes out in batches of the usual size, not as one huge batch.
+          if (due.length >= ctx.batchSize) {
+            yield* split(due, produced >= limit);
+            due = [];
+          }
         }
         if (due.length > 0) yield* split(due, produced >= limit);
         if (produced >= limit) return;

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { create, formatAlert, formatDeadLetter, formatResult, schema } from '../../sinks/console.js';
+import { create, formatAlert, formatAlertEntry, formatDeadLetter, formatResult, schema } from '../../sinks/console.js';
 import type { SinkBatch, SinkContext } from '../../sinks/types.js';
 import { silentLogger } from '../../src/log.js';
 import type { Alert, DeadLetter, WindowResult } from '../../src/types.js';
@@ -193,5 +193,24 @@ describe('console sink', () => {
     const p = sink.write(batch({ alerts: [alert()] }));
     out.stream.destroy();
     await expect(p).rejects.toThrow();
+  });
+
+  it('for a person: each alert as a short entry, time severity detector key, then the explanation', async () => {
+    const a = alert({ explanation: 'card-testing: payments for card C0042 was 14 in window [...], at or above the threshold 10.' });
+    expect(formatAlertEntry(a)).toBe(
+      '10:05:00 HIGH     card-testing  key C0042  observed 14, threshold 10\n' + '         payments for card C0042 was 14 in window [...], at or above the threshold 10.',
+    );
+    // A backlog or a replay: the event is not from the day the alert was raised.
+    expect(formatAlertEntry(alert({ detectedAt: T + 86_400_000 }))).toMatch(/^2026-01-01 10:05:00 HIGH /);
+    expect(formatAlertEntry(alert({ key: 'a\u001b[2Jb', explanation: 'x\ny' }))).not.toMatch(/\u001b|x\ny/);
+    const out = capture();
+    const sink = create(schema.parse({ name: 'c', type: 'console', outputs: ['alerts', 'shadowAlerts'] }), { ...ctx(out.stream), readable: true });
+    await sink.write(batch({ alerts: [a], shadowAlerts: [alert({ detector: 'new-rule' })] }));
+    const lines = out.text().trimEnd().split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines[0]).toMatch(/^10:05:00 HIGH +card-testing {2}key C0042/);
+    expect(lines[2]).toMatch(/^\[shadow\] 10:05:00 HIGH +new-rule/);
+    // Not on a terminal: no colour unless the config asks for it.
+    expect(out.text()).not.toContain('\u001b');
   });
 });
