@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { pack } from 'msgpackr';
 import { forReplay } from '../backtest/configs.js';
 import { replayOutSinks } from '../backtest/replay-outputs.js';
+import type { ReplayArgs } from '../backtest/replay-command.js';
 import { ConfigError, formatProblem, loadConfig, type LoadedConfig } from '../config/load.js';
 import { configJsonSchemaText, configReference } from '../config/docs.js';
 import { Engine } from '../engine/engine.js';
@@ -133,21 +134,7 @@ function duration(name: string) {
   };
 }
 
-async function replay(opts: {
-  config: string;
-  input?: string[];
-  matchWithin?: number;
-  out?: string;
-  labels?: string | boolean;
-  batchSize?: number;
-  compare?: string;
-  json?: boolean;
-  report?: string;
-  fromKafka?: string;
-  since?: string;
-  until?: string;
-  brokers?: string;
-}): Promise<void> {
+async function replay(opts: ReplayArgs & { config: string; out?: string; labels?: string | boolean; batchSize?: number }): Promise<void> {
   const loaded = load(opts.config);
   const variant = opts.compare === undefined ? undefined : load(opts.compare);
   const logger = cliLogger();
