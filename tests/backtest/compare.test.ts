@@ -325,7 +325,7 @@ describe('vigie replay --compare (what-if)', () => {
     expect(report.a.version).not.toBe(report.b.version);
     expect(report.input).toBe(events);
     // Every detector that raises alerts, in config order (emit: false ones only feed the score).
-    expect(report.detectors.map((d) => d.detector)).toEqual(['card-testing', 'mule-fan-in', 'impossible-travel', 'account-takeover', 'amount-outlier', 'takeover-risk']);
+    expect(report.detectors.map((d) => d.detector)).toEqual(['card-testing', 'mule-fan-in', 'impossible-travel', 'account-takeover', 'takeover-risk']);
     for (const d of report.detectors) {
       expect(Object.keys(d).sort()).toEqual(['a', 'b', 'both', 'detector', 'in', 'keys', 'onlyA', 'onlyB', 'perDay', 'summaries']);
       expect(d.onlyA + d.both).toBe(d.a);

@@ -13,7 +13,7 @@ import { tempDir, vigie } from '../helpers/cli.js';
  */
 const CHROMIUM = '/usr/bin/chromium';
 const A = join('config', 'payments.yaml');
-const DETECTORS = ['card-testing', 'mule-fan-in', 'impossible-travel', 'account-takeover', 'amount-outlier', 'takeover-risk'];
+const DETECTORS = ['card-testing', 'mule-fan-in', 'impossible-travel', 'account-takeover', 'takeover-risk'];
 
 let dir: string;
 let events: string;
