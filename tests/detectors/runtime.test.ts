@@ -5,7 +5,7 @@ import { pipelineSchema } from '../../src/config/pipeline.js';
 import { WatermarkTracker } from '../../src/time/watermark.js';
 import { emptyBatch, type Alert, type Batch, type VEvent } from '../../src/types.js';
 import { viaMsgpack } from '../helpers/detectors.js';
-import { alertId } from '../../src/alerts/alert.js';
+import { alertId } from '../../detectors/alert.js';
 
 const MIN = 60_000;
 const deps = { configVersion: 'v1', detectionTime: (w: number) => (Number.isFinite(w) ? w : -1) };

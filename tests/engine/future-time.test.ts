@@ -18,7 +18,7 @@ async function run(records: Record<string, unknown>[], mode: 'live' | 'replay', 
   const engine = new Engine({ loaded, mode, sources: [src], sinks: [sink], clock });
   const summary = await engine.run();
   return {
-    alerts: sink.alerts.map((a) => `${a.detector}|${a.key}|${a.windowStart ?? ''}|${a.eventTime}`).sort(),
+    alerts: sink.alerts.map((a) => `${a.detector}|${a.key}|${a.window?.start ?? ''}|${a.eventTime}`).sort(),
     summary,
     future: sink.deadLetters.filter((d) => d.reason === 'future_time').length,
   };
