@@ -56,22 +56,30 @@ describe('architecture (docs/architecture.md)', () => {
     expect(cruise(dir, [from.split('/')[0]]).map((v) => v.rule.name)).toContain(rule);
   });
 
-  it('the check fails on a cycle', () => {
-    const dir = join(scratch, 'cycle');
-    mkdirSync(join(dir, 'src', 'engine'), { recursive: true });
-    writeFileSync(join(dir, 'src/engine/a.ts'), "import { b } from './b.js';\nexport const a = b;\n");
-    writeFileSync(join(dir, 'src/engine/b.ts'), "import { a } from './a.js';\nexport const b = () => a;\n");
+  /** A scratch tree of the given files (path -> text), with a tsconfig resolving like the project's. */
+  const tree = (name: string, files: Record<string, string>): string => {
+    const dir = join(scratch, name);
+    for (const [f, text] of Object.entries(files)) {
+      mkdirSync(join(dir, dirname(f)), { recursive: true });
+      writeFileSync(join(dir, f), text);
+    }
     writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext' } }));
+    return dir;
+  };
+
+  it('the check fails on a cycle', () => {
+    const dir = tree('cycle', {
+      'src/engine/a.ts': "import { b } from './b.js';\nexport const a = b;\n",
+      'src/engine/b.ts': "import { a } from './a.js';\nexport const b = () => a;\n",
+    });
     expect(cruise(dir, ['src']).map((v) => v.rule.name)).toContain('no-cycle');
   });
 
   it('a type-only import counts as an import', () => {
-    const dir = join(scratch, 'type-only');
-    mkdirSync(join(dir, 'src', 'util'), { recursive: true });
-    mkdirSync(join(dir, 'src', 'engine'), { recursive: true });
-    writeFileSync(join(dir, 'src/util/a.ts'), "import type { B } from '../engine/b.js';\nexport type A = B;\n");
-    writeFileSync(join(dir, 'src/engine/b.ts'), 'export type B = number;\n');
-    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext' } }));
+    const dir = tree('type-only', {
+      'src/util/a.ts': "import type { B } from '../engine/b.js';\nexport type A = B;\n",
+      'src/engine/b.ts': 'export type B = number;\n',
+    });
     expect(cruise(dir, ['src']).map((v) => v.rule.name)).toContain('ground-imports-nothing-above');
   });
 
