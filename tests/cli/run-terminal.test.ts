@@ -29,7 +29,9 @@ function runDemo(args: string[], terminal = false): Running {
   const argv = ['bin/vigie.js', ...args, 'run', '-c', 'config/demo.yaml', '--metrics-port', '0'];
   const env = { ...process.env, VIGIE_LOG_LEVEL: 'info', NO_COLOR: '1' };
   const child = terminal
-    ? spawn('script', ['-qefc', [process.execPath, ...argv].map((a) => `'${a}'`).join(' '), '/dev/null'], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] })
+    ? // `exec`: the shell `script` starts (dash, when SHELL is unset or /bin/sh) would otherwise stay
+      // the parent, and the typed Ctrl-C would kill it while Vigie stops cleanly.
+      spawn('script', ['-qefc', `exec ${[process.execPath, ...argv].map((a) => `'${a}'`).join(' ')}`, '/dev/null'], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] })
     : spawn(process.execPath, argv, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
