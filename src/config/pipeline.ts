@@ -34,6 +34,20 @@ export const pipelineSchema = z.strictObject({
     .record(z.string(), z.union([scalar, z.array(scalar).min(1)]))
     .optional()
     .describe('Keep only events whose fields equal these values (a list means any of them), e.g. `{ type: payment }`. Others are counted as filtered, not dead-lettered.'),
+  missing: z
+    .record(
+      z.string().min(1),
+      z.union([
+        z.enum(['skip', 'dead-letter']),
+        z.strictObject({ default: scalar.describe('The value the pipeline sees instead.') }),
+      ]),
+    )
+    .optional()
+    .describe(
+      'What this pipeline does with an event (after `where`, before `key`) lacking a field (absent or null): `skip` leaves it out (counted as skipped, not dead-lettered), ' +
+        '`dead-letter` dead-letters it with reason missing_field and the pipeline name, `{ default: value }` gives it that value for this pipeline only. ' +
+        'When several fields are missing, skip comes first, then dead-letter, then the defaults.',
+    ),
   key: z
     .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
     .describe('Field (or list of fields, joined with "|") whose value keys windows and alerts. An event without it is dead-lettered with reason missing_key.'),
@@ -66,10 +80,11 @@ export const pipelineSchema = z.strictObject({
 export type PipelineConfig = z.infer<typeof pipelineSchema>;
 
 /**
- * Hash of the part of a pipeline its window state depends on (key, where, sources, window, aggregates,
+ * Hash of the part of a pipeline its window state depends on (key, where, missing, sources, window, aggregates,
  * evidenceLimit): a hot reload or a checkpoint keeps a pipeline's window state only when it is equal.
  * Detectors are not part of it: each carries its own hash (see DetectorSet).
  */
 export function windowHash(p: PipelineConfig): string {
-  return configHash({ key: p.key, where: p.where ?? null, sources: p.sources ?? null, window: p.window ?? null, aggregates: p.aggregates, evidenceLimit: p.evidenceLimit });
+  // `missing` only when set, so that the hash of a pipeline without it (and its checkpoints) stays as it was.
+  return configHash({ key: p.key, where: p.where ?? null, ...(p.missing === undefined ? {} : { missing: p.missing }), sources: p.sources ?? null, window: p.window ?? null, aggregates: p.aggregates, evidenceLimit: p.evidenceLimit });
 }

@@ -10,6 +10,7 @@ import { SCENARIO_VALUES } from '../generator/values.js';
 import { detectorSchema } from '../../detectors/index.js';
 import { pipelineSchema } from './pipeline.js';
 import { closest } from '../util/suggest.js';
+import { derivationInputs, mappingIssues } from '../sources/mapping.js';
 
 /** Marks (in `params`) the schema issues that come from `checkReferences`. */
 export const REFERENCE_CHECK = 'vigieReferenceCheck';
@@ -166,6 +167,12 @@ export function checkReferences(cfg: unknown): RefIssue[] {
   unique(cfg.sources, 'sources');
   unique(cfg.pipelines, 'pipelines');
   unique(cfg.sinks, 'sinks');
+  if (Array.isArray(cfg.sources)) {
+    cfg.sources.forEach((src, i) => {
+      for (const issue of mappingIssues(src)) out.push({ path: ['sources', i, ...issue.path], message: issue.message });
+    });
+    out.push(...checkMappingPrivacy(cfg));
+  }
 
   const sourceNames = Array.isArray(cfg.sources) ? namesOf(cfg.sources) : undefined;
   const pipelines = Array.isArray(cfg.pipelines) ? cfg.pipelines : [];
@@ -292,6 +299,7 @@ function fieldRefs(p: Obj, i: number): Array<{ path: PropertyKey[]; field: strin
   if (Array.isArray(p.key)) p.key.forEach((k, j) => value(k, [...base, 'key', j]));
   else value(p.key, [...base, 'key']);
   keys(p.where, [...base, 'where']);
+  keys(p.missing, [...base, 'missing']);
   if (Array.isArray(p.alertFields)) p.alertFields.forEach((f, j) => value(f, [...base, 'alertFields', j]));
   if (Array.isArray(p.aggregates)) p.aggregates.forEach((a, j) => isObj(a) && value(a.field, [...base, 'aggregates', j, 'field']));
   if (Array.isArray(p.detectors)) {
@@ -326,7 +334,9 @@ export function checkFieldReferences(cfg: unknown): RefIssue[] {
     const fields = isObj(s.fields) ? Object.keys(s.fields) : [];
     const time = isObj(s.time) && typeof s.time.field === 'string' ? s.time.field : 'ts';
     const id = typeof s.id === 'string' ? s.id : 'id';
-    sources.set(s.name, { fields, implicit: [time, id] });
+    // Fields the mapping makes count as declared.
+    const mapped = [...(isObj(s.rename) ? Object.values(s.rename).filter((f): f is string => typeof f === 'string') : []), ...(isObj(s.derive) ? Object.keys(s.derive) : []), ...(isObj(s.defaults) ? Object.keys(s.defaults) : [])];
+    sources.set(s.name, { fields, implicit: [time, id, ...mapped] });
   }
   cfg.pipelines.forEach((p, i) => {
     if (!isObj(p)) return;
@@ -401,6 +411,39 @@ export function checkPurposeFields(cfg: unknown): RefIssue[] {
         atKey: ref.atKey,
         message: `field "${ref.field}" is not among the fields this pipeline declares for its purpose${hint(ref.field, allowed, `declared: ${allowed.join(', ') || 'none'}`)}`,
       });
+    }
+  });
+  return out;
+}
+
+/**
+ * Pseudonymisation runs after the mapping, on the mapped names. A field renamed to a pseudonymised name
+ * must be pseudonymised under its old name too (dead letters keep the record as it came), and a field
+ * derived from a pseudonymised one must be pseudonymised as well (it carries the identifier).
+ */
+function checkMappingPrivacy(cfg: Obj): RefIssue[] {
+  const out: RefIssue[] = [];
+  const ps = isObj(cfg.privacy) && isObj(cfg.privacy.pseudonymise) ? cfg.privacy.pseudonymise : undefined;
+  if (ps === undefined || !Array.isArray(ps.fields) || !Array.isArray(cfg.sources)) return out;
+  const listed = new Set(ps.fields.filter((f): f is string => typeof f === 'string'));
+  const drop = ps.deadLetters === 'drop';
+  cfg.sources.forEach((s, i) => {
+    if (!isObj(s)) return;
+    const rename = isObj(s.rename) ? Object.entries(s.rename) : [];
+    for (const [from, to] of rename) {
+      if (typeof to !== 'string' || !listed.has(to) || listed.has(from) || drop) continue;
+      const message = from.includes('.')
+        ? `"${from}" becomes the pseudonymised field "${to}", but dead letters keep the record as it came, where a nested value cannot be pseudonymised: set privacy.pseudonymise.deadLetters to drop`
+        : `"${from}" becomes the pseudonymised field "${to}": list "${from}" in privacy.pseudonymise.fields too, so that dead letters (which keep the record as it came) hide it as well`;
+      out.push({ path: ['sources', i, 'rename', from], message });
+    }
+    const derive = isObj(s.derive) ? Object.entries(s.derive) : [];
+    for (const [name, d] of derive) {
+      if (listed.has(name)) continue;
+      const personal = (derivationInputs(d) ?? []).find((f) => listed.has(f));
+      if (personal !== undefined) {
+        out.push({ path: ['sources', i, 'derive', name], message: `derived from the pseudonymised field "${personal}" before pseudonymisation: list "${name}" in privacy.pseudonymise.fields too` });
+      }
     }
   });
   return out;

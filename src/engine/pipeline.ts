@@ -5,6 +5,7 @@ import type { DetectorSet, RestoreMatch } from '../../detectors/runtime.js';
 import { buildPipeline, type BuildDeps } from '../config/build.js';
 import { windowHash, type PipelineConfig } from '../config/pipeline.js';
 import { VigieError } from '../errors.js';
+import { MissingFields } from './missing-fields.js';
 
 /** Counters of one pipeline since they were last taken (the engine reports them once per batch). */
 export interface PipelineCounts {
@@ -14,6 +15,10 @@ export interface PipelineCounts {
   missingKey: number;
   /** Refused by the window's per-key bound (maxWindowsPerKey, maxEventsPerKey). */
   limited: number;
+  /** Dead-lettered by the `missing` policy (reason missing_field). */
+  missingField: number;
+  /** Left out by the `missing` policy (`skip`), not dead-lettered. */
+  skipped: number;
 }
 
 export type PipelineDeps = BuildDeps;
@@ -26,10 +31,11 @@ export class PipelineCore {
   readonly name: string;
   readonly window: WindowCore;
   readonly detectors: DetectorSet;
-  readonly counts: PipelineCounts = { processed: 0, filtered: 0, late: 0, missingKey: 0, limited: 0 };
+  readonly counts: PipelineCounts = { processed: 0, filtered: 0, late: 0, missingKey: 0, limited: 0, missingField: 0, skipped: 0 };
   private readonly sources: ReadonlySet<string> | undefined;
   private readonly where: Array<[string, readonly unknown[]]>;
   private readonly keyFields: readonly string[];
+  private readonly missing: MissingFields | undefined;
   /** The fields declared for the pipeline's purpose (undefined: no restriction). */
   private readonly allowed: readonly string[] | undefined;
   private readonly windowed: boolean;
@@ -46,6 +52,7 @@ export class PipelineCore {
     this.sources = config.sources ? new Set(config.sources) : undefined;
     this.where = Object.entries(config.where ?? {}).map(([f, v]) => [f, Array.isArray(v) ? v : [v]]);
     this.keyFields = Array.isArray(config.key) ? config.key : [config.key];
+    this.missing = MissingFields.of(config);
     this.allowed = config.fields;
     this.windowed = config.window !== undefined;
     const parts = buildPipeline(config, deps, reuse?.window);
@@ -101,6 +108,19 @@ export class PipelineCore {
         c.filtered++;
         continue;
       }
+      if (this.missing !== undefined) {
+        const v = this.missing.judge(e);
+        if (v.action === 'skip') {
+          c.skipped++;
+          continue;
+        }
+        if (v.action === 'dead-letter') {
+          c.missingField++;
+          batch.deadLetters.push(this.deadLetter('missing_field', `missing field${v.fields.length > 1 ? 's' : ''} ${v.fields.map((f) => `"${f}"`).join(', ')}`, e));
+          continue;
+        }
+        e = v.event;
+      }
       const key = this.keyOf(e.payload);
       if (key === undefined) {
         c.missingKey++;
@@ -151,7 +171,7 @@ export class PipelineCore {
   /** Take and reset the counters. */
   takeCounts(): PipelineCounts {
     const out = { ...this.counts };
-    this.counts.processed = this.counts.filtered = this.counts.late = this.counts.missingKey = this.counts.limited = 0;
+    this.counts.processed = this.counts.filtered = this.counts.late = this.counts.missingKey = this.counts.limited = this.counts.missingField = this.counts.skipped = 0;
     return out;
   }
 
@@ -185,7 +205,7 @@ export class PipelineCore {
     this.detectors.restore(snap.detectors);
   }
 
-  private deadLetter(reason: 'missing_key' | 'late' | 'window_limit', detail: string, e: VEvent): DeadLetter {
+  private deadLetter(reason: 'missing_key' | 'missing_field' | 'late' | 'window_limit', detail: string, e: VEvent): DeadLetter {
     return { reason, detail, source: e.source, pipeline: this.name, partition: e.partition, offset: e.offset, raw: e.payload, time: e.time };
   }
 }

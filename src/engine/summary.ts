@@ -17,6 +17,10 @@ export interface PipelineSummary {
   filtered: number;
   late: number;
   missingKey: number;
+  /** Events dead-lettered by the pipeline's `missing` policy (reason missing_field); present when the pipeline has one, or when any. */
+  missingField?: number;
+  /** Events the pipeline's `missing` policy left out (`skip`); present when the pipeline has one, or when any. */
+  skipped?: number;
   /** Events refused by the window's per-key bound (dead-lettered as window_limit); absent when none. */
   windowLimited?: number;
   /** Events handed to event detectors early because more than maxPendingEvents waited; absent when none. */

@@ -75,7 +75,11 @@ export class Telemetry {
     const s = this.summary;
     s.configVersion = version;
     for (const p of config.pipelines) {
-      s.pipelines[p.name] ??= newPipelineSummary();
+      const ps = (s.pipelines[p.name] ??= newPipelineSummary());
+      if (p.missing !== undefined) {
+        ps.missingField ??= 0;
+        ps.skipped ??= 0;
+      }
       for (const d of p.detectors) (s.detectors[d.name] ??= newDetectorSummary(p.name)).pipeline = p.name;
     }
     for (const name of removedDetectors.keys()) s.detectors[name].keys = 0;
@@ -148,7 +152,7 @@ export class Telemetry {
     const m = this.metrics;
     const detectorKeys = new Map<string, number>();
     tasks[0].pipelines.forEach((p, i) => {
-      const c = { processed: 0, filtered: 0, late: 0, missingKey: 0, limited: 0 };
+      const c = { processed: 0, filtered: 0, late: 0, missingKey: 0, limited: 0, missingField: 0, skipped: 0 };
       let open = 0;
       let keys = 0;
       let evicted = 0;
@@ -162,6 +166,8 @@ export class Telemetry {
         c.late += tc.late;
         c.missingKey += tc.missingKey;
         c.limited += tc.limited;
+        c.missingField += tc.missingField;
+        c.skipped += tc.skipped;
         open += tp.window.openWindows;
         keys += tp.window.keyCount;
         const ev = tp.window.evicted ?? 0;
@@ -197,12 +203,15 @@ export class Telemetry {
       ps.late += c.late;
       ps.missingKey += c.missingKey;
       if (c.limited > 0) ps.windowLimited = (ps.windowLimited ?? 0) + c.limited;
+      if (c.missingField > 0) ps.missingField = (ps.missingField ?? 0) + c.missingField;
+      if (c.skipped > 0) ps.skipped = (ps.skipped ?? 0) + c.skipped;
       this.warnIfAllFiltered(p.name, ps);
       if (releasedEarly > 0) ps.releasedEarly = (ps.releasedEarly ?? 0) + releasedEarly;
       this.reportBounds(p.name, { windowKeysEvicted: evicted, windowLimited: c.limited, detectorKeysEvicted: detectorEvicted, releasedEarly });
       if (m) {
         m.eventsProcessed.inc({ pipeline: p.name }, c.processed);
         m.eventsFiltered.inc({ pipeline: p.name }, c.filtered);
+        if (c.skipped > 0) m.eventsSkipped.inc({ pipeline: p.name }, c.skipped);
         m.eventsLate.inc({ pipeline: p.name }, c.late);
         m.openWindows.set({ pipeline: p.name }, open);
         m.stateKeys.set({ pipeline: p.name }, keys);
@@ -259,7 +268,7 @@ export class Telemetry {
    */
   private warnIfAllFiltered(pipeline: string, ps: PipelineSummary): void {
     if (ps.filtered === 0 || this.allFilteredWarned.has(pipeline)) return;
-    if (ps.processed + ps.late + ps.missingKey > 0) {
+    if (ps.processed + ps.late + ps.missingKey + (ps.missingField ?? 0) + (ps.skipped ?? 0) > 0) {
       this.allFilteredWarned.add(pipeline);
       return;
     }

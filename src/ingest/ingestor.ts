@@ -1,6 +1,7 @@
 import { Unpackr } from 'msgpackr';
 import type { DeadLetter, DeadLetterReason, VEvent } from '../types.js';
 import type { Mapping } from '../sources/mapping.js';
+import { mappingStage, type MappingStage } from '../sources/mapping-stage.js';
 import type { RawRecord, RecordFormat } from '../sources/types.js';
 import { parseEventTime } from '../time/timestamp.js';
 import { excerptBytes, textExcerpt } from '../sources/excerpt.js';
@@ -151,6 +152,9 @@ export class Ingestor {
   private readonly declared: Array<[string, string]>;
   private readonly seen = new Map<number, SeenIds>();
   private duplicates = 0;
+  /** Rename, derive, defaults, required (undefined when the mapping has none of them). */
+  private readonly stage: MappingStage | undefined;
+  private readonly missing: string[] = [];
 
   constructor(
     private readonly source: string,
@@ -159,6 +163,7 @@ export class Ingestor {
     private readonly recordMeta?: { keyField?: string; timestampFromRecord: boolean },
   ) {
     this.declared = Object.entries(mapping.fields);
+    this.stage = mappingStage(mapping);
   }
 
   /** Events dropped as duplicates since the last call (the engine counts them per batch). */
@@ -233,11 +238,21 @@ export class Ingestor {
       const what = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? `a ${value.constructor?.name ?? 'non-plain object'}` : typeof value;
       return this.dead(dead, 'not_an_object', `expected an object, got ${what}`, rec, partition);
     }
-    const payload = value as Record<string, unknown>;
+    let payload = value as Record<string, unknown>;
     const bad = checkPayload(payload, 1);
     if (bad !== undefined) return this.dead(dead, 'schema', bad, rec, partition);
     const meta = this.recordMeta;
     if (meta?.keyField !== undefined && rec.key !== undefined) payload[meta.keyField] = rec.key;
+    // Rename, derive, defaults, required: before the time, id, types and dedup read the payload.
+    if (this.stage !== undefined) {
+      const missing = this.missing;
+      payload = this.stage(payload, missing);
+      if (missing.length > 0) {
+        const detail = `missing required field${missing.length > 1 ? 's' : ''} ${missing.map((f) => `"${f}"`).join(', ')}`;
+        missing.length = 0;
+        return this.dead(dead, 'missing_field', detail, rec, partition);
+      }
+    }
     let time: number;
     if (this.mapping.processingTime) {
       time = arrival;

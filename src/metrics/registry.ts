@@ -50,6 +50,7 @@ export class EngineMetrics {
   readonly eventsDuplicate: Counter<'source'>;
   readonly eventsLate: Counter<'pipeline'>;
   readonly eventsFiltered: Counter<'pipeline'>;
+  readonly eventsSkipped: Counter<'pipeline'>;
 
   /** Pipeline watermark, unix seconds. */
   readonly watermark: Gauge;
@@ -142,6 +143,12 @@ export class EngineMetrics {
     this.eventsFiltered = new Counter({
       name: 'vigie_events_filtered_total',
       help: 'Events dropped by a pipeline filter, per pipeline.',
+      labelNames: ['pipeline'],
+      registers,
+    });
+    this.eventsSkipped = new Counter({
+      name: 'vigie_events_skipped_total',
+      help: 'Events a pipeline left out because they lack a field its `missing` policy says to skip, per pipeline (not dead-lettered).',
       labelNames: ['pipeline'],
       registers,
     });
@@ -414,6 +421,7 @@ export class EngineMetrics {
       this.eventsProcessed.inc({ pipeline }, 0);
       this.eventsLate.inc({ pipeline }, 0);
       this.eventsFiltered.inc({ pipeline }, 0);
+      this.eventsSkipped.inc({ pipeline }, 0);
     }
     for (const detector of labels.detectors ?? []) {
       for (const severity of SEVERITIES) this.alerts.inc({ detector, severity }, 0);
