@@ -68,7 +68,7 @@ describe('PipelineCore: where', () => {
     );
     p.process(b);
     expect(b.deadLetters).toEqual([]);
-    expect(p.takeCounts()).toEqual({ processed: 2, filtered: 3, late: 0, missingKey: 0, limited: 0 });
+    expect(p.takeCounts()).toEqual({ processed: 2, filtered: 3, late: 0, missingKey: 0, limited: 0, missingField: 0, skipped: 0 });
     const end = emptyBatch(0);
     end.watermark = Infinity;
     p.process(end);
@@ -91,7 +91,7 @@ describe('PipelineCore: where', () => {
       new Map(),
     );
     p.process(b);
-    expect(p.takeCounts()).toEqual({ processed: 2, filtered: 3, late: 0, missingKey: 0, limited: 0 });
+    expect(p.takeCounts()).toEqual({ processed: 2, filtered: 3, late: 0, missingKey: 0, limited: 0, missingField: 0, skipped: 0 });
   });
 
   it('filtering comes before keying: an event without key that does not match is filtered', () => {
@@ -99,7 +99,7 @@ describe('PipelineCore: where', () => {
     const b = batchOf(new WatermarkTracker({ maxOutOfOrderness: 0, idleTimeout: 0 }), [{ time: 1, payload: { type: 'login' } }], new Map());
     p.process(b);
     expect(b.deadLetters).toEqual([]);
-    expect(p.takeCounts()).toEqual({ processed: 0, filtered: 1, late: 0, missingKey: 0, limited: 0 });
+    expect(p.takeCounts()).toEqual({ processed: 0, filtered: 1, late: 0, missingKey: 0, limited: 0, missingField: 0, skipped: 0 });
   });
 });
 
@@ -118,7 +118,7 @@ describe('PipelineCore: keys', () => {
     ];
     const b = batchOf(t, payloads.map((payload, i) => ({ time: i, payload, partition: 2 })), new Map());
     p.process(b);
-    expect(p.takeCounts()).toEqual({ processed: 0, filtered: 0, late: 0, missingKey: payloads.length, limited: 0 });
+    expect(p.takeCounts()).toEqual({ processed: 0, filtered: 0, late: 0, missingKey: payloads.length, limited: 0, missingField: 0, skipped: 0 });
     expect(b.deadLetters).toHaveLength(payloads.length);
     b.deadLetters.forEach((d, i) => {
       expect(d).toMatchObject({ reason: 'missing_key', pipeline: 'pay', source: 'src', partition: 2, offset: i, time: i });
@@ -141,7 +141,7 @@ describe('PipelineCore: keys', () => {
     );
     b.watermark = Infinity;
     p.process(b);
-    expect(p.takeCounts()).toEqual({ processed: 3, filtered: 0, late: 0, missingKey: 0, limited: 0 });
+    expect(p.takeCounts()).toEqual({ processed: 3, filtered: 0, late: 0, missingKey: 0, limited: 0, missingField: 0, skipped: 0 });
     expect(b.results.map((r) => r.key).sort()).toEqual(['0', 'false', 'x']);
   });
 
@@ -155,7 +155,7 @@ describe('PipelineCore: keys', () => {
     const b = batchOf(new WatermarkTracker({ maxOutOfOrderness: 0, idleTimeout: 0 }), [{ time: 1, payload: { user: 'u1', country: 'FR' } }, { time: 1, payload: { user: 'u1' } }], new Map());
     b.watermark = Infinity;
     p.process(b);
-    expect(p.takeCounts()).toEqual({ processed: 1, filtered: 0, late: 0, missingKey: 1, limited: 0 });
+    expect(p.takeCounts()).toEqual({ processed: 1, filtered: 0, late: 0, missingKey: 1, limited: 0, missingField: 0, skipped: 0 });
     expect(b.results.map((r) => r.key)).toEqual(['u1|FR']);
   });
 });
@@ -178,7 +178,7 @@ describe('PipelineCore: late events', () => {
       offsets,
     );
     p.process(b2);
-    expect(p.takeCounts()).toEqual({ processed: 3, filtered: 0, late: 2, missingKey: 0, limited: 0 });
+    expect(p.takeCounts()).toEqual({ processed: 3, filtered: 0, late: 2, missingKey: 0, limited: 0, missingField: 0, skipped: 0 });
     expect(b2.deadLetters).toHaveLength(2);
     expect(b2.deadLetters[0]).toMatchObject({ reason: 'late', pipeline: 'pay', source: 'src', partition: 0, offset: 2, time: 7, raw: { user: 'u' } });
     expect(b2.deadLetters[1]).toMatchObject({ reason: 'late', pipeline: 'pay', partition: 0, offset: 4, time: 19, raw: { user: 'v' } });
@@ -194,7 +194,7 @@ describe('PipelineCore: late events', () => {
     const t = new WatermarkTracker({ maxOutOfOrderness: 0, idleTimeout: 0 });
     const b = batchOf(t, [{ time: 50, payload: { user: 'u' } }, { time: 1, payload: {} }], new Map());
     p.process(b);
-    expect(p.takeCounts()).toEqual({ processed: 1, filtered: 0, late: 0, missingKey: 1, limited: 0 });
+    expect(p.takeCounts()).toEqual({ processed: 1, filtered: 0, late: 0, missingKey: 1, limited: 0, missingField: 0, skipped: 0 });
     expect(b.deadLetters.map((d) => d.reason)).toEqual(['missing_key']);
   });
 
@@ -204,7 +204,7 @@ describe('PipelineCore: late events', () => {
     // In ONE batch: 3, then 12 (W = 12 closes [0, 10)), then 5: late.
     const b = batchOf(t, [{ time: 3, payload: { user: 'u' } }, { time: 12, payload: { user: 'u' } }, { time: 5, payload: { user: 'u' } }], new Map());
     p.process(b);
-    expect(p.takeCounts()).toEqual({ processed: 2, filtered: 0, late: 1, missingKey: 0, limited: 0 });
+    expect(p.takeCounts()).toEqual({ processed: 2, filtered: 0, late: 1, missingKey: 0, limited: 0, missingField: 0, skipped: 0 });
     expect(b.results).toMatchObject([{ start: 0, end: 10, count: 1 }]);
   });
 
@@ -233,7 +233,7 @@ describe('PipelineCore: sources', () => {
     );
     b.watermark = Infinity;
     p.process(b);
-    expect(p.takeCounts()).toEqual({ processed: 1, filtered: 0, late: 0, missingKey: 0, limited: 0 });
+    expect(p.takeCounts()).toEqual({ processed: 1, filtered: 0, late: 0, missingKey: 0, limited: 0, missingField: 0, skipped: 0 });
     expect(b.deadLetters).toEqual([]);
     expect(b.results).toMatchObject([{ key: 'u', count: 1 }]);
   });
@@ -244,7 +244,7 @@ describe('PipelineCore: counting identity (rule 15)', () => {
     const p = pipeline({});
     p.process(batchOf(new WatermarkTracker({ maxOutOfOrderness: 0, idleTimeout: 0 }), [{ time: 1, payload: { user: 'u' } }], new Map()));
     expect(p.takeCounts().processed).toBe(1);
-    expect(p.takeCounts()).toEqual({ processed: 0, filtered: 0, late: 0, missingKey: 0, limited: 0 });
+    expect(p.takeCounts()).toEqual({ processed: 0, filtered: 0, late: 0, missingKey: 0, limited: 0, missingField: 0, skipped: 0 });
   });
 
   it('property: processed + filtered + late + missingKey == events routed; dead letters == late + missingKey', () => {

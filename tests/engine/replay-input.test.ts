@@ -37,6 +37,10 @@ sources:
     fields: { amount: number, card: string }
     maxEventBytes: 500
     dedup: { horizon: 1h, maxIds: 7 }
+    rename: { cust_id: customer }
+    derive: { person: { concat: [country, nid] } }
+    defaults: { channel: web }
+    required: [customer]
   - { name: telemetry, type: stdin }
 ${PIPELINES}`);
 
