@@ -51,16 +51,11 @@ function withoutNested(obj: Obj, parts: readonly string[], i: number): Obj {
   return copy;
 }
 
-/** Remove what `path` read from `out` (a copy the stage owns at the top level). */
-function remove(out: Obj, p: FieldPath): void {
-  if (Object.hasOwn(out, p.name)) {
-    delete out[p.name];
-    return;
-  }
-  if (p.parts === undefined) return;
-  const top = out[p.parts[0]];
-  if (!Object.hasOwn(out, p.parts[0]) || !isPlainObject(top)) return;
-  out[p.parts[0]] = withoutNested(top, p.parts, 1);
+/** Remove a nested value that a rename read from `out` (a copy the stage owns at the top level). */
+function removeNested(out: Obj, parts: readonly string[]): void {
+  const top = out[parts[0]];
+  if (!Object.hasOwn(out, parts[0]) || !isPlainObject(top)) return;
+  out[parts[0]] = withoutNested(top, parts, 1);
 }
 
 type Derive = (payload: Obj) => unknown;
@@ -113,12 +108,28 @@ export function mappingStage(m: Pick<Mapping, 'rename' | 'derive' | 'defaults' |
   const required = m.required ?? [];
   if (renames.length + derives.length + defaults.length + required.length === 0) return undefined;
   const copies = renames.length + derives.length + defaults.length > 0;
+  /** Top-level names renames read as they are (a dotted name too, when the record has a field of that exact name). */
+  const renamedTop = new Set(renames.map(([p]) => p.name));
   const values: unknown[] = new Array(renames.length);
   return (payload, missing) => {
-    const out = copies ? { ...payload } : payload;
     // Renames read the record as it came (all at once), then move what they read (a null is dropped, not moved).
-    for (let i = 0; i < renames.length; i++) values[i] = readPath(payload, renames[i][0]);
-    for (let i = 0; i < renames.length; i++) if (values[i] !== undefined) remove(out, renames[i][0]);
+    // The copy is built without the renamed fields rather than by deleting them (faster objects).
+    let out = payload;
+    if (copies) {
+      out = {};
+      for (const k of Object.keys(payload)) {
+        if (renamedTop.has(k)) continue;
+        // The ingestor refuses `__proto__` keys before this stage; as a pure function, never reach a prototype.
+        if (k === '__proto__') Object.defineProperty(out, k, { value: payload[k], enumerable: true, writable: true, configurable: true });
+        else out[k] = payload[k];
+      }
+    }
+    for (let i = 0; i < renames.length; i++) {
+      const p = renames[i][0];
+      const v = readPath(payload, p);
+      values[i] = v;
+      if (v !== undefined && p.parts !== undefined && !Object.hasOwn(payload, p.name)) removeNested(out, p.parts);
+    }
     for (let i = 0; i < renames.length; i++) {
       if (!absent(values[i])) out[renames[i][1]] = values[i];
       values[i] = undefined;
@@ -127,8 +138,8 @@ export function mappingStage(m: Pick<Mapping, 'rename' | 'derive' | 'defaults' |
     for (let i = 0; i < derives.length; i++) {
       const [name, derive] = derives[i];
       const v = derive(out);
-      if (v === undefined) delete out[name];
-      else out[name] = v;
+      if (v !== undefined) out[name] = v;
+      else if (Object.hasOwn(out, name)) delete out[name];
     }
     for (let i = 0; i < defaults.length; i++) {
       const [f, v] = defaults[i];
