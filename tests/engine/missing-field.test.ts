@@ -217,3 +217,32 @@ describe('MissingFields (pure)', () => {
     expect((m.judge(full) as { event: VEvent }).event).toBe(full);
   });
 });
+
+describe('missing: config', () => {
+  const refused = (pipelineExtra: string): string => {
+    try {
+      config(`
+sources: [{ name: in, type: stdin }]
+pipelines:
+  - { name: p, key: customer, detectors: [{ name: d, type: first-seen, field: device }], ${pipelineExtra} }
+`);
+      return '';
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
+
+  it('accepts skip, dead-letter and { default: scalar }', () => {
+    expect(refused('missing: { device: skip, amount: dead-letter, channel: { default: web }, n: { default: 0 } }')).toBe('');
+  });
+
+  it('refuses other policies with the path and a suggestion', () => {
+    expect(refused('missing: { device: skipp }')).toMatch(/pipelines\[0\]\.missing\.device: .*did you mean "skip"\?/);
+    expect(refused('missing: { device: { default: [1] } }')).toContain('pipelines[0].missing.device');
+    expect(refused('missing: { device: { value: 1 } }')).toContain('pipelines[0].missing.device');
+  });
+
+  it('a pipeline declaring its fields (purpose) may only name those in missing', () => {
+    expect(refused('fields: [customer, device], missing: { amount: skip }')).toContain('pipelines[0].missing.amount: field "amount" is not among the fields this pipeline declares for its purpose');
+  });
+});
