@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { Ingestor } from '../../src/ingest/ingestor.js';
 import { mappingSchema, type Mapping } from '../../src/sources/mapping.js';
 import { mappingStage, readPath } from '../../src/sources/mapping-stage.js';
@@ -197,5 +198,18 @@ describe('mapping options: invalid configs are refused with a path and a reason'
 
   it('the memory source refuses the same mappings', () => {
     expect(() => mappingSchema.parse({ rename: { a: 'c', b: 'c' } })).toThrow(/are both renamed to/);
+  });
+});
+
+describe('docs/mapping.md', () => {
+  it('its example is a full valid config', () => {
+    const text = readFileSync(new URL('../../docs/mapping.md', import.meta.url), 'utf8');
+    const yaml = /```yaml\n(name: customers[\s\S]*?)```/.exec(text)?.[1];
+    expect(yaml).toBeDefined();
+    const loaded = parseConfig(yaml!, 'docs/mapping.md');
+    expect(loaded.config.sources.map((s) => (s as { rename?: unknown }).rename)).toEqual([
+      { cust_id: 'customer', 'address.country': 'country' },
+      { 'client.id': 'customer', 'client.device': 'device' },
+    ]);
   });
 });
