@@ -42,24 +42,35 @@ export const resultKey = (r: OutLine): string => JSON.stringify([r.pipeline, r.k
 /** Identity of an alert: its id (rule 12: detector, key, window or event, revision). */
 export const alertKey = (a: OutLine): string => String(a.id);
 
-/** Results and alerts of a run, as sets of their identities. */
+/** Results and alerts of a run: the identities of its results, and its alert ids with what each is about (for diffs). */
 export interface Outputs {
   results: Set<string>;
-  alerts: Set<string>;
+  alerts: Map<string, string>;
 }
+
+/** What an alert is about, in one line: detector, pipeline, key, window or event time, revision. */
+const aboutAlert = (a: OutLine): string =>
+  `${String(a.detector)} (${String(a.pipeline)}) key ${String(a.key)} ${a.window ? `window [${a.window.start}, ${a.window.end})` : `event at ${String(a.eventTime)}`} revision ${String(a.revision)}`;
 
 /** The outputs among `lines` that `keep` accepts (default: all), as sets. */
 export function outputsOf(lines: readonly OutLine[], keep: (l: OutLine) => boolean = () => true): Outputs {
   const kept = lines.filter(keep);
   return {
     results: new Set(kept.filter((l) => l.kind === 'result').map(resultKey)),
-    alerts: new Set(kept.filter((l) => l.kind === 'alert').map(alertKey)),
+    alerts: new Map(kept.filter((l) => l.kind === 'alert').map((a) => [alertKey(a), aboutAlert(a)])),
   };
 }
 
 /** `expected` minus `actual` and `actual` minus `expected`. */
-export function setDiff(expected: ReadonlySet<string>, actual: ReadonlySet<string>): { missing: string[]; extra: string[] } {
-  return { missing: [...expected].filter((x) => !actual.has(x)), extra: [...actual].filter((x) => !expected.has(x)) };
+export function setDiff(expected: ReadonlySet<string> | ReadonlyMap<string, unknown>, actual: ReadonlySet<string> | ReadonlyMap<string, unknown>): { missing: string[]; extra: string[] } {
+  return { missing: [...expected.keys()].filter((x) => !actual.has(x)), extra: [...actual.keys()].filter((x) => !expected.has(x)) };
+}
+
+/** Whether `actual` holds every result and alert of `expected` (it may hold more). */
+export function covers(actual: Outputs, expected: Outputs): boolean {
+  for (const r of expected.results) if (!actual.results.has(r)) return false;
+  for (const a of expected.alerts.keys()) if (!actual.alerts.has(a)) return false;
+  return true;
 }
 
 /**
@@ -72,8 +83,9 @@ export function diffOutputs(expected: Outputs, actual: Outputs, limit = 10): str
     const { missing, extra } = setDiff(expected[kind], actual[kind]);
     if (missing.length === 0 && extra.length === 0) continue;
     parts.push(`${kind}: expected ${expected[kind].size}, got ${actual[kind].size}; ${missing.length} missing, ${extra.length} extra`);
-    if (missing.length > 0) parts.push(`  first missing:\n${missing.sort().slice(0, limit).map((m) => `    - ${m}`).join('\n')}`);
-    if (extra.length > 0) parts.push(`  first extra:\n${extra.sort().slice(0, limit).map((m) => `    + ${m}`).join('\n')}`);
+    const show = (x: string, from: Outputs) => (kind === 'alerts' ? `${x}: ${from.alerts.get(x) ?? ''}` : x);
+    if (missing.length > 0) parts.push(`  first missing:\n${missing.sort().slice(0, limit).map((m) => `    - ${show(m, expected)}`).join('\n')}`);
+    if (extra.length > 0) parts.push(`  first extra:\n${extra.sort().slice(0, limit).map((m) => `    + ${show(m, actual)}`).join('\n')}`);
   }
   return parts.join('\n');
 }

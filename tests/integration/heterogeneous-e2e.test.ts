@@ -24,7 +24,7 @@ import { Redis } from 'ioredis';
 import { Partitioners } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/cli.js';
-import { diffOutputs, Fleet, jsonlSinkYaml, outputsOf, replay, type OutLine, type Outputs } from '../helpers/fleet.js';
+import { covers, diffOutputs, Fleet, jsonlSinkYaml, outputsOf, replay, type OutLine, type Outputs } from '../helpers/fleet.js';
 import { produce, uniqueTopic, withAdmin } from '../helpers/kafka.js';
 import { services } from '../infra/index.js';
 
@@ -305,18 +305,15 @@ describe('three instances on heterogeneous sources', () => {
     const read = await fleet.until((ls) => {
       const seen = new Set(ls.filter((l) => l.kind === 'result' && l.pipeline === 'by-customer').map((l) => JSON.stringify([l.key, l.start])));
       return [...closable].every((k) => seen.has(k));
-    }, 90_000);
-    expect(read, `the input was not read to its end within 90 s\n${fleet.describe()}`).toBe(true);
+    }, 60_000);
+    // Not an assertion: what is missing shows in the comparison below.
+    if (!read) console.warn(`by-customer results still missing after 60 s: going on with the markers\n${fleet.describe()}`);
     await sleep(2000);
     await produce(names.payments, records(events.payments.filter((e) => e.type === 'marker')));
     await produce(names.logins, records(events.logins.filter((e) => e.type === 'marker')));
 
     // Then everything the replay has, plus a moment for anything extra (a repeated id is no extra).
-    const complete = (ls: OutLine[]) => {
-      const got = outputsOf(ls, ofData);
-      return [...expected.results].every((x) => got.results.has(x)) && [...expected.alerts].every((x) => got.alerts.has(x));
-    };
-    await fleet.until(complete, 120_000);
+    await fleet.until((ls) => covers(outputsOf(ls, ofData), expected), 90_000);
     await sleep(1500);
     await fleet.stopAll('SIGTERM', 20_000);
     const diff = diffOutputs(expected, fleet.outputs(ofData));
