@@ -211,6 +211,9 @@ beforeAll(async () => {
   const id = uniqueTopic('e2e');
   names = { payments: `${id}-payments`, logins: `${id}-logins`, terminals: `${id}-terminals`, group: `${id}-g`, prefix: `vigie-test-${id}` };
   events = generateEvents();
+  // The markers reach every partition of both topics (a repartitioned stream is checked by its results).
+  const markerParts = new Set(events.payments.filter((e) => e.type === 'marker').map((e) => partitionOf(names.payments, String(e.customer))));
+  expect(markerParts.size).toBe(PARTITIONS);
   await withAdmin((admin) =>
     admin.createTopics({
       waitForLeaders: true,
