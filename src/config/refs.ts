@@ -11,6 +11,7 @@ import { detectorSchema } from '../../detectors/index.js';
 import { pipelineSchema } from './pipeline.js';
 import { closest } from '../util/suggest.js';
 import { derivationInputs, mappingIssues } from '../sources/mapping.js';
+import { checkKafkaGroups } from './refs-kafka.js';
 
 /** Marks (in `params`) the schema issues that come from `checkReferences`. */
 export const REFERENCE_CHECK = 'vigieReferenceCheck';
@@ -172,6 +173,7 @@ export function checkReferences(cfg: unknown): RefIssue[] {
       for (const issue of mappingIssues(src)) out.push({ path: ['sources', i, ...issue.path], message: issue.message });
     });
     out.push(...checkMappingPrivacy(cfg));
+    out.push(...checkKafkaGroups(cfg.sources));
   }
 
   const sourceNames = Array.isArray(cfg.sources) ? namesOf(cfg.sources) : undefined;
