@@ -191,6 +191,18 @@ export function checkReferences(cfg: unknown): RefIssue[] {
       });
     }
 
+    if (sourceNames !== undefined && isObj(p.join)) {
+      for (const side of ['left', 'right'] as const) {
+        const js = p.join[side];
+        if (!isObj(js) || !Array.isArray(js.sources)) continue;
+        js.sources.forEach((s, j) => {
+          if (typeof s === 'string' && !sourceNames.includes(s)) {
+            out.push({ path: ['pipelines', i, 'join', side, 'sources', j], message: `unknown source "${s}"${hint(s, sourceNames, `defined: ${sourceNames.join(', ') || 'none'}`)}` });
+          }
+        });
+      }
+    }
+
     // Aggregates: absent means none, unless a misspelt key probably holds them.
     const aggregates = p.aggregates === undefined ? (misspells(p, PIPELINE_KEYS, 'aggregates') ? undefined : []) : Array.isArray(p.aggregates) ? p.aggregates : undefined;
     const aggNames = new Set<string>();
@@ -251,6 +263,28 @@ export function checkReferences(cfg: unknown): RefIssue[] {
     out.push(...circles(dependsOn));
   });
   out.push(...checkPurposeFields(cfg));
+  pipelines.forEach((p, i) => isObj(p) && out.push(...checkJoinedFields(p, i)));
+  return out;
+}
+
+/**
+ * After a join, a pipeline's where, aggregates, detectors and alertFields see joined events, whose
+ * fields are the key and `<as>.<field>`: a plain field name there would never be found.
+ */
+function checkJoinedFields(p: Obj, i: number): RefIssue[] {
+  const j = p.join;
+  if (!isObj(j) || !isObj(j.left) || !isObj(j.right) || typeof j.left.as !== 'string' || typeof j.right.as !== 'string') return [];
+  const names = [j.left.as, j.right.as];
+  const keys = Array.isArray(p.key) ? p.key : [p.key];
+  const out: RefIssue[] = [];
+  for (const ref of fieldRefs({ ...p, join: undefined }, i)) {
+    if (ref.path[2] === 'key' || keys.includes(ref.field) || names.some((n) => ref.field.startsWith(`${n}.`))) continue;
+    out.push({
+      path: ref.path,
+      atKey: ref.atKey,
+      message: `field "${ref.field}" is not a field of the joined events, which carry the key and each side's fields as "<as>.<field>" (did you mean ${names.map((n) => `"${n}.${ref.field}"`).join(' or ')}?)`,
+    });
+  }
   return out;
 }
 
@@ -308,7 +342,23 @@ function fieldRefs(p: Obj, i: number): Array<{ path: PropertyKey[]; field: strin
       if (Array.isArray(d.steps)) d.steps.forEach((s, k) => isObj(s) && keys(s.match, [...at, 'steps', k, 'match']));
     });
   }
-  return out;
+  if (!isObj(p.join)) return out;
+  // After a join, fields are named `<as>.<field>`: judged as the input field they come from.
+  const j = p.join;
+  const sides = [j.left, j.right].map((s) => (isObj(s) && typeof s.as === 'string' ? `${s.as}.` : undefined));
+  const joined: typeof out = [];
+  for (const ref of out) {
+    const prefix = sides.find((x) => x !== undefined && ref.field.startsWith(x));
+    if (prefix === undefined) joined.push(ref);
+    else if (!(prefix === sides[1] && ref.field === `${prefix}matched`)) joined.push({ ...ref, field: ref.field.slice(prefix.length) });
+  }
+  const n = out.length;
+  for (const side of ['left', 'right'] as const) {
+    const js = j[side];
+    if (isObj(js)) keys(js.where, [...base, 'join', side, 'where']);
+  }
+  for (const list of ['differ', 'equal'] as const) if (Array.isArray(j[list])) j[list].forEach((f, k) => value(f, [...base, 'join', list, k]));
+  return joined.concat(out.slice(n));
 }
 
 /**
