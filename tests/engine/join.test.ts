@@ -218,3 +218,56 @@ metrics: { enabled: false }
     expect(summary.pipelines['pay-after-login']).toMatchObject({ processed: 10, filtered: 0, late: 0 });
   });
 });
+
+describe('join configs: cross checks', () => {
+  const base = (pipeline: string) => `
+sources:
+  - { name: logins, type: ndjson-file, path: logins.ndjson }
+  - { name: payments, type: ndjson-file, path: payments.ndjson }
+pipelines:
+${pipeline}
+sinks: [{ name: c, type: console }]
+`;
+  const problems = (yaml: string): string => {
+    try {
+      config(yaml);
+      return '';
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
+
+  it('names unknown side sources and plain field names after a join, with a suggestion', () => {
+    const msg = problems(
+      base(`  - name: j
+    join:
+      left: { sources: [logins], as: login }
+      right: { sources: [paymnts], as: payment }
+      between: { lower: 0, upper: 10m }
+    key: user
+    window: { type: tumbling, size: 1h }
+    aggregates: [{ name: total, fn: sum, field: amount }]`),
+    );
+    expect(msg).toMatch(/unknown source "paymnts" \(did you mean "payments"\?/);
+    expect(msg).toMatch(/field "amount" is not a field of the joined events.*did you mean "login.amount" or "payment.amount"\?/);
+  });
+
+  it('purpose fields: joined names count as the input field they come from; join fields must be declared', () => {
+    const pipeline = (fields: string) => `  - name: j
+    fields: [${fields}]
+    join:
+      left: { sources: [logins], where: { kind: login }, as: login }
+      right: { sources: [payments], as: payment }
+      between: { lower: 0, upper: 10m }
+      differ: [device]
+    key: user
+    where: { payment.matched: true }
+    window: { type: tumbling, size: 1h }
+    aggregates: [{ name: total, fn: sum, field: payment.amount }]`;
+    expect(problems(base(pipeline('user, device, amount, kind')))).toBe('');
+    const msg = problems(base(pipeline('user, amount')));
+    expect(msg).toMatch(/field "kind" is not among the fields this pipeline declares/);
+    expect(msg).toMatch(/field "device" is not among the fields this pipeline declares/);
+    expect(msg).not.toMatch(/"amount" is not among/);
+  });
+});
