@@ -39,7 +39,7 @@ export const pipelineSchema = z.strictObject({
     .optional()
     .describe(
       'An event-time interval join of two sides of the input (e.g. logins and payments) on the pipeline key. Its joined events, with each side\'s fields under `<as>.<field>`, ' +
-        'go through `where`, the window and the detectors instead of the input events. See docs/joins.md.',
+        'go through `where`, the window and the detectors instead of the input events.',
     ),
   key: z
     .union([z.string().min(1), z.array(z.string().min(1)).min(1)])

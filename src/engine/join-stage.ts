@@ -1,7 +1,7 @@
 /**
  * The join stage of a pipeline: sorts input events into the two sides of its interval join, keys them
  * and hands them to the join core; what comes out (pairs, and left rows alone for a left join) goes
- * on through the rest of the pipeline like any event. See docs/joins.md.
+ * on through the rest of the pipeline like any event.
  */
 import type { Batch, DeadLetter, VEvent } from '../types.js';
 import { IntervalJoinCore, LEFT, RIGHT, type JoinConfig, type JoinSide, type JoinSnapshot } from '../../operators/interval-join.js';
