@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { PipelineCore } from '../../src/engine/pipeline.js';
-import { pipelineSchema } from '../../src/config/pipeline.js';
+import { pipelineSchema, windowHash } from '../../src/config/pipeline.js';
 import { WatermarkTracker } from '../../src/time/watermark.js';
 import { emptyBatch, type Batch, type VEvent, type WindowResult } from '../../src/types.js';
 import { Engine } from '../../src/engine/engine.js';
@@ -149,6 +149,65 @@ describe('join in a pipeline', () => {
     expect(q.takeCounts()).toEqual({ processed: 10, filtered: 1, late: 1, missingKey: 1, limited: 1 });
     const results = batches.flatMap((b) => b.results).map((r) => `${r.key}|${r.start}|${r.count}|${r.evidence.join(',')}`).sort();
     expect(results).toEqual(['a|0|2|0-1+1-0,0-2+1-0', 'b|200|1|0-4+1-1', 'c|200|1|0-5+', 'd|400|1|0-6+']);
+  });
+
+  it('a left join without a window: event detectors see every joined event and every left row alone, none late', () => {
+    const r = rng(11);
+    const int = (n: number) => Math.floor(r() * n);
+    for (let run = 0; run < 20; run++) {
+      const events: VEvent[] = [];
+      const offs = [0, 0];
+      const maxes = [-Infinity, -Infinity];
+      for (let i = 0; i < 60; i++) {
+        const side = int(2);
+        const time = Math.max(1000 + i * 5 - int(10), maxes[side] - 10);
+        maxes[side] = Math.max(maxes[side], time);
+        events.push({ time, id: `${side}-${offs[side]}`, partition: side, offset: offs[side]++, source: side === 0 ? 'logins' : 'payments', payload: { user: `u${int(3)}` } });
+      }
+      const p = new PipelineCore(
+        pipelineSchema.parse({ name: 'j', key: 'user', join: { ...JOIN, between: { lower: -5, upper: 20 }, type: 'left' }, detectors: [{ name: 'each', type: 'velocity', lookback: 1, value: 1, cooldown: 0 }] }),
+        deps,
+      );
+      const { batches } = feed(p, events, () => r() < 0.3, 10);
+      const logins = events.filter((e) => e.partition === 0);
+      const payments = events.filter((e) => e.partition === 1);
+      let expected = 0;
+      for (const l of logins) {
+        const n = payments.filter((q) => q.payload.user === l.payload.user && q.time - l.time >= -5 && q.time - l.time <= 20).length;
+        expected += n === 0 ? 1 : n;
+      }
+      expect(batches.flatMap((b) => b.deadLetters)).toEqual([]);
+      expect(batches.flatMap((b) => b.alerts)).toHaveLength(expected);
+    }
+  });
+
+  it('a hot reload keeps the join rows when the join is unchanged, and starts an empty join when it changed', () => {
+    const cfg = { join: { ...JOIN, between: { lower: 0, upper: 50 } } };
+    const ev = (partition: number, offset: number, time: number): VEvent => ({ time, id: `${partition}-${offset}`, partition, offset, source: partition === 0 ? 'logins' : 'payments', payload: { user: 'a', v: 1 } });
+    const run = (next: Record<string, unknown>) => {
+      const tracker = new WatermarkTracker({ maxOutOfOrderness: 0, idleTimeout: 0 });
+      const batch = (es: VEvent[]) => {
+        const b = emptyBatch(0);
+        b.events = es;
+        b.wm = Float64Array.from(es, (e) => tracker.observe(e.partition, e.time, 0));
+        b.watermark = tracker.watermark;
+        return b;
+      };
+      const before = pipeline(cfg);
+      before.process(batch([ev(0, 0, 10), ev(1, 0, 12)]));
+      const nextCfg = pipelineSchema.parse({ name: 'j', key: 'user', window: { type: 'tumbling', size: 100 }, aggregates: [{ name: 'n', fn: 'count' }, { name: 's', fn: 'sum', field: 'login.v' }], ...next });
+      // As the reload does: the window core is kept when the window part (join included) is unchanged.
+      const after = new PipelineCore(nextCfg, deps, windowHash(nextCfg) === before.windowHash ? { window: before.window } : undefined);
+      after.carryOver(before);
+      const b = batch([ev(1, 1, 30)]);
+      after.process(b);
+      const end = emptyBatch(0);
+      end.watermark = Infinity;
+      after.process(end);
+      return end.results.map((x) => `${x.count}|${x.evidence.join(',')}`);
+    };
+    expect(run(cfg)).toEqual(['2|0-0+1-0,0-0+1-1']);
+    expect(run({ join: { ...JOIN, between: { lower: 0, upper: 40 } } })).toEqual([]);
   });
 
   it('refuses bad join configs with path and reason', () => {
