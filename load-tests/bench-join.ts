@@ -1,7 +1,8 @@
 /**
  * Throughput of the interval join core alone: 1M rows (half left, half right) over 10k keys, event
  * time 10 rows per second with up to 5 s of disorder, the watermark moved at the end of each batch of
- * 1000 rows, join interval [0, 10m]. Run: `npm run build && node dist/load-tests/bench-join.js [rows] [keys]`.
+ * 1000 rows, join interval [0, 10m].
+ * Run: `npm run build && node --max-semi-space-size=64 dist/load-tests/bench-join.js [rows] [keys]`.
  */
 import { IntervalJoinCore, LEFT, RIGHT, joinSchema } from '../operators/interval-join.js';
 import type { VEvent } from '../src/types.js';
