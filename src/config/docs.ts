@@ -373,6 +373,7 @@ export function configReference(): string {
     source: (t: string) => `Source \`${t}\``,
     pipelines: 'Pipelines',
     windows: 'Windows',
+    join: 'Join',
     window: (t: string) => `Window \`${t}\``,
     aggregates: 'Aggregates',
     aggregate: (t: string) => `Aggregate \`${t}\``,
@@ -449,6 +450,7 @@ export function configReference(): string {
       table(pipeline, {
         types: {
           window: `object, see ${link(h.windows, 'windows')}`,
+          join: `object, see ${link(h.join, 'join')}`,
           aggregates: `${nonEmpty(pipeline.properties.aggregates)}list of ${link(h.aggregates, 'aggregates')}`,
           detectors: `${nonEmpty(pipeline.properties.detectors)}list of ${link(h.detectors, 'detectors')}`,
         },
@@ -456,6 +458,7 @@ export function configReference(): string {
     ),
   );
 
+  parts.push(section(2, h.join, prose(pipeline.properties.join.description ?? ''), table(objectNode(pipeline.properties.join), { expand: true })));
   parts.push(section(2, h.windows, `A pipeline's \`window\`; its \`type\` selects one of ${typeLinks(windowTypes, h.window)}.`));
   for (const t of windowTypes) {
     const v = variant(windows, 'type', t);

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { aggregateSchema } from '../../operators/aggregates/index.js';
 import { windowSchema } from '../../operators/index.js';
 import { detectorSchema } from '../../detectors/index.js';
+import { joinSchema } from '../../operators/interval-join.js';
 import { configHash } from '../util/json.js';
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
@@ -48,6 +49,12 @@ export const pipelineSchema = z.strictObject({
         '`dead-letter` dead-letters it with reason missing_field and the pipeline name, `{ default: value }` gives it that value for this pipeline only. ' +
         'When several fields are missing, skip comes first, then dead-letter, then the defaults.',
     ),
+  join: joinSchema
+    .optional()
+    .describe(
+      'An event-time interval join of two sides of the input (e.g. logins and payments) on the pipeline key. Its joined events, with each side\'s fields under `<as>.<field>`, ' +
+        'go through `where`, the window and the detectors instead of the input events.',
+    ),
   key: z
     .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
     .describe('Field (or list of fields, joined with "|") whose value keys windows and alerts. An event without it is dead-lettered with reason missing_key.'),
@@ -76,15 +83,31 @@ export const pipelineSchema = z.strictObject({
     if (p.window === undefined && p.detectors.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['detectors'], message: 'a pipeline without a window needs at least one detector' });
     }
+    if (p.join !== undefined && p.sources !== undefined) {
+      for (const side of ['left', 'right'] as const) {
+        p.join[side].sources?.forEach((s, j) => {
+          if (!p.sources!.includes(s)) ctx.addIssue({ code: 'custom', path: ['join', side, 'sources', j], message: `source "${s}" is not among this pipeline's sources (${p.sources!.join(', ')})` });
+        });
+      }
+    }
   });
 export type PipelineConfig = z.infer<typeof pipelineSchema>;
 
 /**
  * Hash of the part of a pipeline its window state depends on (key, where, missing, sources, window, aggregates,
- * evidenceLimit): a hot reload or a checkpoint keeps a pipeline's window state only when it is equal.
+ * evidenceLimit, join): a hot reload or a checkpoint keeps a pipeline's window state only when it is equal.
  * Detectors are not part of it: each carries its own hash (see DetectorSet).
  */
 export function windowHash(p: PipelineConfig): string {
-  // `missing` only when set, so that the hash of a pipeline without it (and its checkpoints) stays as it was.
-  return configHash({ key: p.key, where: p.where ?? null, ...(p.missing === undefined ? {} : { missing: p.missing }), sources: p.sources ?? null, window: p.window ?? null, aggregates: p.aggregates, evidenceLimit: p.evidenceLimit });
+  // `missing` and `join` only when set, so that the hash of a pipeline without them (and its checkpoints) stays as it was.
+  return configHash({
+    key: p.key,
+    where: p.where ?? null,
+    ...(p.missing === undefined ? {} : { missing: p.missing }),
+    sources: p.sources ?? null,
+    window: p.window ?? null,
+    aggregates: p.aggregates,
+    evidenceLimit: p.evidenceLimit,
+    ...(p.join ? { join: p.join } : {}),
+  });
 }

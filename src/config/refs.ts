@@ -10,8 +10,8 @@ import { SCENARIO_VALUES } from '../generator/values.js';
 import { detectorSchema } from '../../detectors/index.js';
 import { pipelineSchema } from './pipeline.js';
 import { closest } from '../util/suggest.js';
-import { derivationInputs, mappingIssues } from '../sources/mapping.js';
-import { checkKafkaGroups } from './refs-kafka.js';
+import { mappingIssues } from '../sources/mapping.js';
+import { checkKafkaGroups, checkMappingPrivacy } from './refs-sources.js';
 
 /** Marks (in `params`) the schema issues that come from `checkReferences`. */
 export const REFERENCE_CHECK = 'vigieReferenceCheck';
@@ -200,6 +200,18 @@ export function checkReferences(cfg: unknown): RefIssue[] {
       });
     }
 
+    if (sourceNames !== undefined && isObj(p.join)) {
+      for (const side of ['left', 'right'] as const) {
+        const js = p.join[side];
+        if (!isObj(js) || !Array.isArray(js.sources)) continue;
+        js.sources.forEach((s, j) => {
+          if (typeof s === 'string' && !sourceNames.includes(s)) {
+            out.push({ path: ['pipelines', i, 'join', side, 'sources', j], message: `unknown source "${s}"${hint(s, sourceNames, `defined: ${sourceNames.join(', ') || 'none'}`)}` });
+          }
+        });
+      }
+    }
+
     // Aggregates: absent means none, unless a misspelt key probably holds them.
     const aggregates = p.aggregates === undefined ? (misspells(p, PIPELINE_KEYS, 'aggregates') ? undefined : []) : Array.isArray(p.aggregates) ? p.aggregates : undefined;
     const aggNames = new Set<string>();
@@ -260,6 +272,28 @@ export function checkReferences(cfg: unknown): RefIssue[] {
     out.push(...circles(dependsOn));
   });
   out.push(...checkPurposeFields(cfg));
+  pipelines.forEach((p, i) => isObj(p) && out.push(...checkJoinedFields(p, i)));
+  return out;
+}
+
+/**
+ * After a join, a pipeline's where, aggregates, detectors and alertFields see joined events, whose
+ * fields are the key and `<as>.<field>`: a plain field name there would never be found.
+ */
+function checkJoinedFields(p: Obj, i: number): RefIssue[] {
+  const j = p.join;
+  if (!isObj(j) || !isObj(j.left) || !isObj(j.right) || typeof j.left.as !== 'string' || typeof j.right.as !== 'string') return [];
+  const names = [j.left.as, j.right.as];
+  const keys = Array.isArray(p.key) ? p.key : [p.key];
+  const out: RefIssue[] = [];
+  for (const ref of fieldRefs({ ...p, join: undefined }, i)) {
+    if (ref.path[2] === 'key' || keys.includes(ref.field) || names.some((n) => ref.field.startsWith(`${n}.`))) continue;
+    out.push({
+      path: ref.path,
+      atKey: ref.atKey,
+      message: `field "${ref.field}" is not a field of the joined events, which carry the key and each side's fields as "<as>.<field>" (did you mean ${names.map((n) => `"${n}.${ref.field}"`).join(' or ')}?)`,
+    });
+  }
   return out;
 }
 
@@ -318,7 +352,23 @@ function fieldRefs(p: Obj, i: number): Array<{ path: PropertyKey[]; field: strin
       if (Array.isArray(d.steps)) d.steps.forEach((s, k) => isObj(s) && keys(s.match, [...at, 'steps', k, 'match']));
     });
   }
-  return out;
+  if (!isObj(p.join)) return out;
+  // After a join, fields are named `<as>.<field>`: judged as the input field they come from.
+  const j = p.join;
+  const sides = [j.left, j.right].map((s) => (isObj(s) && typeof s.as === 'string' ? `${s.as}.` : undefined));
+  const joined: typeof out = [];
+  for (const ref of out) {
+    const prefix = sides.find((x) => x !== undefined && ref.field.startsWith(x));
+    if (prefix === undefined) joined.push(ref);
+    else if (!(prefix === sides[1] && ref.field === `${prefix}matched`)) joined.push({ ...ref, field: ref.field.slice(prefix.length) });
+  }
+  const n = out.length;
+  for (const side of ['left', 'right'] as const) {
+    const js = j[side];
+    if (isObj(js)) keys(js.where, [...base, 'join', side, 'where']);
+  }
+  for (const list of ['differ', 'equal'] as const) if (Array.isArray(j[list])) j[list].forEach((f, k) => value(f, [...base, 'join', list, k]));
+  return joined.concat(out.slice(n));
 }
 
 /**
@@ -413,39 +463,6 @@ export function checkPurposeFields(cfg: unknown): RefIssue[] {
         atKey: ref.atKey,
         message: `field "${ref.field}" is not among the fields this pipeline declares for its purpose${hint(ref.field, allowed, `declared: ${allowed.join(', ') || 'none'}`)}`,
       });
-    }
-  });
-  return out;
-}
-
-/**
- * Pseudonymisation runs after the mapping, on the mapped names. A field renamed to a pseudonymised name
- * must be pseudonymised under its old name too (dead letters keep the record as it came), and a field
- * derived from a pseudonymised one must be pseudonymised as well (it carries the identifier).
- */
-function checkMappingPrivacy(cfg: Obj): RefIssue[] {
-  const out: RefIssue[] = [];
-  const ps = isObj(cfg.privacy) && isObj(cfg.privacy.pseudonymise) ? cfg.privacy.pseudonymise : undefined;
-  if (ps === undefined || !Array.isArray(ps.fields) || !Array.isArray(cfg.sources)) return out;
-  const listed = new Set(ps.fields.filter((f): f is string => typeof f === 'string'));
-  const drop = ps.deadLetters === 'drop';
-  cfg.sources.forEach((s, i) => {
-    if (!isObj(s)) return;
-    const rename = isObj(s.rename) ? Object.entries(s.rename) : [];
-    for (const [from, to] of rename) {
-      if (typeof to !== 'string' || !listed.has(to) || listed.has(from) || drop) continue;
-      const message = from.includes('.')
-        ? `"${from}" becomes the pseudonymised field "${to}", but dead letters keep the record as it came, where a nested value cannot be pseudonymised: set privacy.pseudonymise.deadLetters to drop`
-        : `"${from}" becomes the pseudonymised field "${to}": list "${from}" in privacy.pseudonymise.fields too, so that dead letters (which keep the record as it came) hide it as well`;
-      out.push({ path: ['sources', i, 'rename', from], message });
-    }
-    const derive = isObj(s.derive) ? Object.entries(s.derive) : [];
-    for (const [name, d] of derive) {
-      if (listed.has(name)) continue;
-      const personal = (derivationInputs(d) ?? []).find((f) => listed.has(f));
-      if (personal !== undefined) {
-        out.push({ path: ['sources', i, 'derive', name], message: `derived from the pseudonymised field "${personal}" before pseudonymisation: list "${name}" in privacy.pseudonymise.fields too` });
-      }
     }
   });
   return out;

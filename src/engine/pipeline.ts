@@ -5,6 +5,7 @@ import type { DetectorSet, RestoreMatch } from '../../detectors/runtime.js';
 import { buildPipeline, type BuildDeps } from '../config/build.js';
 import { windowHash, type PipelineConfig } from '../config/pipeline.js';
 import { VigieError } from '../errors.js';
+import { JoinStage } from './join-stage.js';
 import { MissingFields } from './missing-fields.js';
 
 /** Counters of one pipeline since they were last taken (the engine reports them once per batch). */
@@ -39,6 +40,8 @@ export class PipelineCore {
   /** The fields declared for the pipeline's purpose (undefined: no restriction). */
   private readonly allowed: readonly string[] | undefined;
   private readonly windowed: boolean;
+  /** The interval join the input events go through first (see docs/joins.md). */
+  private join: JoinStage | undefined;
   /** See {@link windowHash}. */
   readonly windowHash: string;
   private w = -Infinity;
@@ -58,6 +61,7 @@ export class PipelineCore {
     const parts = buildPipeline(config, deps, reuse?.window);
     this.window = parts.window ?? new NoWindow();
     this.detectors = parts.detectors;
+    if (config.join) this.join = new JoinStage(config.join, this.keyFields, (p) => this.keyOf(p), (r, d, e) => this.deadLetter(r, d, e));
   }
 
   /**
@@ -68,6 +72,8 @@ export class PipelineCore {
    */
   carryOver(prev: PipelineCore): string[] {
     this.w = prev.w;
+    if (this.join !== undefined && prev.join !== undefined && prev.windowHash === this.windowHash) this.join = prev.join;
+    else if (this.join !== undefined) this.join.advance(this.w);
     // A fresh window starts at the pipeline's clock (empty: nothing fires), so no event behind it is taken.
     if (this.window !== prev.window && this.w > this.window.watermark) this.window.advance(this.w, []);
     if (this.detectors.size === 0) return [];
@@ -92,10 +98,6 @@ export class PipelineCore {
   /** Run a batch through the pipeline, appending results, alerts and dead letters to it. */
   process(batch: Batch): void {
     const { events, wm } = batch;
-    const win = this.window;
-    const det = this.detectors;
-    const where = this.where;
-    const c = this.counts;
     this.fed = batch.results.length;
     for (let i = 0; i < events.length; i++) {
       let e = events[i];
@@ -104,56 +106,69 @@ export class PipelineCore {
       if (this.allowed !== undefined) e = { ...e, payload: restrict(e.payload, this.allowed) };
       const w = wm[i];
       if (w > this.w) this.advanceTo(w, batch);
-      if (where.length > 0 && !matches(e.payload, where)) {
-        c.filtered++;
-        continue;
-      }
-      if (this.missing !== undefined) {
-        const v = this.missing.judge(e);
-        if (v.action === 'skip') {
-          c.skipped++;
-          continue;
-        }
-        if (v.action === 'dead-letter') {
-          c.missingField++;
-          batch.deadLetters.push(this.deadLetter('missing_field', `missing field${v.fields.length > 1 ? 's' : ''} ${v.fields.map((f) => `"${f}"`).join(', ')}`, e));
-          continue;
-        }
-        e = v.event;
-      }
-      const key = this.keyOf(e.payload);
-      if (key === undefined) {
-        c.missingKey++;
-        batch.deadLetters.push(this.deadLetter('missing_key', `no usable value for key ${this.keyFields.join(', ')}`, e));
-        continue;
-      }
-      if (this.windowed) {
-        const limited = win.limited;
-        if (!win.add(key, e, batch.results)) {
-          if (win.limited !== limited) {
-            c.limited++;
-            batch.deadLetters.push(this.deadLetter('window_limit', `key has the most open windows (or buffered events) its window allows`, e));
-            continue;
-          }
-          c.late++;
-          batch.deadLetters.push(this.deadLetter('late', `every window of this event had closed (watermark ${this.w})`, e));
-          continue;
-        }
-        // Late events within grace are not replayed to event detectors, which have already moved past them.
-        det.offer(key, e, batch);
-      } else if (!det.offer(key, e, batch)) {
-        c.late++;
-        batch.deadLetters.push(this.deadLetter('late', `the watermark (${this.w}) had passed the event's time`, e));
-        continue;
-      }
-      c.processed++;
+      if (this.join === undefined) this.route(e, batch);
+      else for (const j of this.join.input(e, batch, this.counts)) this.route(j, batch);
     }
     if (batch.watermark > this.w) this.advanceTo(batch.watermark, batch);
     this.feedResults(batch);
   }
 
-  /** Window results first (so that they see the state before the move), then the detectors' clock. */
+  /** An event (an input event, or a joined one) through where, key, window and detectors. */
+  private route(event: VEvent, batch: Batch): void {
+    let e = event;
+    const win = this.window;
+    const det = this.detectors;
+    const where = this.where;
+    const c = this.counts;
+    if (where.length > 0 && !matches(e.payload, where)) {
+      c.filtered++;
+      return;
+    }
+    if (this.missing !== undefined) {
+      const v = this.missing.judge(e);
+      if (v.action === 'skip') {
+        c.skipped++;
+        return;
+      }
+      if (v.action === 'dead-letter') {
+        c.missingField++;
+        batch.deadLetters.push(this.deadLetter('missing_field', `missing field${v.fields.length > 1 ? 's' : ''} ${v.fields.map((f) => `"${f}"`).join(', ')}`, e));
+        return;
+      }
+      e = v.event;
+    }
+    const key = this.keyOf(e.payload);
+    if (key === undefined) {
+      c.missingKey++;
+      batch.deadLetters.push(this.deadLetter('missing_key', `no usable value for key ${this.keyFields.join(', ')}`, e));
+      return;
+    }
+    if (this.windowed) {
+      const limited = win.limited;
+      if (!win.add(key, e, batch.results)) {
+        if (win.limited !== limited) {
+          c.limited++;
+          batch.deadLetters.push(this.deadLetter('window_limit', `key has the most open windows (or buffered events) its window allows`, e));
+          return;
+        }
+        c.late++;
+        batch.deadLetters.push(this.deadLetter('late', `every window of this event had closed (watermark ${this.w})`, e));
+        return;
+      }
+      // Late events within grace are not replayed to event detectors, which have already moved past them.
+      det.offer(key, e, batch);
+    } else if (!det.offer(key, e, batch)) {
+      c.late++;
+      batch.deadLetters.push(this.deadLetter('late', `the watermark (${this.w}) had passed the event's time`, e));
+      return;
+    }
+    // Joined events are counted at the join, by their input rows.
+    if (this.join === undefined) c.processed++;
+  }
+
+  /** Left rows a left join emits alone, then window results (so that they see the state before the move), then the detectors' clock. */
   private advanceTo(w: number, batch: Batch): void {
+    if (this.join !== undefined) for (const j of this.join.advance(w)) this.route(j, batch);
     this.window.advance(w, batch.results);
     this.feedResults(batch);
     this.w = w;
@@ -176,12 +191,12 @@ export class PipelineCore {
   }
 
   snapshot(): unknown {
-    return { v: 2, w: this.w, window: this.window.snapshot(), detectors: this.detectors.snapshot() };
+    return { v: 2, w: this.w, window: this.window.snapshot(), detectors: this.detectors.snapshot(), ...(this.join ? { join: this.join.snapshot() } : {}) };
   }
 
   /** What is not per key: the window core's clock and the detectors' state. */
   snapshotMeta(): PipelineMeta {
-    return { v: 2, w: this.w, window: this.window.snapshotMeta(), detectors: this.detectors.snapshot() };
+    return { v: 2, w: this.w, window: this.window.snapshotMeta(), detectors: this.detectors.snapshot(), ...(this.join ? { join: this.join.snapshot() } : {}) };
   }
 
   /**
@@ -191,16 +206,20 @@ export class PipelineCore {
    */
   restoreParts(meta: PipelineMeta, entries: unknown[], opts: { window?: boolean; match?: RestoreMatch } = {}): string[] {
     if (meta?.v !== 2) throw new VigieError('VIGIE_ERR_SNAPSHOT', `pipeline "${this.name}": unsupported snapshot version`);
-    if (opts.window !== false) this.window.restoreParts(meta.window, entries);
-    else if (meta.w > this.window.watermark) this.window.advance(meta.w, []);
+    if (opts.window !== false) {
+      this.window.restoreParts(meta.window, entries);
+      if (this.join !== undefined && meta.join !== undefined) this.join.restore(meta.join);
+    } else if (meta.w > this.window.watermark) this.window.advance(meta.w, []);
+    if (this.join !== undefined && meta.w > this.join.core.watermark) this.join.advance(meta.w);
     this.w = meta.w;
     return this.detectors.restore(meta.detectors, opts.match ?? 'by-hash');
   }
 
   restore(s: unknown): void {
-    const snap = s as { v: number; w: number; window: unknown; detectors: unknown };
+    const snap = s as { v: number; w: number; window: unknown; detectors: unknown; join?: unknown };
     if (snap?.v !== 2) throw new VigieError('VIGIE_ERR_SNAPSHOT', `pipeline "${this.name}": unsupported snapshot version`);
     this.window.restore(snap.window);
+    if (this.join !== undefined && snap.join !== undefined) this.join.restore(snap.join);
     this.w = snap.w;
     this.detectors.restore(snap.detectors);
   }
@@ -215,6 +234,8 @@ export interface PipelineMeta {
   w: number;
   window: { w: number; seq: number };
   detectors: unknown;
+  /** The interval join's state (pipelines with a join). */
+  join?: unknown;
 }
 
 /** The window core of a pipeline without a window: holds nothing, accepts everything. */

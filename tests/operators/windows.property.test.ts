@@ -407,7 +407,7 @@ describe('determinism (rule 11)', () => {
           pipeline.process(last);
           results.push(...last.results);
           const c = pipeline.takeCounts();
-          expect(c).toEqual({ processed: arrival.length, filtered: 0, late: 0, missingKey: 0, limited: 0 });
+          expect(c).toEqual({ processed: arrival.length, filtered: 0, late: 0, missingKey: 0, limited: 0, missingField: 0, skipped: 0 });
           return results;
         };
         const arrival1 = interleave(stream, order1);
