@@ -30,6 +30,7 @@ export const DEAD_LETTER_REASONS = [
   'late',
   'window_limit',
   'future_time',
+  'missing_row',
 ] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
@@ -39,7 +40,7 @@ export interface DeadLetter {
   /** Human-readable detail (which field, what was found). Never the raw value of a field. */
   detail: string;
   source: string;
-  /** Pipeline name for pipeline-level reasons (missing_key, late, window_limit). */
+  /** Pipeline name for pipeline-level reasons (missing_key, late, window_limit, missing_row). */
   pipeline?: string;
   /** Kafka topic of the record, for Kafka sources. */
   topic?: string;
