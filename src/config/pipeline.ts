@@ -4,6 +4,7 @@ import { aggregateSchema } from '../../operators/aggregates/index.js';
 import { windowSchema } from '../../operators/index.js';
 import { detectorSchema } from '../../detectors/index.js';
 import { configHash } from '../util/json.js';
+import { enrichSchema } from './enrich.js';
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 
@@ -30,6 +31,11 @@ export const pipelineSchema = z.strictObject({
         '`[]`: none. Keys, counts, aggregates and event ids are always shown; evidence carries event ids, never events.',
     ),
   sources: z.array(z.string().min(1)).min(1).optional().describe('Names of the sources this pipeline reads; all sources when absent.'),
+  enrich: z
+    .array(enrichSchema)
+    .min(1)
+    .optional()
+    .describe('Reference data to add to each event before `fields`, `where` and the key are applied, looked up in `tables:` by an event field (stream–table join), in this order.'),
   where: z
     .record(z.string(), z.union([scalar, z.array(scalar).min(1)]))
     .optional()
@@ -67,9 +73,11 @@ export type PipelineConfig = z.infer<typeof pipelineSchema>;
 
 /**
  * Hash of the part of a pipeline its window state depends on (key, where, sources, window, aggregates,
- * evidenceLimit): a hot reload or a checkpoint keeps a pipeline's window state only when it is equal.
+ * evidenceLimit, enrich): a hot reload or a checkpoint keeps a pipeline's window state only when it is equal.
  * Detectors are not part of it: each carries its own hash (see DetectorSet).
  */
 export function windowHash(p: PipelineConfig): string {
-  return configHash({ key: p.key, where: p.where ?? null, sources: p.sources ?? null, window: p.window ?? null, aggregates: p.aggregates, evidenceLimit: p.evidenceLimit });
+  // `enrich` only when present, so that the hashes of pipelines without it (and their checkpoints) stay as they were.
+  const enrich = p.enrich === undefined ? {} : { enrich: p.enrich };
+  return configHash({ key: p.key, where: p.where ?? null, sources: p.sources ?? null, window: p.window ?? null, aggregates: p.aggregates, evidenceLimit: p.evidenceLimit, ...enrich });
 }

@@ -10,6 +10,7 @@ import { SCENARIO_VALUES } from '../generator/values.js';
 import { detectorSchema } from '../../detectors/index.js';
 import { pipelineSchema } from './pipeline.js';
 import { closest } from '../util/suggest.js';
+import { checkTables, isEnrichedField } from './table-refs.js';
 
 /** Marks (in `params`) the schema issues that come from `checkReferences`. */
 export const REFERENCE_CHECK = 'vigieReferenceCheck';
@@ -166,6 +167,7 @@ export function checkReferences(cfg: unknown): RefIssue[] {
   unique(cfg.sources, 'sources');
   unique(cfg.pipelines, 'pipelines');
   unique(cfg.sinks, 'sinks');
+  unique(cfg.tables, 'tables');
 
   const sourceNames = Array.isArray(cfg.sources) ? namesOf(cfg.sources) : undefined;
   const pipelines = Array.isArray(cfg.pipelines) ? cfg.pipelines : [];
@@ -251,6 +253,7 @@ export function checkReferences(cfg: unknown): RefIssue[] {
     out.push(...circles(dependsOn));
   });
   out.push(...checkPurposeFields(cfg));
+  out.push(...checkTables(cfg));
   return out;
 }
 
@@ -337,7 +340,7 @@ export function checkFieldReferences(cfg: unknown): RefIssue[] {
     const known = new Set([...declared, ...names.flatMap((n) => sources.get(n)!.implicit)]);
     const where = names.length === 1 ? `source "${names[0]}"` : `sources ${names.map((n) => `"${n}"`).join(', ')}`;
     for (const ref of fieldRefs(p, i)) {
-      if (known.has(ref.field)) continue;
+      if (known.has(ref.field) || isEnrichedField(p, ref.field)) continue;
       const near = closest(ref.field, declared);
       if (near === undefined) continue;
       out.push({ path: ref.path, atKey: ref.atKey, message: `field "${ref.field}" is not declared in the fields of ${where} (did you mean "${near}"?)` });
