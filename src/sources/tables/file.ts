@@ -18,7 +18,7 @@ export const type = 'file';
 export const schema = z
   .strictObject({
     ...commonTableShape,
-    type: z.literal(type),
+    type: z.literal(type).describe('Selects the file table.'),
     path: z
       .string()
       .min(1)

@@ -17,7 +17,7 @@ export const type = 'kafka';
 export const schema = z
   .strictObject({
     ...commonTableShape,
-    type: z.literal(type),
+    type: z.literal(type).describe('Selects the kafka table.'),
     client: kafkaClientSchema.default(kafkaClientSchema.parse({})).describe('Connection to the Kafka cluster (brokers, TLS, SASL, timeouts).'),
     topic: z.string().min(1).describe('The (compacted) topic holding the table: record values are JSON objects, a null value deletes the key.'),
     key: z

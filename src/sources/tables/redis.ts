@@ -15,7 +15,7 @@ export const type = 'redis';
 export const schema = z
   .strictObject({
     ...commonTableShape,
-    type: z.literal(type),
+    type: z.literal(type).describe('Selects the redis table.'),
     ...redisConnectionShape,
     prefix: z.string().min(1).describe('Key prefix of the hashes, e.g. `merchant:`: the hash `merchant:42` is the row of key `42`.'),
     time: tableTimeSchema.optional(),
