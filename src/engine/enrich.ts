@@ -27,6 +27,8 @@ interface Step {
   missing: 'pass' | 'flag' | 'dead-letter' | 'defaults';
   defaults: Row | undefined;
   flagField: string;
+  /** Row field -> event field, for `copy` undefined (built as rows are met; bounded by the table's columns). */
+  names: Map<string, string>;
   counts: EnrichCounts;
 }
 
@@ -54,6 +56,7 @@ export class EnrichStage {
         missing,
         defaults: typeof c.missing === 'object' ? c.missing.defaults : undefined,
         flagField: `${prefix}missing`,
+        names: new Map(),
         counts: { table: c.table, hits: 0, misses: 0 },
       };
     });
@@ -89,7 +92,15 @@ export class EnrichStage {
             if (Object.hasOwn(from, f)) this.set(out, to, from[f], s.overwrite);
           }
         } else {
-          for (const f in from) if (Object.hasOwn(from, f)) this.set(out, s.prefix + f, from[f], s.overwrite);
+          for (const f of Object.keys(from)) {
+            let to = s.names.get(f);
+            if (to === undefined) {
+              // The same string every time: V8 then finds the property without hashing a new name.
+              to = s.prefix + f;
+              if (s.names.size < 10_000) s.names.set(f, to);
+            }
+            this.set(out, to, from[f], s.overwrite);
+          }
         }
       }
       if (s.missing === 'flag') this.set(out, s.flagField, row === undefined, s.overwrite);
