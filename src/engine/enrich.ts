@@ -37,11 +37,15 @@ const EMPTY: TableLookup = { name: '', lookup: () => undefined };
 export class EnrichStage {
   private readonly steps: Step[];
 
-  /** `tables`: the run's tables by name (absent when only validating: every lookup then misses). */
+  /**
+   * `tables`: the run's tables by name (absent when only validating: every lookup then misses).
+   * `allowed`: the pipeline's purpose `fields`, the only ones its dead letters may show.
+   */
   constructor(
     private readonly pipeline: string,
     configs: readonly EnrichConfig[],
     tables: ReadonlyMap<string, TableLookup> | undefined,
+    private readonly allowed?: readonly string[],
   ) {
     this.steps = configs.map((c) => {
       const prefix = enrichPrefix(c);
@@ -78,7 +82,8 @@ export class EnrichStage {
         s.counts.misses++;
         if (s.missing === 'dead-letter') {
           const why = key === undefined ? `no usable value in field "${s.on}"` : `no row of table "${s.table}" valid at the event's time for field "${s.on}"`;
-          batch.deadLetters.push({ reason: 'missing_row', detail: why, source: e.source, pipeline: this.pipeline, partition: e.partition, offset: e.offset, raw: e.payload, time: e.time });
+          const raw = this.allowed === undefined ? e.payload : Object.fromEntries(this.allowed.filter((f) => Object.hasOwn(e.payload, f)).map((f) => [f, e.payload[f]]));
+          batch.deadLetters.push({ reason: 'missing_row', detail: why, source: e.source, pipeline: this.pipeline, partition: e.partition, offset: e.offset, raw, time: e.time });
           return undefined;
         }
       }

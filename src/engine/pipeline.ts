@@ -51,7 +51,7 @@ export class PipelineCore {
     this.keyFields = Array.isArray(config.key) ? config.key : [config.key];
     this.allowed = config.fields;
     this.windowed = config.window !== undefined;
-    this.enrich = config.enrich ? new EnrichStage(config.name, config.enrich, deps.tables) : undefined;
+    this.enrich = config.enrich ? new EnrichStage(config.name, config.enrich, deps.tables, config.fields) : undefined;
     const parts = buildPipeline(config, deps, reuse?.window);
     this.window = parts.window ?? new NoWindow();
     this.detectors = parts.detectors;

@@ -141,6 +141,23 @@ describe('enrich: the row valid at the event time, and the missing-row policies'
     expect(summary.pipelines.listed).toMatchObject({ processed: 2, filtered: 2, enriched: 3, missingRows: 1 });
   });
 
+  it('a pipeline limited to `fields` shows only those fields in its missing_row dead letters', async () => {
+    const { sink } = await replay(
+      configText(
+        TABLE,
+        `
+  - name: limited
+    key: id
+    fields: [id, merchant, merchants.risk]
+    enrich: [{ table: merchants, on: merchant, fields: [risk], missing: dead-letter }]
+    window: { type: tumbling, size: 1 }
+    aggregates: [{ name: risk, fn: last, field: merchants.risk }]`,
+      ),
+      [{ id: 'x', ts: 1000, merchant: 'm9', name: 'Alice' }],
+    );
+    expect(sink.deadLetters.map((d) => d.raw)).toEqual([{ id: 'x', merchant: 'm9' }]);
+  });
+
   it('a table that cannot be loaded stops the start with VIGIE_ERR_TABLE, naming the table and the file', async () => {
     const text = configText('  - { name: gone, type: file, path: nowhere.csv, key: id }', pipeline('p', '{ table: gone, on: merchant }'));
     const err = await replay(text, events()).catch((e: unknown) => e);
