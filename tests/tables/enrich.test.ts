@@ -265,3 +265,27 @@ describe('enrich: a file table reloads when it changes (live)', () => {
     expect(summary.pipelines.p).toMatchObject({ enriched: 3, missingRows: 0 });
   }, 20_000);
 });
+
+describe('vigie validate (the command)', () => {
+  it('refuses an unknown table name with a suggestion, at its line, exit code 2', async () => {
+    const { tempDir, vigie } = await import('../helpers/cli.js');
+    const file = join(tempDir(), 'tables.yaml');
+    writeFileSync(
+      file,
+      [
+        'sources: [{ name: pay, type: stdin }]',
+        'tables: [{ name: merchants, type: file, path: m.csv, key: id }]',
+        'pipelines:',
+        '  - name: p',
+        '    key: id',
+        '    enrich: [{ table: merchnats, on: merchant }]',
+        '    window: { type: tumbling, size: 1s }',
+        '    aggregates: [{ name: n, fn: count }]',
+        '',
+      ].join('\n'),
+    );
+    const r = vigie(['validate', '-c', file]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`${file}:6:23: pipelines[0].enrich[0].table: unknown table "merchnats" (did you mean "merchants"? tables declared: merchants)`);
+  });
+});
