@@ -289,3 +289,32 @@ describe('vigie validate (the command)', () => {
     expect(r.stderr).toContain(`${file}:6:23: pipelines[0].enrich[0].table: unknown table "merchnats" (did you mean "merchants"? tables declared: merchants)`);
   });
 });
+
+describe('enrich and hot reload', () => {
+  it('a reload may add `enrich` to pipelines; a change to `tables` needs a restart', async () => {
+    writeFileSync(join(dir, 'reload.csv'), 'id,risk\nm1,0.4\n');
+    writeFileSync(join(dir, 'other.csv'), 'id,risk\nm1,0.8\n');
+    const table = (path: string) => `  - { name: merchants, type: file, path: ${path}, key: id, fields: { risk: number } }`;
+    const plain = `
+  - name: p
+    key: id
+    window: { type: tumbling, size: 1 }
+    aggregates: [{ name: n, fn: count }]`;
+    const file = join(dir, 'reload.yaml');
+    const v1 = configText(table('reload.csv'), plain);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const sink = collectSink();
+    const engine = new Engine({ loaded: parseConfig(v1, file), mode: 'live', sources: [twoPhaseSource(gate)], sinks: [sink] });
+    const done = engine.run();
+    await sleep(200);
+    const other = await engine.reload(parseConfig(configText(table('other.csv'), plain), file), 'api');
+    expect(other).toMatchObject({ applied: false, errors: ['changes to tables need a restart (only pipelines can be reloaded)'] });
+    const r = await engine.reload(parseConfig(configText(table('reload.csv'), plain + pipeline('q', '{ table: merchants, on: merchant }')), file), 'api');
+    expect(r).toMatchObject({ applied: true, pipelines: { added: ['q'], unchanged: ['p'] } });
+    release();
+    const summary = await done;
+    expect(Object.fromEntries(sink.results.filter((x) => x.pipeline === 'q').map((x) => [x.key, x.values.risk]))).toEqual({ b: 0.4, c: 0.4 });
+    expect(summary.pipelines.q).toMatchObject({ enriched: 2, missingRows: 0 });
+  }, 20_000);
+});
