@@ -87,6 +87,8 @@ export function create(config: Config, ctx: TableContext): Table {
   let timer: NodeJS.Timeout | undefined;
   let watching = false;
   let closed = false;
+  /** Number of the latest reload started: an older one finishing later must not swap its rows in. */
+  let seq = 0;
 
   async function read(): Promise<FileLoad> {
     let text: string;
@@ -106,8 +108,9 @@ export function create(config: Config, ctx: TableContext): Table {
   }
 
   async function reload(): Promise<void> {
+    const mine = ++seq;
     const r = await read();
-    if (closed) return;
+    if (closed || mine !== seq) return;
     if ('error' in r) {
       ctx.metrics?.tableReloadFailures.inc({ table: config.name });
       log.warn({ file: path, line: r.line, reason: r.error }, 'table reload failed: keeping the previous rows');

@@ -100,6 +100,11 @@ export function create(config: Config, ctx: TableContext): Table {
     if (pending.size === 0) loaded?.();
     // A group of its own: nothing is committed, every instance reads every partition from the start.
     consumer = kafka.consumer({ groupId: `vigie-table-${config.name}-${randomUUID()}`, allowAutoTopicCreation: false });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      // kafkajs restarts the consumer after retriable errors; otherwise the table stops following the topic.
+      ctx.metrics?.tableReloadFailures.inc({ table: config.name });
+      log.warn({ topic: config.topic, error: payload.error.message, restart: payload.restart }, payload.restart ? 'table consumer restarting: rows may lag meanwhile' : 'table consumer stopped: the table keeps its rows but no longer follows the topic');
+    });
     await consumer.connect();
     await consumer.subscribe({ topics: [config.topic], fromBeginning: true });
     await consumer.run({ autoCommit: false, eachBatch: async (p) => apply(p) });
