@@ -20,6 +20,10 @@ export const ERROR_CODES = {
     meaning: 'A source could not be opened or read (missing file, unreadable input, unreachable broker).',
     remedy: 'Check the path or the broker address and credentials named in the message; the source config is under `sources:`.',
   },
+  VIGIE_ERR_TABLE: {
+    meaning: 'A reference table (`tables:`) could not be loaded at start: file missing or unreadable, no valid row, topic or Redis unreachable.',
+    remedy: 'Check the table named in the message (its path, topic or Redis address); the bad rows and their lines are logged. A table that fails to reload later keeps its previous rows.',
+  },
   VIGIE_ERR_SINK: {
     meaning: 'A sink could not write; the batch is not acknowledged and its input positions are not committed.',
     remedy: 'Check the sink named in the message (path writable, server reachable, topic exists); the input is read again after a restart, nothing is lost.',

@@ -31,6 +31,7 @@ export const DEAD_LETTER_REASONS = [
   'window_limit',
   'future_time',
   'missing_field',
+  'missing_row',
 ] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
@@ -40,7 +41,7 @@ export interface DeadLetter {
   /** Human-readable detail (which field, what was found). Never the raw value of a field. */
   detail: string;
   source: string;
-  /** Pipeline name for pipeline-level reasons (missing_key, late, window_limit, and missing_field under a pipeline's `missing` policy). */
+  /** Pipeline name for pipeline-level reasons (missing_key, late, window_limit, missing_row, and missing_field under a pipeline's `missing` policy). */
   pipeline?: string;
   /** Kafka topic of the record, for Kafka sources. */
   topic?: string;

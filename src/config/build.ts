@@ -9,12 +9,15 @@ import type { WindowCore } from '../../operators/types.js';
 import { createCore } from '../../detectors/index.js';
 import { DetectorSet, type RuntimeContext } from '../../detectors/runtime.js';
 import { windowHash, type PipelineConfig } from './pipeline.js';
+import type { TableLookup } from '../sources/tables/index.js';
 
 /** What building a pipeline needs besides its config. */
 export interface BuildDeps {
   configVersion: string;
   /** Time of detection for something emitted at watermark `w` (processing time live; `w` in replay). */
   detectionTime(w: number): number;
+  /** The run's reference tables by name, for `enrich` (absent when validating: lookups then find nothing). */
+  tables?: ReadonlyMap<string, TableLookup>;
 }
 
 export interface PipelineParts {

@@ -5,6 +5,7 @@ import { windowSchema } from '../../operators/index.js';
 import { detectorSchema } from '../../detectors/index.js';
 import { joinSchema } from '../../operators/interval-join.js';
 import { configHash } from '../util/json.js';
+import { enrichSchema } from './enrich.js';
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 
@@ -31,6 +32,11 @@ export const pipelineSchema = z.strictObject({
         '`[]`: none. Keys, counts, aggregates and event ids are always shown; evidence carries event ids, never events.',
     ),
   sources: z.array(z.string().min(1)).min(1).optional().describe('Names of the sources this pipeline reads; all sources when absent.'),
+  enrich: z
+    .array(enrichSchema)
+    .min(1)
+    .optional()
+    .describe('Reference data to add to each event before `fields`, `where` and the key are applied, looked up in `tables:` by an event field (stream–table join), in this order.'),
   where: z
     .record(z.string(), z.union([scalar, z.array(scalar).min(1)]))
     .optional()
@@ -95,11 +101,11 @@ export type PipelineConfig = z.infer<typeof pipelineSchema>;
 
 /**
  * Hash of the part of a pipeline its window state depends on (key, where, missing, sources, window, aggregates,
- * evidenceLimit, join): a hot reload or a checkpoint keeps a pipeline's window state only when it is equal.
+ * evidenceLimit, join, enrich): a hot reload or a checkpoint keeps a pipeline's window state only when it is equal.
  * Detectors are not part of it: each carries its own hash (see DetectorSet).
  */
 export function windowHash(p: PipelineConfig): string {
-  // `missing` and `join` only when set, so that the hash of a pipeline without them (and its checkpoints) stays as it was.
+  // `missing`, `join` and `enrich` only when set, so that the hash of a pipeline without them (and its checkpoints) stays as it was.
   return configHash({
     key: p.key,
     where: p.where ?? null,
@@ -109,5 +115,6 @@ export function windowHash(p: PipelineConfig): string {
     aggregates: p.aggregates,
     evidenceLimit: p.evidenceLimit,
     ...(p.join ? { join: p.join } : {}),
+    ...(p.enrich === undefined ? {} : { enrich: p.enrich }),
   });
 }

@@ -12,6 +12,7 @@ import { pipelineSchema } from './pipeline.js';
 import { closest } from '../util/suggest.js';
 import { mappingIssues } from '../sources/mapping.js';
 import { checkKafkaGroups, checkMappingPrivacy } from './refs-sources.js';
+import { checkTables, isEnrichedField } from './table-refs.js';
 
 /** Marks (in `params`) the schema issues that come from `checkReferences`. */
 export const REFERENCE_CHECK = 'vigieReferenceCheck';
@@ -175,6 +176,7 @@ export function checkReferences(cfg: unknown): RefIssue[] {
     out.push(...checkMappingPrivacy(cfg));
     out.push(...checkKafkaGroups(cfg.sources));
   }
+  unique(cfg.tables, 'tables');
 
   const sourceNames = Array.isArray(cfg.sources) ? namesOf(cfg.sources) : undefined;
   const pipelines = Array.isArray(cfg.pipelines) ? cfg.pipelines : [];
@@ -272,6 +274,7 @@ export function checkReferences(cfg: unknown): RefIssue[] {
     out.push(...circles(dependsOn));
   });
   out.push(...checkPurposeFields(cfg));
+  out.push(...checkTables(cfg));
   pipelines.forEach((p, i) => isObj(p) && out.push(...checkJoinedFields(p, i)));
   return out;
 }
@@ -399,7 +402,7 @@ export function checkFieldReferences(cfg: unknown): RefIssue[] {
     const known = new Set([...declared, ...names.flatMap((n) => sources.get(n)!.implicit)]);
     const where = names.length === 1 ? `source "${names[0]}"` : `sources ${names.map((n) => `"${n}"`).join(', ')}`;
     for (const ref of fieldRefs(p, i)) {
-      if (known.has(ref.field)) continue;
+      if (known.has(ref.field) || isEnrichedField(p, ref.field)) continue;
       const near = closest(ref.field, declared);
       if (near === undefined) continue;
       out.push({ path: ref.path, atKey: ref.atKey, message: `field "${ref.field}" is not declared in the fields of ${where} (did you mean "${near}"?)` });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { pseudonymiseSchema } from '../privacy/pseudonymise.js';
 import { durationSchema } from '../time/duration.js';
 import { sourceSchema } from '../sources/index.js';
+import { tableSchema } from '../sources/tables/index.js';
 import { pipelineSchema } from './pipeline.js';
 import { sinkSchema } from '../../sinks/index.js';
 import { stateSchema } from '../state/checkpoint-store.js';
@@ -40,6 +41,10 @@ export const configSchema = z
       .default({ maxOutOfOrderness: 5000, idleTimeout: 0, tick: 1000, maxFutureSkew: 86_400_000, maxJump: 86_400_000, jumpPatience: 1000 })
       .describe('Event time and watermarks (see "Semantics in short" in the README).'),
     sources: z.array(sourceSchema).min(1).describe('Where events come from.'),
+    tables: z
+      .array(tableSchema)
+      .optional()
+      .describe('Reference data (merchants, terminals, watch lists) that pipelines add to events with `enrich`: files, compacted Kafka topics or Redis hashes, loaded before the first event and kept up to date.'),
     pipelines: z.array(pipelineSchema).min(1).describe('What is computed and detected.'),
     sinks: z
       .array(sinkSchema)

@@ -6,6 +6,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { createSource } from '../sources/index.js';
 import { replaySources, type ReplayInput } from '../sources/replay-input.js';
 import type { Source } from '../sources/types.js';
+import { createTable, Tables } from '../sources/tables/index.js';
 import { RedisCheckpointStore } from '../state/checkpoint-store.js';
 import { Pseudonymiser, loadKey } from '../privacy/pseudonymise.js';
 import type { EngineMetrics } from '../metrics/registry.js';
@@ -78,6 +79,8 @@ export class Engine {
   private readonly scorer: LabelScorer | undefined;
   private sources: Source[] = [];
   private sinks: Sink[] = [];
+  /** Reference tables (`tables:`): loaded before the first batch, closed at the end. */
+  private readonly tables: Tables;
   private stopped = false;
   private started = false;
   /** The batch stream has ended. */
@@ -93,7 +96,9 @@ export class Engine {
     // Replay stamps detections with event time so that its output is byte-identical run after run.
     const detectionTime =
       opts.mode === 'replay' ? (w: number) => (Number.isFinite(w) ? w : this.eventClock()) : () => this.clock.now();
-    this.deps = () => ({ configVersion: this.loaded.version, detectionTime });
+    const tableCtx = { baseDir: opts.loaded.baseDir, logger: this.logger, metrics: opts.metrics, live: opts.mode === 'live' };
+    this.tables = new Tables((config.tables ?? []).map((t) => createTable(t, tableCtx)));
+    this.deps = () => ({ configVersion: this.loaded.version, detectionTime, tables: this.tables.lookups });
     this.makeTask = (id) => new Task(id, this.loaded.config.pipelines, this.deps(), wm, this.clock.now());
     this.shared = this.makeTask('shared');
     this.scorer = opts.labels ? new LabelScorer(opts.labels) : undefined;
@@ -210,7 +215,14 @@ export class Engine {
   /** Run until the input ends (replay, finite sources) or stop() is called; resolves with the summary. */
   async run(): Promise<Summary> {
     const t0 = performance.now();
-    this.open();
+    // Every table whole before the first event: in replay, results then never depend on load timing.
+    await this.tables.load();
+    try {
+      this.open();
+    } catch (err) {
+      await this.tables.close();
+      throw err;
+    }
     const raw$ = merge(...this.sources.map((s) => this.ingest.fromSource(s, this.credits, () => this.stopped))).pipe(map(([s, rb]) => this.ingest.ingest(s, rb)));
     const ticks$ = merge(
       this.opts.mode === 'live' ? merge(interval(this.loaded.config.time.tick), this.flush$).pipe(mergeMap(() => this.tick())) : EMPTY,
@@ -231,6 +243,7 @@ export class Engine {
       this.reloads.abandon();
       await Promise.allSettled(this.sinks.map((s) => s.close()));
       await Promise.allSettled(this.sources.map((s) => s.close()));
+      await this.tables.close();
       await this.partitions.store?.close();
       this.stopped = true;
     }

@@ -7,6 +7,7 @@ import { windowHash, type PipelineConfig } from '../config/pipeline.js';
 import { VigieError } from '../errors.js';
 import { JoinStage } from './join-stage.js';
 import { MissingFields } from './missing-fields.js';
+import { EnrichStage } from './enrich.js';
 
 /** Counters of one pipeline since they were last taken (the engine reports them once per batch). */
 export interface PipelineCounts {
@@ -44,6 +45,8 @@ export class PipelineCore {
   private join: JoinStage | undefined;
   /** See {@link windowHash}. */
   readonly windowHash: string;
+  /** Reference data added to events (`enrich`); undefined without it. */
+  readonly enrich: EnrichStage | undefined;
   private w = -Infinity;
   /** Results of the current batch already handed to the detectors. */
   private fed = 0;
@@ -58,6 +61,7 @@ export class PipelineCore {
     this.missing = MissingFields.of(config);
     this.allowed = config.fields;
     this.windowed = config.window !== undefined;
+    this.enrich = config.enrich ? new EnrichStage(config.name, config.enrich, deps.tables, config.fields) : undefined;
     const parts = buildPipeline(config, deps, reuse?.window);
     this.window = parts.window ?? new NoWindow();
     this.detectors = parts.detectors;
@@ -102,6 +106,11 @@ export class PipelineCore {
     for (let i = 0; i < events.length; i++) {
       let e = events[i];
       if (this.sources !== undefined && !this.sources.has(e.source)) continue;
+      if (this.enrich !== undefined) {
+        const enriched = this.enrich.apply(e, batch);
+        if (enriched === undefined) continue;
+        e = enriched;
+      }
       // Purpose limitation: this pipeline sees only the fields it declared (state, outputs and dead letters too).
       if (this.allowed !== undefined) e = { ...e, payload: restrict(e.payload, this.allowed) };
       const w = wm[i];

@@ -39,7 +39,7 @@ export interface ReloadResult {
 }
 
 /** Top-level sections that a hot reload may not change (`pipelines` may; `reload` settings apply at the next start). */
-const RESTART_SECTIONS = ['name', 'time', 'sources', 'sinks', 'engine', 'state', 'metrics', 'privacy'] as const;
+const RESTART_SECTIONS = ['name', 'time', 'sources', 'tables', 'sinks', 'engine', 'state', 'metrics', 'privacy'] as const;
 
 const noChanges = (): ReloadChanges => ({ added: [], changed: [], removed: [], unchanged: [] });
 

@@ -23,6 +23,9 @@ export interface PipelineSummary {
   skipped?: number;
   /** Events refused by the window's per-key bound (dead-lettered as window_limit); absent when none. */
   windowLimited?: number;
+  /** Pipelines with `enrich`: lookups that found a row valid at the event's time, and lookups that found none (dead-lettered as missing_row with `missing: dead-letter`). */
+  enriched?: number;
+  missingRows?: number;
   /** Events handed to event detectors early because more than maxPendingEvents waited; absent when none. */
   releasedEarly?: number;
   results: number;

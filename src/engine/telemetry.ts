@@ -80,6 +80,11 @@ export class Telemetry {
         ps.missingField ??= 0;
         ps.skipped ??= 0;
       }
+      if (p.enrich !== undefined) {
+        ps.enriched ??= 0;
+        ps.missingRows ??= 0;
+        for (const e of p.enrich) for (const outcome of ['hit', 'miss']) this.metrics?.enrichLookups.inc({ pipeline: p.name, table: e.table, outcome }, 0);
+      }
       for (const d of p.detectors) (s.detectors[d.name] ??= newDetectorSummary(p.name)).pipeline = p.name;
     }
     for (const name of removedDetectors.keys()) s.detectors[name].keys = 0;
@@ -158,9 +163,17 @@ export class Telemetry {
       let evicted = 0;
       let detectorEvicted = 0;
       let releasedEarly = 0;
+      let hits = 0;
+      let misses = 0;
       for (const t of tasks) {
         const tp = t.pipelines[i];
         const tc = tp.takeCounts();
+        for (const ec of tp.enrich?.takeCounts() ?? []) {
+          hits += ec.hits;
+          misses += ec.misses;
+          if (m && ec.hits > 0) m.enrichLookups.inc({ pipeline: p.name, table: ec.table, outcome: 'hit' }, ec.hits);
+          if (m && ec.misses > 0) m.enrichLookups.inc({ pipeline: p.name, table: ec.table, outcome: 'miss' }, ec.misses);
+        }
         c.processed += tc.processed;
         c.filtered += tc.filtered;
         c.late += tc.late;
@@ -202,6 +215,10 @@ export class Telemetry {
       ps.filtered += c.filtered;
       ps.late += c.late;
       ps.missingKey += c.missingKey;
+      if (hits + misses > 0) {
+        ps.enriched = (ps.enriched ?? 0) + hits;
+        ps.missingRows = (ps.missingRows ?? 0) + misses;
+      }
       if (c.limited > 0) ps.windowLimited = (ps.windowLimited ?? 0) + c.limited;
       if (c.missingField > 0) ps.missingField = (ps.missingField ?? 0) + c.missingField;
       if (c.skipped > 0) ps.skipped = (ps.skipped ?? 0) + c.skipped;

@@ -104,6 +104,14 @@ export class EngineMetrics {
   readonly configInfo: Gauge<'version'>;
   /** Hot reloads asked for, per mechanism (signal, file, redis, api) and outcome (applied, rejected, unchanged). */
   readonly configReloads: Counter<'mechanism' | 'outcome'>;
+  /** Reference tables: keys held, last successful load, failed reloads, bad rows skipped, versions or keys dropped by the bounds. */
+  readonly tableRows: Gauge<'table'>;
+  readonly tableLoadedAt: Gauge<'table'>;
+  readonly tableReloadFailures: Counter<'table'>;
+  readonly tableBadRows: Counter<'table'>;
+  readonly tableDropped: Counter<'table'>;
+  /** Enrichment lookups per pipeline and table: outcome hit (a row was found) or miss. */
+  readonly enrichLookups: Counter<'pipeline' | 'table' | 'outcome'>;
 
   constructor(opts: EngineMetricsOptions | boolean = {}) {
     const defaults = typeof opts === 'boolean' ? opts : (opts.defaultMetrics ?? true);
@@ -398,6 +406,33 @@ export class EngineMetrics {
       name: 'vigie_config_reloads_total',
       help: 'Config reloads asked for, per mechanism (signal, file, redis, api) and outcome (applied; rejected: invalid, or changing more than pipelines; unchanged: already running).',
       labelNames: ['mechanism', 'outcome'],
+      registers,
+    });
+
+    this.tableRows = new Gauge({ name: 'vigie_table_rows', help: 'Keys held by a reference table.', labelNames: ['table'], registers });
+    this.tableLoadedAt = new Gauge({
+      name: 'vigie_table_loaded_timestamp_seconds',
+      help: 'When a reference table last loaded (or reloaded, or refreshed) successfully, seconds since the epoch.',
+      labelNames: ['table'],
+      registers,
+    });
+    this.tableReloadFailures = new Counter({
+      name: 'vigie_table_reload_failures_total',
+      help: 'Reloads or refreshes of a reference table that failed; the table kept its previous rows.',
+      labelNames: ['table'],
+      registers,
+    });
+    this.tableBadRows = new Counter({ name: 'vigie_table_bad_rows_total', help: 'Rows of a reference table skipped because they were malformed (no key, bad time, wrong type).', labelNames: ['table'], registers });
+    this.tableDropped = new Counter({
+      name: 'vigie_table_dropped_total',
+      help: 'Versions and keys a reference table dropped because of maxVersions or maxRows.',
+      labelNames: ['table'],
+      registers,
+    });
+    this.enrichLookups = new Counter({
+      name: 'vigie_enrich_lookups_total',
+      help: 'Enrichment lookups per pipeline and table; outcome hit (a row was valid at the event time) or miss.',
+      labelNames: ['pipeline', 'table', 'outcome'],
       registers,
     });
 
