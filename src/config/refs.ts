@@ -10,6 +10,7 @@ import { SCENARIO_VALUES } from '../generator/values.js';
 import { detectorSchema } from '../../detectors/index.js';
 import { pipelineSchema } from './pipeline.js';
 import { closest } from '../util/suggest.js';
+import { checkRepartition } from './repartition.js';
 
 /** Marks (in `params`) the schema issues that come from `checkReferences`. */
 export const REFERENCE_CHECK = 'vigieReferenceCheck';
@@ -251,6 +252,7 @@ export function checkReferences(cfg: unknown): RefIssue[] {
     out.push(...circles(dependsOn));
   });
   out.push(...checkPurposeFields(cfg));
+  out.push(...checkRepartition(cfg));
   return out;
 }
 

@@ -49,6 +49,10 @@ export class EngineMetrics {
   /** Events dropped as redeliveries of an already-seen id (sources with `dedup`); never dead-lettered. */
   readonly eventsDuplicate: Counter<'source'>;
   readonly eventsLate: Counter<'pipeline'>;
+  /** Records and watermark markers produced to repartition topics, per topic and kind (record, marker). */
+  readonly repartitionProduced: Counter<'topic' | 'kind'>;
+  /** Records of repartition topics dropped as redeliveries of an upstream offset already seen, per topic. */
+  readonly repartitionRedeliveries: Counter<'topic'>;
   readonly eventsFiltered: Counter<'pipeline'>;
 
   /** Pipeline watermark, unix seconds. */
@@ -131,6 +135,18 @@ export class EngineMetrics {
       name: 'vigie_events_duplicate_total',
       help: 'Events dropped as duplicates (an id already seen within the dedup horizon), per source.',
       labelNames: ['source'],
+      registers,
+    });
+    this.repartitionProduced = new Counter({
+      name: 'vigie_repartition_produced_total',
+      help: 'Records (kind=record) and watermark markers (kind=marker) produced to repartition topics and acknowledged, per topic. Records read back count in vigie_events_in_total of the repartition source.',
+      labelNames: ['topic', 'kind'],
+      registers,
+    });
+    this.repartitionRedeliveries = new Counter({
+      name: 'vigie_repartition_redeliveries_total',
+      help: 'Records of repartition topics dropped because their upstream offset was already seen (produced again after an upstream restart), per topic.',
+      labelNames: ['topic'],
       registers,
     });
     this.eventsLate = new Counter({
