@@ -51,11 +51,9 @@ export class RepartitionIO {
           ],
         }));
       if (create.length > 0) {
-        // Another instance may create them at the same moment: "already exists" is fine.
-        await admin.createTopics({ topics: create, waitForLeaders: true }).catch((err: unknown) => {
-          if (!/already exists/i.test((err as Error).message ?? '') && (err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
-        });
-        this.logger.info({ topics: create.map((c) => ({ topic: c.topic, partitions: c.numPartitions })) }, 'repartition topics created');
+        // Another instance may create them at the same moment: kafkajs then answers false ("already exists").
+        const created = await admin.createTopics({ topics: create, waitForLeaders: true });
+        this.logger.info({ topics: create.map((c) => ({ topic: c.topic, partitions: c.numPartitions })), created }, created ? 'repartition topics created' : 'repartition topics created meanwhile by another instance');
       }
       const topics = await counts(admin, specs.map((s) => s.topic));
       for (const s of specs) {

@@ -95,3 +95,16 @@ describe('config: partitionedBy and repartition', () => {
     expect(problems(base({ partitionedBy: 'customer', name: '"fraud job"', repartition: 'repartition: { topicPrefix: fraud- }' }))).toEqual([]);
   });
 });
+
+describe('docs/repartition.md', () => {
+  it('its config example is a valid config that re-keys by-terminal only', async () => {
+    const { readFileSync } = await import('node:fs');
+    const doc = readFileSync(new URL('../../docs/repartition.md', import.meta.url), 'utf8');
+    const examples = [...doc.matchAll(/^```yaml\n([\s\S]*?)^```$/gm)].map((m) => m[1]);
+    expect(examples.length).toBe(1);
+    expect(problems(examples[0])).toEqual([]);
+    const { parseConfig } = await import('../../src/config/load.js');
+    const cfg = parseConfig(examples[0], 'docs/repartition.md');
+    expect(rekeyedPipelines(cfg.config).map((r) => r.topic)).toEqual(['e2e-by-terminal-repartition']);
+  });
+});
