@@ -166,6 +166,8 @@ export class Rekey {
     const wm: number[] = [];
     const dead: DeadLetter[] = batch.deadLetters;
     let dropped = 0;
+    const topic = source.describePartition?.(rb.partition).topic ?? '';
+    const hop = this.metrics?.repartitionHop.labels({ topic });
     for (const rec of rb.records) {
       let v: RekeyRecord | RekeyMarker;
       try {
@@ -185,6 +187,7 @@ export class Rekey {
         continue;
       }
       advance();
+      if (hop !== undefined && rec.timestamp !== undefined) hop.observe(Math.max(0, (now - rec.timestamp) / 1000));
       batch.events.push({ time: v.t, id: v.id ?? undefined, partition: pid, offset: rec.offset, source: v.src, payload: v.payload });
       wm.push(tracker.watermark);
     }
@@ -194,7 +197,7 @@ export class Rekey {
       batch.positions.set(pid, rb.records[rb.records.length - 1].offset);
     }
     batch.duplicates = dropped;
-    if (dropped > 0) this.metrics?.repartitionRedeliveries.inc({ topic: source.describePartition?.(rb.partition).topic ?? '' }, dropped);
+    if (dropped > 0) this.metrics?.repartitionRedeliveries.inc({ topic }, dropped);
     batch.wm = Float64Array.from(wm);
     batch.watermark = tracker.watermark;
   }

@@ -53,6 +53,8 @@ export class EngineMetrics {
   readonly repartitionProduced: Counter<'topic' | 'kind'>;
   /** Records of repartition topics dropped as redeliveries of an upstream offset already seen, per topic. */
   readonly repartitionRedeliveries: Counter<'topic'>;
+  /** Time from an event's upstream processing (its repartition record's timestamp) to its downstream ingestion, seconds. */
+  readonly repartitionHop: Histogram<'topic'>;
   readonly eventsFiltered: Counter<'pipeline'>;
 
   /** Pipeline watermark, unix seconds. */
@@ -147,6 +149,13 @@ export class EngineMetrics {
       name: 'vigie_repartition_redeliveries_total',
       help: 'Records of repartition topics dropped because their upstream offset was already seen (produced again after an upstream restart), per topic.',
       labelNames: ['topic'],
+      registers,
+    });
+    this.repartitionHop = new Histogram({
+      name: 'vigie_repartition_hop_seconds',
+      help: 'Time from the upstream processing of an event (the timestamp of its repartition record) to its ingestion downstream, per repartition topic.',
+      labelNames: ['topic'],
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30],
       registers,
     });
     this.eventsLate = new Counter({
