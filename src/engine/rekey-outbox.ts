@@ -67,6 +67,8 @@ export class RekeyOutbox {
     private readonly topics: ReadonlyMap<string, string>,
     /** Partition count of each repartition topic. */
     private readonly partitionsOf: ReadonlyMap<string, number>,
+    /** Largest record value sent; a larger event is dead-lettered (too_large). */
+    private readonly maxRecordBytes = 900 * 1024,
   ) {}
 
   /** The re-keyed pipelines' definitions (at start and after each hot reload). */
@@ -110,7 +112,12 @@ export class RekeyOutbox {
           continue;
         }
         const rec: RekeyRecord = { t: e.time, id: e.id, src, p: local, o: e.offset, w: wm[i], payload };
-        out.push({ topic: r.topic, key, value: rekeyPackr.pack(rec), timestamp });
+        const value = rekeyPackr.pack(rec);
+        if (value.length > this.maxRecordBytes) {
+          dead.push({ reason: 'too_large', detail: `${value.length} bytes: too large for the repartition topic (at most ${this.maxRecordBytes})`, source: e.source, pipeline: r.pipeline, partition: e.partition, offset: e.offset, raw: payload, size: value.length, time: e.time });
+          continue;
+        }
+        out.push({ topic: r.topic, key, value, timestamp });
       }
     }
     const before = this.announced.get(pid) ?? -Infinity;

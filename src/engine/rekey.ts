@@ -11,7 +11,7 @@ import type { VigieConfig } from '../config/schema.js';
 import type { PipelineConfig } from '../config/pipeline.js';
 import { rekeyedPipelines, sameKey, type RekeyedPipeline } from '../config/repartition.js';
 import { createKafka } from '../kafka/client.js';
-import { RepartitionIO } from '../kafka/repartition.js';
+import { MAX_RECORD_BYTES, RepartitionIO } from '../kafka/repartition.js';
 import type { EngineMetrics } from '../metrics/registry.js';
 import { createSource } from '../sources/index.js';
 import { schema as kafkaSchema, type Config as KafkaConfig } from '../sources/kafka.js';
@@ -95,7 +95,7 @@ export class Rekey {
       })),
     );
     for (const name of this.feeding.keys()) this.feeding.set(name, (kafkaSources.get(name)?.topics ?? []).reduce((n, t) => n + (layout.inputs.get(t) ?? 0), 0));
-    this.outbox = new RekeyOutbox(new Map(this.plan.map((p) => [p.pipeline, p.topic])), layout.topics);
+    this.outbox = new RekeyOutbox(new Map(this.plan.map((p) => [p.pipeline, p.topic])), layout.topics, MAX_RECORD_BYTES);
     this.outbox.configure(config.pipelines);
     const downstream = kafkaSchema.parse({
       name: REPARTITION_SOURCE,

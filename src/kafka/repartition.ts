@@ -6,6 +6,12 @@ import { Partitioners, type Admin, type Kafka, type Message, type Producer } fro
 import type { Logger } from 'pino';
 import { VigieError } from '../errors.js';
 
+/** Bytes of records per produce request at most (well below a broker's default message.max.bytes of 1 MiB). */
+const SEND_BYTES = 512 * 1024;
+
+/** The largest repartition record value sent; a larger event is dead-lettered (too_large) upstream. */
+export const MAX_RECORD_BYTES = 900 * 1024;
+
 export interface RepartitionTopicSpec {
   topic: string;
   /** Input topics whose events it carries (0 partitions: as many as the largest of them). */
@@ -77,13 +83,26 @@ export class RepartitionIO {
     if (messages.length === 0) return;
     const producer = this.producer;
     if (producer === undefined) throw new VigieError('VIGIE_ERR_SOURCE', 'repartition producer not connected');
-    const byTopic = new Map<string, Message[]>();
+    // Requests of at most SEND_BYTES, one after the other: a broker refuses a batch larger than its
+    // message.max.bytes (1 MiB by default), and sequential requests of one producer keep the order.
+    let byTopic = new Map<string, Message[]>();
+    let bytes = 0;
+    const flush = async () => {
+      if (byTopic.size === 0) return;
+      const topicMessages = [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs }));
+      byTopic = new Map();
+      bytes = 0;
+      await producer.sendBatch({ acks: -1, topicMessages });
+    };
     for (const { topic, ...m } of messages) {
+      const size = (m.value as Buffer).length + (m.key === undefined || m.key === null ? 0 : Buffer.byteLength(m.key as string)) + 64;
+      if (bytes + size > SEND_BYTES) await flush();
       let list = byTopic.get(topic);
       if (list === undefined) byTopic.set(topic, (list = []));
       list.push(m);
+      bytes += size;
     }
-    await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })) });
+    await flush();
   }
 
   async close(): Promise<void> {

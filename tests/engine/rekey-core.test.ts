@@ -183,6 +183,16 @@ describe('RekeyOutbox (upstream records and markers)', () => {
     expect(again.length).toBe(3);
   });
 
+  it('dead-letters (too_large) an event whose record would be larger than the topic takes', () => {
+    const box = new RekeyOutbox(new Map([['by-terminal', 't']]), new Map([['t', 1]]), 200);
+    box.configure([pipeline({})]);
+    const out: OutMessage[] = [];
+    const dead: DeadLetter[] = [];
+    box.build('payments', 0, 0, 1, [ev(0, { terminal: 'T1' }), ev(1, { terminal: 'T2', note: 'x'.repeat(300) })], [1, 2], 2, 0, out, dead);
+    expect(out.filter((m) => m.key !== undefined).map((m) => m.key)).toEqual(['T1']);
+    expect(dead.map((d) => [d.reason, d.pipeline, d.offset])).toEqual([['too_large', 'by-terminal', 101]]);
+  });
+
   it('sends nothing for a source the pipeline does not read', () => {
     const box = new RekeyOutbox(new Map([['by-terminal', 't']]), new Map([['t', 2]]));
     box.configure([pipeline({ sources: ['logins'] })]);
