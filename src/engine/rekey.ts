@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import type { VigieConfig } from '../config/schema.js';
 import type { PipelineConfig } from '../config/pipeline.js';
-import { rekeyedPipelines, sameKey, type RekeyedPipeline } from '../config/repartition.js';
+import { keyFields, rekeyedPipelines, sameKey, type RekeyedPipeline } from '../config/repartition.js';
 import { createKafka } from '../kafka/client.js';
 import { MAX_RECORD_BYTES, RepartitionIO } from '../kafka/repartition.js';
 import type { EngineMetrics } from '../metrics/registry.js';
@@ -37,6 +37,8 @@ export class Rekey {
   private outbox: RekeyOutbox | undefined;
   private downstream: Source | undefined;
   private readonly inboxes = new Map<number, RekeyInbox>();
+  /** Key of every pipeline at start (a re-keyed pipeline's key cannot change without a restart). */
+  private readonly keys: ReadonlyMap<string, string>;
 
   constructor(
     config: VigieConfig,
@@ -47,6 +49,7 @@ export class Rekey {
     private readonly time: { maxOutOfOrderness: number; idleTimeout: number },
   ) {
     this.plan = live ? rekeyedPipelines(config) : [];
+    this.keys = new Map(config.pipelines.map((p) => [p.name, keyFields(p.key).join('|')]));
     for (const r of this.plan) {
       this.byPipeline.set(r.pipeline, r);
       this.byTopic.set(r.topic, r);
@@ -73,9 +76,11 @@ export class Rekey {
   /** A hot reload may not change which pipelines are re-keyed, nor through which topic. */
   refuse(next: VigieConfig): string | undefined {
     const after = rekeyedPipelines(next);
-    const describe = (plan: RekeyedPipeline[]) => JSON.stringify(plan.map((r) => [r.pipeline, r.topic, [...r.sources].sort()]).sort());
-    if (!this.live || describe(after) === describe(this.plan)) return undefined;
-    return 'changes to which pipelines are re-keyed through a repartition topic (their key or sources, against the partitionedBy of their Kafka sources) need a restart';
+    // The records in a topic are keyed by its pipeline's key: a new key needs an empty topic.
+    const keys = new Map(next.pipelines.map((p) => [p.name, keyFields(p.key).join('|')]));
+    const describe = (plan: RekeyedPipeline[], keyOf: ReadonlyMap<string, string>) => JSON.stringify(plan.map((r) => [r.pipeline, r.topic, [...r.sources].sort(), keyOf.get(r.pipeline)]).sort());
+    if (!this.live || describe(after, keys) === describe(this.plan, this.keys)) return undefined;
+    return 'changes to which pipelines are re-keyed through a repartition topic, or to the key or sources of one, need a restart (and a new repartition topic when the key changes: set repartition.topicPrefix)';
   }
 
   /** Create the topics, connect the producer, and build the internal source reading the topics (undefined when inactive). */

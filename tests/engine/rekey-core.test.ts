@@ -201,3 +201,45 @@ describe('RekeyOutbox (upstream records and markers)', () => {
     expect(out).toEqual([]);
   });
 });
+
+describe('tasks run a subset of the pipelines (re-keying), also after a hot reload', async () => {
+  const { Task } = await import('../../src/engine/task.js');
+  const { Rekey } = await import('../../src/engine/rekey.js');
+  const { Partitions } = await import('../../src/engine/partitions.js');
+  const { configSchema } = await import('../../src/config/schema.js');
+  const { silentLogger } = await import('../../src/log.js');
+  const cfg = (terminalKey: string) =>
+    configSchema.parse({
+      name: 'e2e',
+      sources: [{ name: 'payments', type: 'kafka', topics: ['payments'], groupId: 'g', partitionedBy: 'customer' }],
+      pipelines: [
+        { name: 'by-customer', key: 'customer', window: { type: 'tumbling', size: '1h' }, aggregates: [{ name: 'n', fn: 'count' }] },
+        { name: 'by-terminal', key: terminalKey, window: { type: 'tumbling', size: '1h' }, aggregates: [{ name: 'n', fn: 'count' }] },
+      ],
+    });
+  const deps = { configVersion: 'v', detectionTime: () => 0 };
+  const wm = { maxOutOfOrderness: 0, idleTimeout: 0 };
+  const partitions = new Partitions({ clock: { now: () => 0 }, logger: silentLogger, metrics: undefined, makeTask: () => undefined as never, interval: () => 0, seen: { snapshotSeen: () => undefined, restoreSeen: () => undefined } });
+  const input = { name: 'payments', type: 'kafka', format: 'json', mapping: {}, partitions: () => [], batches: () => [], close: async () => {}, scoped: true } as never;
+
+  it('an input partition runs the pipelines that are not re-keyed, and keeps to them when reconfigured', () => {
+    const rekey = new Rekey(cfg('terminal'), true, partitions, silentLogger, undefined, wm);
+    expect(rekey.plan.map((p) => p.topic)).toEqual(['e2e-by-terminal-repartition']);
+    const task = new Task('payments:0', cfg('terminal').pipelines, deps, wm, 0, rekey.select(input, 0));
+    expect(task.pipelines.map((p) => p.name)).toEqual(['by-customer']);
+    task.reconfigure(cfg('terminal').pipelines, deps);
+    expect(task.pipelines.map((p) => p.name)).toEqual(['by-customer']);
+    // Replay (not live): nothing re-keyed, every task runs every pipeline.
+    const replay = new Rekey(cfg('terminal'), false, partitions, silentLogger, undefined, wm);
+    expect(replay.active).toBe(false);
+    expect(new Task('payments:0', cfg('terminal').pipelines, deps, wm, 0, replay.select(input, 0)).pipelines.length).toBe(2);
+  });
+
+  it('a hot reload may not change which pipelines are re-keyed', () => {
+    const rekey = new Rekey(cfg('terminal'), true, partitions, silentLogger, undefined, wm);
+    expect(rekey.refuse(cfg('terminal'))).toBeUndefined();
+    expect(rekey.refuse(cfg('customer'))).toMatch(/re-keyed .* need a restart/);
+    // Its records in the topic are keyed by terminal: another key needs another topic.
+    expect(rekey.refuse(cfg('device'))).toMatch(/need a restart/);
+  });
+});
