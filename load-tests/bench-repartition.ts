@@ -15,13 +15,15 @@
  * produced is acknowledged by then). Rates go from the first delivered position (polled every 50 ms)
  * to done: (N - events delivered at the first observation) / elapsed. Runs alternate (direct, hop);
  * medians are reported, and their ratio (hop / direct).
- * Hop latency: vigie_repartition_hop_seconds of the last hop run (record timestamp, set when the
- * upstream task processed the event, to its downstream ingestion), p50 and p99 given as the upper
- * bound of the histogram bucket holding them.
+ * Hop latency: vigie_repartition_hop_seconds (record timestamp, set when the upstream task processed
+ * the event, to its downstream ingestion), p50 and p99 given as the upper bound of the histogram
+ * bucket holding them: of the last hop run (a backlog read at once: mostly queueing), and of a paced
+ * phase where a new topic is fed at --paced-rate events/s for --paced-seconds while the hop job runs.
  *
  *   npm run bench:repartition                   readable table
  *   npm run bench:repartition -- --json         one JSON object
  *   npm run bench:repartition -- --events 500000 --runs 3
+ *   npm run bench:repartition -- --paced-rate 2000 --paced-seconds 20     (0 seconds: no paced phase)
  */
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
@@ -39,13 +41,18 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '1' },
     'timeout-ms': { type: 'string', default: '120000' },
+    'paced-rate': { type: 'string', default: '5000' },
+    'paced-seconds': { type: 'string', default: '10' },
   },
 });
 const N = Number(args.events);
 const RUNS = Number(args.runs);
 const WARMUP = Number(args.warmup);
 const RUN_TIMEOUT_MS = Number(args['timeout-ms']);
-for (const [name, v, min] of [['events', N, 1], ['runs', RUNS, 1], ['warmup', WARMUP, 0], ['timeout-ms', RUN_TIMEOUT_MS, 1000]] as const) {
+/** Paced phase: events/s produced while the hop job runs, and for how long (0 seconds: no paced phase). */
+const PACED_RATE = Number(args['paced-rate']);
+const PACED_SECONDS = Number(args['paced-seconds']);
+for (const [name, v, min] of [['events', N, 1], ['runs', RUNS, 1], ['warmup', WARMUP, 0], ['timeout-ms', RUN_TIMEOUT_MS, 1000], ['paced-rate', PACED_RATE, 1], ['paced-seconds', PACED_SECONDS, 0]] as const) {
   if (!Number.isInteger(v) || v < min) throw new Error(`--${name} must be an integer >= ${min}, got ${String(v)}`);
 }
 const PARTITIONS = 4;
@@ -165,7 +172,12 @@ async function quantile(metrics: EngineMetrics, q: number): Promise<number | und
   return Infinity;
 }
 
-async function vigieRun(kafka: Kafka, brokers: string[], topic: string, hop: boolean): Promise<RunResult> {
+/**
+ * One run of the job. `feed`: the input is produced while the job runs (paced phase), by this
+ * function, started once the job has joined its group; it resolves with the number of events.
+ */
+async function vigieRun(kafka: Kafka, brokers: string[], topic: string, hop: boolean, feed?: () => Promise<number>): Promise<RunResult> {
+  let expected = feed === undefined ? N : Infinity;
   const job = `bench-rk-${uid()}`;
   const loaded = parseConfig(vigieConfig(brokers, topic, job, hop ? 'merchant' : 'card'), 'bench-repartition.yaml');
   const sink = createNullSink({ name: 'discard', type: 'null', outputs: ['results', 'alerts'] });
@@ -186,7 +198,14 @@ async function vigieRun(kafka: Kafka, brokers: string[], topic: string, hop: boo
   let last = 0;
   let ends: Map<number, number> | undefined;
   const repTopic = `${job}-per-card-repartition`;
+  let feeding: Promise<void> | undefined;
   try {
+    if (feed !== undefined) {
+      // Join first (the repartition topic exists once the engine is ready), then produce at the pace.
+      while (!engine.ready) await sleep(POLL_MS);
+      await sleep(3000);
+      feeding = feed().then((n) => void (expected = n));
+    }
     const deadline = start + RUN_TIMEOUT_MS;
     for (;;) {
       await sleep(POLL_MS);
@@ -198,7 +217,7 @@ async function vigieRun(kafka: Kafka, brokers: string[], topic: string, hop: boo
         first = now;
         firstCount = p.input;
       }
-      if (p.input >= N) {
+      if (p.input >= expected) {
         if (!hop) {
           last = now;
           break;
@@ -217,9 +236,10 @@ async function vigieRun(kafka: Kafka, brokers: string[], topic: string, hop: boo
           break;
         }
       }
-      if (now > deadline) throw new Error(`run timed out after ${RUN_TIMEOUT_MS / 1000}s (${p.input}/${N} input records delivered)`);
+      if (now > deadline) throw new Error(`run timed out after ${RUN_TIMEOUT_MS / 1000}s (${p.input}/${expected} input records delivered)`);
     }
   } finally {
+    await feeding;
     engine.stop();
     await Promise.race([running, sleep(30_000)]);
     if (hop) {
@@ -229,7 +249,7 @@ async function vigieRun(kafka: Kafka, brokers: string[], topic: string, hop: boo
     }
   }
   if (failure !== undefined) throw new Error(`engine failed while stopping: ${(failure as Error).message ?? String(failure)}`);
-  const out: RunResult = { eventsPerSecond: (N - firstCount) / ((last - first) / 1000), totalSeconds: (last - start) / 1000, results: sink.received.results };
+  const out: RunResult = { eventsPerSecond: (Math.min(expected, N) - firstCount) / ((last - first) / 1000), totalSeconds: (last - start) / 1000, results: sink.received.results };
   if (hop) {
     out.hopP50 = await quantile(metrics, 0.5);
     out.hopP99 = await quantile(metrics, 0.99);
@@ -237,6 +257,27 @@ async function vigieRun(kafka: Kafka, brokers: string[], topic: string, hop: boo
     out.produced = produced;
   }
   return out;
+}
+
+/** Produce `messages` at PACED_RATE events/s (chunks every 100 ms) with event times near now. */
+function pacedFeed(kafka: Kafka, topic: string, messages: Message[]): () => Promise<number> {
+  return async () => {
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    const total = Math.min(messages.length, PACED_RATE * PACED_SECONDS);
+    const perTick = Math.max(1, Math.round(PACED_RATE / 10));
+    const t0 = performance.now();
+    try {
+      for (let i = 0, tick = 0; i < total; i += perTick, tick++) {
+        const wait = t0 + tick * 100 - performance.now();
+        if (wait > 0) await sleep(wait);
+        await producer.sendBatch({ acks: -1, topicMessages: [{ topic, messages: messages.slice(i, Math.min(total, i + perTick)) }] });
+      }
+    } finally {
+      await producer.disconnect();
+    }
+    return total;
+  };
 }
 
 async function main(): Promise<void> {
@@ -272,6 +313,19 @@ async function main(): Promise<void> {
         await admin.disconnect().catch(() => {});
       }
     }
+    // Paced phase: the hop's latency when the job keeps up (the runs above measure a backlog read at once).
+    let paced: RunResult | undefined;
+    if (PACED_SECONDS > 0) {
+      const pacedTopic = `bench-rk-paced-${uid()}`;
+      await createTopicAndProduce(kafka, pacedTopic, []);
+      try {
+        paced = await vigieRun(kafka, brokers, pacedTopic, true, pacedFeed(kafka, pacedTopic, messages));
+      } finally {
+        const admin = kafka.admin();
+        await admin.connect().then(() => admin.deleteTopics({ topics: [pacedTopic] })).catch(() => {});
+        await admin.disconnect().catch(() => {});
+      }
+    }
     const directRate = median(direct.map((x) => x.eventsPerSecond));
     const hopRate = median(hop.map((x) => x.eventsPerSecond));
     const lastHop = hop[hop.length - 1];
@@ -290,6 +344,10 @@ async function main(): Promise<void> {
       hopLatencyP50MsAtMost: ms(lastHop.hopP50),
       hopLatencyP99MsAtMost: ms(lastHop.hopP99),
       hopRecordsAndMarkersProduced: lastHop.produced,
+      pacedRate: PACED_SECONDS > 0 ? PACED_RATE : null,
+      pacedSeconds: PACED_SECONDS,
+      pacedHopLatencyP50MsAtMost: ms(paced?.hopP50),
+      pacedHopLatencyP99MsAtMost: ms(paced?.hopP99),
       results: { direct: direct[direct.length - 1].results, hop: lastHop.results },
       kafka: kafkaSvc.kind,
       node: process.version,
@@ -308,7 +366,8 @@ async function main(): Promise<void> {
     console.log(row('re-keyed (one hop)', hop.map((x) => x.eventsPerSecond), hopRate));
     console.log('');
     console.log(`ratio (hop / direct): ${out.ratio}   time to done incl. group join (median): direct ${out.directTotalSeconds}s, hop ${out.hopTotalSeconds}s`);
-    console.log(`hop latency (last run, histogram bucket bounds): p50 <= ${out.hopLatencyP50MsAtMost} ms, p99 <= ${out.hopLatencyP99MsAtMost} ms; ${fmt(out.hopRecordsAndMarkersProduced ?? 0)} records and markers produced`);
+    console.log(`hop latency, backlog read at once (last run, histogram bucket bounds): p50 <= ${out.hopLatencyP50MsAtMost} ms, p99 <= ${out.hopLatencyP99MsAtMost} ms; ${fmt(out.hopRecordsAndMarkersProduced ?? 0)} records and markers produced`);
+    if (paced !== undefined) console.log(`hop latency, input produced at ${fmt(PACED_RATE)} events/s for ${PACED_SECONDS}s: p50 <= ${out.pacedHopLatencyP50MsAtMost} ms, p99 <= ${out.pacedHopLatencyP99MsAtMost} ms`);
     console.log(`window results at stop (last runs): direct ${fmt(out.results.direct)}, hop ${fmt(out.results.hop)}`);
   } finally {
     await kafkaSvc?.stop();
