@@ -249,7 +249,9 @@ async function vigieRun(kafka: Kafka, brokers: string[], topic: string, hop: boo
     }
   }
   if (failure !== undefined) throw new Error(`engine failed while stopping: ${(failure as Error).message ?? String(failure)}`);
-  const out: RunResult = { eventsPerSecond: (Math.min(expected, N) - firstCount) / ((last - first) / 1000), totalSeconds: (last - start) / 1000, results: sink.received.results };
+  // Done at the first observation (a small N): rate from the engine's start instead.
+  const rate = last > first ? (Math.min(expected, N) - firstCount) / ((last - first) / 1000) : Math.min(expected, N) / ((last - start) / 1000);
+  const out: RunResult = { eventsPerSecond: rate, totalSeconds: (last - start) / 1000, results: sink.received.results };
   if (hop) {
     out.hopP50 = await quantile(metrics, 0.5);
     out.hopP99 = await quantile(metrics, 0.99);
