@@ -289,6 +289,8 @@ export class Engine {
     // Re-keying: the repartition topics exist and their producer is connected before any input is read.
     const downstream = await this.rekey.start(config, ctx);
     if (downstream !== undefined) this.sources.push(downstream);
+    // A reload applied while the topics were being set up runs already: the upstream follows it.
+    this.rekey.configure(this.loaded.config.pipelines);
     for (const s of this.sources) {
       this.ingest.add(s);
       this.telemetry.addSource(s.name, s.mapping.dedup !== undefined);
