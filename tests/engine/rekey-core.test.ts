@@ -243,3 +243,29 @@ describe('tasks run a subset of the pipelines (re-keying), also after a hot relo
     expect(rekey.refuse(cfg('device'))).toMatch(/need a restart/);
   });
 });
+
+describe('a Kafka source without partitionedBy', async () => {
+  const { Rekey } = await import('../../src/engine/rekey.js');
+  const { Partitions } = await import('../../src/engine/partitions.js');
+  const { configSchema } = await import('../../src/config/schema.js');
+  const { silentLogger } = await import('../../src/log.js');
+  const pino = (await import('pino')).default;
+
+  it('is warned about at start when it feeds pipelines with different keys, and not otherwise', () => {
+    const warnings = (keys: string[], partitionedBy?: string) => {
+      const lines: string[] = [];
+      const logger = pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) });
+      const cfg = configSchema.parse({
+        sources: [{ name: 'payments', type: 'kafka', topics: ['payments'], groupId: 'g', partitionedBy }],
+        pipelines: keys.map((key, i) => ({ name: `p${i}`, key, window: { type: 'tumbling', size: '1h' }, aggregates: [{ name: 'n', fn: 'count' }] })),
+      });
+      const partitions = new Partitions({ clock: { now: () => 0 }, logger: silentLogger, metrics: undefined, makeTask: () => undefined as never, interval: () => 0, seen: { snapshotSeen: () => undefined, restoreSeen: () => undefined } });
+      new Rekey(cfg, true, partitions, logger, undefined, { maxOutOfOrderness: 0, idleTimeout: 0 });
+      return lines.map((l) => JSON.parse(l) as { msg: string; source: string });
+    };
+    const w = warnings(['customer', 'terminal']);
+    expect(w.map((l) => [l.source, /without partitionedBy/.test(l.msg)])).toEqual([['payments', true]]);
+    expect(warnings(['customer', 'customer'])).toEqual([]);
+    expect(warnings(['customer', 'terminal'], 'customer')).toEqual([]);
+  });
+});
