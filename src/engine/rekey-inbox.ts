@@ -12,6 +12,7 @@
  *
  * Idleness (`idleTimeout` > 0): an upstream partition that sent nothing here for that long (processing
  * time) stops holding the watermark back, as does one never heard of since the partition was taken.
+ * When every upstream partition heard of is idle, the least of their watermarks is used.
  *
  * Redeliveries: an upstream partition's records reach a downstream partition in its offset order;
  * one at an upstream offset at most the largest already seen from that partition was produced again
@@ -86,12 +87,16 @@ export class RekeyInbox {
 
   /**
    * The least watermark of the upstream partitions that are not idle; -Infinity while one has not
-   * reported (or no source has said how many partitions it has), and while every one is idle.
+   * reported (or no source has said how many partitions it has) and is not idle. When every one
+   * that reported is idle, the least of theirs: a silent partition's watermark still bounds what it
+   * may send, so it is kept (idleness only stops partitions from holding the watermark back).
    */
   watermark(now: number): number {
     const idle = (at: number) => this.idleTimeout > 0 && now - at >= this.idleTimeout;
     let min = Infinity;
+    let minHeard = Infinity;
     let active = 0;
+    let heardAll = 0;
     for (const src of this.sources) {
       const n = this.counts.get(src);
       const bySrc = this.ups.get(src);
@@ -99,12 +104,15 @@ export class RekeyInbox {
       if ((n === undefined || heard < n) && !idle(this.since)) return -Infinity;
       if (bySrc === undefined) continue;
       for (const u of bySrc.values()) {
+        heardAll++;
+        if (u.w < minHeard) minHeard = u.w;
         if (idle(u.at)) continue;
         active++;
         if (u.w < min) min = u.w;
       }
     }
-    return active > 0 ? min : -Infinity;
+    if (active > 0) return min;
+    return heardAll > 0 ? minHeard : -Infinity;
   }
 
   snapshot(): InboxSnapshot {

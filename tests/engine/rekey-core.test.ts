@@ -53,10 +53,14 @@ describe('RekeyInbox (downstream watermark and redeliveries)', () => {
     expect(inbox.watermark(900)).toBe(-Infinity);
     // Partition 2 never reported, and partition 0 is silent since 0: both idle at 1000.
     expect(inbox.watermark(1000)).toBe(200);
-    // Every one idle: nothing known, -Infinity (the task keeps its watermark).
-    expect(inbox.watermark(1600)).toBe(-Infinity);
+    // Every one idle: the least of those that reported (a silent partition's watermark still bounds it).
+    expect(inbox.watermark(1600)).toBe(100);
     inbox.marker('a', 0, 3, 150, 1600);
     expect(inbox.watermark(1700)).toBe(150);
+    // Without idleness, never-heard partitions hold it at -Infinity however long.
+    const strict = new RekeyInbox(['a'], 0, 0);
+    strict.marker('a', 0, 3, 100, 0);
+    expect(strict.watermark(1e9)).toBe(-Infinity);
   });
 
   it('snapshot and restore keep watermarks and offsets (a checkpoint)', () => {

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { generate } from '../../src/generator/index.js';
 import { ROOT, tempDir, vigie } from '../helpers/cli.js';
-import { brokers, produce, uniqueTopic, withAdmin } from '../helpers/kafka.js';
+import { brokers, kafkaClient, produce, uniqueTopic, withAdmin } from '../helpers/kafka.js';
 
 /**
  * Integration: re-keying through Kafka (real broker, real Redis). The input topic is keyed by
@@ -19,10 +19,10 @@ const EVENTS = 4000;
 // repartition partition: every watermark passes every window. Live runs turn the time guard off.
 const FAR = Date.parse('2027-01-01T00:00:00Z');
 
-function config(job: string, topic: string, group: string, out: string): string {
+function config(job: string, topic: string, group: string, out: string, idleTimeout = '0'): string {
   return `
 name: ${job}
-time: { maxOutOfOrderness: 0, maxFutureSkew: 0 }
+time: { maxOutOfOrderness: 0, maxFutureSkew: 0, idleTimeout: ${idleTimeout} }
 sources:
   - name: payments
     type: kafka
@@ -122,9 +122,9 @@ afterAll(async () => {
   await withAdmin((admin) => admin.deleteTopics({ topics: [topic, `${job}-by-terminal-repartition`] })).catch(() => undefined);
 });
 
-function startRun(group: string, out: string, name: string, from = topic, jobName = job): ChildProcess {
+function startRun(group: string, out: string, name: string, from = topic, jobName = job, idleTimeout = '0'): ChildProcess {
   const cfg = join(dir, `${name}.yaml`);
-  writeFileSync(cfg, config(jobName, from, group, out));
+  writeFileSync(cfg, config(jobName, from, group, out, idleTimeout));
   const child = spawn(process.execPath, [join(ROOT, 'bin/vigie.js'), 'run', '-c', cfg], {
     cwd: ROOT,
     env: { ...process.env, KAFKA_BROKERS: brokers().join(','), REDIS_URL: inject('redisUrl'), VIGIE_LOG_LEVEL: 'info' },
@@ -216,4 +216,32 @@ describe('re-keying through Kafka', () => {
       await withAdmin((admin) => admin.deleteTopics({ topics: [killTopic, `${killJob}-by-terminal-repartition`] })).catch(() => undefined);
     }
   }, 300_000);
+
+  it('input partitions that never receive an event: with time.idleTimeout they stop holding the re-keyed pipeline back', async () => {
+    // Every event in partition 0 of 3: partitions 1 and 2 never report. Without idleness the
+    // re-keyed pipeline would wait for them forever; with it, they are idle 2s after assignment.
+    const idleTopic = uniqueTopic('payments-idle');
+    const idleJob = uniqueTopic('rk-idle');
+    await withAdmin((admin) => admin.createTopics({ topics: [{ topic: idleTopic, numPartitions: PARTITIONS }], waitForLeaders: true }));
+    const producer = kafkaClient().producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    try {
+      for (let i = 0; i < events.length; i += 1000) {
+        await producer.send({ topic: idleTopic, acks: -1, messages: events.slice(i, i + 1000).map((e) => ({ key: String(e.customer), partition: 0, value: JSON.stringify(e) })) });
+      }
+    } finally {
+      await producer.disconnect();
+    }
+    const out = join(dir, 'idle.jsonl');
+    const run = startRun(uniqueTopic('g'), out, 'idle', idleTopic, idleJob, '2s');
+    try {
+      const done = await until(() => covers(out), 120_000);
+      await sleep(1500);
+      await stop(run);
+      expectSameAsReplay(out);
+      expect(done).toBe(true);
+    } finally {
+      await withAdmin((admin) => admin.deleteTopics({ topics: [idleTopic, `${idleJob}-by-terminal-repartition`] })).catch(() => undefined);
+    }
+  }, 200_000);
 });
