@@ -6,6 +6,7 @@ import { tableSchema } from '../sources/tables/index.js';
 import { pipelineSchema } from './pipeline.js';
 import { sinkSchema } from '../../sinks/index.js';
 import { stateSchema } from '../state/checkpoint-store.js';
+import { repartitionSchema } from './repartition.js';
 import { checkRedisConnection, redisConnectionShape } from '../redis/connection.js';
 import { checkReferences, REFERENCE_CHECK } from './refs.js';
 
@@ -59,6 +60,7 @@ export const configSchema = z
       .default({ batchSize: 4096, maxInflightBatches: 8, shutdownTimeout: 30000 })
       .describe('Engine tuning.'),
     state: stateSchema,
+    repartition: repartitionSchema,
     metrics: z
       .strictObject({
         enabled: z.boolean().default(true).describe('Serve /metrics, /healthz and /readyz.'),

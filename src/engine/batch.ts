@@ -2,6 +2,7 @@
 import { emptyBatch, type Batch } from '../types.js';
 import type { CheckpointDelta } from '../state/checkpoint-store.js';
 import type { Task } from './task.js';
+import type { OutMessage } from './rekey-outbox.js';
 
 /** A checkpoint taken while processing a batch, written and then committed once the batch is delivered. */
 export interface PendingCheckpoint {
@@ -17,6 +18,8 @@ export interface EngineBatch extends Batch {
   duplicates: number;
   /** Checkpoints to write, then commit, once the batch is delivered (rule 13 of docs/semantics.md: in that order). */
   checkpoints: PendingCheckpoint[];
+  /** Records for repartition topics, sent with the batch's outputs (see rekey.ts). */
+  produce?: OutMessage[];
 }
 
 export function engineBatch(ingestedAt: number, task?: Task): EngineBatch {

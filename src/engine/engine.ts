@@ -1,4 +1,4 @@
-import { defaultIfEmpty, EMPTY, interval, lastValueFrom, map, merge, mergeMap, Observable, of, Subject, tap } from 'rxjs';
+import { defaultIfEmpty, EMPTY, from, interval, lastValueFrom, map, merge, mergeMap, Observable, Subject, tap } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Clock } from '../types.js';
 import { systemClock } from '../types.js';
@@ -19,7 +19,10 @@ import { writeToSinks } from './delivery.js';
 import { IngestStage } from './ingest-stage.js';
 import { LabelScorer, type LabelOptions } from './labels.js';
 import { Partitions, type SeenIds } from './partitions.js';
+import { Rekey, REPARTITION_SOURCE } from './rekey.js';
+import type { InboxSnapshot } from './rekey-inbox.js';
 import type { PipelineCore, PipelineDeps } from './pipeline.js';
+import { noChanges } from './reload.js';
 import { ReloadQueue, type ReloadHost, type ReloadMechanism, type ReloadResult } from './reload.js';
 import { batchStream, deliverInOrder, processEach } from './rx.js';
 import type { EngineMode, Summary } from './summary.js';
@@ -68,7 +71,9 @@ export class Engine {
   private readonly ingest: IngestStage;
   private readonly telemetry: Telemetry;
   private readonly reloads: ReloadQueue;
-  private readonly makeTask: (id: string) => Task;
+  private readonly makeTask: (id: string, source?: Source, local?: number) => Task;
+  /** Re-keying through repartition topics (live runs with pipelines keyed otherwise than their Kafka input). */
+  private readonly rekey: Rekey;
   /** The running config: its pipelines and version change with hot reloads, nothing else does. */
   private loaded: LoadedConfig;
   private readonly deps: () => PipelineDeps;
@@ -99,17 +104,23 @@ export class Engine {
     const tableCtx = { baseDir: opts.loaded.baseDir, logger: this.logger, metrics: opts.metrics, live: opts.mode === 'live' };
     this.tables = new Tables((config.tables ?? []).map((t) => createTable(t, tableCtx)));
     this.deps = () => ({ configVersion: this.loaded.version, detectionTime, tables: this.tables.lookups });
-    this.makeTask = (id) => new Task(id, this.loaded.config.pipelines, this.deps(), wm, this.clock.now());
+    this.makeTask = (id, source, local) =>
+      new Task(id, this.loaded.config.pipelines, this.deps(), wm, this.clock.now(), source === undefined ? undefined : this.rekey.select(source, local as number));
     this.shared = this.makeTask('shared');
     this.scorer = opts.labels ? new LabelScorer(opts.labels) : undefined;
     this.telemetry = new Telemetry(config, opts.mode, version, this.clock, this.logger, opts.metrics);
     const pseudo = config.privacy?.pseudonymise;
     const pseudonymiser = pseudo ? new Pseudonymiser(pseudo, loadKey(pseudo, opts.loaded.baseDir)) : undefined;
     // Partitions keep the ids the ingest stage remembers for de-duplication in their checkpoints.
-    const seen: SeenIds = { snapshotSeen: (s, pid) => this.ingest.snapshotSeen(s, pid), restoreSeen: (s, pid, snap) => this.ingest.restoreSeen(s, pid, snap) };
+    // A repartition topic's partition keeps there what it knows of its upstream partitions (watermarks, offsets).
+    const seen = {
+      snapshotSeen: (s, pid) => (s === REPARTITION_SOURCE ? this.rekey.snapshot(pid) : this.ingest.snapshotSeen(s, pid)),
+      restoreSeen: (s, pid, snap) => (s === REPARTITION_SOURCE ? this.rekey.restore(pid, snap as unknown as InboxSnapshot | undefined, this.clock.now()) : this.ingest.restoreSeen(s, pid, snap)),
+    } as SeenIds;
     this.partitions = new Partitions({ clock: this.clock, logger: this.logger, metrics: opts.metrics, makeTask: this.makeTask, interval: () => this.loaded.config.state.interval, seen });
+    this.rekey = new Rekey(config, opts.mode === 'live' && opts.sources === undefined, this.partitions, this.logger, opts.metrics, wm);
     const guard = { ...config.time, live: opts.mode === 'live' };
-    this.ingest = new IngestStage(this.shared, this.partitions, this.clock, pseudonymiser, guard, this.logger);
+    this.ingest = new IngestStage(this.shared, this.partitions, this.clock, pseudonymiser, guard, this.logger, this.rekey);
     this.reloads = new ReloadQueue(this.reloadHost());
   }
 
@@ -139,6 +150,10 @@ export class Engine {
    * changes. See {@link ReloadQueue.request}. `next` must be valid (see loadConfig).
    */
   reload(next: LoadedConfig, mechanism: ReloadMechanism): Promise<ReloadResult> {
+    const refused = this.rekey.refuse(next.config);
+    if (refused !== undefined && next.version !== this.loaded.version) {
+      return Promise.resolve({ applied: false, mechanism, version: next.version, previous: this.loaded.version, changes: noChanges(), pipelines: noChanges(), errors: [refused] });
+    }
     return this.reloads.request(next, mechanism);
   }
 
@@ -159,6 +174,7 @@ export class Engine {
       wake: () => this.reload$.next(),
       swap: (next) => {
         this.loaded = next;
+        this.rekey.configure(next.config.pipelines);
         const deps = this.deps();
         this.shared.reconfigure(next.config.pipelines, deps);
         for (const task of this.partitions.tasks.values()) task.reconfigure(next.config.pipelines, deps);
@@ -218,7 +234,7 @@ export class Engine {
     // Every table whole before the first event: in replay, results then never depend on load timing.
     await this.tables.load();
     try {
-      this.open();
+      await this.open();
     } catch (err) {
       await this.tables.close();
       throw err;
@@ -244,6 +260,7 @@ export class Engine {
       await Promise.allSettled(this.sinks.map((s) => s.close()));
       await Promise.allSettled(this.sources.map((s) => s.close()));
       await this.tables.close();
+      await this.rekey.close().catch(() => undefined);
       await this.partitions.store?.close();
       this.stopped = true;
     }
@@ -254,8 +271,8 @@ export class Engine {
     return summary;
   }
 
-  /** Open the checkpoint store, sources and sinks. */
-  private open(): void {
+  /** Open the checkpoint store, sources (and the repartition topics) and sinks. */
+  private async open(): Promise<void> {
     const { config, baseDir } = this.opts.loaded;
     const ctx = {
       baseDir,
@@ -265,8 +282,14 @@ export class Engine {
       stdin: this.opts.stdin ?? process.stdin,
       signal: this.abort.signal,
       metrics: this.opts.metrics,
-      onAssign: (source: Source, local: number) => this.partitions.assign(source, local),
-      onRevoke: (source: Source, locals: readonly number[]) => this.partitions.revoke(source, locals),
+      onAssign: (source: Source, local: number) => {
+        this.rekey.assigned(source, local, this.clock.now());
+        return this.partitions.assign(source, local);
+      },
+      onRevoke: (source: Source, locals: readonly number[]) => {
+        this.rekey.revoked(source, locals);
+        this.partitions.revoke(source, locals);
+      },
       onRebalancing: () => {
         this.partitions.forceCheckpoint = true;
         this.flush$.next();
@@ -276,6 +299,11 @@ export class Engine {
     // The same sources as a backtest of this config (src/backtest/run-variants.ts): a replay must equal its backtest.
     const sourceConfigs = () => (this.opts.mode === 'replay' ? replaySources(config.sources, this.opts.inputs ?? [], this.logger) : config.sources);
     this.sources = this.opts.sources ?? sourceConfigs().map((s) => createSource(s, ctx));
+    // Re-keying: the repartition topics exist and their producer is connected before any input is read.
+    const downstream = await this.rekey.start(config, ctx);
+    if (downstream !== undefined) this.sources.push(downstream);
+    // A reload applied while the topics were being set up runs already: the upstream follows it.
+    this.rekey.configure(this.loaded.config.pipelines);
     for (const s of this.sources) {
       this.ingest.add(s);
       this.telemetry.addSource(s.name, s.mapping.dedup !== undefined);
@@ -314,11 +342,12 @@ export class Engine {
     const now = this.clock.now();
     const w = tracker.tick(now);
     const due = this.partitions.due(now);
-    if (!(w > before) && due.length === 0) return EMPTY;
+    const released = this.rekey.ticks(now, (task, pid) => Object.assign(engineBatch(now, task), { partition: pid }));
+    if (!(w > before) && due.length === 0) return from(released);
     const b = engineBatch(now, this.shared);
     b.watermark = w;
     b.checkpoints = due;
-    return of(b);
+    return from([...released, b]);
   }
 
   /** After the last input: W = +Infinity fires every window (rule 6 of docs/semantics.md), unless the run was stopped. */
@@ -351,6 +380,8 @@ export class Engine {
         for (const p of task.pipelines) p.process(batch);
         // Pipeline-level dead letters (missing_key, late) carry the engine's partition id: name it as the source does.
         if (batch.deadLetters.length > before && pid !== undefined) this.partitions.localizeBatch(batch, before);
+        // Re-keying: this partition's events go on to the repartition topics of the pipelines keyed otherwise.
+        if (this.rekey.active && task !== this.shared && pid !== undefined) this.rekey.upstream(batch, task, this.clock.now());
         if (task !== this.shared) this.partitions.processed(batch, task);
       }
     }
@@ -360,7 +391,8 @@ export class Engine {
 
   /** Deliver to the sinks, then mark positions durable, write checkpoints and commit, and give the credit back. */
   private async deliver(batch: EngineBatch): Promise<void> {
-    await writeToSinks(batch, this.sinks, this.opts.metrics, this.clock);
+    // Repartition records are an output like the sinks': the checkpoint and commit wait for both.
+    await Promise.all([writeToSinks(batch, this.sinks, this.opts.metrics, this.clock), this.rekey.send(batch)]);
     // Sinks resolved in order, so everything up to these positions is as durable as the sinks make it.
     for (const [pid, offset] of batch.positions) this.partitions.durablePositions.set(pid, offset);
     for (const p of batch.checkpoints) await this.partitions.write(p);

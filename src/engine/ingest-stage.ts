@@ -30,6 +30,8 @@ export class IngestStage implements SeenIds {
     private readonly pseudonymiser: Pseudonymiser | undefined,
     guard: { maxFutureSkew: number; maxJump: number; jumpPatience: number; live: boolean },
     private readonly logger: Logger,
+    /** Re-keying: the records of repartition topics are decoded there (they are events already). */
+    private readonly rekey?: { isDownstream(source: Source): boolean; ingest(source: Source, rb: RawBatch, task: Task, batch: EngineBatch, now: number): void },
   ) {
     this.guard = new TimeGuard({ maxFutureSkew: guard.maxFutureSkew, maxJump: guard.maxJump, patience: guard.jumpPatience }, guard.live);
   }
@@ -87,6 +89,10 @@ export class IngestStage implements SeenIds {
     batch.inputs.set(source.name, records.length);
     // Revoked between fetch and processing: the partition's new owner processes these records.
     if (task === undefined) return batch;
+    if (this.rekey?.isDownstream(source)) {
+      this.rekey.ingest(source, rb, task, batch, now);
+      return batch;
+    }
     const ingestor = this.ingestors.get(source.name) as Ingestor;
     const pseudonymiser = this.pseudonymiser;
     const guard = this.guard.active ? this.guard : undefined;

@@ -21,8 +21,8 @@ export interface PartitionsOptions {
   clock: Clock;
   logger: Logger;
   metrics: EngineMetrics | undefined;
-  /** A fresh task for a partition (the running config's pipelines). */
-  makeTask(id: string): Task;
+  /** A fresh task for a partition of a source (the running config's pipelines that it runs). */
+  makeTask(id: string, source: Source, local: number): Task;
   /** The running config's `state.interval`: the least time between two checkpoints of a partition. */
   interval(): number;
   seen: SeenIds;
@@ -72,6 +72,11 @@ export class Partitions {
     this.localize(batch.deadLetters, source, local, from);
   }
 
+  /** The source and source-local partition of an engine-wide partition id. */
+  ownerOf(pid: number): { source: Source; local: number } | undefined {
+    return this.owners[pid];
+  }
+
   /** True while `task` is the one processing `pid` (not revoked or replaced since). */
   owns(pid: number, task: Task): boolean {
     return this.tasks.get(pid) === task;
@@ -80,7 +85,7 @@ export class Partitions {
   /** A partition was given to us: build its task, restoring the last checkpoint; resolves with the offset to resume after. */
   async assign(source: Source, local: number): Promise<number | undefined> {
     const pid = this.id(source, local);
-    const task = this.o.makeTask(`${source.name}:${local}`);
+    const task = this.o.makeTask(`${source.name}:${local}`, source, local);
     this.tasks.set(pid, task);
     if (!this.store || !source.checkpointId) return undefined;
     task.trackChanges();

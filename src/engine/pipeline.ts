@@ -280,7 +280,7 @@ class NoWindow implements WindowCore {
 }
 
 /** A copy of a payload with only the given fields (own properties only). */
-function restrict(payload: Record<string, unknown>, fields: readonly string[]): Record<string, unknown> {
+export function restrict(payload: Record<string, unknown>, fields: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (let i = 0; i < fields.length; i++) {
     const f = fields[i];
@@ -289,14 +289,14 @@ function restrict(payload: Record<string, unknown>, fields: readonly string[]): 
   return out;
 }
 
-function scalarKey(v: unknown): string | undefined {
+export function scalarKey(v: unknown): string | undefined {
   if (typeof v === 'string') return v.length > 0 ? v : undefined;
   if (typeof v === 'number') return Number.isFinite(v) ? String(v) : undefined;
   if (typeof v === 'boolean') return String(v);
   return undefined;
 }
 
-function matches(payload: Record<string, unknown>, where: Array<[string, readonly unknown[]]>): boolean {
+export function matches(payload: Record<string, unknown>, where: Array<[string, readonly unknown[]]>): boolean {
   for (let i = 0; i < where.length; i++) {
     const [field, allowed] = where[i];
     if (!allowed.includes(payload[field])) return false;

@@ -39,9 +39,9 @@ export interface ReloadResult {
 }
 
 /** Top-level sections that a hot reload may not change (`pipelines` may; `reload` settings apply at the next start). */
-const RESTART_SECTIONS = ['name', 'time', 'sources', 'tables', 'sinks', 'engine', 'state', 'metrics', 'privacy'] as const;
+const RESTART_SECTIONS = ['name', 'time', 'sources', 'tables', 'sinks', 'engine', 'state', 'metrics', 'privacy', 'repartition'] as const;
 
-const noChanges = (): ReloadChanges => ({ added: [], changed: [], removed: [], unchanged: [] });
+export const noChanges = (): ReloadChanges => ({ added: [], changed: [], removed: [], unchanged: [] });
 
 /**
  * What replacing the pipelines `before` by `after` keeps, restarts, adds and drops: a pipeline keeps its

@@ -50,7 +50,10 @@ export class Task {
     deps: PipelineDeps,
     wm: WatermarkOptions,
     now: number,
+    /** The pipelines this task runs (re-keying: a partition runs only those keyed as its topic is); absent: all. */
+    private readonly select?: (p: PipelineConfig) => boolean,
   ) {
+    if (select) configs = configs.filter(select);
     this.pipelines_ = configs.map((p) => new PipelineCore(p, deps));
     this.legacyHashes = configs.map(pipelineHash);
     this.tracker = new WatermarkTracker(wm);
@@ -81,6 +84,7 @@ export class Task {
    * next checkpoint is a full one (the stored keys are laid out by pipeline index).
    */
   reconfigure(configs: readonly PipelineConfig[], deps: PipelineDeps): PipelineSwap[] {
+    if (this.select) configs = configs.filter(this.select);
     const before = new Map(this.pipelines_.map((p) => [p.name, p]));
     const swaps: PipelineSwap[] = [];
     const next = configs.map((c) => {

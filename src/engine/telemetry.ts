@@ -131,7 +131,8 @@ export class Telemetry {
       m?.eventsIn.inc({ source: name }, n);
     }
     // A raw batch holds one source's records: count its events once, not per event.
-    if (batch.events.length > 0) s.sources[batch.events[0].source].events += batch.events.length;
+    // Re-keyed events keep their source's name: they count as events of the repartition source that read them.
+    if (batch.events.length > 0) s.sources[batch.inputs.size > 0 ? (batch.inputs.keys().next().value as string) : batch.events[0].source].events += batch.events.length;
     if (batch.duplicates > 0) {
       for (const name of batch.inputs.keys()) {
         s.sources[name].duplicates = (s.sources[name].duplicates ?? 0) + batch.duplicates;
@@ -151,7 +152,7 @@ export class Telemetry {
     s.deadLetters.total += batch.deadLetters.length;
   }
 
-  /** Per pipeline, summed over every task (each builds the config's pipelines in the same order). */
+  /** Per pipeline, summed over every task (the first runs every pipeline; the others all or some of them, in config order). */
   private pipelines(tasks: readonly Task[]): void {
     const s = this.summary;
     const m = this.metrics;
@@ -166,7 +167,8 @@ export class Telemetry {
       let hits = 0;
       let misses = 0;
       for (const t of tasks) {
-        const tp = t.pipelines[i];
+        const tp = t.pipelines[i]?.name === p.name ? t.pipelines[i] : t.pipelines.find((q) => q.name === p.name);
+        if (tp === undefined) continue;
         const tc = tp.takeCounts();
         for (const ec of tp.enrich?.takeCounts() ?? []) {
           hits += ec.hits;

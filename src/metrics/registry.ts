@@ -49,6 +49,12 @@ export class EngineMetrics {
   /** Events dropped as redeliveries of an already-seen id (sources with `dedup`); never dead-lettered. */
   readonly eventsDuplicate: Counter<'source'>;
   readonly eventsLate: Counter<'pipeline'>;
+  /** Records and watermark markers produced to repartition topics, per topic and kind (record, marker). */
+  readonly repartitionProduced: Counter<'topic' | 'kind'>;
+  /** Records of repartition topics dropped as redeliveries of an upstream offset already seen, per topic. */
+  readonly repartitionRedeliveries: Counter<'topic'>;
+  /** Time from an event's upstream processing (its repartition record's timestamp) to its downstream ingestion, seconds. */
+  readonly repartitionHop: Histogram<'topic'>;
   readonly eventsFiltered: Counter<'pipeline'>;
   readonly eventsSkipped: Counter<'pipeline'>;
 
@@ -140,6 +146,25 @@ export class EngineMetrics {
       name: 'vigie_events_duplicate_total',
       help: 'Events dropped as duplicates (an id already seen within the dedup horizon), per source.',
       labelNames: ['source'],
+      registers,
+    });
+    this.repartitionProduced = new Counter({
+      name: 'vigie_repartition_produced_total',
+      help: 'Records (kind=record) and watermark markers (kind=marker) produced to repartition topics and acknowledged, per topic. Records read back count in vigie_events_in_total of the repartition source.',
+      labelNames: ['topic', 'kind'],
+      registers,
+    });
+    this.repartitionRedeliveries = new Counter({
+      name: 'vigie_repartition_redeliveries_total',
+      help: 'Records of repartition topics dropped because their upstream offset was already seen (produced again after an upstream restart), per topic.',
+      labelNames: ['topic'],
+      registers,
+    });
+    this.repartitionHop = new Histogram({
+      name: 'vigie_repartition_hop_seconds',
+      help: 'Time from the upstream processing of an event (the timestamp of its repartition record) to its ingestion downstream, per repartition topic.',
+      labelNames: ['topic'],
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30],
       registers,
     });
     this.eventsLate = new Counter({
@@ -423,12 +448,7 @@ export class EngineMetrics {
       registers,
     });
     this.tableBadRows = new Counter({ name: 'vigie_table_bad_rows_total', help: 'Rows of a reference table skipped because they were malformed (no key, bad time, wrong type).', labelNames: ['table'], registers });
-    this.tableDropped = new Counter({
-      name: 'vigie_table_dropped_total',
-      help: 'Versions and keys a reference table dropped because of maxVersions or maxRows.',
-      labelNames: ['table'],
-      registers,
-    });
+    this.tableDropped = new Counter({ name: 'vigie_table_dropped_total', help: 'Versions and keys a reference table dropped because of maxVersions or maxRows.', labelNames: ['table'], registers });
     this.enrichLookups = new Counter({
       name: 'vigie_enrich_lookups_total',
       help: 'Enrichment lookups per pipeline and table; outcome hit (a row was valid at the event time) or miss.',

@@ -24,6 +24,14 @@ export const schema = z.strictObject({
   groupId: z.string().min(1).describe('Consumer group: instances with the same group id share the partitions.'),
   format: z.enum(['json', 'msgpack']).default('json').describe('Encoding of record values.'),
   fromBeginning: z.boolean().default(true).describe('With no committed offset, start at the earliest record (true) or the latest (false).'),
+  partitionedBy: z
+    .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+    .optional()
+    .describe(
+      'The payload field (or list of fields, like a pipeline key) that the topics\' record keys hold, so that one key lives in one partition. ' +
+        'Pipelines keyed by it run in the input partitions\' tasks; pipelines keyed by anything else are re-keyed through an internal repartition topic ' +
+        '(see `repartition`), so their results do not depend on how instances share the partitions. Absent: the topics are assumed keyed by every pipeline\'s key.',
+    ),
   recordKeyField: z.string().min(1).optional().describe('Copy the record key (as text) into this payload field, e.g. to key pipelines by it.'),
   timestampFrom: z.enum(['field', 'record']).default('field').describe('Event time from the mapped `time` field, or from the Kafka record timestamp.'),
   sessionTimeout: z.number().int().min(6000).default(30000).describe('Group session timeout, ms.'),

@@ -207,7 +207,7 @@ describe('config JSON Schema', () => {
     expect(schema.$id).toBe(CONFIG_SCHEMA_ID);
     expect(schema.title).toBeTruthy();
     expect(Object.keys(schema.properties)).toEqual(Object.keys(configSchema.shape));
-    expect(Object.keys(schema.properties)).toEqual(['name', 'time', 'sources', 'tables', 'pipelines', 'sinks', 'engine', 'state', 'metrics', 'reload', 'privacy']);
+    expect(Object.keys(schema.properties)).toEqual(['name', 'time', 'sources', 'tables', 'pipelines', 'sinks', 'engine', 'state', 'repartition', 'metrics', 'reload', 'privacy']);
     expect(schema.required).toEqual(['sources', 'pipelines']);
   });
 
