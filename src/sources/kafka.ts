@@ -20,7 +20,7 @@ export const schema = z.strictObject({
   name: z.string().min(1).describe('Source name, unique in the config.'),
   type: z.literal(type),
   client: kafkaClientSchema.default(kafkaClientSchema.parse({})).describe('Connection to the Kafka cluster (brokers, TLS, SASL, timeouts).'),
-  topics: z.array(z.string().min(1)).min(1).max(100).describe('Topics to consume. Every pipeline keyed by a field must read topics partitioned by that field for results to match a single-partition replay.'),
+  topics: z.array(z.string().min(1)).min(1).max(100).describe('Topics to consume. Say how their record keys are chosen with `partitionedBy`: pipelines keyed otherwise are then re-keyed through Kafka, so results match a single replay.'),
   groupId: z.string().min(1).describe('Consumer group: instances with the same group id share the partitions.'),
   format: z.enum(['json', 'msgpack']).default('json').describe('Encoding of record values.'),
   fromBeginning: z.boolean().default(true).describe('With no committed offset, start at the earliest record (true) or the latest (false).'),
