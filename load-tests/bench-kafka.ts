@@ -23,12 +23,12 @@
  *   npm run bench:kafka -- --sink-delay 20      a slow downstream: each Vigie sink write takes 20 ms more
  */
 import { parseArgs } from 'node:util';
-import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel, Partitioners, type Message } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
 import { Engine } from '../src/engine/engine.js';
 import { parseConfig } from '../src/config/load.js';
 import { create as createNullSink } from '../sinks/null.js';
 import { startKafka, type KafkaService } from '../tests/infra/kafka.js';
+import { createTopicAndProduce, median, paymentMessages, sleep, uid } from './kafka-bench-data.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -61,66 +61,6 @@ const START = Date.parse('2026-01-01T00:00:00Z');
 /** Same as the Vigie kafka source's default maxBytesPerPartition. */
 const MAX_BYTES_PER_PARTITION = 1_048_576;
 const POLL_MS = 50;
-
-/** Deterministic records: event times spread evenly over 4 windows (about 2.5 events per card and window). */
-function makeMessages(): Message[] {
-  let s = 12345;
-  const rnd = () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-  const out: Message[] = new Array(N);
-  for (let i = 0; i < N; i++) {
-    const card = `c${Math.floor(rnd() * CARDS)}`;
-    const rec = { id: `p${i}`, ts: START + Math.floor((i * 4 * WINDOW) / N), card, amount: Math.round(rnd() * 50000) / 100, merchant: `m${Math.floor(rnd() * 200)}`, type: 'payment' };
-    out[i] = { key: card, value: JSON.stringify(rec) };
-  }
-  return out;
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const uid = () => randomBytes(4).toString('hex');
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-async function createTopicAndProduce(kafka: Kafka, topic: string, messages: Message[]): Promise<{ eventsPerSecond: number; bytes: number }> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const created = await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }], waitForLeaders: true, timeout: 30_000 });
-    if (!created) throw new Error(`topic ${topic} already exists`);
-  } finally {
-    await admin.disconnect();
-  }
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
-  let bytes = 0;
-  for (const m of messages) bytes += (m.value as string).length + (m.key as string).length;
-  const t0 = performance.now();
-  try {
-    for (let i = 0; i < messages.length; i += CHUNK) {
-      await producer.sendBatch({ acks: -1, timeout: 30_000, topicMessages: [{ topic, messages: messages.slice(i, i + CHUNK) }] });
-    }
-  } finally {
-    await producer.disconnect();
-  }
-  const s = (performance.now() - t0) / 1000;
-  // Every partition must end at the expected offset sum: the consumers rely on offsets 0..n-1.
-  const admin2 = kafka.admin();
-  await admin2.connect();
-  try {
-    const offsets = await admin2.fetchTopicOffsets(topic);
-    const total = offsets.reduce((a, o) => a + Number(o.high) - Number(o.low), 0);
-    if (total !== messages.length) throw new Error(`topic ${topic} holds ${total} records, expected ${messages.length}`);
-  } finally {
-    await admin2.disconnect();
-  }
-  return { eventsPerSecond: messages.length / s, bytes };
-}
 
 interface RunResult {
   eventsPerSecond: number;
@@ -265,7 +205,7 @@ async function vigieRun(brokers: string[], topic: string): Promise<VigieRunResul
 }
 
 async function main(): Promise<void> {
-  const messages = makeMessages();
+  const messages = paymentMessages(N, CARDS, WINDOW, START);
   let kafkaSvc: KafkaService | undefined;
   const onSignal = () => {
     void (kafkaSvc?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
@@ -277,7 +217,7 @@ async function main(): Promise<void> {
     const brokers = kafkaSvc.brokers;
     const kafka = new Kafka({ brokers, clientId: 'vigie-bench-raw', logLevel: logLevel.NOTHING, connectionTimeout: 3000, requestTimeout: 30_000 });
     const topic = `bench-kafka-${uid()}`;
-    const produced = await createTopicAndProduce(kafka, topic, messages);
+    const produced = await createTopicAndProduce(kafka, topic, messages, { partitions: PARTITIONS, chunk: CHUNK });
     const raw: RunResult[] = [];
     const vigie: VigieRunResult[] = [];
     try {

@@ -26,13 +26,13 @@
  *   npm run bench:repartition -- --paced-rate 2000 --paced-seconds 20     (0 seconds: no paced phase)
  */
 import { parseArgs } from 'node:util';
-import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, Partitioners, type Message } from 'kafkajs';
 import { Engine } from '../src/engine/engine.js';
 import { parseConfig } from '../src/config/load.js';
 import { EngineMetrics } from '../src/metrics/registry.js';
 import { create as createNullSink } from '../sinks/null.js';
 import { startKafka, type KafkaService } from '../tests/infra/kafka.js';
+import { createTopicAndProduce, median, paymentMessages, sleep, uid } from './kafka-bench-data.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -62,48 +62,6 @@ const CHUNK = 10_000;
 const START = Date.parse('2026-01-01T00:00:00Z');
 const POLL_MS = 50;
 const REPARTITION = '(repartition):';
-
-function makeMessages(): Message[] {
-  let s = 12345;
-  const rnd = () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-  const out: Message[] = new Array(N);
-  for (let i = 0; i < N; i++) {
-    const card = `c${Math.floor(rnd() * CARDS)}`;
-    const rec = { id: `p${i}`, ts: START + Math.floor((i * 4 * WINDOW) / N), card, amount: Math.round(rnd() * 50000) / 100, merchant: `m${Math.floor(rnd() * 200)}`, type: 'payment' };
-    out[i] = { key: card, value: JSON.stringify(rec) };
-  }
-  return out;
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const uid = () => randomBytes(4).toString('hex');
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-async function createTopicAndProduce(kafka: Kafka, topic: string, messages: Message[]): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const created = await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }], waitForLeaders: true, timeout: 30_000 });
-    if (!created) throw new Error(`topic ${topic} already exists`);
-  } finally {
-    await admin.disconnect();
-  }
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
-  try {
-    for (let i = 0; i < messages.length; i += CHUNK) await producer.sendBatch({ acks: -1, timeout: 30_000, topicMessages: [{ topic, messages: messages.slice(i, i + CHUNK) }] });
-  } finally {
-    await producer.disconnect();
-  }
-}
 
 function vigieConfig(brokers: string[], topic: string, job: string, partitionedBy: string): string {
   return `
@@ -283,7 +241,7 @@ function pacedFeed(kafka: Kafka, topic: string, messages: Message[]): () => Prom
 }
 
 async function main(): Promise<void> {
-  const messages = makeMessages();
+  const messages = paymentMessages(N, CARDS, WINDOW, START);
   let kafkaSvc: KafkaService | undefined;
   const onSignal = () => {
     void (kafkaSvc?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
@@ -295,7 +253,7 @@ async function main(): Promise<void> {
     const brokers = kafkaSvc.brokers;
     const kafka = new Kafka({ brokers, clientId: 'vigie-bench', logLevel: logLevel.NOTHING, connectionTimeout: 3000, requestTimeout: 30_000 });
     const topic = `bench-rk-in-${uid()}`;
-    await createTopicAndProduce(kafka, topic, messages);
+    await createTopicAndProduce(kafka, topic, messages, { partitions: PARTITIONS, chunk: CHUNK });
     const direct: RunResult[] = [];
     const hop: RunResult[] = [];
     try {
@@ -319,7 +277,7 @@ async function main(): Promise<void> {
     let paced: RunResult | undefined;
     if (PACED_SECONDS > 0) {
       const pacedTopic = `bench-rk-paced-${uid()}`;
-      await createTopicAndProduce(kafka, pacedTopic, []);
+      await createTopicAndProduce(kafka, pacedTopic, [], { partitions: PARTITIONS, chunk: CHUNK });
       try {
         paced = await vigieRun(kafka, brokers, pacedTopic, true, pacedFeed(kafka, pacedTopic, messages));
       } finally {
