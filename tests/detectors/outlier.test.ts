@@ -109,17 +109,31 @@ describe('outlier detector', () => {
     expect(emit.scores.map((x) => x.observed)).toEqual([6, 7, 1000, 8]);
   });
 
-  it('publishes |z| of every judged event when scores is on, and nothing when off', () => {
+  it('publishes the score of every judged event when scores is on (z for up), and nothing when off', () => {
     const on = collector();
     runEvents(create(cfg({ scores: true }), ctxOf()), amounts([...usual.slice(0, 12), 5000]), on);
     expect(on.scores).toHaveLength(3);
     expect(on.scores[2]).toMatchObject({ pipeline: 'p', detector: 'amount-outlier', key: 'C1', time: 12 * 60_000, ref: 'a12', observed: 5000, anomalous: true });
     expect(on.scores[2].score).toBeCloseTo(Math.abs(on.signals[0].details?.z as number), 12);
-    expect(on.scores.slice(0, 2).every((x) => !x.anomalous && x.score >= 0)).toBe(true);
+    expect(on.scores.slice(0, 2).every((x) => !x.anomalous && x.score < 5)).toBe(true);
     const off = collector();
     runEvents(create(cfg(), ctxOf()), amounts([...usual.slice(0, 12), 5000]), off);
     expect(off.scores).toEqual([]);
     expect(off.signals).toHaveLength(1);
+  });
+
+  it('scores follow the direction judged: with up on a log scale, a tiny payment ranks below a usual one, a huge one above', () => {
+    const history = [40, 55, 48, 62, 51, 45, 58, 50, 47, 53, 60, 44];
+    const scoreOf = (direction: 'up' | 'down' | 'both', x: number) => {
+      const emit = collector();
+      runEvents(create(cfg({ direction, transform: 'log', scores: true }), ctxOf()), amounts([...history, x]), emit);
+      return emit.scores[emit.scores.length - 1].score;
+    };
+    const usualScore = scoreOf('up', 50);
+    expect(scoreOf('up', 0.5)).toBeLessThan(usualScore);
+    expect(scoreOf('up', 5000)).toBeGreaterThan(usualScore);
+    expect(scoreOf('down', 0.5)).toBeGreaterThan(scoreOf('down', 5000));
+    expect(scoreOf('both', 0.5)).toBeCloseTo(-scoreOf('up', 0.5), 9);
   });
 
   it('judges only matching events with a finite number, keys apart', () => {
@@ -278,7 +292,7 @@ describe('outlier detector', () => {
             if (scale === 0) continue;
             const z = (x - med) / scale;
             const hit = direction === 'up' ? z >= bound : direction === 'down' ? z <= -bound : Math.abs(z) >= bound;
-            wantScores.push([e.id as string, Math.abs(z), hit]);
+            wantScores.push([e.id as string, direction === 'up' ? z : direction === 'down' ? -z : Math.abs(z), hit]);
             if (hit) wantSignals.push(e.id as string);
           }
           expect(emit.scores.map((s) => [s.ref, s.score, s.anomalous])).toEqual(wantScores);
