@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { VigieError } from '../../errors.js';
 import { durationSchema, positiveDurationSchema } from '../../time/duration.js';
 import { parseCsv } from './csv.js';
-import { BadRows, commonTableShape, TableHolder, tableTimeSchema, toRow, type RowSpec, type Table, type TableContext } from './types.js';
+import { BadRows, commonTableShape, TableHolder, tableTimeSchema, toRow, type RowSpec, type Table, type TableContext, heldTable } from './types.js';
 import type { VersionedTable } from './versioned.js';
 
 export const type = 'file';
@@ -130,13 +130,7 @@ export function create(config: Config, ctx: TableContext): Table {
     }, config.debounce);
   };
 
-  return {
-    name: config.name,
-    type,
-    get rows() {
-      return holder.rows;
-    },
-    lookup: (key, t) => holder.lookup(key, t),
+  return heldTable(config.name, type, holder, {
     async load() {
       const r = await read();
       if ('error' in r) {
@@ -155,5 +149,5 @@ export function create(config: Config, ctx: TableContext): Table {
       if (timer !== undefined) clearTimeout(timer);
       if (watching) unwatchFile(path, onChange);
     },
-  };
+  });
 }

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { VigieError } from '../../errors.js';
 import { createKafka, kafkaClientSchema } from '../../kafka/client.js';
 import { positiveDurationSchema } from '../../time/duration.js';
-import { BadRows, commonTableShape, TableHolder, tableTimeSchema, toRow, type RowSpec, type Table, type TableContext } from './types.js';
+import { BadRows, commonTableShape, TableHolder, tableTimeSchema, toRow, type RowSpec, type Table, type TableContext, heldTable } from './types.js';
 
 export const type = 'kafka';
 
@@ -119,13 +119,7 @@ export function create(config: Config, ctx: TableContext): Table {
     }
   }
 
-  return {
-    name: config.name,
-    type,
-    get rows() {
-      return holder.rows;
-    },
-    lookup: (key, t) => holder.lookup(key, t),
+  return heldTable(config.name, type, holder, {
     async load() {
       try {
         await start();
@@ -148,5 +142,5 @@ export function create(config: Config, ctx: TableContext): Table {
       consumer = undefined;
       await c?.disconnect();
     },
-  };
+  });
 }

@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import { VigieError } from '../../errors.js';
 import { checkRedisConnection, createRedis, describeRedisTarget, isCluster, redisConnectionShape, type RedisClient } from '../../redis/connection.js';
 import { durationSchema } from '../../time/duration.js';
-import { BadRows, commonTableShape, TableHolder, tableTimeSchema, toRow, type RowSpec, type Table, type TableContext } from './types.js';
+import { BadRows, commonTableShape, TableHolder, tableTimeSchema, toRow, type RowSpec, type Table, type TableContext, heldTable } from './types.js';
 
 export const type = 'redis';
 
@@ -90,13 +90,7 @@ export function create(config: Config, ctx: TableContext): Table {
     timer.unref();
   }
 
-  return {
-    name: config.name,
-    type,
-    get rows() {
-      return holder.rows;
-    },
-    lookup: (key, t) => holder.lookup(key, t),
+  return heldTable(config.name, type, holder, {
     async load() {
       try {
         await read();
@@ -113,5 +107,5 @@ export function create(config: Config, ctx: TableContext): Table {
       client = undefined;
       if (c !== undefined) await c.quit().catch(() => c.disconnect());
     },
-  };
+  });
 }

@@ -200,3 +200,17 @@ export class TableHolder implements TableLookup {
     this.reportedDrops = drops;
   }
 }
+
+/** A table served by its holder: the name, type, row count and lookups every table type shares, and its own load and close. */
+export function heldTable(name: string, type: string, holder: TableHolder, io: Pick<Table, 'load' | 'close'>): Table {
+  return {
+    name,
+    type,
+    get rows() {
+      return holder.rows;
+    },
+    lookup: (key, t) => holder.lookup(key, t),
+    load: () => io.load(),
+    close: () => io.close(),
+  };
+}
