@@ -1,4 +1,5 @@
 import type { Alert, Severity, VEvent, WindowResult } from '../src/types.js';
+import { evidenceRef } from '../src/types.js';
 import { alertId, isoTime } from './alert.js';
 import { formatDuration } from '../src/time/duration.js';
 import { MinHeap } from '../src/util/heap.js';
@@ -6,7 +7,7 @@ import { configHash, stableJson } from '../src/util/json.js';
 import { plural, type CommonConfig } from './common.js';
 import { KeyedState } from '../src/util/keyed-state.js';
 import { createCore, type DetectorConfig } from './index.js';
-import type { DetectorContext, DetectorCore, Emit, Score, Signal } from './types.js';
+import type { DetectorContext, DetectorCore, Emit, PeerJudgements, Score, Signal } from './types.js';
 import { VigieError } from '../src/errors.js';
 
 /** What the runtime needs besides the detectors' configs. */
@@ -115,14 +116,28 @@ export class DetectorSet {
   private scoresOut: Score[] = [];
   /** Events released before the pipeline's watermark passed them (maxPending reached), since last taken. */
   private releasedEarly = 0;
+  /** Per slot, the strength and value it gave the input being judged now (NaN: not judged). */
+  private readonly strengths: Float64Array;
+  private readonly observedNow: Float64Array;
+  /** The event being judged now (for the `ref` of event detectors' scores). */
+  private judging: VEvent | undefined;
 
   constructor(
     configs: readonly DetectorConfig[],
     private readonly ctx: RuntimeContext,
   ) {
     const ordered = topoOrder(configs, ctx.pipeline);
+    this.strengths = new Float64Array(ordered.length).fill(NaN);
+    this.observedNow = new Float64Array(ordered.length).fill(NaN);
+    const names = new Map(ordered.map((c, i) => [c.name, i]));
+    const peers: PeerJudgements = {
+      index: (name) => names.get(name),
+      strength: (i) => this.strengths[i],
+      observed: (i) => this.observedNow[i],
+    };
+    const coreCtx: DetectorContext = { ...ctx, peers };
     this.slots = ordered.map((config) => {
-      const core = createCore(config, ctx);
+      const core = createCore(config, coreCtx);
       const slot: Slot = {
         name: config.name,
         config,
@@ -147,9 +162,24 @@ export class DetectorSet {
       const inputs = (s.config as { inputs?: Array<{ detector: string }> }).inputs;
       if (inputs) for (const inp of inputs) this.slots[index.get(inp.detector) as number].feeds.push(i);
       const wantsScores = (s.config as { scores?: boolean }).scores === true;
+      const strengths = this.strengths;
+      const observedNow = this.observedNow;
+      const pipeline = ctx.pipeline;
+      const detector = s.name;
       s.emit = {
         signal: (sig) => this.onSignal(i, sig),
         score: wantsScores ? (sc) => this.scoresOut.push(sc) : () => {},
+        judged: wantsScores
+          ? (key, time, observed, score, strength, anomalous, ref) => {
+              strengths[i] = strength;
+              observedNow[i] = observed;
+              const r = ref ?? (this.judging === undefined ? '' : evidenceRef(this.judging));
+              this.scoresOut.push({ pipeline, detector, key, time, ref: r, observed, score, strength, anomalous });
+            }
+          : (_key, _time, observed, _score, strength) => {
+              strengths[i] = strength;
+              observedNow[i] = observed;
+            },
       };
     });
     this.memorySpan = span;
@@ -223,8 +253,12 @@ export class DetectorSet {
     const pending = this.pending;
     while (pending.size > 0 && pending.peekPriority() < w) {
       const { key, e } = pending.pop() as Pending;
+      this.judging = e;
+      this.strengths.fill(NaN);
+      this.observedNow.fill(NaN);
       for (const s of this.slots) if (s.core.input === 'event') s.core.add?.(key, e, s.emit);
     }
+    this.judging = undefined;
     for (const s of this.slots) s.core.advance(w, s.emit);
     for (const s of this.slots) this.closeCooldowns(s, w);
     if (this.memory) {

@@ -33,6 +33,26 @@ export interface Emit {
   signal(s: Signal): void;
   /** Only used when the detector scores every input; a no-op otherwise. */
   score(s: Score): void;
+  /**
+   * Every judged input, whether it signals or not (allocation-free): `observed` is the value judged,
+   * `score` the detector's own measure (a z-score, a count...), `strength` the signed, comparable
+   * strength (0: nothing unusual, 1: at the detector's bound, above 1: past it, negative: unusual the
+   * other way; see docs/strengths.md). Event detectors leave `ref` out (the runtime knows the event
+   * being judged); result detectors give the window (`window:<start>:<end>`).
+   */
+  judged(key: string, time: number, observed: number, score: number, strength: number, anomalous: boolean, ref?: string): void;
+}
+
+/**
+ * The strengths the other detectors of the pipeline gave the input being judged now (event detectors
+ * are judged in dependency order, so a detector sees those it depends on). NaN when a detector did not
+ * judge the input (it did not match, or it judges window results).
+ */
+export interface PeerJudgements {
+  /** Index of a detector of the pipeline, or undefined. */
+  index(name: string): number | undefined;
+  strength(i: number): number;
+  observed(i: number): number;
 }
 
 /** What a detector core receives besides its own config. */
@@ -48,6 +68,8 @@ export interface DetectorContext {
   evidenceLimit: number;
   /** Whether an alert may show the values of this input field (the pipeline's `alertFields`); all when absent. */
   mayShow?: (field: string) => boolean;
+  /** The strengths the pipeline's other detectors gave the input being judged (set by the runtime). */
+  peers?: PeerJudgements;
 }
 
 /** State size of a core, for metrics and the bounds it enforces. */

@@ -168,6 +168,8 @@ export interface Score {
   ref: string;
   observed: number;
   score: number;
+  /** Signed strength comparable across detectors: 0 nothing unusual, 1 at the bound (docs/strengths.md). */
+  strength?: number;
   /** True when the detector's judgement on this input was an anomaly (before cooldown and conditions). */
   anomalous: boolean;
 }

@@ -18,11 +18,19 @@ export function ev(t: number, payload: Record<string, unknown>, id?: string): VE
   return { time: t, id: id ?? `e${t}`, partition: 0, offset: t, source: 's', payload };
 }
 
-/** A collecting Emit. */
-export function collector(): Emit & { signals: Signal[]; scores: Score[] } {
+/** A collecting Emit: `scores` gets what `score` publishes, `judgements` what `judged` reports (every judged input). */
+export function collector(): Emit & { signals: Signal[]; scores: Score[]; judgements: Score[] } {
   const signals: Signal[] = [];
   const scores: Score[] = [];
-  return { signals, scores, signal: (s) => signals.push(s), score: (s) => scores.push(s) };
+  const judgements: Score[] = [];
+  return {
+    signals,
+    scores,
+    judgements,
+    signal: (s) => signals.push(s),
+    score: (s) => scores.push(s),
+    judged: (key, time, observed, score, strength, anomalous, ref) => judgements.push({ pipeline: 'p', detector: 'd', key, time, ref: ref ?? '', observed, score, strength, anomalous }),
+  };
 }
 
 /**
