@@ -12,6 +12,7 @@ import * as sequence from './sequence.js';
 import * as outlier from './outlier.js';
 import * as anomaly from './anomaly.js';
 import * as score from './score.js';
+import * as model from './model.js';
 import type { DetectorContext, DetectorCore } from './types.js';
 import { internalError } from '../src/errors.js';
 
@@ -35,6 +36,7 @@ export const DETECTORS = buildRegistry<DetectorModule<any>>('detector', [
   outlier,
   anomaly,
   score,
+  model,
 ]);
 
 /** Config of one detector: chosen by `type`. */
@@ -51,6 +53,7 @@ export const detectorSchema = z.discriminatedUnion('type', [
   outlier.schema,
   anomaly.schema,
   score.schema,
+  model.schema,
 ]);
 export type DetectorConfig = z.infer<typeof detectorSchema>;
 

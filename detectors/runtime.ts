@@ -1,4 +1,4 @@
-import type { Alert, Severity, VEvent, WindowResult } from '../src/types.js';
+import type { Alert, QueueEntry, Severity, VEvent, WindowResult } from '../src/types.js';
 import { evidenceRef } from '../src/types.js';
 import { alertId, isoTime } from './alert.js';
 import { formatDuration } from '../src/time/duration.js';
@@ -50,6 +50,7 @@ export interface Outputs {
   alerts: Alert[];
   shadowAlerts: Alert[];
   scores: Score[];
+  queue: QueueEntry[];
 }
 
 /** Counters of the detectors since they were last taken, per detector name. */
@@ -112,7 +113,7 @@ export class DetectorSet {
   private w = -Infinity;
   /** Watermark at which what is being emitted now was emitted (stamps detection times). */
   private at = -Infinity;
-  private out: Outputs = { alerts: [], shadowAlerts: [], scores: [] };
+  private out: Outputs = { alerts: [], shadowAlerts: [], scores: [], queue: [] };
   private scoresOut: Score[] = [];
   /** Events released before the pipeline's watermark passed them (maxPending reached), since last taken. */
   private releasedEarly = 0;
@@ -168,6 +169,9 @@ export class DetectorSet {
       const detector = s.name;
       s.emit = {
         signal: (sig) => this.onSignal(i, sig),
+        rank: (entries) => {
+          for (const q of entries) this.out.queue.push(q);
+        },
         score: wantsScores ? (sc) => this.scoresOut.push(sc) : () => {},
         judged: wantsScores
           ? (key, time, observed, score, strength, anomalous, ref) => {
@@ -486,6 +490,8 @@ function topoOrder(configs: readonly DetectorConfig[], pipeline: string): Detect
   const deps = (c: DetectorConfig): string[] => [
     ...(c.requires?.detectors ?? []),
     ...(((c as { inputs?: Array<{ detector: string }> }).inputs ?? []).map((i) => i.detector)),
+    // A model reads the strengths other detectors gave the same event: it is judged after them.
+    ...((c as { features?: Array<{ detector?: string }> }).features ?? []).flatMap((f) => (f.detector === undefined ? [] : [f.detector])),
   ];
   for (const c of configs) {
     for (const d of deps(c)) {

@@ -1,4 +1,4 @@
-import type { Score, VEvent, WindowResult } from '../src/types.js';
+import type { QueueEntry, Score, VEvent, WindowResult } from '../src/types.js';
 
 export type { Score };
 
@@ -41,6 +41,8 @@ export interface Emit {
    * being judged); result detectors give the window (`window:<start>:<end>`).
    */
   judged(key: string, time: number, observed: number, score: number, strength: number, anomalous: boolean, ref?: string): void;
+  /** Lines of a ranked queue (the `queue` output); the entries are copied. */
+  rank?(entries: readonly QueueEntry[]): void;
 }
 
 /**
@@ -70,6 +72,16 @@ export interface DetectorContext {
   mayShow?: (field: string) => boolean;
   /** The strengths the pipeline's other detectors gave the input being judged (set by the runtime). */
   peers?: PeerJudgements;
+  /** The run's reference tables by name (labels, entity reports), for detectors that read them; absent when validating. */
+  tables?: ReadonlyMap<string, DetectorTable>;
+}
+
+/** A reference table as detectors read it (event-time versions; see docs/tables.md). */
+export interface DetectorTable {
+  /** The row of `key` valid at event time `t`. */
+  lookup(key: string, t: number): Readonly<Record<string, unknown>> | undefined;
+  /** How many versions of `key` became valid in the event-time span (from, to] (tables with `time`). */
+  count(key: string, from: number, to: number): number;
 }
 
 /** State size of a core, for metrics and the bounds it enforces. */

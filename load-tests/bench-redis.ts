@@ -105,7 +105,7 @@ function median(xs: number[]): number {
 
 function batches(alerts: Alert[]): SinkBatch[] {
   const out: SinkBatch[] = [];
-  for (let i = 0; i < alerts.length; i += BATCH) out.push({ alerts: alerts.slice(i, i + BATCH), results: [], deadLetters: [], scores: [], shadowAlerts: [] });
+  for (let i = 0; i < alerts.length; i += BATCH) out.push({ alerts: alerts.slice(i, i + BATCH), results: [], deadLetters: [], scores: [], shadowAlerts: [], queue: [] });
   return out;
 }
 

@@ -35,7 +35,7 @@ export const schema = z
       .array(z.enum(OUTPUT_KINDS))
       .min(1)
       .default(['alerts'])
-      .describe('Which outputs to print: `alerts`, `results` (window results), `deadLetters`, `scores`, `shadowAlerts`. Defaults to alerts only.'),
+      .describe('Which outputs to print: `alerts`, `results` (window results), `deadLetters`, `scores`, `shadowAlerts`, `queue` (ranked queues). Defaults to alerts only.'),
     color: z
       .boolean()
       .default(false)
@@ -158,6 +158,11 @@ class ConsoleSink implements Sink {
           await this.emit(buf);
           buf = '';
         }
+      }
+    }
+    if (this.outputs.has('queue')) {
+      for (const q of batch.queue) {
+        buf += `queue ${q.detector} ${new Date(q.start).toISOString().slice(0, 16)}Z #${q.rank} ${q.key} risk=${q.score.toFixed(4)} event ${q.ref}\n`;
       }
     }
     if (buf.length > 0) await this.emit(buf);

@@ -49,7 +49,7 @@ export const schema = z
       .array(z.enum(OUTPUT_KINDS))
       .min(1)
       .default(['alerts'])
-      .describe('Which outputs to write: `alerts`, `results` (window results), `deadLetters`, `scores` (per-input scores of detectors with `scores: true`), `shadowAlerts` (alerts of detectors in shadow mode). Defaults to alerts only.'),
+      .describe('Which outputs to write: `alerts`, `results` (window results), `deadLetters`, `scores` (per-input scores of detectors with `scores: true`), `shadowAlerts` (alerts of detectors in shadow mode), `queue` (ranked queues of `model` detectors). Defaults to alerts only.'),
     perOutput: z
       .boolean()
       .default(false)
@@ -95,13 +95,14 @@ export const schema = z
 export type JsonlSinkConfig = z.output<typeof schema>;
 
 /** Record kind written in the `kind` field, per output. */
-const RECORD_KIND: Record<OutputKind, string> = { alerts: 'alert', results: 'result', deadLetters: 'dead_letter', scores: 'score', shadowAlerts: 'shadow_alert' };
+const RECORD_KIND: Record<OutputKind, string> = { alerts: 'alert', results: 'result', deadLetters: 'dead_letter', scores: 'score', shadowAlerts: 'shadow_alert', queue: 'queue' };
 const FILE_SUFFIX: Record<OutputKind, string> = {
   alerts: '.alerts.jsonl',
   results: '.results.jsonl',
   deadLetters: '.dead-letters.jsonl',
   scores: '.scores.jsonl',
   shadowAlerts: '.shadow-alerts.jsonl',
+  queue: '.queue.jsonl',
 };
 
 /** Absolute file path per selected output (several outputs may share one file). */

@@ -61,6 +61,7 @@ export const schema = z
         alerts: topicName.optional().describe('Topic of alerts. Record key: the alert\'s key, so the alerts of one key stay in order in one partition.'),
         results: topicName.optional().describe('Topic of window results. Record key: the result\'s key.'),
         scores: topicName.optional().describe('Topic of per-input detector scores. Record key: the scored key.'),
+        queue: topicName.optional().describe('Topic of ranked queues (one record per ranked key and period). Record key: the ranked key.'),
         shadowAlerts: topicName.optional().describe('Topic of the alerts of detectors in shadow mode (never the analysts\' alerts topic). Record key: the alert\'s key.'),
         deadLetters: topicName
           .optional()
@@ -141,6 +142,7 @@ export function buildTopicMessages(opts: KafkaMessageOptions, batch: SinkBatch):
     else if (output === 'results') messages = resultMessages(batch.results, opts.format);
     else if (output === 'shadowAlerts') messages = alertMessages(batch.shadowAlerts, opts.format);
     else if (output === 'scores') messages = batch.scores.map((s) => ({ key: s.key, value: encodeValue(s, opts.format) }));
+    else if (output === 'queue') messages = batch.queue.map((q) => ({ key: q.key, value: encodeValue(q, opts.format) }));
     else messages = deadLetterMessages(batch.deadLetters);
     out.push({ topic, messages });
   }

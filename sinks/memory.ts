@@ -1,4 +1,4 @@
-import type { Alert, DeadLetter, Score, WindowResult } from '../src/types.js';
+import type { Alert, DeadLetter, QueueEntry, Score, WindowResult } from '../src/types.js';
 import { OUTPUT_KINDS, type OutputKind, type Sink, type SinkBatch } from './types.js';
 
 /** A sink that keeps every output in memory. */
@@ -8,6 +8,7 @@ export interface MemorySink extends Sink {
   deadLetters: DeadLetter[];
   scores: Score[];
   shadowAlerts: Alert[];
+  queue: QueueEntry[];
   /** Number of batches written. */
   writes: number;
 }
@@ -29,6 +30,7 @@ export function memorySink(name = 'memory', outputs: readonly OutputKind[] = OUT
     deadLetters: [],
     scores: [],
     shadowAlerts: [],
+    queue: [],
     writes: 0,
     async write(b: SinkBatch) {
       sink.writes++;
@@ -37,6 +39,7 @@ export function memorySink(name = 'memory', outputs: readonly OutputKind[] = OUT
       if (selected.has('deadLetters')) sink.deadLetters.push(...b.deadLetters);
       if (selected.has('scores')) sink.scores.push(...b.scores);
       if (selected.has('shadowAlerts')) sink.shadowAlerts.push(...b.shadowAlerts);
+      if (selected.has('queue')) sink.queue.push(...b.queue);
     },
     async close() {},
   };

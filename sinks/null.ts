@@ -31,7 +31,7 @@ export const schema = z
       .array(z.enum(OUTPUT_KINDS))
       .min(1)
       .default(['alerts'])
-      .describe('Which outputs to accept (and count): `alerts`, `results`, `deadLetters`, `scores`, `shadowAlerts`. Defaults to alerts only.'),
+      .describe('Which outputs to accept (and count): `alerts`, `results`, `deadLetters`, `scores`, `shadowAlerts`, `queue`. Defaults to alerts only.'),
   })
   .describe('Discards records. Acknowledges immediately, so it never holds back commits.');
 
@@ -45,6 +45,7 @@ export interface NullSinkCounts {
   deadLetters: number;
   scores: number;
   shadowAlerts: number;
+  queue: number;
 }
 
 /** A sink that discards; `received` exposes the counts. */
@@ -63,7 +64,7 @@ class NullSinkImpl implements NullSink {
   /** Nothing to lose: a discarded record is as delivered as it will ever be. */
   readonly acknowledges = true;
   readonly outputs: ReadonlySet<OutputKind>;
-  private readonly counts: NullSinkCounts = { batches: 0, alerts: 0, results: 0, deadLetters: 0, scores: 0, shadowAlerts: 0 };
+  private readonly counts: NullSinkCounts = { batches: 0, alerts: 0, results: 0, deadLetters: 0, scores: 0, shadowAlerts: 0, queue: 0 };
   private closed = false;
 
   constructor(config: NullSinkConfig) {
@@ -84,6 +85,7 @@ class NullSinkImpl implements NullSink {
     if (this.outputs.has('deadLetters')) this.counts.deadLetters += batch.deadLetters.length;
     if (this.outputs.has('scores')) this.counts.scores += batch.scores.length;
     if (this.outputs.has('shadowAlerts')) this.counts.shadowAlerts += batch.shadowAlerts.length;
+    if (this.outputs.has('queue')) this.counts.queue += batch.queue.length;
     return Promise.resolve();
   }
 

@@ -1,7 +1,7 @@
-import type { Alert, DeadLetter, Score, WindowResult } from '../src/types.js';
+import type { Alert, DeadLetter, QueueEntry, Score, WindowResult } from '../src/types.js';
 
 /** What a sink can be asked to write. */
-export const OUTPUT_KINDS = ['alerts', 'results', 'deadLetters', 'scores', 'shadowAlerts'] as const;
+export const OUTPUT_KINDS = ['alerts', 'results', 'deadLetters', 'scores', 'shadowAlerts', 'queue'] as const;
 export type OutputKind = (typeof OUTPUT_KINDS)[number];
 
 /** The outputs of one engine batch, handed to every sink once. */
@@ -13,6 +13,8 @@ export interface SinkBatch {
   scores: Score[];
   /** Alerts of detectors in shadow mode: written only by sinks that select this output. */
   shadowAlerts: Alert[];
+  /** Ranked queues of `model` detectors: per period, the top keys by risk. */
+  queue: QueueEntry[];
 }
 
 /**

@@ -144,6 +144,8 @@ export interface Batch {
   alerts: Alert[];
   /** Alerts of detectors in shadow mode (never on the `alerts` output). */
   shadowAlerts: Alert[];
+  /** Ranked queues of `model` detectors (per period, the top keys by risk). */
+  queue: QueueEntry[];
   /** Per-input scores of the detectors configured to publish them (`scores: true`). */
   scores: Score[];
   /** Number of raw inputs this batch consumed, per source name (for the in = processed + dead counters). */
@@ -156,6 +158,23 @@ export interface Batch {
   partition: number | undefined;
   /** Processing time at which the batch entered the engine. */
   ingestedAt: number;
+}
+
+/**
+ * One line of a ranked queue (the `model` detector's `queue`): in the event-time period [start, end),
+ * the key ranked `rank` (1 first) by the highest risk it met, leaving out keys already confirmed.
+ */
+export interface QueueEntry {
+  pipeline: string;
+  detector: string;
+  start: number;
+  end: number;
+  rank: number;
+  key: string;
+  score: number;
+  /** Evidence reference of the input that scored highest for the key in the period, and its time. */
+  ref: string;
+  time: number;
 }
 
 /** Per-input score of a detector that scores every input (outlier, anomaly): for plots, backtests and NAB. */
@@ -191,6 +210,7 @@ export function emptyBatch(ingestedAt: number): Batch {
     results: [],
     alerts: [],
     shadowAlerts: [],
+    queue: [],
     scores: [],
     inputs: new Map(),
     positions: new Map(),

@@ -62,6 +62,7 @@ export function buildPipeline(config: PipelineConfig, deps: BuildDeps, reuseWind
     mayShow: shown === undefined ? () => true : (field: string) => shown.has(field),
     configVersion: deps.configVersion,
     detectionTime: deps.detectionTime,
+    ...(deps.tables ? { tables: deps.tables } : {}),
     // Event (and signal) detectors hold state per key; result detectors also depend on the window.
     stateScope: { event: JSON.stringify(keyFields), signal: JSON.stringify(keyFields), result: windowHash(config) },
   };

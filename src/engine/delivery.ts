@@ -7,9 +7,9 @@ import type { EngineBatch } from './batch.js';
 
 /** Write the batch's outputs to every sink; resolves once the acknowledging ones have them durable. */
 export async function writeToSinks(batch: EngineBatch, sinks: readonly Sink[], metrics: EngineMetrics | undefined, clock: Clock): Promise<void> {
-  const out: SinkBatch = { alerts: batch.alerts, results: batch.results, deadLetters: batch.deadLetters, scores: batch.scores, shadowAlerts: batch.shadowAlerts };
+  const out: SinkBatch = { alerts: batch.alerts, results: batch.results, deadLetters: batch.deadLetters, scores: batch.scores, shadowAlerts: batch.shadowAlerts, queue: batch.queue };
   const m = metrics;
-  if (out.alerts.length + out.results.length + out.deadLetters.length + out.scores.length + out.shadowAlerts.length > 0) {
+  if (out.alerts.length + out.results.length + out.deadLetters.length + out.scores.length + out.shadowAlerts.length + out.queue.length > 0) {
     await Promise.all(
       sinks.map(async (sink) => {
         const t0 = performance.now();

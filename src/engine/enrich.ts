@@ -32,7 +32,7 @@ interface Step {
   counts: EnrichCounts;
 }
 
-const EMPTY: TableLookup = { name: '', lookup: () => undefined };
+const EMPTY: TableLookup = { name: '', lookup: () => undefined, count: () => 0 };
 
 export class EnrichStage {
   private readonly steps: Step[];

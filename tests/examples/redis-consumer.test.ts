@@ -74,7 +74,7 @@ describe('examples/redis-consumer.mjs', () => {
     return s;
   }
 
-  const write = (s: Sink, alerts: Alert[]) => s.write({ alerts, results: [], deadLetters: [], scores: [], shadowAlerts: [] });
+  const write = (s: Sink, alerts: Alert[]) => s.write({ alerts, results: [], deadLetters: [], scores: [], shadowAlerts: [], queue: [] });
   const pending = async (stream: string, group: string) => ((await redis.xpending(stream, group)) as [number])[0];
 
   beforeAll(async () => {

@@ -31,5 +31,5 @@ export function sampleAlert(id: string, key: string, over: Partial<Alert> = {}):
 
 /** A sink batch holding only these alerts. */
 export function alertBatch(alerts: Alert[]): SinkBatch {
-  return { alerts, results: [], deadLetters: [], scores: [], shadowAlerts: [] };
+  return { alerts, results: [], deadLetters: [], scores: [], shadowAlerts: [], queue: [] };
 }

@@ -36,7 +36,7 @@ describe('enrich: property', () => {
           window: { type: 'tumbling', size: 1 },
           aggregates: [{ name: 'risk', fn: 'last', field: 't.risk' }],
         }),
-        { configVersion: 't', detectionTime: () => 0, tables: new Map([['t', { name: 't', lookup: (k: string, t: number) => table.get(k, t) }]]) },
+        { configVersion: 't', detectionTime: () => 0, tables: new Map([['t', { name: 't', lookup: (k: string, t: number) => table.get(k, t), count: (k: string, a: number, b: number) => table.count(k, a, b) }]]) },
       );
       const events: VEvent[] = Array.from({ length: 80 }, (_, i) => ({
         time: Math.floor(r() * 120),

@@ -51,6 +51,8 @@ export interface TableLookup {
   readonly name: string;
   /** The row of `key` valid at event time `t`; for a table without `time`, its current row. */
   lookup(key: string, t: number): Row | undefined;
+  /** How many versions of `key` became valid in the event-time span (from, to] (tables with `time`; 0 otherwise). */
+  count(key: string, from: number, to: number): number;
 }
 
 /** A table as the engine sees it: loaded before the first batch, closed at the end. */
@@ -182,6 +184,10 @@ export class TableHolder implements TableLookup {
     return this.versioned ? this.core.get(key, t) : this.core.current(key);
   }
 
+  count(key: string, from: number, to: number): number {
+    return this.versioned ? this.core.count(key, from, to) : 0;
+  }
+
   /** Replace the whole content (a load or reload succeeded). */
   swap(next: VersionedTable, loadedAt: number): void {
     this.core = next;
@@ -210,6 +216,7 @@ export function heldTable(name: string, type: string, holder: TableHolder, io: P
       return holder.rows;
     },
     lookup: (key, t) => holder.lookup(key, t),
+    count: (key, from, to) => holder.count(key, from, to),
     load: () => io.load(),
     close: () => io.close(),
   };

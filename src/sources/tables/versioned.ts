@@ -69,16 +69,16 @@ export class VersionedTable {
   get(key: string, t: number): Row | undefined {
     const versions = this.rows.get(key);
     if (versions === undefined) return undefined;
-    // Binary search for the last version with time <= t.
-    let lo = 0;
-    let hi = versions.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (versions[mid].time <= t) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = upper(versions, t);
     if (lo === 0) return undefined;
     return versions[lo - 1].row ?? undefined;
+  }
+
+  /** How many versions of `key` (deletions included) have a validity time in (from, to]. */
+  count(key: string, from: number, to: number): number {
+    const versions = this.rows.get(key);
+    if (versions === undefined) return 0;
+    return upper(versions, to) - upper(versions, from);
   }
 
   /** The latest version of a key, whatever its time (tables without `time`). */
@@ -101,4 +101,16 @@ export class VersionedTable {
     this.rows.delete(first.value);
     this.droppedRows++;
   }
+}
+
+/** Number of versions with time <= t (versions are ordered by time): binary search. */
+function upper(versions: readonly Version[], t: number): number {
+  let lo = 0;
+  let hi = versions.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (versions[mid].time <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
