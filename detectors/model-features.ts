@@ -18,6 +18,15 @@ const missing = z.number().finite().default(0).describe('Value used when the inp
 export const featureSchema = z.union([
   z.strictObject({
     name: featureName,
+    pipeline: z.string().min(1).describe('Another pipeline, earlier in the config, keyed by the entity `on` names (the terminal...).'),
+    detector: z.string().min(1).describe('A detector of that pipeline: what it last judged about the entity at or before the event time.'),
+    on: z.string().min(1).describe('Event field holding that pipeline\'s key for this event.'),
+    value: z.enum(['strength', 'observed']).default('strength').describe('`strength` or `observed` (the value it judged: a count, a risk).'),
+    transform,
+    missing,
+  }),
+  z.strictObject({
+    name: featureName,
     field: z.string().min(1).describe('Event field holding a number (a boolean counts as 1 or 0).'),
     transform,
     missing,
@@ -66,6 +75,19 @@ function reader(model: string, f: FeatureConfig, ctx: DetectorContext): (e: VEve
   if ('field' in f && !('table' in f)) {
     const field = f.field;
     return (e) => num(e.payload[field]);
+  }
+  if ('pipeline' in f) {
+    const board = ctx.board;
+    if (board === undefined) return () => undefined;
+    const { pipeline, detector, on } = f;
+    const observed = f.value === 'observed';
+    return (e) => {
+      const v = e.payload[on];
+      const k = typeof v === 'string' ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined;
+      if (k === undefined || k === '') return undefined;
+      const r = board.read(pipeline, detector, k, e.time);
+      return r === undefined ? undefined : observed ? r.observed : r.strength;
+    };
   }
   if ('detector' in f) {
     const peers = ctx.peers as PeerJudgements | undefined;
@@ -127,7 +149,7 @@ function log(x: number): number {
 
 /** Names of the detectors a model reads (it is judged after them). */
 export function featureDetectors(features: readonly FeatureConfig[]): string[] {
-  return features.flatMap((f) => ('detector' in f ? [f.detector] : []));
+  return features.flatMap((f) => ('detector' in f && !('pipeline' in f) ? [f.detector] : []));
 }
 
 /** Names of the tables a model reads (features and labels). */

@@ -167,6 +167,8 @@ export class DetectorSet {
       const observedNow = this.observedNow;
       const pipeline = ctx.pipeline;
       const detector = s.name;
+      // Judgements other pipelines read (see board.ts) are recorded as they are made.
+      const record = ctx.board?.wants(pipeline, detector) ? ctx.board.recorder(pipeline, detector, s.config.maxKeys) : undefined;
       s.emit = {
         signal: (sig) => this.onSignal(i, sig),
         rank: (entries) => {
@@ -177,13 +179,20 @@ export class DetectorSet {
           ? (key, time, observed, score, strength, anomalous, ref) => {
               strengths[i] = strength;
               observedNow[i] = observed;
+              record?.(key, time, strength, observed);
               const r = ref ?? (this.judging === undefined ? '' : evidenceRef(this.judging));
               this.scoresOut.push({ pipeline, detector, key, time, ref: r, observed, score, strength, anomalous });
             }
-          : (_key, _time, observed, _score, strength) => {
-              strengths[i] = strength;
-              observedNow[i] = observed;
-            },
+          : record === undefined
+            ? (_key, _time, observed, _score, strength) => {
+                strengths[i] = strength;
+                observedNow[i] = observed;
+              }
+            : (key, time, observed, _score, strength) => {
+                strengths[i] = strength;
+                observedNow[i] = observed;
+                record(key, time, strength, observed);
+              },
       };
     });
     this.memorySpan = span;
@@ -300,6 +309,7 @@ export class DetectorSet {
       names: this.slots.map((s) => s.name),
       memory: this.memory?.snapshot((m) => m.slice()) ?? null,
       detectors: this.slots.map((s) => [s.name, s.core.snapshot(), s.cooldown.snapshot((c) => [c.until, c.suppressed, c.lastTime, c.first]), s.hash]),
+      ...(this.ctx.board ? { board: this.ctx.board.snapshot(this.ctx.pipeline) } : {}),
     };
   }
 
@@ -317,6 +327,7 @@ export class DetectorSet {
       names?: string[];
       memory: unknown;
       detectors: Array<[string, unknown, unknown, string?]>;
+      board?: Array<[string, unknown]>;
     };
     if ((s?.v !== 1 && s?.v !== 2) || !Array.isArray(s.pending) || !Array.isArray(s.detectors)) throw new VigieError('VIGIE_ERR_SNAPSHOT', `detectors of pipeline "${this.ctx.pipeline}": bad snapshot`);
     this.w = s.w;
@@ -342,6 +353,7 @@ export class DetectorSet {
         this.memory.restore<number[]>(s.memory, (m) => (identity ? m.slice() : from.map((j) => (j >= 0 && j < m.length ? m[j] : -Infinity))), 'signal memory');
       }
     }
+    this.ctx.board?.restore(this.ctx.pipeline, s.board, restored);
     return this.slots.filter((x) => restored.has(x.name)).map((x) => x.name);
   }
 
@@ -491,7 +503,7 @@ function topoOrder(configs: readonly DetectorConfig[], pipeline: string): Detect
     ...(c.requires?.detectors ?? []),
     ...(((c as { inputs?: Array<{ detector: string }> }).inputs ?? []).map((i) => i.detector)),
     // A model reads the strengths other detectors gave the same event: it is judged after them.
-    ...((c as { features?: Array<{ detector?: string }> }).features ?? []).flatMap((f) => (f.detector === undefined ? [] : [f.detector])),
+    ...((c as { features?: Array<{ detector?: string; pipeline?: string }> }).features ?? []).flatMap((f) => (f.detector === undefined || f.pipeline !== undefined ? [] : [f.detector])),
   ];
   for (const c of configs) {
     for (const d of deps(c)) {

@@ -1,4 +1,5 @@
 import type { QueueEntry, Score, VEvent, WindowResult } from '../src/types.js';
+import type { JudgementBoard } from './board.js';
 
 export type { Score };
 
@@ -74,6 +75,8 @@ export interface DetectorContext {
   peers?: PeerJudgements;
   /** The run's reference tables by name (labels, entity reports), for detectors that read them; absent when validating. */
   tables?: ReadonlyMap<string, DetectorTable>;
+  /** What the detectors of other pipelines of the task judged about other entities (see board.ts). */
+  board?: JudgementBoard;
 }
 
 /** A reference table as detectors read it (event-time versions; see docs/tables.md). */

@@ -10,6 +10,7 @@ import { createCore } from '../../detectors/index.js';
 import { DetectorSet, type RuntimeContext } from '../../detectors/runtime.js';
 import { windowHash, type PipelineConfig } from './pipeline.js';
 import type { TableLookup } from '../sources/tables/index.js';
+import type { JudgementBoard } from '../../detectors/board.js';
 
 /** What building a pipeline needs besides its config. */
 export interface BuildDeps {
@@ -18,6 +19,8 @@ export interface BuildDeps {
   detectionTime(w: number): number;
   /** The run's reference tables by name, for `enrich` (absent when validating: lookups then find nothing). */
   tables?: ReadonlyMap<string, TableLookup>;
+  /** What the pipelines of a task read of each other's judgements (model features naming a `pipeline`). */
+  board?: JudgementBoard;
 }
 
 export interface PipelineParts {
@@ -63,6 +66,7 @@ export function buildPipeline(config: PipelineConfig, deps: BuildDeps, reuseWind
     configVersion: deps.configVersion,
     detectionTime: deps.detectionTime,
     ...(deps.tables ? { tables: deps.tables } : {}),
+    ...(deps.board ? { board: deps.board } : {}),
     // Event (and signal) detectors hold state per key; result detectors also depend on the window.
     stateScope: { event: JSON.stringify(keyFields), signal: JSON.stringify(keyFields), result: windowHash(config) },
   };

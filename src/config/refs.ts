@@ -13,7 +13,7 @@ import { closest } from '../util/suggest.js';
 import { mappingIssues } from '../sources/mapping.js';
 import { checkKafkaGroups, checkMappingPrivacy } from './refs-sources.js';
 import { checkTables, isEnrichedField } from './table-refs.js';
-import { checkModelTables } from './model-refs.js';
+import { checkBoardReads, checkModelTables } from './model-refs.js';
 import { checkRepartition } from './repartition.js';
 
 /** Marks (in `params`) the schema issues that come from `checkReferences`. */
@@ -278,7 +278,7 @@ export function checkReferences(cfg: unknown): RefIssue[] {
   out.push(...checkPurposeFields(cfg));
   out.push(...checkRepartition(cfg));
   out.push(...checkTables(cfg));
-  out.push(...checkModelTables(cfg));
+  out.push(...checkModelTables(cfg), ...checkBoardReads(cfg));
   pipelines.forEach((p, i) => isObj(p) && out.push(...checkJoinedFields(p, i)));
   return out;
 }

@@ -4,6 +4,8 @@ import { PipelineCore, type PipelineDeps } from './pipeline.js';
 import { windowHash, type PipelineConfig } from '../config/pipeline.js';
 import { WatermarkTracker, type WatermarkOptions, type WatermarkSnapshot } from '../time/watermark.js';
 import type { Checkpoint, CheckpointDelta } from '../state/checkpoint-store.js';
+import { JudgementBoard } from '../../detectors/board.js';
+import { boardReads } from '../config/model-refs.js';
 
 /**
  * Hash of one pipeline's whole config. Checkpoints written before hot reload carried it (they now
@@ -54,6 +56,8 @@ export class Task {
     private readonly select?: (p: PipelineConfig) => boolean,
   ) {
     if (select) configs = configs.filter(select);
+    // One board per task: its pipelines read each other's judgements in config order (see board.ts).
+    deps = { ...deps, board: new JudgementBoard(boardReads(configs)) };
     this.pipelines_ = configs.map((p) => new PipelineCore(p, deps));
     this.legacyHashes = configs.map(pipelineHash);
     this.tracker = new WatermarkTracker(wm);
@@ -85,6 +89,8 @@ export class Task {
    */
   reconfigure(configs: readonly PipelineConfig[], deps: PipelineDeps): PipelineSwap[] {
     if (this.select) configs = configs.filter(this.select);
+    // A fresh board: the judgements of detectors kept are carried over with their state.
+    deps = { ...deps, board: new JudgementBoard(boardReads(configs)) };
     const before = new Map(this.pipelines_.map((p) => [p.name, p]));
     const swaps: PipelineSwap[] = [];
     const next = configs.map((c) => {

@@ -1,0 +1,93 @@
+/**
+ * The judgement board: how a detector of one pipeline reads, at event time, what a detector of another
+ * pipeline judged about another entity (a payment judged with its terminal's risk, computed by the
+ * pipeline keyed by terminal). A publishing detector records, per key, its latest judgements
+ * (time, strength, value); a reader asks for the one valid at its event's time: the latest with a
+ * time at or before it. One board serves the pipelines of one task (docs/scoring.md says when that
+ * gives the same answers in replay and live). Pure: no I/O, no clock.
+ */
+import { KeyedState } from '../src/util/keyed-state.js';
+
+/** Judgements kept per key: enough for the events of one batch that a reader may still be behind on. */
+const VERSIONS = 8;
+
+/** Per key: [time, strength, observed] triples, oldest first. */
+type Versions = number[];
+
+export interface BoardRead {
+  strength: number;
+  observed: number;
+}
+
+class Published {
+  readonly keys: KeyedState<Versions>;
+  constructor(maxKeys: number) {
+    this.keys = new KeyedState<Versions>(maxKeys);
+  }
+}
+
+export class JudgementBoard {
+  private readonly published = new Map<string, Published>();
+
+  /** `wanted`: the `pipeline/detector` pairs some reader reads (only those are recorded). */
+  constructor(private readonly wanted: ReadonlySet<string> = new Set()) {}
+
+  static id(pipeline: string, detector: string): string {
+    return `${pipeline}/${detector}`;
+  }
+
+  wants(pipeline: string, detector: string): boolean {
+    return this.wanted.has(JudgementBoard.id(pipeline, detector));
+  }
+
+  /** The recorder of a publishing detector (call it for every judgement, in event-time order per key). */
+  recorder(pipeline: string, detector: string, maxKeys: number): (key: string, time: number, strength: number, observed: number) => void {
+    const id = JudgementBoard.id(pipeline, detector);
+    let p = this.published.get(id);
+    if (p === undefined) {
+      p = new Published(maxKeys);
+      this.published.set(id, p);
+    }
+    const keys = p.keys;
+    return (key, time, strength, observed) => {
+      let v = keys.touch(key);
+      if (v === undefined) {
+        v = [];
+        keys.set(key, v);
+      }
+      const n = v.length;
+      if (n >= 3 && v[n - 3] === time) {
+        v[n - 2] = strength;
+        v[n - 1] = observed;
+        return;
+      }
+      v.push(time, strength, observed);
+      if (v.length > 3 * VERSIONS) v.splice(0, 3);
+    };
+  }
+
+  /** What `pipeline/detector` last judged about `key` at or before `t`; undefined when nothing is known. */
+  read(pipeline: string, detector: string, key: string, t: number): BoardRead | undefined {
+    const v = this.published.get(JudgementBoard.id(pipeline, detector))?.keys.peek(key);
+    if (v === undefined) return undefined;
+    for (let i = v.length - 3; i >= 0; i -= 3) if (v[i] <= t) return { strength: v[i + 1], observed: v[i + 2] };
+    return undefined;
+  }
+
+  /** The recorded judgements of a pipeline's detectors (saved with the pipeline's detectors). */
+  snapshot(pipeline: string): Array<[string, unknown]> {
+    const out: Array<[string, unknown]> = [];
+    for (const [id, p] of this.published) if (id.startsWith(`${pipeline}/`)) out.push([id, p.keys.snapshot((v) => v.slice())]);
+    return out;
+  }
+
+  /** Put back the saved judgements of the pipeline's detectors that were restored (`restored`: their names). */
+  restore(pipeline: string, saved: ReadonlyArray<[string, unknown]> | undefined, restored: ReadonlySet<string>): void {
+    if (!Array.isArray(saved)) return;
+    for (const [id, state] of saved) {
+      const p = this.published.get(id);
+      if (p === undefined || !id.startsWith(`${pipeline}/`) || !restored.has(id.slice(pipeline.length + 1))) continue;
+      p.keys.restore<number[]>(state, (v) => v.slice(), `judgements of ${id}`);
+    }
+  }
+}
