@@ -3,7 +3,7 @@ import type { VEvent } from '../src/types.js';
 import { formatNumber, isoTime } from './alert.js';
 import { evidenceRef } from '../src/types.js';
 import { AnomalyCore, DEFAULT_ANOMALY_SETTINGS, settingsProblems, type AnomalySettings } from './anomaly-core.js';
-import { KeyedEventCore, commonFields, matchSchema, numberField } from './common.js';
+import { KeyedEventCore, commonFields, finiteStrength, matchSchema, numberField } from './common.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
 
 export const type = 'anomaly';
@@ -18,7 +18,6 @@ export const schema = z.strictObject({
   type: z.literal(type),
   field: z.string().min(1).describe('Numeric field whose series is judged (one series per key).'),
   match: matchSchema.optional().describe('Judge only events matching these conditions.'),
-  scores: z.boolean().default(false).describe('Publish the anomaly score of every judged event on the `scores` output (for plots and backtests).'),
   settings: z
     .record(z.string(), z.union([z.number().finite(), z.array(z.number().int().positive()).min(1)]))
     .superRefine((settings, ctx) => {
@@ -48,10 +47,14 @@ interface KeyState {
 
 export class AnomalyDetectorCore extends KeyedEventCore<KeyState, Config> implements DetectorCore {
   private readonly settings: Partial<AnomalySettings>;
+  /** Strength per unit of score: the score at the alert probability (surprise -log10 p, over 10) gives 1. */
+  private readonly perScore: number;
 
   constructor(cfg: Config, ctx: DetectorContext) {
     super(cfg, ctx);
     this.settings = (cfg.settings ?? {}) as Partial<AnomalySettings>;
+    const p = (cfg.settings?.alertProbability as number | undefined) ?? DEFAULT_ANOMALY_SETTINGS.alertProbability;
+    this.perScore = 10 / -Math.log10(p);
   }
 
   add(key: string, e: VEvent, emit: Emit): void {
@@ -66,9 +69,9 @@ export class AnomalyDetectorCore extends KeyedEventCore<KeyState, Config> implem
     }
     st.last = e.time;
     const out = st.core.update(e.time, x);
-    const ref = evidenceRef(e);
-    emit.score({ pipeline: this.ctx.pipeline, detector: cfg.name, key, time: e.time, ref, observed: x, score: out.score, anomalous: out.alert });
+    emit.judged(key, e.time, x, out.score, finiteStrength(out.score * this.perScore), out.alert);
     if (!out.alert) return;
+    const ref = evidenceRef(e);
     emit.signal({
       key,
       time: e.time,

@@ -2,9 +2,9 @@ import { z } from 'zod';
 import type { WindowResult } from '../src/types.js';
 import { describeEvidence, describeWindow, formatNumber } from './alert.js';
 import { positiveDurationSchema } from '../src/time/duration.js';
-import { commonFields, plural } from './common.js';
+import { commonFields, directedStrength, finiteStrength, plural } from './common.js';
 import { KeyedState } from '../src/util/keyed-state.js';
-import { inclusiveEnd, requireAggregate, resultIdentity, revisionText } from './threshold.js';
+import { inclusiveEnd, requireAggregate, resultIdentity, revisionText, windowRef } from './threshold.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
 import { VigieError } from '../src/errors.js';
 
@@ -209,9 +209,11 @@ export class BaselineCore implements DetectorCore {
     const z = std > 0 ? dev / std : dev === 0 ? 0 : dev > 0 ? Infinity : -Infinity;
     const up = z >= cfg.value;
     const down = z <= -cfg.value;
-    if (!((up && cfg.direction !== 'down') || (down && cfg.direction !== 'up'))) return false;
-    const bound = mean + (up ? cfg.value : -cfg.value) * std;
     const s = Math.abs(z) / cfg.value;
+    const met = (up && cfg.direction !== 'down') || (down && cfg.direction !== 'up');
+    emit.judged(r.key, r.end, x, finiteStrength(s), directedStrength(cfg.direction, z, cfg.value), met, windowRef(r));
+    if (!met) return false;
+    const bound = mean + (up ? cfg.value : -cfg.value) * std;
     const seasonal = cfg.model === 'seasonal';
     const season = cfg.season as Season;
     const forSlot = seasonal ? ` for ${describeSlot(season, slot, cfg.utcOffset)}` : '';

@@ -8,9 +8,6 @@
  */
 import { KeyedState } from '../src/util/keyed-state.js';
 
-/** Judgements kept per key: enough for the events of one batch that a reader may still be behind on. */
-const VERSIONS = 8;
-
 /** Per key: [time, strength, observed] triples, oldest first. */
 type Versions = number[];
 
@@ -21,6 +18,12 @@ export interface BoardRead {
 
 class Published {
   readonly keys: KeyedState<Versions>;
+  /**
+   * The publisher's watermark when the current batch started. Readers (later pipelines of the task)
+   * have reached it, so they only read at times at or after it: per key, the judgement valid then and
+   * those made since are kept, older ones are dropped (memory: one batch of judgements per key at most).
+   */
+  horizon = -Infinity;
   constructor(maxKeys: number) {
     this.keys = new KeyedState<Versions>(maxKeys);
   }
@@ -49,6 +52,7 @@ export class JudgementBoard {
       this.published.set(id, p);
     }
     const keys = p.keys;
+    const pub = p;
     return (key, time, strength, observed) => {
       let v = keys.touch(key);
       if (v === undefined) {
@@ -62,8 +66,15 @@ export class JudgementBoard {
         return;
       }
       v.push(time, strength, observed);
-      if (v.length > 3 * VERSIONS) v.splice(0, 3);
+      let drop = 0;
+      while (drop + 3 < v.length && v[drop + 3] <= pub.horizon) drop += 3;
+      if (drop > 0) v.splice(0, drop);
     };
+  }
+
+  /** The publishing pipeline starts a batch at watermark `w` (see Published.horizon). */
+  advancing(pipeline: string, w: number): void {
+    for (const [id, p] of this.published) if (id.startsWith(`${pipeline}/`) && w > p.horizon) p.horizon = w;
   }
 
   /** What `pipeline/detector` last judged about `key` at or before `t`; undefined when nothing is known. */

@@ -42,6 +42,10 @@ export const commonFields = {
     .min(1)
     .default(100_000)
     .describe('Most keys whose state this detector keeps; beyond it the least recently active key is evicted (counted in `vigie_detector_evictions_total`).'),
+  scores: z
+    .boolean()
+    .default(false)
+    .describe("Publish every judged input's value, score and strength on the `scores` output (see docs/strengths.md)."),
 } as const;
 
 /** The common options, as parsed. */
@@ -55,6 +59,7 @@ export interface CommonConfig {
   requires?: { detectors: string[]; mode: 'all' | 'any'; within: number };
   shadow: boolean;
   maxKeys: number;
+  scores: boolean;
 }
 
 /** A field condition: equal to a value, one of a list, or a numeric comparison. */
@@ -135,8 +140,48 @@ export function crosses(op: Op, observed: number, bound: number): boolean {
 
 /** How far past the bound an observation is (1 at the bound, more beyond), whatever the direction. */
 export function boundScore(op: Op, observed: number, bound: number): number {
+  return Number(boundRatio(op, observed, bound).toFixed(6));
+}
+
+/** {@link boundScore} unrounded (allocation-free, for the score of every judged input). */
+export function boundRatio(op: Op, observed: number, bound: number): number {
   const s = op === '>' || op === '>=' ? (bound === 0 ? observed : observed / bound) : observed === 0 ? bound : bound / observed;
-  return Number.isFinite(s) ? Number(s.toFixed(6)) : 0;
+  return Number.isFinite(s) ? s : 0;
+}
+
+/** Largest strength reported (a deviation from a series that never varied is infinitely strong). */
+export const MAX_STRENGTH = Number.MAX_SAFE_INTEGER;
+
+/** A strength made finite: ±{@link MAX_STRENGTH} for ±Infinity, 0 for NaN. */
+export function finiteStrength(s: number): number {
+  return s === s ? Math.max(-MAX_STRENGTH, Math.min(MAX_STRENGTH, s)) : 0;
+}
+
+/**
+ * Signed strength of an observation against a one-sided bound (docs/strengths.md): 1 at the bound,
+ * growing linearly past it by one per |bound| (per unit when the bound is 0). For `>`/`>=` with a
+ * positive bound it is observed / bound (0 at 0, as the alert's score); for `<`/`<=` it is the mirror,
+ * 1 + (bound - observed) / |bound| (0 at twice a positive bound, negative further away).
+ */
+export function boundStrength(op: Op, observed: number, bound: number): number {
+  const up = op === '>' || op === '>=';
+  const past = up ? observed - bound : bound - observed;
+  const s = up && bound > 0 ? observed / bound : 1 + past / (bound === 0 ? 1 : Math.abs(bound));
+  // Short of the bound stays below 1 despite rounding.
+  return finiteStrength(past < 0 && s >= 1 ? BELOW_ONE : s);
+}
+
+/** The largest number below 1. */
+const BELOW_ONE = 1 - Number.EPSILON / 2;
+
+/**
+ * Strength of a deviation `d` against a bound `value` on |d|, watched in `direction`: d / value for
+ * `up`, -d / value for `down` (negative: unusual the other way), |d| / value for `both`.
+ */
+export function directedStrength(direction: 'up' | 'down' | 'both', d: number, value: number): number {
+  const x = direction === 'up' ? d : direction === 'down' ? -d : Math.abs(d);
+  const s = x / value;
+  return finiteStrength(x < value && s >= 1 ? BELOW_ONE : s);
 }
 
 /**

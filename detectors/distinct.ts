@@ -3,7 +3,7 @@ import type { VEvent } from '../src/types.js';
 import { describeEvidence, formatNumber, isoTime } from './alert.js';
 import { formatDuration, positiveDurationSchema } from '../src/time/duration.js';
 import { evidenceRef } from '../src/types.js';
-import { KeyedEventCore, OPS, OP_TEXT, boundScore, commonFields, crosses, matchSchema, plural, scalarField } from './common.js';
+import { KeyedEventCore, OPS, OP_TEXT, boundRatio, boundScore, boundStrength, commonFields, crosses, matchSchema, plural, scalarField } from './common.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
 import { VigieError } from '../src/errors.js';
 
@@ -168,7 +168,9 @@ export class DistinctCore extends KeyedEventCore<RecencyList, Config> implements
     const from = t - cfg.lookback;
     st.trim(from, cfg.maxValuesPerKey);
     const n = st.size;
-    if (!crosses(cfg.op, n, cfg.value)) return;
+    const met = crosses(cfg.op, n, cfg.value);
+    emit.judged(key, t, n, boundRatio(cfg.op, n, cfg.value), boundStrength(cfg.op, n, cfg.value), met);
+    if (!met) return;
     const evidence = st.recentRefs(this.ctx.evidenceLimit);
     emit.signal({
       key,

@@ -79,7 +79,11 @@ export class FirstSeenCore extends KeyedEventCore<KeyState, Config> implements D
     while (values.size > cfg.maxValuesPerKey) values.delete(values.keys().next().value as string);
     st.history++;
     st.last = t;
-    if (!isNew || history < cfg.minHistory) return;
+    // Warm-up: not judged (for a brand-new key everything is new).
+    if (history < cfg.minHistory) return;
+    const novelty = isNew ? 1 : 0;
+    emit.judged(key, t, novelty, novelty, novelty, isNew);
+    if (!isNew) return;
     const ref = evidenceRef(e);
     const label = this.ctx.keyLabel;
     const show = this.ctx.mayShow?.(cfg.field) ?? true;

@@ -12,6 +12,8 @@ export const type = 'geo-velocity';
 /** Mean Earth radius (IUGG), km. */
 export const EARTH_RADIUS_KM = 6371.0088;
 const MS_PER_HOUR = 3_600_000;
+/** The smallest number above 1. */
+const ABOVE_ONE = 1 + Number.EPSILON;
 const RAD = Math.PI / 180;
 
 /** Great-circle distance in km between two points given in degrees (haversine formula). */
@@ -94,11 +96,19 @@ export class GeoVelocityCore extends KeyedEventCore<KeyState, Config> implements
     // outcome does not depend on how often the watermark moved in between.
     if (prev === undefined || prev.time < t - cfg.forgetAfter) return;
     const distance = haversineKm(prev.lat, prev.lon, cur.lat, cur.lon);
-    if (distance < cfg.minDistanceKm || distance === 0) return;
     const elapsed = t - prev.time;
     const instant = elapsed <= 0;
     const speed = (distance * MS_PER_HOUR) / Math.max(elapsed, 1);
-    if (!instant && speed <= cfg.maxSpeedKmh) return;
+    // A pair closer than minDistanceKm is not unusual, whatever its speed.
+    if (distance < cfg.minDistanceKm || distance === 0) {
+      emit.judged(key, t, speed, 0, 0, false);
+      return;
+    }
+    const met = instant || speed > cfg.maxSpeedKmh;
+    const ratio = speed / cfg.maxSpeedKmh;
+    // An instant move signals: at least just past the bound.
+    emit.judged(key, t, speed, ratio, met && ratio <= 1 ? ABOVE_ONE : ratio, met);
+    if (!met) return;
     const km = formatNumber(Number(distance.toFixed(1)));
     const label = this.ctx.keyLabel;
     // Minimal alerts: coordinates only where the pipeline's alertFields allow both.

@@ -50,7 +50,11 @@ export const featureSchema = z.union([
     field: z.string().min(1).optional().describe('Row field for `stat: field`.'),
     transform,
     missing,
-  }),
+  })
+    .superRefine((f, ctx) => {
+      if (f.stat === 'count' && f.within === undefined) ctx.addIssue({ code: 'custom', path: ['within'], message: 'stat "count" needs "within": the span of event time the versions are counted over' });
+      if (f.stat === 'field' && f.field === undefined) ctx.addIssue({ code: 'custom', path: ['field'], message: 'stat "field" needs "field": the row field to read' });
+    }),
 ]);
 export type FeatureConfig = z.infer<typeof featureSchema>;
 

@@ -3,7 +3,7 @@ import type { VEvent } from '../src/types.js';
 import { formatNumber, isoTime } from './alert.js';
 import { positiveDurationSchema } from '../src/time/duration.js';
 import { evidenceRef } from '../src/types.js';
-import { KeyedEventCore, commonFields, matchSchema, numberField, plural } from './common.js';
+import { KeyedEventCore, commonFields, directedStrength, matchSchema, numberField, plural } from './common.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
 import { VigieError } from '../src/errors.js';
 
@@ -58,7 +58,6 @@ export const schema = z.strictObject({
     .default(0)
     .describe('Least scale (standard deviation, in the field\'s unit) distances are measured against, e.g. 1 for amounts: lets a key with a constant history be judged.'),
   match: matchSchema.optional().describe('Judge (and learn from) only events matching these conditions.'),
-  scores: z.boolean().default(false).describe('Publish the score of every judged event on the `scores` output (for plots, backtests and ranking): z with `up`, -z with `down`, |z| with `both`, so that only the direction judged ranks high.'),
   forgetAfter: positiveDurationSchema.default(2_592_000_000).describe('Forget the history of a key idle for this long (event time); it starts a new warm-up.'),
 }).superRefine((c, ctx) => {
   if (c.method === 'mad' && c.minHistory > c.history) {
@@ -130,11 +129,11 @@ export class OutlierCore extends KeyedEventCore<KeyState, Config> implements Det
     // Reported in the field's unit: on a log scale the usual value is the geometric one.
     const expected = log ? Math.exp(j.expected) : j.expected;
     const anomalous = cfg.direction === 'up' ? z >= cfg.value : cfg.direction === 'down' ? z <= -cfg.value : Math.abs(z) >= cfg.value;
-    const ref = evidenceRef(e);
     // The score follows the direction judged: with `up`, an unusually small value scores below a usual one.
     const directed = cfg.direction === 'up' ? z : cfg.direction === 'down' ? -z : Math.abs(z);
-    if (cfg.scores) emit.score({ pipeline: this.ctx.pipeline, detector: cfg.name, key, time: t, ref, observed: x, score: directed, anomalous });
+    emit.judged(key, t, x, directed, directedStrength(cfg.direction, z, cfg.value), anomalous);
     if (!anomalous) return;
+    const ref = evidenceRef(e);
     const sign = z >= 0 ? 1 : -1;
     const robust = cfg.method === 'mad' ? 'robust standard deviations' : 'standard deviations';
     const basis =

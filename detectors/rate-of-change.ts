@@ -2,9 +2,9 @@ import { z } from 'zod';
 import type { WindowResult } from '../src/types.js';
 import { describeEvidence, describeWindow, formatNumber } from './alert.js';
 import { durationSchema } from '../src/time/duration.js';
-import { commonFields, plural } from './common.js';
+import { commonFields, directedStrength, plural } from './common.js';
 import { KeyedState } from '../src/util/keyed-state.js';
-import { inclusiveEnd, requireAggregate, resultIdentity, revisionText } from './threshold.js';
+import { inclusiveEnd, requireAggregate, resultIdentity, revisionText, windowRef } from './threshold.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
 import { VigieError } from '../src/errors.js';
 
@@ -120,9 +120,11 @@ export class RateOfChangeCore implements DetectorCore {
     if (!Number.isFinite(change)) return;
     const up = change >= value;
     const down = change <= -value;
-    if (!((up && direction !== 'down') || (down && direction !== 'up'))) return;
-    const bound = up ? value : -value;
     const s = Math.abs(change) / value;
+    const met = (up && direction !== 'down') || (down && direction !== 'up');
+    emit.judged(r.key, r.end, change, s, directedStrength(direction, change, value), met, windowRef(r));
+    if (!met) return;
+    const bound = up ? value : -value;
     const amount = (n: number) => (mode === 'relative' ? `${formatNumber(n * 100)}%` : formatNumber(n));
     const incl = inclusiveEnd(this.ctx);
     emit.signal({

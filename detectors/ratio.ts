@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { WindowResult } from '../src/types.js';
 import { describeEvidence, describeWindow, formatNumber } from './alert.js';
-import { OPS, OP_TEXT, boundScore, commonFields, crosses, plural, type Op } from './common.js';
-import { inclusiveEnd, requireAggregate, resultIdentity, revisionText } from './threshold.js';
+import { OPS, OP_TEXT, boundRatio, boundScore, boundStrength, commonFields, crosses, plural, type Op } from './common.js';
+import { inclusiveEnd, requireAggregate, resultIdentity, revisionText, windowRef } from './threshold.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
 import { VigieError } from '../src/errors.js';
 
@@ -47,7 +47,10 @@ export class RatioCore implements DetectorCore {
       const den = r.values[denominator];
       if (typeof num !== 'number' || typeof den !== 'number' || !(den >= minVolume) || !(den > 0)) continue;
       const ratio = num / den;
-      if (!Number.isFinite(ratio) || !crosses(op as Op, ratio, value)) continue;
+      if (!Number.isFinite(ratio)) continue;
+      const met = crosses(op as Op, ratio, value);
+      emit.judged(r.key, r.end, ratio, boundRatio(op, ratio, value), boundStrength(op, ratio, value), met, windowRef(r));
+      if (!met) continue;
       emit.signal({
         key: r.key,
         time: r.end,

@@ -7,6 +7,7 @@ import { configHash, stableJson } from '../src/util/json.js';
 import { plural, type CommonConfig } from './common.js';
 import { KeyedState } from '../src/util/keyed-state.js';
 import { createCore, type DetectorConfig } from './index.js';
+import { topoOrder } from './order.js';
 import type { DetectorContext, DetectorCore, Emit, PeerJudgements, Score, Signal } from './types.js';
 import { VigieError } from '../src/errors.js';
 
@@ -162,7 +163,7 @@ export class DetectorSet {
       }
       const inputs = (s.config as { inputs?: Array<{ detector: string }> }).inputs;
       if (inputs) for (const inp of inputs) this.slots[index.get(inp.detector) as number].feeds.push(i);
-      const wantsScores = (s.config as { scores?: boolean }).scores === true;
+      const wantsScores = s.config.scores;
       const strengths = this.strengths;
       const observedNow = this.observedNow;
       const pipeline = ctx.pipeline;
@@ -174,7 +175,6 @@ export class DetectorSet {
         rank: (entries) => {
           for (const q of entries) this.out.queue.push(q);
         },
-        score: wantsScores ? (sc) => this.scoresOut.push(sc) : () => {},
         judged: wantsScores
           ? (key, time, observed, score, strength, anomalous, ref) => {
               strengths[i] = strength;
@@ -278,6 +278,14 @@ export class DetectorSet {
       const horizon = w - this.memorySpan;
       this.memory.expireFront((m) => Math.max(...m) < horizon);
     }
+  }
+
+  /**
+   * A batch starts: later pipelines of the task, which read this one's judgements (board.ts), are at
+   * this watermark at least, so judgements older than what was valid then can go.
+   */
+  beginBatch(): void {
+    this.ctx.board?.advancing(this.ctx.pipeline, this.w);
   }
 
   /** Take and reset the counters, per detector, with the keys held now and the evictions since last taken. */
@@ -487,43 +495,4 @@ function signalEvent(detector: string, s: Signal): VEvent {
     source: 'signal',
     payload: { detector, observed: s.observed, score: s.score, evidence: s.evidence },
   };
-}
-
-/**
- * Detectors in an order where each comes after those it requires or scores, so that signals of one
- * event or result are seen in dependency order. Unknown names and cycles are config errors.
- */
-function topoOrder(configs: readonly DetectorConfig[], pipeline: string): DetectorConfig[] {
-  const byName = new Map<string, DetectorConfig>();
-  for (const c of configs) {
-    if (byName.has(c.name)) throw new VigieError('VIGIE_ERR_CONFIG', `pipeline "${pipeline}": duplicate detector name "${c.name}"`);
-    byName.set(c.name, c);
-  }
-  const deps = (c: DetectorConfig): string[] => [
-    ...(c.requires?.detectors ?? []),
-    ...(((c as { inputs?: Array<{ detector: string }> }).inputs ?? []).map((i) => i.detector)),
-    // A model reads the strengths other detectors gave the same event: it is judged after them.
-    ...((c as { features?: Array<{ detector?: string; pipeline?: string }> }).features ?? []).flatMap((f) => (f.detector === undefined || f.pipeline !== undefined ? [] : [f.detector])),
-  ];
-  for (const c of configs) {
-    for (const d of deps(c)) {
-      if (!byName.has(d)) {
-        throw new VigieError('VIGIE_ERR_CONFIG', `detector "${c.name}": refers to detector "${d}", which is not in pipeline "${pipeline}" (detectors: ${[...byName.keys()].join(', ')})`);
-      }
-      if (d === c.name) throw new VigieError('VIGIE_ERR_CONFIG', `detector "${c.name}": refers to itself`);
-    }
-  }
-  const out: DetectorConfig[] = [];
-  const state = new Map<string, 'visiting' | 'done'>();
-  const visit = (c: DetectorConfig, path: string[]): void => {
-    const st = state.get(c.name);
-    if (st === 'done') return;
-    if (st === 'visiting') throw new VigieError('VIGIE_ERR_CONFIG', `detectors ${[...path, c.name].join(' -> ')}: circular reference`);
-    state.set(c.name, 'visiting');
-    for (const d of deps(c)) visit(byName.get(d) as DetectorConfig, [...path, c.name]);
-    state.set(c.name, 'done');
-    out.push(c);
-  };
-  for (const c of configs) visit(c, []);
-  return out;
 }

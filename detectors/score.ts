@@ -3,7 +3,7 @@ import type { VEvent } from '../src/types.js';
 import { formatNumber } from './alert.js';
 import { formatDuration, positiveDurationSchema } from '../src/time/duration.js';
 import { evidenceRef } from '../src/types.js';
-import { OPS, OP_TEXT, boundScore, commonFields, crosses, lastN } from './common.js';
+import { OPS, OP_TEXT, boundScore, boundStrength, commonFields, crosses, lastN } from './common.js';
 import { KeyedState } from '../src/util/keyed-state.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
 import { VigieError } from '../src/errors.js';
@@ -51,7 +51,6 @@ export const schema = z.strictObject({
   within: positiveDurationSchema.describe('How long (event time) a signal keeps counting towards the risk of its key.'),
   op: z.enum(OPS).default('>=').describe('Comparison that raises the alert: risk <op> value.'),
   value: z.number().finite().describe('The risk bound.'),
-  scores: z.boolean().default(false).describe('Publish the risk of the key after every input signal on the `scores` output.'),
 });
 
 export type Config = z.infer<typeof schema>;
@@ -116,12 +115,14 @@ export class ScoreCore implements DetectorCore {
       }
     }
     if (list.length === 0) {
+      // A stale input signal alone: nothing to judge, the key is forgotten.
       this.state.delete(key);
       return;
     }
     const risk = this.risk(list);
     const met = crosses(cfg.op, risk, cfg.value);
-    if (cfg.scores) emit.score({ pipeline: this.ctx.pipeline, detector: cfg.name, key, time: now, ref: evidenceRef(e), observed: risk, score: risk, anomalous: met });
+    // The signal judged is not the pipeline's event being judged: name it.
+    emit.judged(key, now, risk, risk, boundStrength(cfg.op, risk, cfg.value), met, evidenceRef(e));
     if (!met) {
       st.above = false;
       return;

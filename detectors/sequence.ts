@@ -120,8 +120,11 @@ export class SequenceCore implements DetectorCore {
     let any = false;
     for (let k = 0; k < n; k++) any = (hits[k] = this.steps[k](e.payload)) || any;
     const st = this.state.peek(key);
-    if (st === undefined && !hits[0]) return;
     const t = e.time;
+    if (st === undefined && !hits[0]) {
+      emit.judged(key, t, 0, 0, 0, false);
+      return;
+    }
     let partials = st?.partials ?? [];
     // Oldest first: the expired ones are at the front.
     const horizon = t - cfg.within;
@@ -133,6 +136,7 @@ export class SequenceCore implements DetectorCore {
     }
     if (!any && !cfg.strict) {
       if (expired > 0) this.put(key, partials, false);
+      this.judged(key, t, partials, emit);
       return;
     }
     const ref = evidenceRef(e);
@@ -149,6 +153,7 @@ export class SequenceCore implements DetectorCore {
     }
     if (done !== undefined) {
       this.state.delete(key);
+      emit.judged(key, t, n, 1, 1, true);
       this.signal(key, done, emit);
       return;
     }
@@ -168,6 +173,15 @@ export class SequenceCore implements DetectorCore {
       this.dropped++;
     }
     this.put(key, kept, true);
+    this.judged(key, t, kept, emit);
+  }
+
+  /** Progress of a key after an event: steps of its most advanced partial match, over the steps. */
+  private judged(key: string, t: number, partials: readonly Partial[], emit: Emit): void {
+    let steps = 0;
+    for (let i = 0; i < partials.length; i++) if (partials[i].times.length > steps) steps = partials[i].times.length;
+    const share = steps / this.steps.length;
+    emit.judged(key, t, steps, share, share, false);
   }
 
   private put(key: string, partials: Partial[], touch: boolean): void {

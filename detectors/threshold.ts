@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { WindowResult } from '../src/types.js';
 import { describeEvidence, describeWindow, formatNumber } from './alert.js';
-import { OPS, OP_TEXT, boundScore, commonFields, crosses, plural, type Op } from './common.js';
+import { OPS, OP_TEXT, boundRatio, boundScore, boundStrength, commonFields, crosses, plural, type Op } from './common.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
 import { VigieError } from '../src/errors.js';
 
@@ -32,6 +32,11 @@ export function resultIdentity(r: WindowResult): string {
   return r.trigger !== undefined ? `event:${r.trigger}` : `window:${r.start}:${r.end}`;
 }
 
+/** The `ref` of a judgement on a window result. */
+export function windowRef(r: WindowResult): string {
+  return `window:${r.start}:${r.end}`;
+}
+
 /** " (revision 2, after late events)" when a result is a revision. */
 export function revisionText(r: WindowResult): string {
   return r.revision > 0 ? ` (revision ${r.revision}, after late events)` : '';
@@ -51,7 +56,10 @@ export class ThresholdCore implements DetectorCore {
     for (let i = 0; i < results.length; i++) {
       const r = results[i];
       const observed = r.values[aggregate];
-      if (typeof observed !== 'number' || r.count < minCount || !crosses(op as Op, observed, value)) continue;
+      if (typeof observed !== 'number' || r.count < minCount) continue;
+      const met = crosses(op as Op, observed, value);
+      emit.judged(r.key, r.end, observed, boundRatio(op, observed, value), boundStrength(op, observed, value), met, windowRef(r));
+      if (!met) continue;
       emit.signal({
         key: r.key,
         time: r.end,

@@ -32,8 +32,6 @@ export interface Signal {
 /** Where a detector core's findings go. */
 export interface Emit {
   signal(s: Signal): void;
-  /** Only used when the detector scores every input; a no-op otherwise. */
-  score(s: Score): void;
   /**
    * Every judged input, whether it signals or not (allocation-free): `observed` is the value judged,
    * `score` the detector's own measure (a z-score, a count...), `strength` the signed, comparable

@@ -3,7 +3,7 @@ import type { VEvent } from '../src/types.js';
 import { describeEvidence, formatNumber, isoTime } from './alert.js';
 import { formatDuration, positiveDurationSchema } from '../src/time/duration.js';
 import { evidenceRef } from '../src/types.js';
-import { KeyedEventCore, OPS, OP_TEXT, boundScore, commonFields, crosses, lastN, matchSchema, numberField, plural } from './common.js';
+import { KeyedEventCore, OPS, OP_TEXT, boundRatio, boundScore, boundStrength, commonFields, crosses, lastN, matchSchema, numberField, plural } from './common.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
 
 export const type = 'velocity';
@@ -72,7 +72,9 @@ export class VelocityCore extends KeyedEventCore<KeyState, Config> implements De
     }
     const n = st.times.length;
     const observed = cfg.measure === 'count' ? n : st.sum;
-    if (!crosses(cfg.op, observed, cfg.value)) return;
+    const met = crosses(cfg.op, observed, cfg.value);
+    emit.judged(key, t, observed, boundRatio(cfg.op, observed, cfg.value), boundStrength(cfg.op, observed, cfg.value), met);
+    if (!met) return;
     const what = cfg.measure === 'count' ? 'events' : `sum of ${cfg.field}`;
     const evidence = lastN(st.refs, this.ctx.evidenceLimit);
     emit.signal({

@@ -177,7 +177,7 @@ export interface QueueEntry {
   time: number;
 }
 
-/** Per-input score of a detector that scores every input (outlier, anomaly): for plots, backtests and NAB. */
+/** One judged input of a detector with `scores: true` (docs/strengths.md): for plots, backtests, NAB and learned scoring. */
 export interface Score {
   pipeline: string;
   detector: string;

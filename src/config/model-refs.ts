@@ -40,6 +40,17 @@ export function checkModelTables(cfg: unknown): TableIssue[] {
           if (isObj(f) && typeof f.table === 'string') need(f.table, at('features', k, 'table'), `a table a feature ${f.stat === 'field' ? 'reads' : 'counts or checks'}`, f.stat === 'count');
         });
       }
+      const own = (p.detectors as unknown[]).filter(isObj).map((x) => x.name).filter((n): n is string => typeof n === 'string');
+      if (Array.isArray(d.features)) {
+        d.features.forEach((f, k) => {
+          if (!isObj(f) || typeof f.detector !== 'string' || f.pipeline !== undefined) return;
+          if (f.detector === d.name) out.push({ path: at('features', k, 'detector'), message: 'a model cannot read its own judgement' });
+          else if (!own.includes(f.detector)) {
+            const near = closest(f.detector, own);
+            out.push({ path: at('features', k, 'detector'), message: `unknown detector "${f.detector}"${near === undefined ? '' : ` (did you mean "${near}"?)`} (detectors of this pipeline: ${own.join(', ')})` });
+          }
+        });
+      }
       if (isObj(d.queue) && isObj(d.queue.exclude)) need(d.queue.exclude.table, at('queue', 'exclude', 'table'), 'the exclusions table', false);
     });
   });

@@ -103,6 +103,7 @@ export class PipelineCore {
   process(batch: Batch): void {
     const { events, wm } = batch;
     this.fed = batch.results.length;
+    this.detectors.beginBatch();
     for (let i = 0; i < events.length; i++) {
       let e = events[i];
       if (this.sources !== undefined && !this.sources.has(e.source)) continue;

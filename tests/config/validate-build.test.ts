@@ -54,6 +54,15 @@ const BY_NAME: Record<string, { valid: Value[]; invalid: Value[] }> = {
     valid: [{ detectors: ['a'], within: '1m' }, { detectors: ['a', 'b'], mode: 'any', within: '1h' }],
     invalid: [{ detectors: ['d'], within: '1m' }, { detectors: ['zz'], within: '1m' }, { detectors: [], within: '1m' }],
   },
+  features: {
+    valid: [
+      [{ name: 'amt', field: 'amount' }],
+      [{ name: 'amt', field: 'amount', transform: 'log' }, { name: 'v', detector: 'a' }, { name: 'r', table: 'reports-by-terminal', on: 'device', stat: 'count', within: '1d' }],
+    ],
+    invalid: [[], [{ name: 'x' }], [{ name: 'v', detector: 'zz' }], [{ name: 'r', table: 'reports-by-terminal', on: 'device', stat: 'count' }], [{ name: 'r', table: 'nope', on: 'device' }]],
+  },
+  labels: { valid: [{ table: 'reports' }, { table: 'reports', field: 'verdict', positive: ['fraud', 'chargeback'] }], invalid: [{}, { table: 'nope' }, { table: 'untimed' }] },
+  queue: { valid: [{}, { k: 5, every: '1h', exclude: { table: 'reports-by-terminal' } }], invalid: [{ k: 0 }, { exclude: { table: 'nope' } }] },
   inputs: {
     valid: [[{ detector: 'a', weight: 30 }], [{ detector: 'a', weight: 30 }, { detector: 'b', weight: -10 }]],
     invalid: [[{ detector: 'a', weight: 1 }, { detector: 'a', weight: 2 }], [{ detector: 'd', weight: 1 }], [{ detector: 'zz', weight: 1 }], []],
@@ -244,7 +253,18 @@ const RESULT_DETECTORS = new Set([...DETECTOR_TYPES].filter(([, v]) => 'aggregat
 function detectorConfig(type: string, detector: Obj, windowed: boolean): Obj {
   const pipeline: Obj = { name: 'p', key: 'card', detectors: [...HELPERS, detector] };
   if (windowed) Object.assign(pipeline, { window: { type: 'tumbling', size: '10m' }, aggregates: AGGREGATES });
-  return { sources: [SOURCE], pipelines: [pipeline], metrics: { enabled: false }, name: `case-${type}` };
+  // Tables a `model` reads (labels and entity reports); never loaded by validation.
+  const tables =
+    type === 'model'
+      ? {
+          tables: [
+            { name: 'reports', type: 'file', path: 'reports.csv', key: 'id', time: { field: 'reported_at' } },
+            { name: 'reports-by-terminal', type: 'file', path: 'reports.csv', key: 'terminal', time: { field: 'reported_at' } },
+            { name: 'untimed', type: 'file', path: 'reports.csv', key: 'id' },
+          ],
+        }
+      : {};
+  return { sources: [SOURCE], pipelines: [pipeline], metrics: { enabled: false }, name: `case-${type}`, ...tables };
 }
 
 /** The documented example of a detector, made to fit the test pipeline (its name is `d`, its references exist). */

@@ -30,7 +30,7 @@ describe('anomaly detector', () => {
     // Same outputs as a bare core fed key a's values.
     const bare = new AnomalyCore();
     const want = events().filter(([k]) => k === 'a').map(([, e]) => bare.update(e.time, e.payload.v as number).score);
-    expect(emit.scores.filter((x) => x.key === 'a').map((x) => x.score)).toEqual(want);
+    expect(emit.judgements.filter((x) => x.key === 'a').map((x) => x.score)).toEqual(want);
   });
 
   it('survives snapshot/restore bit for bit', () => {

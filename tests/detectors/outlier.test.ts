@@ -86,7 +86,7 @@ describe('outlier detector', () => {
     const emit = collector();
     const flat = Array.from({ length: 12 }, () => 9.99);
     expect(runEvents(create(cfg({ scores: true }), ctxOf()), amounts([...flat, 5000]), emit)).toEqual([]);
-    expect(emit.scores).toEqual([]);
+    expect(emit.judgements).toEqual([]);
     const s = runEvents(create(cfg({ minScale: 1 }), ctxOf()), amounts([...flat, 5000, 10.5]));
     expect(s.map((x) => x.observed)).toEqual([5000]);
     expect(s[0].details).toMatchObject({ scale: 1, expected: 9.99 });
@@ -106,20 +106,18 @@ describe('outlier detector', () => {
       [1000, 5, 5],
       [8, 6, 5],
     ]);
-    expect(emit.scores.map((x) => x.observed)).toEqual([6, 7, 1000, 8]);
+    expect(emit.judgements.map((x) => x.observed)).toEqual([6, 7, 1000, 8]);
   });
 
-  it('publishes the score of every judged event when scores is on (z for up), and nothing when off', () => {
+  it('reports the score of every judged event (z for up), its strength z / value', () => {
     const on = collector();
-    runEvents(create(cfg({ scores: true }), ctxOf()), amounts([...usual.slice(0, 12), 5000]), on);
-    expect(on.scores).toHaveLength(3);
-    expect(on.scores[2]).toMatchObject({ pipeline: 'p', detector: 'amount-outlier', key: 'C1', time: 12 * 60_000, ref: 'a12', observed: 5000, anomalous: true });
-    expect(on.scores[2].score).toBeCloseTo(Math.abs(on.signals[0].details?.z as number), 12);
-    expect(on.scores.slice(0, 2).every((x) => !x.anomalous && x.score < 5)).toBe(true);
-    const off = collector();
-    runEvents(create(cfg(), ctxOf()), amounts([...usual.slice(0, 12), 5000]), off);
-    expect(off.scores).toEqual([]);
-    expect(off.signals).toHaveLength(1);
+    runEvents(create(cfg(), ctxOf()), amounts([...usual.slice(0, 12), 5000]), on);
+    expect(on.judgements).toHaveLength(3);
+    expect(on.judgements[2]).toMatchObject({ key: 'C1', time: 12 * 60_000, ref: 'a12', observed: 5000, anomalous: true });
+    expect(on.judgements[2].score).toBeCloseTo(Math.abs(on.signals[0].details?.z as number), 12);
+    expect(on.judgements[2].strength).toBeCloseTo(on.judgements[2].score / 5, 12);
+    expect(on.judgements.slice(0, 2).every((x) => !x.anomalous && x.score < 5)).toBe(true);
+    expect(on.signals).toHaveLength(1);
   });
 
   it('scores follow the direction judged: with up on a log scale, a tiny payment ranks below a usual one, a huge one above', () => {
@@ -127,7 +125,7 @@ describe('outlier detector', () => {
     const scoreOf = (direction: 'up' | 'down' | 'both', x: number) => {
       const emit = collector();
       runEvents(create(cfg({ direction, transform: 'log', scores: true }), ctxOf()), amounts([...history, x]), emit);
-      return emit.scores[emit.scores.length - 1].score;
+      return emit.judgements[emit.judgements.length - 1].score;
     };
     const usualScore = scoreOf('up', 50);
     expect(scoreOf('up', 0.5)).toBeLessThan(usualScore);
@@ -235,7 +233,7 @@ describe('outlier detector', () => {
         const e2 = collector();
         runEvents(second, evs.slice(cut), e2);
         expect([...e1.signals, ...e2.signals]).toEqual(expected);
-        expect([...e1.scores, ...e2.scores]).toEqual(wholeEmit.scores);
+        expect([...e1.judgements, ...e2.judgements]).toEqual(wholeEmit.judgements);
         expect(second.snapshot()).toEqual(whole.snapshot());
       }
     }
@@ -295,7 +293,7 @@ describe('outlier detector', () => {
             wantScores.push([e.id as string, direction === 'up' ? z : direction === 'down' ? -z : Math.abs(z), hit]);
             if (hit) wantSignals.push(e.id as string);
           }
-          expect(emit.scores.map((s) => [s.ref, s.score, s.anomalous])).toEqual(wantScores);
+          expect(emit.judgements.map((s) => [s.ref, s.score, s.anomalous])).toEqual(wantScores);
           expect(emit.signals.map((s) => s.evidence[0])).toEqual(wantSignals);
         },
       ),

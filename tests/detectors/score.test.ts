@@ -152,17 +152,14 @@ describe('score detector', () => {
     expect(wide[0].evidence).toEqual(['e1', 'e2', 'e3', 'e4', 'e5', 'e6']);
   });
 
-  it('publishes the risk after every input when scores is on', () => {
+  it('reports the risk after every input, naming the input signal', () => {
     const emit = collector();
-    runEvents(create(cfg({ scores: true }), ctxOf()), [['k', sig(0, 'new-device')], ['k', sig(1, 'ato-sequence')], ['k', sig(2, 'trusted-ip')]], emit);
-    expect(emit.scores.map((x) => [x.time, x.observed, x.anomalous, x.detector, x.ref])).toEqual([
-      [0, 30, false, 'risk', 'event:new-device@0'],
-      [1, 80, true, 'risk', 'event:ato-sequence@1'],
-      [2, 40, false, 'risk', 'event:trusted-ip@2'],
+    runEvents(create(cfg(), ctxOf()), [['k', sig(0, 'new-device')], ['k', sig(1, 'ato-sequence')], ['k', sig(2, 'trusted-ip')]], emit);
+    expect(emit.judgements.map((x) => [x.time, x.observed, x.anomalous, x.ref])).toEqual([
+      [0, 30, false, 'event:new-device@0'],
+      [1, 80, true, 'event:ato-sequence@1'],
+      [2, 40, false, 'event:trusted-ip@2'],
     ]);
-    const off = collector();
-    runEvents(create(cfg(), ctxOf()), [['k', sig(0, 'new-device')]], off);
-    expect(off.scores).toEqual([]);
   });
 
   it('forgets keys whose contributions all expired, and caps keys', () => {
@@ -230,7 +227,7 @@ describe('score detector', () => {
       const e2 = collector();
       runEvents(second, evs.slice(cut), e2);
       expect([...e1.signals, ...e2.signals]).toEqual(expected);
-      expect([...e1.scores, ...e2.scores]).toEqual(wholeEmit.scores);
+      expect([...e1.judgements, ...e2.judgements]).toEqual(wholeEmit.judgements);
       expect(second.snapshot()).toEqual(whole.snapshot());
     }
   });

@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { Packr } from 'msgpackr';
-import type { VEvent, WindowResult } from '../../src/types.js';
+import { evidenceRef, type VEvent, type WindowResult } from '../../src/types.js';
 import type { DetectorContext, DetectorCore, Emit, Score, Signal } from '../../detectors/types.js';
 
 /** What a schema refuses in a config, as [path, message] pairs (none when it accepts it). */
@@ -18,19 +18,22 @@ export function ev(t: number, payload: Record<string, unknown>, id?: string): VE
   return { time: t, id: id ?? `e${t}`, partition: 0, offset: t, source: 's', payload };
 }
 
-/** A collecting Emit: `scores` gets what `score` publishes, `judgements` what `judged` reports (every judged input). */
-export function collector(): Emit & { signals: Signal[]; scores: Score[]; judgements: Score[] } {
+/**
+ * A collecting Emit: `judgements` gets what `judged` reports (every judged input), with the `ref` of the
+ * event being judged (`judging`, set by {@link runEvents}) when the detector gives none, as the runtime does.
+ */
+export function collector(): Emit & { signals: Signal[]; judgements: Score[]; judging: VEvent | undefined } {
   const signals: Signal[] = [];
-  const scores: Score[] = [];
   const judgements: Score[] = [];
-  return {
+  const c = {
     signals,
-    scores,
     judgements,
-    signal: (s) => signals.push(s),
-    score: (s) => scores.push(s),
-    judged: (key, time, observed, score, strength, anomalous, ref) => judgements.push({ pipeline: 'p', detector: 'd', key, time, ref: ref ?? '', observed, score, strength, anomalous }),
+    judging: undefined as VEvent | undefined,
+    signal: (s: Signal) => signals.push(s),
+    judged: (key: string, time: number, observed: number, score: number, strength: number, anomalous: boolean, ref?: string) =>
+      judgements.push({ pipeline: 'p', detector: 'd', key, time, ref: ref ?? (c.judging === undefined ? '' : evidenceRef(c.judging)), observed, score, strength, anomalous }),
   };
+  return c;
 }
 
 /**
@@ -41,8 +44,10 @@ export function runEvents(core: DetectorCore, events: Array<[string, VEvent]>, e
   const before = emit.signals.length;
   for (const [key, e] of events) {
     core.advance(e.time, emit);
+    emit.judging = e;
     core.add?.(key, e, emit);
   }
+  emit.judging = undefined;
   return emit.signals.slice(before);
 }
 
