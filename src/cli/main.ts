@@ -17,6 +17,7 @@ import { EngineMetrics } from '../metrics/registry.js';
 import { evalNab, formatNabReport } from '../eval/nab-run.js';
 import { evalFraud, formatFraudReport } from '../eval/fraud.js';
 import { startMetricsServer } from '../metrics/server.js';
+import { addEvalScoringCommand } from './eval-scoring.js';
 import { addKafkaLocalCommand } from './kafka-local.js';
 import { int, positive } from './options.js';
 import { addProduceCommand } from './produce.js';
@@ -401,6 +402,8 @@ export function buildCli(): Command {
       await writeAll(process.stdout, opts.json ? `${JSON.stringify(report)}\n` : formatFraudReport(report));
       if (!report.pass) process.exitCode = EXIT_FAILURE;
     });
+
+  addEvalScoringCommand(program, load, EXIT_INVALID);
 
   program
     .command('schema')
