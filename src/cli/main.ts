@@ -17,8 +17,9 @@ import { EngineMetrics } from '../metrics/registry.js';
 import { evalNab, formatNabReport } from '../eval/nab-run.js';
 import { evalFraud, formatFraudReport } from '../eval/fraud.js';
 import { startMetricsServer } from '../metrics/server.js';
+import { addEvalScoringCommand } from './eval-scoring.js';
 import { addKafkaLocalCommand } from './kafka-local.js';
-import { int } from './options.js';
+import { int, positive } from './options.js';
 import { addProduceCommand } from './produce.js';
 import { mappingShape } from '../sources/mapping.js';
 import { assignReplayInputs, MSGPACK_EXTENSIONS, parseReplayInput } from '../sources/replay-input.js';
@@ -185,9 +186,46 @@ async function replay(opts: ReplayArgs & { config: string; out?: string; labels?
   await writeAll(process.stdout, `${JSON.stringify(summary, null, 2)}\n`);
 }
 
-async function generate(opts: { scenario: Scenario; events: number; seed: number; out?: string; rate?: number; customers?: number; start: string; disorder: number; format: 'json' | 'msgpack' }): Promise<void> {
+interface GenerateOptions {
+  scenario: Scenario;
+  events: number;
+  seed: number;
+  out?: string;
+  rate?: number;
+  customers?: number;
+  start: string;
+  disorder: number;
+  format: 'json' | 'msgpack';
+  days: number;
+  terminals?: number;
+  radius?: number;
+  compromisedTerminals?: number;
+  compromisedCustomers?: number;
+  delay?: number;
+}
+
+async function generate(opts: GenerateOptions, cmd: Command): Promise<void> {
   const start = Date.parse(opts.start);
   if (Number.isNaN(start)) throw new InvalidArgumentError('--start must be an ISO-8601 date-time');
+  const { cardsArgsProblem, formatCardsSummary, generateCards } = await import('./generate-cards.js');
+  const problem = cardsArgsProblem(opts.scenario, (name) => cmd.getOptionValueSource(name) === 'cli', opts.out);
+  if (problem !== undefined) {
+    process.stderr.write(`vigie: VIGIE_ERR_USAGE: ${problem}\n`);
+    process.exit(EXIT_INVALID);
+  }
+  if (opts.scenario === 'cards') {
+    const { days, out, seed, customers, terminals, radius, compromisedTerminals, compromisedCustomers, delay } = opts;
+    let summary;
+    try {
+      summary = await generateCards({ days, out: out as string, seed, start, customers, terminals, radius, compromisedTerminals, compromisedCustomers, delayDays: delay });
+    } catch (err) {
+      if (!(err instanceof VigieError && err.code === 'VIGIE_ERR_USAGE')) throw err;
+      process.stderr.write(`vigie: ${err.code}: ${err.message}\n`);
+      process.exit(EXIT_INVALID);
+    }
+    await writeAll(process.stdout, formatCardsSummary(summary));
+    return;
+  }
   const rate = opts.rate ?? DEFAULT_RATE[opts.scenario];
   const gen = createGenerator(opts.scenario, { seed: opts.seed, start, ratePerSecond: rate, disorderMs: opts.disorder, customers: opts.customers ?? customersFor(rate) });
   if (opts.out) await mkdir(dirname(resolve(opts.out)), { recursive: true });
@@ -308,10 +346,16 @@ export function buildCli(): Command {
       if (!(n > 0)) throw new InvalidArgumentError('rate must be > 0');
       return n;
     })
-    .option('--customers <n>', 'payments: number of customers (default: about 13,000 per event/s)', int('customers', 10))
-    .option('--start <iso>', 'time of the first event', '2026-01-01T00:00:00Z')
+    .option('--customers <n>', 'payments: number of customers (default: about 13,000 per event/s); cards: number of cards (default 5000)', int('customers', 10))
+    .option('--start <iso>', 'time of the first event (cards: start of the first day)', '2026-01-01T00:00:00Z')
     .option('--disorder <ms>', 'maximum out-of-orderness in ms', int('disorder'), 0)
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'msgpack']).default('json'))
+    .option('--days <n>', 'cards: days simulated (with --out DIR: writes DIR/transactions.ndjson and DIR/reports.ndjson)', int('days', 1), 30)
+    .option('--terminals <n>', 'cards: number of terminals (default 10000)', int('terminals', 1))
+    .option('--radius <r>', 'cards: customers use the terminals within this distance of home, on a 100 x 100 grid (default 5)', positive('radius'))
+    .option('--compromised-terminals <n>', 'cards: terminals compromised each day, for 28 days (default 2)', int('compromised terminals'))
+    .option('--compromised-customers <n>', 'cards: cards compromised each day, for 14 days (default 3)', int('compromised customers'))
+    .option('--delay <days>', 'cards: median delay of fraud reports, in days, within 1..14 (default 3)', positive('delay'))
     .action(generate);
 
   addProduceCommand(program);
@@ -358,6 +402,8 @@ export function buildCli(): Command {
       await writeAll(process.stdout, opts.json ? `${JSON.stringify(report)}\n` : formatFraudReport(report));
       if (!report.pass) process.exitCode = EXIT_FAILURE;
     });
+
+  addEvalScoringCommand(program, load, EXIT_INVALID);
 
   program
     .command('schema')

@@ -53,7 +53,7 @@ const PROGRESS_EVERY_MS = 10_000;
 const MAX_DEFAULT_CUSTOMERS = 300_000;
 
 /** The field the demo topics are keyed by: every event of a customer (or service) lands in one partition. */
-const DEFAULT_KEY: Readonly<Record<Scenario, string>> = { payments: 'customer', telemetry: 'service' };
+const DEFAULT_KEY: Readonly<Record<Scenario, string>> = { payments: 'customer', telemetry: 'service', cards: 'customer' };
 
 interface Records {
   /** Up to `n` more records; fewer only at the end of the input. */
@@ -222,7 +222,7 @@ export function addProduceCommand(program: Command): void {
         'stops after --events, --duration or the end of the file (10000 events when none is given), or on SIGINT/SIGTERM. Prints a JSON summary.',
     )
     .requiredOption('-t, --topic <name>', 'topic to write to (must exist)')
-    .addOption(new Option('--scenario <name>', 'scenario of the generated events').choices([...SCENARIOS]).default('payments'))
+    .addOption(new Option('--scenario <name>', 'scenario of the generated events').choices(SCENARIOS.filter((s) => s !== 'cards')).default('payments'))
     .option('-i, --input <file>', 'send the lines of this file (NDJSON: one record per line) instead of generated events')
     .option('--rate <n>', 'events per second', positive('rate'), 10)
     .option('-n, --events <n>', 'stop after this many events', int('events', 1))

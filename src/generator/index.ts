@@ -4,15 +4,18 @@
  */
 import { PaymentsGenerator, type PaymentsOptions, type PaymentTypology } from './payments.js';
 import { TelemetryGenerator, type TelemetryOptions } from './telemetry.js';
+import { CardsGenerator } from './cards.js';
 
 export { PaymentsGenerator, PAYMENT_TYPOLOGIES, PAYMENT_DEFAULTS, CITIES, haversineKm } from './payments.js';
 export type { PaymentsOptions, PaymentTypology, City } from './payments.js';
 export { TelemetryGenerator, INCIDENT_TYPES, TELEMETRY_DEFAULTS } from './telemetry.js';
 export type { TelemetryOptions, IncidentType } from './telemetry.js';
+export { CardsGenerator, CARD_TYPOLOGIES, CARDS_DEFAULTS } from './cards.js';
+export type { CardsDay, CardReport, CardTransaction, CardTypology, CardsOptions } from './cards.js';
 export { Rng } from './rng.js';
 
-export type Scenario = 'payments' | 'telemetry';
-export const SCENARIOS: readonly Scenario[] = ['payments', 'telemetry'];
+export type Scenario = 'payments' | 'telemetry' | 'cards';
+export const SCENARIOS: readonly Scenario[] = ['payments', 'telemetry', 'cards'];
 
 /** Anything that hands out the next events of a stream. */
 export interface EventGenerator {
@@ -31,6 +34,11 @@ export interface GeneratorOptions {
   services?: number;
   incidentRate?: number;
   diurnal?: boolean;
+  terminals?: number;
+  radius?: number;
+  compromisedTerminals?: number;
+  compromisedCustomers?: number;
+  delayDays?: number;
 }
 
 /** 2024-01-01T00:00:00Z: the default first event time of generate(). */
@@ -38,9 +46,10 @@ export const DEFAULT_START = 1_704_067_200_000;
 
 /**
  * Default mean event rates (events per second of event time). Payments: 2000
- * customers making a few payments a day; telemetry: a small web shop's API.
+ * customers making a few payments a day; telemetry: a small web shop's API; cards: its rate
+ * follows from its customers' profiles (about 10,000 transactions a day for 5000), not from this.
  */
-export const DEFAULT_RATE: Readonly<Record<Scenario, number>> = { payments: 0.15, telemetry: 20 };
+export const DEFAULT_RATE: Readonly<Record<Scenario, number>> = { payments: 0.15, telemetry: 20, cards: 0.12 };
 
 export function isScenario(name: string): name is Scenario {
   return (SCENARIOS as readonly string[]).includes(name);
@@ -48,6 +57,7 @@ export function isScenario(name: string): name is Scenario {
 
 export function createGenerator(scenario: 'payments', opts: PaymentsOptions): PaymentsGenerator;
 export function createGenerator(scenario: 'telemetry', opts: TelemetryOptions): TelemetryGenerator;
+export function createGenerator(scenario: 'cards', opts: GeneratorOptions): CardsGenerator;
 export function createGenerator(scenario: Scenario, opts: GeneratorOptions): EventGenerator;
 export function createGenerator(scenario: Scenario, opts: GeneratorOptions): EventGenerator {
   switch (scenario) {
@@ -55,6 +65,18 @@ export function createGenerator(scenario: Scenario, opts: GeneratorOptions): Eve
       return new PaymentsGenerator(opts);
     case 'telemetry':
       return new TelemetryGenerator(opts);
+    case 'cards':
+      // Paced by its customers' profiles: ratePerSecond and disorderMs do not apply.
+      return new CardsGenerator({
+        seed: opts.seed,
+        start: opts.start,
+        customers: opts.customers,
+        terminals: opts.terminals,
+        radius: opts.radius,
+        compromisedTerminals: opts.compromisedTerminals,
+        compromisedCustomers: opts.compromisedCustomers,
+        delayDays: opts.delayDays,
+      });
     default:
       throw new RangeError(`unknown scenario '${String(scenario)}' (expected one of: ${SCENARIOS.join(', ')})`);
   }

@@ -4,4 +4,5 @@ import type { Scenario } from './index.js';
 export const SCENARIO_VALUES: Readonly<Record<Scenario, Readonly<Record<string, readonly string[]>>>> = {
   payments: { type: ['payment', 'transfer', 'login', 'password_change', 'device_enrolled'] },
   telemetry: {},
+  cards: {},
 };

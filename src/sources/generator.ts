@@ -17,7 +17,7 @@ export const schema = z
   .strictObject({
     name: z.string().min(1).describe('Source name, unique in the config.'),
     type: z.literal(type),
-    scenario: z.enum(SCENARIOS).describe('payments: cards, logins, transfers, with fraud typologies (card_testing, account_takeover, impossible_travel, mule_fan_in, amount_outlier); telemetry: service requests with incidents (error_spike, latency_degradation, traffic_drop). Each event carries `label` and `case`.'),
+    scenario: z.enum(SCENARIOS).describe('payments: cards, logins, transfers, with fraud typologies (card_testing, account_takeover, impossible_travel, mule_fan_in, amount_outlier); telemetry: service requests with incidents (error_spike, latency_degradation, traffic_drop); cards: card transactions at terminals with fraud typologies (large-amount, compromised-terminal, compromised-card), event time in `time` (set `time: { field: time }`), a day at a time. Each labelled event carries `label` and `case`.'),
     seed: z.number().int().default(1).describe('Seed: the same seed and options always give the same events.'),
     rate: z.number().positive().optional().describe('Mean events per second of event time (default: 0.15 for payments, 20 for telemetry).'),
     customers: z.number().int().min(10).max(2_000_000).optional().describe('payments: number of customers (default: about 13,000 per event/s, so that normal customers make a few payments a day).'),
@@ -61,7 +61,7 @@ export type Config = z.infer<typeof schema>;
 export function create(config: Config, ctx: SourceContext): Source {
   const parts = Array.from({ length: config.partitions }, (_, i) => i);
   const offsets = new Array<number>(config.partitions).fill(0);
-  const keyField = config.scenario === 'payments' ? 'customer' : 'service';
+  const keyField = config.scenario === 'telemetry' ? 'service' : 'customer';
 
   function split(events: Record<string, unknown>[], end: boolean): RawBatch[] {
     const byPart: RawRecord[][] = parts.map(() => []);
@@ -111,7 +111,7 @@ export function create(config: Config, ctx: SourceContext): Source {
         let due: Record<string, unknown>[] = [];
         for (;;) {
           if (lookahead.length === 0) lookahead = gen.next(64);
-          if ((lookahead[0].ts as number) > now || produced >= limit) break;
+          if (((lookahead[0].ts ?? lookahead[0].time) as number) > now || produced >= limit) break;
           due.push(lookahead.shift() as Record<string, unknown>);
           produced++;
           // A backfill is a backlog: it goes out in batches of the usual size, not as one huge batch.
