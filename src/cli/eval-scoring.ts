@@ -26,7 +26,7 @@ export function addEvalScoringCommand(program: Command, load: (file: string) => 
     )
     .requiredOption('-c, --config <file>', 'config file (YAML) whose detectors publish scores')
     .requiredOption('--transactions <[name=]file>', "transactions (NDJSON: id, time, customer, amount, label on frauds) replacing the config's source NAME (bare FILE: the config has one source)")
-    .requiredOption('--reports <file>', 'fraud reports (NDJSON, report-time order), for the detectors that learn from them')
+    .requiredOption('--reports <file>', 'fraud reports (NDJSON, report-time order): every file table of the config (labels, entity reports) reads this file instead of its own')
     .requiredOption('--test-start <iso>', 'start of the first test day, ISO-8601 (e.g. 2026-03-01T00:00:00Z)')
     .option('--test-days <n>', 'test days, each 24 h from --test-start', int('test days', 1), 7)
     .option('--detector <name>', 'detector whose scores are evaluated (default: the first of type model, else the highest score of every detector, per transaction)')

@@ -1,3 +1,4 @@
+import { resolve as resolvePath } from 'node:path';
 /**
  * `vigie eval-scoring`: replay a config over card transactions, collect the per-transaction scores
  * its detectors publish, and measure, over a test period, how well they rank frauds: card precision
@@ -22,7 +23,7 @@ export interface ScoringEvalOptions {
   loaded: LoadedConfig;
   /** Transactions file (NDJSON, as `vigie generate --scenario cards` writes), or NAME=FILE for a config with several sources. */
   transactions: string;
-  /** Fraud reports file: checked to exist (the detectors that learn from reports read it through the config). */
+  /** Fraud reports file: read by the config's file tables (labels, entity reports) in place of their own file. */
   reports: string;
   test: TestPeriod;
   /** Detector whose scores are evaluated (default: the first of type `model`, else every detector's highest score). */
@@ -163,6 +164,10 @@ export async function evalScoring(o: ScoringEvalOptions): Promise<ScoringEvalRep
   assignReplayInputs(o.loaded.config.sources, [input]);
   await mustExist('--transactions', input.path);
   await mustExist('--reports', o.reports);
+  // The reports replace the file of every file table (the labels and the entities' reports tables).
+  const reports = resolvePath(o.reports);
+  const cfg = o.loaded.config;
+  const loaded: LoadedConfig = { ...o.loaded, config: { ...cfg, tables: cfg.tables?.map((t) => (t.type === 'file' ? { ...t, path: reports } : t)) } };
   const detector = chooseDetector(o.loaded, o.detector);
 
   const { byId, first, last } = await readTruth(input.path, o.test);
@@ -172,7 +177,7 @@ export async function evalScoring(o: ScoringEvalOptions): Promise<ScoringEvalRep
     usage(`no transaction of ${input.path} in the test period [${iso(o.test.start)}, ${iso(o.test.start + o.test.days * DAY_MS)}): ${span}; choose --test-start and --test-days within it`);
   }
 
-  const engine = new Engine({ loaded: forReplay(o.loaded), mode: 'replay', inputs: [input], sinks: [scoreCollector(byId, detector)], logger: o.logger ?? silentLogger, batchSize: o.batchSize });
+  const engine = new Engine({ loaded: forReplay(loaded), mode: 'replay', inputs: [input], sinks: [scoreCollector(byId, detector)], logger: o.logger ?? silentLogger, batchSize: o.batchSize });
   await engine.run();
 
   const truths = [...byId.values()];
