@@ -3,10 +3,12 @@ import { evidenceRef } from '../src/types.js';
 import { alertId, isoTime } from './alert.js';
 import { formatDuration } from '../src/time/duration.js';
 import { MinHeap } from '../src/util/heap.js';
-import { configHash, stableJson } from '../src/util/json.js';
+import { configHash } from '../src/util/json.js';
 import { plural, type CommonConfig } from './common.js';
 import { KeyedState } from '../src/util/keyed-state.js';
 import { createCore, type DetectorConfig } from './index.js';
+import { signalEvent, topoOrder } from './dependencies.js';
+import { ResultTriggers } from './triggers.js';
 import type { DetectorContext, DetectorCore, Emit, PeerJudgements, Score, Signal } from './types.js';
 import { VigieError } from '../src/errors.js';
 
@@ -121,6 +123,11 @@ export class DetectorSet {
   private readonly observedNow: Float64Array;
   /** The event being judged now (for the `ref` of event detectors' scores). */
   private judging: VEvent | undefined;
+  /** The window results being judged now, and an index of them built on a first signal (for triggers). */
+  private judgingResults: readonly WindowResult[] | undefined;
+  private resultTriggers: ResultTriggers | undefined;
+  /** While a signal feeds `score` detectors: its trigger (their signals carry it). */
+  private feeding: { trigger: string | undefined } | undefined;
 
   constructor(
     configs: readonly DetectorConfig[],
@@ -237,7 +244,12 @@ export class DetectorSet {
     this.out = out;
     this.scoresOut = out.scores;
     this.at = results[results.length - 1].watermark;
-    for (const s of this.slots) if (s.core.input === 'result') s.core.addResults?.(results, s.emit);
+    this.judgingResults = results;
+    try {
+      for (const s of this.slots) if (s.core.input === 'result') s.core.addResults?.(results, s.emit);
+    } finally {
+      this.judgingResults = this.resultTriggers = undefined;
+    }
   }
 
   /**
@@ -358,6 +370,7 @@ export class DetectorSet {
   private onSignal(i: number, sig: Signal): void {
     const slot = this.slots[i];
     slot.counts.signals++;
+    if (sig.trigger === undefined) sig.trigger = this.triggerOf(sig);
     if (this.memory) {
       let m = this.memory.touch(sig.key);
       if (m === undefined) {
@@ -366,7 +379,15 @@ export class DetectorSet {
       }
       if (sig.time > m[i]) m[i] = sig.time;
     }
-    for (const j of slot.feeds) this.slots[j].core.add?.(sig.key, signalEvent(slot.name, sig), this.slots[j].emit);
+    if (slot.feeds.length > 0) {
+      const outer = this.feeding;
+      this.feeding = { trigger: sig.trigger };
+      try {
+        for (const j of slot.feeds) this.slots[j].core.add?.(sig.key, signalEvent(slot.name, sig), this.slots[j].emit);
+      } finally {
+        this.feeding = outer;
+      }
+    }
     if (!slot.config.emit) return;
     if (slot.requires.length > 0 && !this.requirementsMet(slot, sig)) {
       slot.counts.unmet++;
@@ -388,6 +409,19 @@ export class DetectorSet {
       return;
     }
     this.deliver(this.alert(slot, sig));
+  }
+
+  /**
+   * The event whose judgement raised `sig`: the trigger of the signal feeding a `score` detector; the
+   * event being judged; for a window result, the event a sliding evaluation belongs to, or the last
+   * recorded event when the result's evidence holds all its events (else unknown).
+   */
+  private triggerOf(sig: Signal): string | undefined {
+    if (this.feeding !== undefined) return this.feeding.trigger;
+    if (this.judging !== undefined) return evidenceRef(this.judging);
+    if (this.judgingResults === undefined) return undefined;
+    this.resultTriggers ??= new ResultTriggers(this.judgingResults);
+    return this.resultTriggers.of(sig);
   }
 
   /** Live alerts to the analysts' output; alerts of detectors in shadow mode to the shadow output only. */
@@ -418,7 +452,8 @@ export class DetectorSet {
   /** One alert saying how many repeats a cooldown suppressed (none when it suppressed nothing). */
   private summarise(slot: Slot, c: Cooldown): void {
     if (c.suppressed === 0) return;
-    const a = c.first;
+    // Not raised by one event: the summary names no trigger.
+    const { trigger: _trigger, ...a } = c.first;
     const cd = formatDuration(slot.config.cooldown);
     this.deliver({
       ...a,
@@ -457,55 +492,7 @@ export class DetectorSet {
       configVersion: this.ctx.configVersion,
       ...(sig.details ? { details: sig.details } : {}),
       ...(c.shadow ? { shadow: true as const } : {}),
+      ...(sig.trigger !== undefined ? { trigger: sig.trigger } : {}),
     };
   }
-}
-
-/** A signal handed to a `score` detector, in the shape of an event (its payload names the detector). */
-function signalEvent(detector: string, s: Signal): VEvent {
-  return {
-    time: s.time,
-    id: s.identity,
-    partition: 0,
-    offset: 0,
-    source: 'signal',
-    payload: { detector, observed: s.observed, score: s.score, evidence: s.evidence },
-  };
-}
-
-/**
- * Detectors in an order where each comes after those it requires or scores, so that signals of one
- * event or result are seen in dependency order. Unknown names and cycles are config errors.
- */
-function topoOrder(configs: readonly DetectorConfig[], pipeline: string): DetectorConfig[] {
-  const byName = new Map<string, DetectorConfig>();
-  for (const c of configs) {
-    if (byName.has(c.name)) throw new VigieError('VIGIE_ERR_CONFIG', `pipeline "${pipeline}": duplicate detector name "${c.name}"`);
-    byName.set(c.name, c);
-  }
-  const deps = (c: DetectorConfig): string[] => [
-    ...(c.requires?.detectors ?? []),
-    ...(((c as { inputs?: Array<{ detector: string }> }).inputs ?? []).map((i) => i.detector)),
-  ];
-  for (const c of configs) {
-    for (const d of deps(c)) {
-      if (!byName.has(d)) {
-        throw new VigieError('VIGIE_ERR_CONFIG', `detector "${c.name}": refers to detector "${d}", which is not in pipeline "${pipeline}" (detectors: ${[...byName.keys()].join(', ')})`);
-      }
-      if (d === c.name) throw new VigieError('VIGIE_ERR_CONFIG', `detector "${c.name}": refers to itself`);
-    }
-  }
-  const out: DetectorConfig[] = [];
-  const state = new Map<string, 'visiting' | 'done'>();
-  const visit = (c: DetectorConfig, path: string[]): void => {
-    const st = state.get(c.name);
-    if (st === 'done') return;
-    if (st === 'visiting') throw new VigieError('VIGIE_ERR_CONFIG', `detectors ${[...path, c.name].join(' -> ')}: circular reference`);
-    state.set(c.name, 'visiting');
-    for (const d of deps(c)) visit(byName.get(d) as DetectorConfig, [...path, c.name]);
-    state.set(c.name, 'done');
-    out.push(c);
-  };
-  for (const c of configs) visit(c, []);
-  return out;
 }
