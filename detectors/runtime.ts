@@ -28,6 +28,8 @@ export interface RuntimeContext extends DetectorContext {
    * watermark is moved up to the earliest waiting event, which is released at once. Unbounded when absent.
    */
   maxPending?: number;
+  /** false when no sink takes the `scores` output: detectors still judge, but build no Score. */
+  publishScores?: boolean;
 }
 
 /**
@@ -168,7 +170,7 @@ export class DetectorSet {
       }
       const inputs = (s.config as { inputs?: Array<{ detector: string }> }).inputs;
       if (inputs) for (const inp of inputs) this.slots[index.get(inp.detector) as number].feeds.push(i);
-      const wantsScores = (s.config as { scores?: boolean }).scores === true;
+      const wantsScores = (s.config as { scores?: boolean }).scores === true && ctx.publishScores !== false;
       const strengths = this.strengths;
       const observedNow = this.observedNow;
       const pipeline = ctx.pipeline;
@@ -379,14 +381,12 @@ export class DetectorSet {
       }
       if (sig.time > m[i]) m[i] = sig.time;
     }
-    if (slot.feeds.length > 0) {
-      const outer = this.feeding;
-      this.feeding = { trigger: sig.trigger };
-      try {
-        for (const j of slot.feeds) this.slots[j].core.add?.(sig.key, signalEvent(slot.name, sig), this.slots[j].emit);
-      } finally {
-        this.feeding = outer;
-      }
+    const outer = this.feeding;
+    this.feeding = { trigger: sig.trigger };
+    try {
+      for (const j of slot.feeds) this.slots[j].core.add?.(sig.key, signalEvent(slot.name, sig), this.slots[j].emit);
+    } finally {
+      this.feeding = outer;
     }
     if (!slot.config.emit) return;
     if (slot.requires.length > 0 && !this.requirementsMet(slot, sig)) {

@@ -18,6 +18,8 @@ export interface BuildDeps {
   detectionTime(w: number): number;
   /** The run's reference tables by name, for `enrich` (absent when validating: lookups then find nothing). */
   tables?: ReadonlyMap<string, TableLookup>;
+  /** false when no sink takes the `scores` output (see RuntimeContext). */
+  publishScores?: boolean;
 }
 
 export interface PipelineParts {
@@ -62,6 +64,7 @@ export function buildPipeline(config: PipelineConfig, deps: BuildDeps, reuseWind
     mayShow: shown === undefined ? () => true : (field: string) => shown.has(field),
     configVersion: deps.configVersion,
     detectionTime: deps.detectionTime,
+    publishScores: deps.publishScores,
     // Event (and signal) detectors hold state per key; result detectors also depend on the window.
     stateScope: { event: JSON.stringify(keyFields), signal: JSON.stringify(keyFields), result: windowHash(config) },
   };
