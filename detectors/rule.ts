@@ -118,15 +118,14 @@ export class RuleCore implements DetectorCore {
     const any = this.cfg.mode === 'any';
     let met = !any;
     let decidingNumeric = -1;
-    const held: number[] = [];
     for (let i = 0; i < conds.length; i++) {
       const ok = holds(conds[i], p[conds[i].field]);
-      if (ok) {
-        held.push(i);
-        if (decidingNumeric < 0 && isNumeric(conds[i])) decidingNumeric = i;
-      }
+      if (ok && decidingNumeric < 0 && isNumeric(conds[i])) decidingNumeric = i;
       if (any && ok) met = true;
-      if (!any && !ok) met = false;
+      if (!any && !ok) {
+        met = false;
+        break;
+      }
     }
     // What is reported for every judged event: the rule's first numeric condition.
     const first = this.firstNumeric;
@@ -147,7 +146,8 @@ export class RuleCore implements DetectorCore {
     const ref = evidenceRef(e);
     const mayShow = this.ctx.mayShow;
     const shown = (field: string): boolean => mayShow?.(field) ?? true;
-    const decided = any ? held : conds.map((_, i) => i);
+    // The conditions that decided: all of them, or (`any`) those that held.
+    const decided = conds.map((_, i) => i).filter((i) => !any || holds(conds[i], p[conds[i].field]));
     const parts = decided.map((i) => describe(conds[i], p[conds[i].field], shown(conds[i].field)));
     let sigObserved = 1;
     let threshold = 1;
