@@ -7,6 +7,7 @@ import * as baseline from './baseline.js';
 import * as velocity from './velocity.js';
 import * as distinct from './distinct.js';
 import * as firstSeen from './first-seen.js';
+import * as rule from './rule.js';
 import * as geoVelocity from './geo-velocity.js';
 import * as sequence from './sequence.js';
 import * as outlier from './outlier.js';
@@ -31,6 +32,7 @@ export const DETECTORS = buildRegistry<DetectorModule<any>>('detector', [
   velocity,
   distinct,
   firstSeen,
+  rule,
   geoVelocity,
   sequence,
   outlier,
@@ -48,6 +50,7 @@ export const detectorSchema = z.discriminatedUnion('type', [
   velocity.schema,
   distinct.schema,
   firstSeen.schema,
+  rule.schema,
   geoVelocity.schema,
   sequence.schema,
   outlier.schema,

@@ -3,92 +3,18 @@ import { evidenceRef } from '../src/types.js';
 import { alertId, isoTime } from './alert.js';
 import { formatDuration } from '../src/time/duration.js';
 import { MinHeap } from '../src/util/heap.js';
-import { configHash, stableJson } from '../src/util/json.js';
+import { configHash } from '../src/util/json.js';
 import { plural, type CommonConfig } from './common.js';
 import { KeyedState } from '../src/util/keyed-state.js';
 import { createCore, type DetectorConfig } from './index.js';
-import { topoOrder } from './order.js';
-import type { DetectorContext, DetectorCore, Emit, PeerJudgements, Score, Signal } from './types.js';
+import { signalEvent, topoOrder } from './dependencies.js';
+import { ResultTriggers } from './triggers.js';
+import { judgedOf } from './judgements.js';
+import type { DetectorContext, Emit, PeerJudgements, Score, Signal } from './types.js';
+import { stateConfig, type Cooldown, type DetectorCounts, type Outputs, type RestoreMatch, type RuntimeContext, type Slot } from './runtime-types.js';
 import { VigieError } from '../src/errors.js';
 
-/** What the runtime needs besides the detectors' configs. */
-export interface RuntimeContext extends DetectorContext {
-  configVersion: string;
-  /** Time of detection for something emitted at watermark `w` (processing time live; `w` in replay). */
-  detectionTime(w: number): number;
-  /**
-   * What a detector's state depends on besides its own config, per input kind (e.g. the pipeline's key
-   * for event detectors, its window definition for result detectors): folded into each detector's
-   * {@link Slot.hash}, so that state is only carried into a detector that reads the same input.
-   */
-  stateScope?: Partial<Record<DetectorCore['input'], string>>;
-  /**
-   * Most events waiting for the watermark (the pipeline's `maxPendingEvents`); beyond it the detectors'
-   * watermark is moved up to the earliest waiting event, which is released at once. Unbounded when absent.
-   */
-  maxPending?: number;
-}
-
-/**
- * The part of a detector's config its state depends on: severity, description and shadow mode only
- * change how alerts are presented and routed, so changing them (promoting a shadow detector to live,
- * say) keeps the detector's state.
- */
-function stateConfig(config: DetectorConfig): unknown {
-  const { severity: _severity, description: _description, shadow: _shadow, ...rest } = config;
-  return rest;
-}
-
-/** How {@link DetectorSet.restore} matches saved detectors to the current ones. */
-export type RestoreMatch =
-  /** A detector is restored only when its saved hash equals its current one (same config, same input). */
-  | 'by-hash'
-  /** By name alone: for snapshots known to come from the very same definition (older snapshots carry no hashes). */
-  | 'by-name';
-
-/** Where the detectors' outputs go (a batch has these arrays). */
-export interface Outputs {
-  alerts: Alert[];
-  shadowAlerts: Alert[];
-  scores: Score[];
-  queue: QueueEntry[];
-}
-
-/** Counters of the detectors since they were last taken, per detector name. */
-export interface DetectorCounts {
-  signals: number;
-  suppressed: number;
-  /** Signals dropped because a `requires` condition did not hold. */
-  unmet: number;
-  /** Keys evicted (cap reached). */
-  evicted: number;
-  /** Keys held now. */
-  keys: number;
-}
-
-interface Cooldown {
-  until: number;
-  suppressed: number;
-  first: Alert;
-  lastTime: number;
-}
-
-interface Slot {
-  name: string;
-  config: CommonConfig;
-  /** Hash of the config and of the input the detector reads: state is carried over only between equal hashes. */
-  hash: string;
-  core: DetectorCore;
-  emit: Emit;
-  cooldown: KeyedState<Cooldown>;
-  /** Indices of the detectors this one requires. */
-  requires: number[];
-  /** Indices of `score` detectors fed by this one's signals. */
-  feeds: number[];
-  counts: DetectorCounts;
-  /** Evictions already reported. */
-  reportedEvictions: number;
-}
+export type { DetectorCounts, Outputs, RestoreMatch, RuntimeContext } from './runtime-types.js';
 
 /** A pending event of an event detector, released once the watermark has passed its time. */
 interface Pending {
@@ -123,6 +49,11 @@ export class DetectorSet {
   private readonly observedNow: Float64Array;
   /** The event being judged now (for the `ref` of event detectors' scores). */
   private judging: VEvent | undefined;
+  /** The window results being judged now, and an index of them built on a first signal (for triggers). */
+  private judgingResults: readonly WindowResult[] | undefined;
+  private resultTriggers: ResultTriggers | undefined;
+  /** While a signal feeds `score` detectors: its trigger (their signals carry it). */
+  private feeding: { trigger: string | undefined } | undefined;
 
   constructor(
     configs: readonly DetectorConfig[],
@@ -163,11 +94,15 @@ export class DetectorSet {
       }
       const inputs = (s.config as { inputs?: Array<{ detector: string }> }).inputs;
       if (inputs) for (const inp of inputs) this.slots[index.get(inp.detector) as number].feeds.push(i);
-      const wantsScores = s.config.scores;
-      const strengths = this.strengths;
-      const observedNow = this.observedNow;
       const pipeline = ctx.pipeline;
       const detector = s.name;
+      const publish =
+        s.config.scores && ctx.publishScores !== false
+          ? (key: string, time: number, observed: number, score: number, strength: number, anomalous: boolean, ref: string | undefined) => {
+              const r = ref ?? (this.judging === undefined ? '' : evidenceRef(this.judging));
+              this.scoresOut.push({ pipeline, detector, key, time, ref: r, observed, score, strength, anomalous });
+            }
+          : undefined;
       // Judgements other pipelines read (see board.ts) are recorded as they are made.
       const record = ctx.board?.wants(pipeline, detector) ? ctx.board.recorder(pipeline, detector, s.config.maxKeys) : undefined;
       s.emit = {
@@ -175,24 +110,7 @@ export class DetectorSet {
         rank: (entries) => {
           for (const q of entries) this.out.queue.push(q);
         },
-        judged: wantsScores
-          ? (key, time, observed, score, strength, anomalous, ref) => {
-              strengths[i] = strength;
-              observedNow[i] = observed;
-              record?.(key, time, strength, observed);
-              const r = ref ?? (this.judging === undefined ? '' : evidenceRef(this.judging));
-              this.scoresOut.push({ pipeline, detector, key, time, ref: r, observed, score, strength, anomalous });
-            }
-          : record === undefined
-            ? (_key, _time, observed, _score, strength) => {
-                strengths[i] = strength;
-                observedNow[i] = observed;
-              }
-            : (key, time, observed, _score, strength) => {
-                strengths[i] = strength;
-                observedNow[i] = observed;
-                record(key, time, strength, observed);
-              },
+        judged: judgedOf({ i, strengths: this.strengths, observedNow: this.observedNow, record, publish }),
       };
     });
     this.memorySpan = span;
@@ -250,7 +168,12 @@ export class DetectorSet {
     this.out = out;
     this.scoresOut = out.scores;
     this.at = results[results.length - 1].watermark;
-    for (const s of this.slots) if (s.core.input === 'result') s.core.addResults?.(results, s.emit);
+    this.judgingResults = results;
+    try {
+      for (const s of this.slots) if (s.core.input === 'result') s.core.addResults?.(results, s.emit);
+    } finally {
+      this.judgingResults = this.resultTriggers = undefined;
+    }
   }
 
   /**
@@ -382,6 +305,7 @@ export class DetectorSet {
   private onSignal(i: number, sig: Signal): void {
     const slot = this.slots[i];
     slot.counts.signals++;
+    if (sig.trigger === undefined) sig.trigger = this.triggerOf(sig);
     if (this.memory) {
       let m = this.memory.touch(sig.key);
       if (m === undefined) {
@@ -390,7 +314,13 @@ export class DetectorSet {
       }
       if (sig.time > m[i]) m[i] = sig.time;
     }
-    for (const j of slot.feeds) this.slots[j].core.add?.(sig.key, signalEvent(slot.name, sig), this.slots[j].emit);
+    const outer = this.feeding;
+    this.feeding = { trigger: sig.trigger };
+    try {
+      for (const j of slot.feeds) this.slots[j].core.add?.(sig.key, signalEvent(slot.name, sig), this.slots[j].emit);
+    } finally {
+      this.feeding = outer;
+    }
     if (!slot.config.emit) return;
     if (slot.requires.length > 0 && !this.requirementsMet(slot, sig)) {
       slot.counts.unmet++;
@@ -412,6 +342,19 @@ export class DetectorSet {
       return;
     }
     this.deliver(this.alert(slot, sig));
+  }
+
+  /**
+   * The event whose judgement raised `sig`: the trigger of the signal feeding a `score` detector; the
+   * event being judged; for a window result, the event a sliding evaluation belongs to, or the last
+   * recorded event when the result's evidence holds all its events (else unknown).
+   */
+  private triggerOf(sig: Signal): string | undefined {
+    if (this.feeding !== undefined) return this.feeding.trigger;
+    if (this.judging !== undefined) return evidenceRef(this.judging);
+    if (this.judgingResults === undefined) return undefined;
+    this.resultTriggers ??= new ResultTriggers(this.judgingResults);
+    return this.resultTriggers.of(sig);
   }
 
   /** Live alerts to the analysts' output; alerts of detectors in shadow mode to the shadow output only. */
@@ -442,7 +385,8 @@ export class DetectorSet {
   /** One alert saying how many repeats a cooldown suppressed (none when it suppressed nothing). */
   private summarise(slot: Slot, c: Cooldown): void {
     if (c.suppressed === 0) return;
-    const a = c.first;
+    // Not raised by one event: the summary names no trigger.
+    const { trigger: _trigger, ...a } = c.first;
     const cd = formatDuration(slot.config.cooldown);
     this.deliver({
       ...a,
@@ -481,18 +425,7 @@ export class DetectorSet {
       configVersion: this.ctx.configVersion,
       ...(sig.details ? { details: sig.details } : {}),
       ...(c.shadow ? { shadow: true as const } : {}),
+      ...(sig.trigger !== undefined ? { trigger: sig.trigger } : {}),
     };
   }
-}
-
-/** A signal handed to a `score` detector, in the shape of an event (its payload names the detector). */
-function signalEvent(detector: string, s: Signal): VEvent {
-  return {
-    time: s.time,
-    id: s.identity,
-    partition: 0,
-    offset: 0,
-    source: 'signal',
-    payload: { detector, observed: s.observed, score: s.score, evidence: s.evidence },
-  };
 }

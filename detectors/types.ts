@@ -27,6 +27,11 @@ export interface Signal {
   /** Ids (or positions) of the contributing events, bounded. */
   evidence: string[];
   details?: Record<string, unknown>;
+  /**
+   * Evidence reference of the event whose judgement raised the signal. Left out by most cores: the
+   * runtime sets it (the event being judged; for window results, see `Alert.trigger`).
+   */
+  trigger?: string;
 }
 
 /** Where a detector core's findings go. */

@@ -214,6 +214,7 @@ export function formatAlert(alert: Alert, color = false): string {
   line += ' ' + token(alert.detector) + ' key=' + token(alert.key);
   if (alert.window !== null) line += ' window=' + formatWindow(alert.window.start, alert.window.end, alert.eventTime);
   line += ' observed=' + num(alert.observed) + ' threshold=' + num(alert.threshold);
+  if (alert.trigger !== undefined) line += ' event=' + token(alert.trigger);
   if (alert.explanation.length > 0) line += ' \u2014 ' + text(alert.explanation);
   line += ' (id ' + shortId(alert.id) + ')';
   return line;
@@ -236,6 +237,7 @@ export function formatAlertEntry(alert: Alert, color = false): string {
   const time = sameDay ? iso.slice(11, 19) : iso.length === 24 ? `${iso.slice(0, 10)} ${iso.slice(11, 19)}` : iso;
   let head = time + ' ' + (color ? SEVERITY_COLOR[alert.severity] + sev + RESET : sev) + ' ' + token(alert.detector) + '  key ' + token(alert.key);
   head += '  observed ' + num(alert.observed) + ', threshold ' + num(alert.threshold);
+  if (alert.trigger !== undefined) head += '  event ' + token(alert.trigger);
   if (alert.suppressed !== undefined) head += ` (${alert.suppressed} repeats suppressed)`;
   // The detector is already on the first line; explanations start with it.
   const prefix = alert.detector + ': ';

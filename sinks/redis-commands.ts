@@ -120,6 +120,7 @@ export function alertFields(a: Alert): string[] {
   if (a.details !== undefined) f.push('details', safeJson(a.details));
   if (a.suppressed !== undefined) f.push('suppressed', String(a.suppressed));
   if (a.repeatsOf !== undefined) f.push('repeatsOf', a.repeatsOf);
+  if (a.trigger !== undefined) f.push('trigger', a.trigger);
   return f;
 }
 

@@ -125,6 +125,13 @@ export interface Alert {
   repeatsOf?: string;
   /** Raised by a detector in shadow mode: delivered on the `shadowAlerts` output only. */
   shadow?: true;
+  /**
+   * Evidence reference (id, or source:partition:offset) of the event whose judgement raised the alert:
+   * the event judged for event detectors; for result detectors, the event a sliding window's evaluation
+   * belongs to, or the last recorded event of a window when its evidence holds all its events (absent
+   * otherwise); for `score` detectors, the trigger of the signal that fed them. Absent on cooldown summaries.
+   */
+  trigger?: string;
 }
 
 /**

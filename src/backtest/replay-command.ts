@@ -14,7 +14,7 @@ import { compareAlerts, type WhatIfReport } from './compare.js';
 import { formatComparison } from './compare-format.js';
 import { alertingDetectors } from './configs.js';
 import { renderReport, reportInput } from './report.js';
-import { replayOutSinks } from './replay-outputs.js';
+import { parseReplayOutputs, replayOutSinks, type ReplayOutput } from './replay-outputs.js';
 import { runVariants } from './run-variants.js';
 import { runInfo, type VariantRun } from './variant-run.js';
 
@@ -40,6 +40,9 @@ export interface ReplayArgs {
   since?: string;
   until?: string;
   brokers?: string;
+  out?: string;
+  /** `--outputs LIST`, as given (see parseReplayOutputs). */
+  outputs?: string;
 }
 
 /** Combinations of replay options that make no sense. */
@@ -54,6 +57,8 @@ export function checkReplayArgs(o: ReplayArgs): void {
   }
   if (o.json && o.compare === undefined) usage('--json only applies with --compare (the replay summary is always JSON)');
   if (o.matchWithin !== undefined && o.compare === undefined) usage('--match-within only applies with --compare (it says when alerts of A and B match)');
+  if (o.outputs !== undefined && o.out === undefined) usage('--outputs only applies with --out DIR (it says which files are written there)');
+  if (o.outputs !== undefined) parseReplayOutputs(o.outputs);
 }
 
 /**
@@ -77,6 +82,8 @@ export interface BacktestOptions {
   /** Replay from Kafka: the history source and how to name it. */
   history?: { source: Source; describe: string };
   out?: string;
+  /** What --out writes (default: alerts and dead letters). */
+  outputs?: readonly ReplayOutput[];
   labels?: LabelOptions;
   batchSize?: number;
   json?: boolean;
@@ -95,7 +102,11 @@ export async function backtest(o: BacktestOptions): Promise<string> {
   // As `vigie replay`: A alone writes to --out, or else to its configured sinks; a what-if writes
   // nowhere but --out (DIR/a, DIR/b), so that B never reaches A's destinations.
   let sinks: Sink[][] | undefined;
-  if (o.out !== undefined) sinks = o.b ? [await replayOutSinks(join(o.out, 'a'), o.logger), await replayOutSinks(join(o.out, 'b'), o.logger)] : [await replayOutSinks(o.out, o.logger)];
+  if (o.out !== undefined) {
+    const out = o.out;
+    const files = (dir: string) => replayOutSinks(dir, o.logger, o.outputs);
+    sinks = o.b ? [await files(join(out, 'a')), await files(join(out, 'b'))] : [await files(out)];
+  }
   else if (o.b === undefined) sinks = [o.a.config.sinks.map((s) => createSink(s, { baseDir: o.a.baseDir, stdout: process.stderr, logger: o.logger }))];
   const runs = await runVariants({
     variants,

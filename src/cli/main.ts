@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pack } from 'msgpackr';
 import { forReplay } from '../backtest/configs.js';
-import { replayOutSinks } from '../backtest/replay-outputs.js';
+import { DEFAULT_REPLAY_OUTPUTS, parseReplayOutputs, REPLAY_OUTPUTS, replayOutSinks, type ReplayOutput } from '../backtest/replay-outputs.js';
 import type { ReplayArgs } from '../backtest/replay-command.js';
 import { ConfigError, formatProblem, loadConfig, type LoadedConfig } from '../config/load.js';
 import { configJsonSchemaText, configReference } from '../config/docs.js';
@@ -135,7 +135,7 @@ function duration(name: string) {
   };
 }
 
-async function replay(opts: ReplayArgs & { config: string; out?: string; labels?: string | boolean; batchSize?: number }): Promise<void> {
+async function replay(opts: ReplayArgs & { config: string; labels?: string | boolean; batchSize?: number }): Promise<void> {
   const loaded = load(opts.config);
   const variant = opts.compare === undefined ? undefined : load(opts.compare);
   const logger = cliLogger();
@@ -145,8 +145,10 @@ async function replay(opts: ReplayArgs & { config: string; out?: string; labels?
   let history: { source: import('../sources/types.js').Source; describe: string } | undefined;
   const inputs = opts.input?.map(parseReplayInput);
   const match = opts.matchWithin === undefined ? undefined : { eventWithinMs: opts.matchWithin };
+  let outputs: ReplayOutput[] | undefined;
   try {
     backtest.checkReplayArgs(opts);
+    outputs = opts.outputs === undefined ? undefined : parseReplayOutputs(opts.outputs);
     // Before anything runs, so that a wrong source name is a usage error (exit 2), not a failed run.
     if (inputs !== undefined) assignReplayInputs(loaded.config.sources, inputs);
     if (opts.fromKafka !== undefined) {
@@ -159,7 +161,7 @@ async function replay(opts: ReplayArgs & { config: string; out?: string; labels?
       history = { source: h.source, describe: `kafka topic ${opts.fromKafka} ${range}, ${h.records} records` };
     }
     if (variant !== undefined || opts.report !== undefined) {
-      const text = await backtest.backtest({ a: loaded, b: variant, inputs, history, out: opts.out, labels, batchSize: opts.batchSize, json: opts.json, report: opts.report, match, logger });
+      const text = await backtest.backtest({ a: loaded, b: variant, inputs, history, out: opts.out, outputs, labels, batchSize: opts.batchSize, json: opts.json, report: opts.report, match, logger });
       await writeAll(process.stdout, text);
       return;
     }
@@ -170,7 +172,7 @@ async function replay(opts: ReplayArgs & { config: string; out?: string; labels?
     }
     throw err;
   }
-  const sinks = opts.out ? await replayOutSinks(opts.out, logger) : undefined;
+  const sinks = opts.out ? await replayOutSinks(opts.out, logger, outputs) : undefined;
   const engine = new Engine({
     loaded: history ? forReplay(loaded) : loaded,
     mode: 'replay',
@@ -287,7 +289,12 @@ export function buildCli(): Command {
         `${Object.keys(mappingShape).join(', ')} settings. The sources without a file are read as configured (a generator needs \`events\`).`,
       (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
     )
-    .option('-o, --out <dir>', 'write alerts.jsonl, results.jsonl, dead-letters.jsonl and scores.jsonl here instead of the configured sinks')
+    .option('-o, --out <dir>', `write the outputs chosen by --outputs here, one <output>.jsonl each (by default ${DEFAULT_REPLAY_OUTPUTS.map((o) => `${o}.jsonl`).join(' and ')}), instead of the configured sinks`)
+    .option(
+      '--outputs <list>',
+      `with --out: comma-separated outputs to write, among ${REPLAY_OUTPUTS.map((o) => o.name).join(', ')}, or all (default ${DEFAULT_REPLAY_OUTPUTS.join(',')}). ` +
+        "The file of an output not chosen is not written, and an earlier run's file of that name is removed (the log says so).",
+    )
     .option('--labels [field]', 'score alerts against ground-truth labels in this field (default "label", cases in "case")')
     .option('--batch-size <n>', 'records per batch', int('batch size', 1))
     .option(

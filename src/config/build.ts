@@ -21,6 +21,8 @@ export interface BuildDeps {
   tables?: ReadonlyMap<string, TableLookup>;
   /** What the pipelines of a task read of each other's judgements (model features naming a `pipeline`). */
   board?: JudgementBoard;
+  /** false when no sink takes the `scores` output (see RuntimeContext). */
+  publishScores?: boolean;
 }
 
 export interface PipelineParts {
@@ -67,6 +69,7 @@ export function buildPipeline(config: PipelineConfig, deps: BuildDeps, reuseWind
     detectionTime: deps.detectionTime,
     ...(deps.tables ? { tables: deps.tables } : {}),
     ...(deps.board ? { board: deps.board } : {}),
+    publishScores: deps.publishScores,
     // Event (and signal) detectors hold state per key; result detectors also depend on the window.
     stateScope: { event: JSON.stringify(keyFields), signal: JSON.stringify(keyFields), result: windowHash(config) },
   };

@@ -103,7 +103,9 @@ export class Engine {
       opts.mode === 'replay' ? (w: number) => (Number.isFinite(w) ? w : this.eventClock()) : () => this.clock.now();
     const tableCtx = { baseDir: opts.loaded.baseDir, logger: this.logger, metrics: opts.metrics, live: opts.mode === 'live' };
     this.tables = new Tables((config.tables ?? []).map((t) => createTable(t, tableCtx)));
-    this.deps = () => ({ configVersion: this.loaded.version, detectionTime, tables: this.tables.lookups });
+    // Sinks given by the caller (replay --out, backtests) say whether anything takes scores; configured ones always may.
+    const publishScores = opts.sinks === undefined || opts.sinks.some((s) => s.outputs.has('scores'));
+    this.deps = () => ({ configVersion: this.loaded.version, detectionTime, tables: this.tables.lookups, publishScores });
     this.makeTask = (id, source, local) =>
       new Task(id, this.loaded.config.pipelines, this.deps(), wm, this.clock.now(), source === undefined ? undefined : this.rekey.select(source, local as number));
     this.shared = this.makeTask('shared');

@@ -285,7 +285,7 @@ describe('vigie replay --compare (what-if)', () => {
     const dB = join(dir, 'sep-b');
     const ra = vigie(['replay', '-c', A, '--input', events, '--out', dA]);
     expect(ra.status, ra.stderr).toBe(0);
-    const rb = vigie(['replay', '-c', B, '--input', events, '--out', dB]);
+    const rb = vigie(['replay', '-c', B, '--input', events, '--out', dB, '--outputs', 'alerts,results']);
     expect(rb.status, rb.stderr).toBe(0);
     const alertsA = readAlerts(join(dA, 'alerts.jsonl'));
     const alertsB = readAlerts(join(dB, 'alerts.jsonl'));
@@ -295,7 +295,7 @@ describe('vigie replay --compare (what-if)', () => {
     expect(want['card-testing'].a).not.toBe(want['card-testing'].b);
 
     const out = join(dir, 'whatif');
-    const r = vigie(['replay', '-c', A, '--input', events, '--compare', B, '--json', '--out', out]);
+    const r = vigie(['replay', '-c', A, '--input', events, '--compare', B, '--json', '--out', out, '--outputs', 'alerts,results']);
     expect(r.status, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout) as WhatIfReport;
     for (const [detector, w] of Object.entries(want)) {

@@ -71,7 +71,7 @@ ${PIPELINE}`,
 
 function replay(cfg: string, extra: string[] = []) {
   const out = join(dir, `out-${cfg}-${extra.length}`);
-  const r = vigie(['replay', '-c', join(dir, cfg), '--out', out, ...extra]);
+  const r = vigie(['replay', '-c', join(dir, cfg), '--out', out, '--outputs', 'alerts,results,dead-letters', ...extra]);
   expect(r.status, r.stderr).toBe(0);
   const lines = <T>(f: string): T[] =>
     readFileSync(join(out, f), 'utf8')

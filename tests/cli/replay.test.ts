@@ -16,7 +16,7 @@ beforeAll(() => {
 });
 
 function replay(out: string, extra: string[] = []) {
-  const r = vigie(['replay', '-c', CONFIG, '--input', events, '--out', out, ...extra]);
+  const r = vigie(['replay', '-c', CONFIG, '--input', events, '--out', out, '--outputs', 'alerts,results,dead-letters', ...extra]);
   expect(r.status, r.stderr).toBe(0);
   return JSON.parse(r.stdout);
 }
@@ -54,7 +54,7 @@ describe('vigie replay', () => {
     const a = join(dir, 'from-json');
     const b = join(dir, 'from-msgpack');
     replay(a);
-    const r = vigie(['replay', '-c', CONFIG, '--input', mp, '--out', b]);
+    const r = vigie(['replay', '-c', CONFIG, '--input', mp, '--out', b, '--outputs', 'alerts,results']);
     expect(r.status, r.stderr).toBe(0);
     expect(read(b, 'alerts.jsonl')).toBe(read(a, 'alerts.jsonl'));
     expect(read(b, 'results.jsonl')).toBe(read(a, 'results.jsonl'));

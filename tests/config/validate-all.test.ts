@@ -13,7 +13,7 @@ function lines(text: string, file = 'c.yaml', env: NodeJS.ProcessEnv = {}): { er
   return { errors: r.problems.map(formatProblem), warnings: r.warnings.map(formatProblem) };
 }
 
-const TYPES = 'types: threshold, ratio, rate-of-change, baseline, velocity, distinct, first-seen, geo-velocity, sequence, outlier, anomaly, score, model';
+const TYPES = 'types: threshold, ratio, rate-of-change, baseline, velocity, distinct, first-seen, rule, geo-velocity, sequence, outlier, anomaly, score, model';
 
 // YAML-valid, with seven independent mistakes: a source reference, a duration, an aggregate reference,
 // a detector type, an option name, a duplicate detector name and a `requires` naming no detector.

@@ -50,6 +50,10 @@ const BY_NAME: Record<string, { valid: Value[]; invalid: Value[] }> = {
   numerator: { valid: ['n', 'total'], invalid: ['missing'] },
   denominator: { valid: ['total', 'n'], invalid: ['missing'] },
   match: { valid: [{}, { type: 'payment' }, { amount: { gte: 10 } }], invalid: [{ amount: {} }] },
+  when: {
+    valid: [{ amount: { '>': 10 } }, { amount: { '>=': 1, '<': 100 }, type: { in: ['payment'] } }, { customer: { exists: true } }, { type: { '!=': 'refund' }, amount: { '==': 5 } }],
+    invalid: [{}, { amount: {} }, { amount: { '>': 'x' } }, { amount: { in: [] } }, { amount: { gt: 1 } }],
+  },
   requires: {
     valid: [{ detectors: ['a'], within: '1m' }, { detectors: ['a', 'b'], mode: 'any', within: '1h' }],
     invalid: [{ detectors: ['d'], within: '1m' }, { detectors: ['zz'], within: '1m' }, { detectors: [], within: '1m' }],

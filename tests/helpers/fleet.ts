@@ -244,7 +244,7 @@ export class Fleet {
  * when it fails; returns every line of its alerts and results files and its summary.
  */
 export function replay(o: { config: string; inputs: Record<string, string>; out: string; env?: NodeJS.ProcessEnv }): { lines: OutLine[]; summary: Record<string, unknown> } {
-  const args = ['replay', '-c', o.config, '--out', o.out];
+  const args = ['replay', '-c', o.config, '--out', o.out, '--outputs', 'alerts,results,dead-letters'];
   for (const [name, file] of Object.entries(o.inputs)) args.push('--input', `${name}=${file}`);
   const r = vigie(args, { env: o.env });
   if (r.status !== 0) throw new Error(`vigie replay exited ${r.status}:\n${r.stderr.slice(-4000)}`);

@@ -105,7 +105,7 @@ beforeAll(async () => {
   writeFileSync(file, events.map((e) => JSON.stringify(e)).join('\n') + '\n');
   const cfg = join(dir, 'replay.yaml');
   writeFileSync(cfg, config(job, topic, 'unused', join(dir, 'unused.jsonl')));
-  const r = vigie(['replay', '-c', cfg, '--input', file, '--out', join(dir, 'replay')], { env: { KAFKA_BROKERS: brokers().join(','), REDIS_URL: inject('redisUrl') } });
+  const r = vigie(['replay', '-c', cfg, '--input', file, '--out', join(dir, 'replay'), '--outputs', 'all'], { env: { KAFKA_BROKERS: brokers().join(','), REDIS_URL: inject('redisUrl') } });
   expect(r.status, r.stderr).toBe(0);
   const fired = (end: number | undefined) => (end ?? 0) < FAR - 3_600_000;
   const results = readLines(join(dir, 'replay', 'results.jsonl')).filter((l) => fired(l.end));

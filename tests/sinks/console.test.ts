@@ -120,6 +120,13 @@ describe('console sink', () => {
     expect(formatAlert(alert(), false)).not.toContain('\u001b');
   });
 
+  it('names the triggering event when the alert has one', () => {
+    expect(formatAlert(alert({ window: null, trigger: 'p9' }))).toContain('observed=14 threshold=10 event=p9 \u2014');
+    expect(formatAlert(alert())).not.toContain('event=');
+    expect(formatAlertEntry(alert({ trigger: 'p9' }))).toMatch(/^10:05:00 HIGH +card-testing {2}key C0042 {2}observed 14, threshold 10 {2}event p9\n/);
+    expect(formatAlertEntry(alert({ trigger: 'a b' }))).toContain('event "a b"');
+  });
+
   it('does not crash on impossible times', () => {
     expect(formatAlert(alert({ eventTime: Number.NaN }))).toMatch(/^NaN HIGH/);
   });

@@ -157,7 +157,7 @@ describe('redis sink builder', () => {
   });
 
   it('writes every field of an alert, flat, JSON only for evidence and details', () => {
-    const a = alert('a1', 'C42', { revision: 2, suppressed: 5, repeatsOf: 'a0' });
+    const a = alert('a1', 'C42', { revision: 2, suppressed: 5, repeatsOf: 'a0', trigger: 'e2' });
     const f = alertFields(a);
     const o = Object.fromEntries(Array.from({ length: f.length / 2 }, (_, i) => [f[2 * i], f[2 * i + 1]]));
     expect(o).toEqual({
@@ -181,11 +181,13 @@ describe('redis sink builder', () => {
       details: '{"note":"café ☕","nested":{"n":1}}',
       suppressed: '5',
       repeatsOf: 'a0',
+      trigger: 'e2',
     });
     const bare = alertFields(alert('a2', 'k', { window: null, details: undefined }));
     expect(bare).not.toContain('windowStart');
     expect(bare).not.toContain('details');
     expect(bare).not.toContain('suppressed');
+    expect(bare).not.toContain('trigger');
     // BigInts and cycles in details degrade instead of failing the batch.
     const details: Record<string, unknown> = { big: 10n ** 20n };
     details.self = details;

@@ -1,5 +1,19 @@
-import type { DetectorConfig } from './index.js';
+import type { VEvent } from '../src/types.js';
 import { VigieError } from '../src/errors.js';
+import type { DetectorConfig } from './index.js';
+import type { Signal } from './types.js';
+
+/** A signal handed to a `score` detector, in the shape of an event (its payload names the detector). */
+export function signalEvent(detector: string, s: Signal): VEvent {
+  return {
+    time: s.time,
+    id: s.identity,
+    partition: 0,
+    offset: 0,
+    source: 'signal',
+    payload: { detector, observed: s.observed, score: s.score, evidence: s.evidence },
+  };
+}
 
 /**
  * Detectors in an order where each comes after those it requires or scores, so that signals of one
