@@ -10,6 +10,7 @@ export interface JudgedSlot {
   i: number;
   strengths: Float64Array;
   observedNow: Float64Array;
+  crossedNow: Float64Array;
   /** Records the judgement for other pipelines (undefined: nobody reads it). */
   record?: (key: string, time: number, strength: number, observed: number) => void;
   /** Publishes the judgement (undefined: not published). */
@@ -18,24 +19,27 @@ export interface JudgedSlot {
 
 /** The `judged` of one detector; the cheapest variant that does what is needed (it runs per event). */
 export function judgedOf(s: JudgedSlot): Emit['judged'] {
-  const { i, strengths, observedNow, record, publish } = s;
+  const { i, strengths, observedNow, crossedNow, record, publish } = s;
   if (publish !== undefined) {
     return (key, time, observed, score, strength, anomalous, ref) => {
       strengths[i] = strength;
       observedNow[i] = observed;
+      crossedNow[i] = anomalous ? 1 : 0;
       record?.(key, time, strength, observed);
       publish(key, time, observed, score, strength, anomalous, ref);
     };
   }
   if (record !== undefined) {
-    return (key, time, observed, _score, strength) => {
+    return (key, time, observed, _score, strength, anomalous) => {
       strengths[i] = strength;
       observedNow[i] = observed;
+      crossedNow[i] = anomalous ? 1 : 0;
       record(key, time, strength, observed);
     };
   }
-  return (_key, _time, observed, _score, strength) => {
+  return (_key, _time, observed, _score, strength, anomalous) => {
     strengths[i] = strength;
     observedNow[i] = observed;
+    crossedNow[i] = anomalous ? 1 : 0;
   };
 }

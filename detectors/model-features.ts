@@ -18,6 +18,18 @@ const missing = z.number().finite().default(0).describe('Value used when the inp
 export const featureSchema = z.union([
   z.strictObject({
     name: featureName,
+    ratio: z
+      .strictObject({
+        of: z.string().min(1).describe('A feature listed before this one: the numerator (its value before `transform`).'),
+        to: z.string().min(1).describe('A feature listed before this one: the denominator (its value before `transform`).'),
+        prior: z.number().min(0).default(1).describe('Added to the denominator: smooths the share of entities with few events (e.g. reports per payment of a quiet terminal).'),
+      })
+      .describe('A share of two earlier features, e.g. the terminal\'s reports over its payments.'),
+    transform,
+    missing,
+  }),
+  z.strictObject({
+    name: featureName,
     pipeline: z.string().min(1).describe('Another pipeline, earlier in the config, keyed by the entity `on` names (the terminal...).'),
     detector: z.string().min(1).describe('A detector of that pipeline: what it last judged about the entity at or before the event time.'),
     on: z.string().min(1).describe('Event field holding that pipeline\'s key for this event.'),
@@ -34,7 +46,10 @@ export const featureSchema = z.union([
   z.strictObject({
     name: featureName,
     detector: z.string().min(1).describe('A detector of the same pipeline judging events: its judgement of this very event.'),
-    value: z.enum(['strength', 'observed']).default('strength').describe('`strength`: signed, 1 at its bound (docs/strengths.md); `observed`: the value it judged (a count, a z input...).'),
+    value: z
+      .enum(['strength', 'observed', 'crossed'])
+      .default('strength')
+      .describe('`strength`: signed, 1 at its bound (docs/strengths.md); `observed`: the value it judged (a count, a z input...); `crossed`: 1 when it judged the event past its bound, else 0.'),
     transform,
     missing,
   }),
@@ -58,24 +73,42 @@ export const featureSchema = z.union([
 ]);
 export type FeatureConfig = z.infer<typeof featureSchema>;
 
-/** Reads one feature of an event. */
-type Reader = (e: VEvent) => number;
+/** Fills `x` with the features of an event (after their transform). */
+export type FeatureFill = (e: VEvent, x: Float64Array) => void;
 
-/** Build the readers of a model's features; refuses (VigieError) a detector or table that is not there. */
-export function featureReaders(model: string, features: readonly FeatureConfig[], ctx: DetectorContext): Reader[] {
-  return features.map((f) => {
-    const tf = f.transform === 'log' ? log : undefined;
-    const raw = reader(model, f, ctx);
-    const miss = f.missing;
-    return (e) => {
-      const v = raw(e);
-      if (v === undefined || !Number.isFinite(v)) return miss;
-      return tf === undefined ? v : tf(v);
-    };
+/** Build the reader of a model's features; refuses (VigieError) a detector or table that is not there. */
+export function featureReaders(model: string, features: readonly FeatureConfig[], ctx: DetectorContext): FeatureFill {
+  const k = features.length;
+  // Values before transforms: what `ratio` features divide.
+  const raw = new Float64Array(k);
+  const readers = features.map((f, i) => {
+    if ('ratio' in f) {
+      const of = features.findIndex((g) => g.name === f.ratio.of);
+      const to = features.findIndex((g) => g.name === f.ratio.to);
+      if (of < 0 || of >= i || to < 0 || to >= i) throw new VigieError('VIGIE_ERR_CONFIG', `model "${model}": feature "${f.name}" divides features listed before it, not "${of < 0 || of >= i ? f.ratio.of : f.ratio.to}"`);
+      const prior = f.ratio.prior;
+      return () => raw[of] / (Math.max(0, raw[to]) + prior);
+    }
+    return reader(model, f, ctx);
   });
+  const tfs = features.map((f) => (f.transform === 'log' ? log : undefined));
+  const missing = features.map((f) => f.missing);
+  return (e, x) => {
+    for (let i = 0; i < k; i++) {
+      const v = readers[i](e);
+      if (v === undefined || !Number.isFinite(v)) {
+        raw[i] = missing[i];
+        x[i] = missing[i];
+        continue;
+      }
+      raw[i] = v;
+      const tf = tfs[i];
+      x[i] = tf === undefined ? v : tf(v);
+    }
+  };
 }
 
-function reader(model: string, f: FeatureConfig, ctx: DetectorContext): (e: VEvent) => number | undefined {
+function reader(model: string, f: Exclude<FeatureConfig, { ratio: unknown }>, ctx: DetectorContext): (e: VEvent) => number | undefined {
   if ('field' in f && !('table' in f)) {
     const field = f.field;
     return (e) => num(e.payload[field]);
@@ -98,7 +131,7 @@ function reader(model: string, f: FeatureConfig, ctx: DetectorContext): (e: VEve
     if (peers === undefined) return () => undefined;
     const i = peers.index(f.detector);
     if (i === undefined) throw new VigieError('VIGIE_ERR_CONFIG', `model "${model}": feature "${f.name}" reads detector "${f.detector}", which is not in pipeline "${ctx.pipeline}"`);
-    return f.value === 'observed' ? () => peers.observed(i) : () => peers.strength(i);
+    return f.value === 'observed' ? () => peers.observed(i) : f.value === 'crossed' ? () => peers.crossed(i) : () => peers.strength(i);
   }
   const t = f as Extract<FeatureConfig, { table: string }>;
   if (t.stat === 'count' && t.within === undefined) throw new VigieError('VIGIE_ERR_CONFIG', `model "${model}": feature "${t.name}": stat "count" needs "within"`);

@@ -5,7 +5,7 @@ import { formatDuration, positiveDurationSchema } from '../src/time/duration.js'
 import { VigieError } from '../src/errors.js';
 import { formatNumber } from './alert.js';
 import { commonFields, compileMatch, matchSchema, scalarField } from './common.js';
-import { featureReaders, featureSchema, type FeatureConfig } from './model-features.js';
+import { featureReaders, featureSchema, type FeatureConfig, type FeatureFill } from './model-features.js';
 import { OnlineLogistic, unitHash, type LearnerSnapshot } from './model-learner.js';
 import { RankQueue, type QueueSnapshot } from './model-queue.js';
 import type { DetectorContext, DetectorCore, DetectorTable, Emit } from './types.js';
@@ -36,6 +36,11 @@ export const schema = z.strictObject({
       const seen = new Set<string>();
       fs.forEach((f, i) => {
         if (seen.has(f.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `feature "${f.name}" is already defined: names must be unique` });
+        if ('ratio' in f) {
+          for (const side of ['of', 'to'] as const) {
+            if (!seen.has(f.ratio[side])) ctx.addIssue({ code: 'custom', path: [i, 'ratio', side], message: `"${f.ratio[side]}" is not a feature listed before this one (${[...seen].join(', ') || 'none'})` });
+          }
+        }
         seen.add(f.name);
       });
     })
@@ -88,7 +93,7 @@ type Snap = { v: 1; names: string[]; learner: LearnerSnapshot; pending: Array<[s
 export class ModelCore implements DetectorCore {
   readonly input = 'event';
   private readonly learner: OnlineLogistic;
-  private readonly readers: Array<(e: VEvent) => number>;
+  private readonly fill: FeatureFill;
   private readonly matches: (p: Record<string, unknown>) => boolean;
   private readonly labels: DetectorTable | undefined;
   private readonly queue: RankQueue | undefined;
@@ -103,7 +108,7 @@ export class ModelCore implements DetectorCore {
     private readonly cfg: Config,
     private readonly ctx: DetectorContext,
   ) {
-    this.readers = featureReaders(cfg.name, cfg.features, ctx);
+    this.fill = featureReaders(cfg.name, cfg.features, ctx);
     this.matches = compileMatch(cfg.match);
     this.learner = new OnlineLogistic({ features: cfg.features.length, learningRate: cfg.learningRate, l2: cfg.l2, negativeRate: cfg.negativeRate });
     this.contrib = new Float64Array(cfg.features.length);
@@ -124,9 +129,8 @@ export class ModelCore implements DetectorCore {
   add(key: string, e: VEvent, emit: Emit): void {
     if (!this.matches(e.payload)) return;
     this.learnUntil(e.time - this.cfg.learnAfter);
-    const k = this.readers.length;
-    const x = new Float64Array(k);
-    for (let i = 0; i < k; i++) x[i] = this.readers[i](e);
+    const x = new Float64Array(this.cfg.features.length);
+    this.fill(e, x);
     this.learner.observe(x);
     const explain = this.cfg.value !== undefined;
     const p = this.learner.predict(x, explain ? this.contrib : undefined);

@@ -47,6 +47,7 @@ export class DetectorSet {
   /** Per slot, the strength and value it gave the input being judged now (NaN: not judged). */
   private readonly strengths: Float64Array;
   private readonly observedNow: Float64Array;
+  private readonly crossedNow: Float64Array;
   /** The event being judged now (for the `ref` of event detectors' scores). */
   private judging: VEvent | undefined;
   /** The window results being judged now, and an index of them built on a first signal (for triggers). */
@@ -62,11 +63,13 @@ export class DetectorSet {
     const ordered = topoOrder(configs, ctx.pipeline);
     this.strengths = new Float64Array(ordered.length).fill(NaN);
     this.observedNow = new Float64Array(ordered.length).fill(NaN);
+    this.crossedNow = new Float64Array(ordered.length).fill(NaN);
     const names = new Map(ordered.map((c, i) => [c.name, i]));
     const peers: PeerJudgements = {
       index: (name) => names.get(name),
       strength: (i) => this.strengths[i],
       observed: (i) => this.observedNow[i],
+      crossed: (i) => this.crossedNow[i],
     };
     const coreCtx: DetectorContext = { ...ctx, peers };
     this.slots = ordered.map((config) => {
@@ -110,7 +113,7 @@ export class DetectorSet {
         rank: (entries) => {
           for (const q of entries) this.out.queue.push(q);
         },
-        judged: judgedOf({ i, strengths: this.strengths, observedNow: this.observedNow, record, publish }),
+        judged: judgedOf({ i, strengths: this.strengths, observedNow: this.observedNow, crossedNow: this.crossedNow, record, publish }),
       };
     });
     this.memorySpan = span;
@@ -192,6 +195,7 @@ export class DetectorSet {
       this.judging = e;
       this.strengths.fill(NaN);
       this.observedNow.fill(NaN);
+      this.crossedNow.fill(NaN);
       for (const s of this.slots) if (s.core.input === 'event') s.core.add?.(key, e, s.emit);
     }
     this.judging = undefined;

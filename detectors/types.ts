@@ -59,6 +59,8 @@ export interface PeerJudgements {
   index(name: string): number | undefined;
   strength(i: number): number;
   observed(i: number): number;
+  /** 1 when the detector judged the input past its bound (`anomalous`), 0 when not, NaN when it did not judge it. */
+  crossed(i: number): number;
 }
 
 /** What a detector core receives besides its own config. */

@@ -22,7 +22,7 @@ export function addEvalScoringCommand(program: Command, load: (file: string) => 
     .description(
       "Replay a config over card transactions (as `vigie generate --scenario cards` writes them; the file replaces the config's source as `replay --input` does) " +
         'and measure, over the test period, how well the published scores (`scores: true`) rank the frauds of the `label` field: card precision at k (CP@k), AUC and average precision, ' +
-        'for the detector evaluated, for the amount alone and for the rules alone (per transaction, the highest strength the other detectors published). See docs/scoring-eval.md.',
+        'for the detector evaluated, for the amount alone and for the rules alone (per transaction, the highest strength of the detectors that raise alerts, other than the one evaluated; every detector publishes its judgements for the evaluation). See docs/scoring-eval.md.',
     )
     .requiredOption('-c, --config <file>', 'config file (YAML) whose detectors publish scores')
     .requiredOption('--transactions <[name=]file>', "transactions (NDJSON: id, time, customer, amount, label on frauds) replacing the config's source NAME (bare FILE: the config has one source)")

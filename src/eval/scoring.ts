@@ -132,15 +132,15 @@ async function readTruth(path: string, period: TestPeriod): Promise<{ byId: Map<
   return { byId, first, last };
 }
 
-/** A sink keeping, per test-period transaction, the evaluated detector's highest score and the others' highest strength. */
-function scoreCollector(byId: Map<string, Truth>, detector: string | undefined): Sink {
+/** A sink keeping, per test-period transaction, the evaluated detector's highest score and the rules' (alerting detectors') highest strength. */
+function scoreCollector(byId: Map<string, Truth>, detector: string | undefined, rules: ReadonlySet<string>): Sink {
   const take = (s: Score) => {
     const t = byId.get(s.ref);
     if (t === undefined) return;
     if (detector === undefined || s.detector === detector) {
       if (Number.isFinite(s.score) && s.score > t.score) t.score = s.score;
     }
-    if ((detector === undefined || s.detector !== detector) && s.strength !== undefined && Number.isFinite(s.strength) && s.strength > t.strength) t.strength = s.strength;
+    if (rules.has(s.detector) && s.strength !== undefined && Number.isFinite(s.strength) && s.strength > t.strength) t.strength = s.strength;
   };
   return {
     name: 'eval-scoring',
@@ -167,8 +167,11 @@ export async function evalScoring(o: ScoringEvalOptions): Promise<ScoringEvalRep
   // The reports replace the file of every file table (the labels and the entities' reports tables).
   const reports = resolvePath(o.reports);
   const cfg = o.loaded.config;
-  const loaded: LoadedConfig = { ...o.loaded, config: { ...cfg, tables: cfg.tables?.map((t) => (t.type === 'file' ? { ...t, path: reports } : t)) } };
   const detector = chooseDetector(o.loaded, o.detector);
+  // Every detector publishes its judgements here; the rules are the detectors that raise alerts (other than the one evaluated).
+  const rules = new Set(cfg.pipelines.flatMap((p) => p.detectors.filter((d) => d.emit && d.name !== detector).map((d) => d.name)));
+  const pipelines = cfg.pipelines.map((p) => ({ ...p, detectors: p.detectors.map((d) => ({ ...d, scores: true })) }));
+  const loaded: LoadedConfig = { ...o.loaded, config: { ...cfg, pipelines, tables: cfg.tables?.map((t) => (t.type === 'file' ? { ...t, path: reports } : t)) } };
 
   const { byId, first, last } = await readTruth(input.path, o.test);
   const iso = (t: number) => new Date(t).toISOString();
@@ -177,7 +180,7 @@ export async function evalScoring(o: ScoringEvalOptions): Promise<ScoringEvalRep
     usage(`no transaction of ${input.path} in the test period [${iso(o.test.start)}, ${iso(o.test.start + o.test.days * DAY_MS)}): ${span}; choose --test-start and --test-days within it`);
   }
 
-  const engine = new Engine({ loaded: forReplay(loaded), mode: 'replay', inputs: [input], sinks: [scoreCollector(byId, detector)], logger: o.logger ?? silentLogger, batchSize: o.batchSize });
+  const engine = new Engine({ loaded: forReplay(loaded), mode: 'replay', inputs: [input], sinks: [scoreCollector(byId, detector, rules)], logger: o.logger ?? silentLogger, batchSize: o.batchSize });
   await engine.run();
 
   const truths = [...byId.values()];
@@ -221,7 +224,7 @@ export function formatScoringReport(r: ScoringEvalReport): string {
   const rows: [string, RankingReport][] = [
     [r.detector === undefined ? 'all detectors (highest score)' : `detector ${r.detector}`, r.scorers.detector],
     ['amount alone', r.scorers.amount],
-    ['rules alone (highest strength)', r.scorers.rules],
+    ['rules alone (highest strength of the alerting detectors)', r.scorers.rules],
   ];
   for (const [name, m] of rows) lines.push(`| ${name} | ${f(m.cpAtK.mean)} | ${f(m.auc)} | ${f(m.ap)} |`);
   lines.push('');

@@ -195,7 +195,7 @@ describe('model detector', () => {
   it('refuses a count feature without a span and an unknown detector', () => {
     const refused = schema.safeParse({ ...base, features: [{ name: 'n', table: 'reports', on: 'x', stat: 'count' }] });
     expect(refused.error?.issues.map((i) => i.message).join('\n')).toMatch(/stat "count" needs "within"/);
-    const peers = { index: () => undefined, strength: () => NaN, observed: () => NaN };
+    const peers = { index: () => undefined, strength: () => NaN, observed: () => NaN, crossed: () => NaN };
     expect(() => create(schema.parse({ ...base, features: [{ name: 'v', detector: 'velo' }] }), ctxOf({ peers }))).toThrow(/reads detector "velo", which is not in pipeline "p"/);
   });
 });
