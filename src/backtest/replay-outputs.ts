@@ -14,6 +14,7 @@ export const REPLAY_OUTPUTS = [
   { name: 'results', file: 'results.jsonl', output: 'results' },
   { name: 'dead-letters', file: 'dead-letters.jsonl', output: 'deadLetters' },
   { name: 'scores', file: 'scores.jsonl', output: 'scores' },
+  { name: 'queue', file: 'queue.jsonl', output: 'queue' },
 ] as const;
 
 export type ReplayOutput = (typeof REPLAY_OUTPUTS)[number]['name'];

@@ -50,7 +50,7 @@ describe('replay --outputs', () => {
     expect(parseReplayOutputs('all')).toEqual(REPLAY_OUTPUTS.map((o) => o.name));
     expect(parseReplayOutputs('dead-letters,shadow-alerts,results')).toEqual(['shadow-alerts', 'results', 'dead-letters']);
     expect(DEFAULT_REPLAY_OUTPUTS).toEqual(['alerts', 'dead-letters']);
-    expect(usage('alerts,score')).toBe('--outputs: unknown output "score" (did you mean "scores"?); choose among alerts, shadow-alerts, results, dead-letters, scores, or all');
+    expect(usage('alerts,score')).toBe('--outputs: unknown output "score" (did you mean "scores"?); choose among alerts, shadow-alerts, results, dead-letters, scores, queue, or all');
     expect(usage('deadLetters')).toContain('did you mean "dead-letters"?');
     expect(usage('bogus')).not.toContain('did you mean');
     expect(usage(' , ')).toContain('at least one');
