@@ -405,7 +405,9 @@ export class DetectorSet {
   }
 
   private closeCooldowns(slot: Slot, w: number): void {
-    if (slot.cooldown.size === 0) return;
+    // Called on every move of the watermark: nothing to allocate while the oldest cooldown still runs.
+    const oldest = slot.cooldown.oldest();
+    if (oldest === undefined || oldest.until > w) return;
     const due: Cooldown[] = [];
     slot.cooldown.expireFront((c) => {
       if (c.until > w) return false;

@@ -41,6 +41,11 @@ export class KeyedState<T> {
     return entry.value;
   }
 
+  /** The least recently active key's state (the next to expire or be evicted), without changing the order. */
+  oldest(): T | undefined {
+    return this.head?.value;
+  }
+
   /** Read without changing the order. */
   peek(key: string): T | undefined {
     return this.map.get(key)?.value;

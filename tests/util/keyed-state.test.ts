@@ -47,6 +47,7 @@ describe('KeyedState', () => {
     expect(s.touch('a')).toBe(1);
     expect(s.peek('b')).toBe(2);
     expect([...s.entries()].map(([k]) => k)).toEqual(['b', 'c', 'a']);
+    expect(s.oldest()).toBe(2);
     s.set('b', 20);
     expect(s.snapshot((v) => v).keys).toEqual([
       ['c', 3],
@@ -109,6 +110,7 @@ describe('KeyedState', () => {
           expect(s.size).toBe(m.map.size);
         }
         expect(s.snapshot((v) => v)).toEqual({ evicted: m.evicted, keys: [...m.map] });
+        expect(s.oldest()).toBe(m.map.values().next().value);
       }),
       { numRuns: 300 },
     );
