@@ -107,6 +107,8 @@ export class DetectorSet {
   readonly slots: Slot[];
   private readonly pending = new MinHeap<Pending>();
   private readonly hasEventCores: boolean;
+  /** The slots whose detectors take events, in order (the per-event loop goes through these only). */
+  private readonly eventSlots: Slot[];
   private readonly memory: KeyedState<Memory> | undefined;
   private readonly memorySpan: number;
   private w = -Infinity;
@@ -184,7 +186,8 @@ export class DetectorSet {
     });
     this.memorySpan = span;
     this.memory = span > 0 ? new KeyedState(Math.max(...this.slots.map((s) => s.config.maxKeys))) : undefined;
-    this.hasEventCores = this.slots.some((s) => s.core.input === 'event');
+    this.eventSlots = this.slots.filter((s) => s.core.input === 'event');
+    this.hasEventCores = this.eventSlots.length > 0;
   }
 
   get size(): number {
@@ -251,12 +254,16 @@ export class DetectorSet {
     this.out = out;
     this.scoresOut = out.scores;
     const pending = this.pending;
+    const eventSlots = this.eventSlots;
     while (pending.size > 0 && pending.peekPriority() < w) {
       const { key, e } = pending.pop() as Pending;
       this.judging = e;
       this.strengths.fill(NaN);
       this.observedNow.fill(NaN);
-      for (const s of this.slots) if (s.core.input === 'event') s.core.add?.(key, e, s.emit);
+      for (let i = 0; i < eventSlots.length; i++) {
+        const s = eventSlots[i];
+        s.core.add?.(key, e, s.emit);
+      }
     }
     this.judging = undefined;
     for (const s of this.slots) s.core.advance(w, s.emit);
