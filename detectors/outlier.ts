@@ -79,6 +79,8 @@ interface KeyState {
   /** `mad`: ring buffer of the last `history` values; `pos` is the oldest once full. */
   values: number[];
   pos: number;
+  /** `mad`: the same values in ascending order, kept in step with `values` (not saved: rebuilt on restore). */
+  sorted: number[];
   /** `ewma`: moving mean and variance. */
   mean: number;
   variance: number;
@@ -103,6 +105,101 @@ function medianOfSorted(a: readonly number[]): number {
 
 const ascending = (a: number, b: number): number => a - b;
 
+/** First index of `a` (ascending) whose value is not below `x`. */
+function lowerBound(a: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** First index of `a` (ascending) whose value is above `x`. */
+function upperBound(a: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid] <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Replace `out` (one occurrence) by `x` in the ascending `a`, moving the values between their places by
+ * one (no sort, no allocation).
+ */
+function replaceSorted(a: number[], out: number, x: number): void {
+  let i = lowerBound(a, out);
+  if (x > out) {
+    for (; i + 1 < a.length && a[i + 1] < x; i++) a[i] = a[i + 1];
+  } else {
+    for (; i > 0 && a[i - 1] > x; i--) a[i] = a[i - 1];
+  }
+  a[i] = x;
+}
+
+/** Insert `x` in the ascending `a`. */
+function insertSorted(a: number[], x: number): void {
+  let i = a.length;
+  a.push(x);
+  for (; i > 0 && a[i - 1] > x; i--) a[i] = a[i - 1];
+  a[i] = x;
+}
+
+/**
+ * The absolute deviations |v - center| of an ascending list come in ascending order by merging two runs:
+ * those of the values below `center` grow leftwards from where it falls, those of the others rightwards.
+ * A cursor over that merge: `next()` gives the next smallest deviation, without building the list.
+ */
+class Deviations {
+  private i = 0;
+  private j = 0;
+  private a: readonly number[] = [];
+  private center = 0;
+
+  reset(a: readonly number[], center: number): void {
+    this.a = a;
+    this.center = center;
+    this.j = lowerBound(a, center);
+    this.i = this.j - 1;
+  }
+
+  next(): number {
+    const { a, center, i, j } = this;
+    if (j >= a.length || (i >= 0 && Math.abs(a[i] - center) <= Math.abs(a[j] - center))) {
+      this.i = i - 1;
+      return Math.abs(a[i] - center);
+    }
+    this.j = j + 1;
+    return Math.abs(a[j] - center);
+  }
+}
+
+const deviations = new Deviations();
+
+/** Median of the absolute deviations from `center` of an ascending list (the MAD when `center` is its median). */
+function medianDeviation(a: readonly number[], center: number): number {
+  const m = a.length >> 1;
+  deviations.reset(a, center);
+  let below = 0;
+  for (let k = 0; k < m; k++) below = deviations.next();
+  const at = deviations.next();
+  return a.length % 2 === 1 ? at : (below + at) / 2;
+}
+
+/** Sum of the absolute deviations from `center`, added smallest first (as over the sorted deviations). */
+function sumDeviations(a: readonly number[], center: number): number {
+  deviations.reset(a, center);
+  let sum = 0;
+  for (let k = 0; k < a.length; k++) sum += deviations.next();
+  return sum;
+}
+
 export class OutlierCore extends KeyedEventCore<KeyState, Config> implements DetectorCore {
 
   add(key: string, e: VEvent, emit: Emit): void {
@@ -118,7 +215,7 @@ export class OutlierCore extends KeyedEventCore<KeyState, Config> implements Det
     // A key idle for longer than forgetAfter is what `advance` drops: start it afresh here too, so that
     // the outcome does not depend on how often the watermark moved in between.
     if (st === undefined || st.last < t - cfg.forgetAfter) {
-      st = { last: t, n: 0, values: [], pos: 0, mean: 0, variance: 0 };
+      st = { last: t, n: 0, values: [], pos: 0, sorted: [], mean: 0, variance: 0 };
       this.state.set(key, st);
     }
     st.last = t;
@@ -173,17 +270,15 @@ export class OutlierCore extends KeyedEventCore<KeyState, Config> implements Det
     if (cfg.method === 'mad') {
       count = st.values.length;
       if (count < cfg.minHistory) return undefined;
-      const sorted = st.values.slice().sort(ascending);
+      // The sorted copy is kept in step with the ring buffer: no sort per event.
+      const sorted = st.sorted;
       expected = medianOfSorted(sorted);
-      const dev = sorted.map((v) => Math.abs(v - expected)).sort(ascending);
-      const mad = medianOfSorted(dev);
+      const mad = medianDeviation(sorted, expected);
       if (mad > 0) {
         scale = mad / MAD_TO_SD;
         basis = 'mad';
       } else {
-        let sum = 0;
-        for (const d of dev) sum += d;
-        scale = (sum / count) * MEAN_AD_TO_SD;
+        scale = (sumDeviations(sorted, expected) / count) * MEAN_AD_TO_SD;
         basis = 'mean-ad';
       }
     } else {
@@ -203,8 +298,11 @@ export class OutlierCore extends KeyedEventCore<KeyState, Config> implements Det
 
   private learn(st: KeyState, x: number): void {
     if (this.cfg.method === 'mad') {
-      if (st.values.length < this.cfg.history) st.values.push(x);
-      else {
+      if (st.values.length < this.cfg.history) {
+        st.values.push(x);
+        insertSorted(st.sorted, x);
+      } else {
+        replaceSorted(st.sorted, st.values[st.pos], x);
         st.values[st.pos] = x;
         st.pos = (st.pos + 1) % this.cfg.history;
       }
@@ -240,10 +338,10 @@ export class OutlierCore extends KeyedEventCore<KeyState, Config> implements Det
         const [last, n, pos, values, mean, variance] = s;
         if (!Number.isInteger(pos) || pos < 0 || (pos > 0 && pos >= values.length)) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry`);
         const h = this.cfg.history;
-        if (values.length === h || (pos === 0 && values.length < h)) return { last, n, pos, values: values.slice(), mean, variance };
+        if (values.length === h || (pos === 0 && values.length < h)) return { last, n, pos, values: values.slice(), sorted: values.slice().sort(ascending), mean, variance };
         // `history` changed since the checkpoint: the values oldest first, the most recent `history` of them.
         const ordered = [...values.slice(pos), ...values.slice(0, pos)].slice(-h);
-        return { last, n, pos: 0, values: ordered, mean, variance };
+        return { last, n, pos: 0, values: ordered, sorted: ordered.slice().sort(ascending), mean, variance };
       },
       what,
     );

@@ -34,7 +34,8 @@ type Memory = number[];
 export class DetectorSet {
   readonly slots: Slot[];
   private readonly pending = new MinHeap<Pending>();
-  private readonly hasEventCores: boolean;
+  /** The slots whose detectors take events, in order (the per-event loop goes through these only). */
+  private readonly eventSlots: Slot[];
   private readonly memory: KeyedState<Memory> | undefined;
   private readonly memorySpan: number;
   private w = -Infinity;
@@ -118,7 +119,7 @@ export class DetectorSet {
     });
     this.memorySpan = span;
     this.memory = span > 0 ? new KeyedState(Math.max(...this.slots.map((s) => s.config.maxKeys))) : undefined;
-    this.hasEventCores = this.slots.some((s) => s.core.input === 'event');
+    this.eventSlots = this.slots.filter((s) => s.core.input === 'event');
   }
 
   get size(): number {
@@ -127,7 +128,7 @@ export class DetectorSet {
 
   /** True when some detector takes events (the pipeline then buffers events until the watermark passes them). */
   get wantsEvents(): boolean {
-    return this.hasEventCores;
+    return this.eventSlots.length > 0;
   }
 
   get watermark(): number {
@@ -146,7 +147,7 @@ export class DetectorSet {
    * when the input's disorder outgrows it, and events later arriving behind that point are late.
    */
   offer(key: string, e: VEvent, out: Outputs): boolean {
-    if (!this.hasEventCores) return true;
+    if (this.eventSlots.length === 0) return true;
     if (e.time < this.w) return false;
     const pending = this.pending;
     pending.push(e.time, { key, e });
@@ -190,13 +191,14 @@ export class DetectorSet {
     this.out = out;
     this.scoresOut = out.scores;
     const pending = this.pending;
+    const eventSlots = this.eventSlots;
     while (pending.size > 0 && pending.peekPriority() < w) {
       const { key, e } = pending.pop() as Pending;
       this.judging = e;
       this.strengths.fill(NaN);
       this.observedNow.fill(NaN);
       this.crossedNow.fill(NaN);
-      for (const s of this.slots) if (s.core.input === 'event') s.core.add?.(key, e, s.emit);
+      for (let i = 0; i < eventSlots.length; i++) eventSlots[i].core.add?.(key, e, eventSlots[i].emit);
     }
     this.judging = undefined;
     for (const s of this.slots) s.core.advance(w, s.emit);
@@ -267,7 +269,7 @@ export class DetectorSet {
     if ((s?.v !== 1 && s?.v !== 2) || !Array.isArray(s.pending) || !Array.isArray(s.detectors)) throw new VigieError('VIGIE_ERR_SNAPSHOT', `detectors of pipeline "${this.ctx.pipeline}": bad snapshot`);
     this.w = s.w;
     while (this.pending.size > 0) this.pending.pop();
-    if (this.hasEventCores) for (const [time, key, e] of s.pending) this.pending.push(time, { key, e });
+    if (this.eventSlots.length > 0) for (const [time, key, e] of s.pending) this.pending.push(time, { key, e });
     const byName = new Map(s.detectors.map(([n, core, cd, hash]) => [n, { core, cd, hash }]));
     const restored = new Set<string>();
     for (const slot of this.slots) {
@@ -376,7 +378,8 @@ export class DetectorSet {
   }
 
   private closeCooldowns(slot: Slot, w: number): void {
-    if (slot.cooldown.size === 0) return;
+    // On every move of the watermark: nothing allocated while the oldest cooldown still runs.
+    if ((slot.cooldown.oldest()?.until ?? Infinity) > w) return;
     const due: Cooldown[] = [];
     slot.cooldown.expireFront((c) => {
       if (c.until > w) return false;

@@ -30,10 +30,24 @@ export const schema = z.strictObject({
 export type Config = z.infer<typeof schema>;
 
 interface KeyState {
+  /** The events in the lookback are those from index `head` on (older ones are dropped in bulk, see {@link compact}). */
   times: number[];
   values: number[];
   refs: string[];
+  head: number;
   sum: number;
+}
+
+/** Drop the entries before `head` once they are at least half the arrays (amortised O(1) per event, no allocation). */
+function compact(st: KeyState): void {
+  const h = st.head;
+  if (h < 16 || h * 2 < st.times.length) return;
+  const n = st.times.length - h;
+  st.times.copyWithin(0, h);
+  st.values.copyWithin(0, h);
+  st.refs.copyWithin(0, h);
+  st.times.length = st.values.length = st.refs.length = n;
+  st.head = 0;
 }
 
 export class VelocityCore extends KeyedEventCore<KeyState, Config> implements DetectorCore {
@@ -49,7 +63,7 @@ export class VelocityCore extends KeyedEventCore<KeyState, Config> implements De
     }
     let st = this.state.touch(key);
     if (st === undefined) {
-      st = { times: [], values: [], refs: [], sum: 0 };
+      st = { times: [], values: [], refs: [], head: 0, sum: 0 };
       this.state.set(key, st);
     }
     const t = e.time;
@@ -60,23 +74,22 @@ export class VelocityCore extends KeyedEventCore<KeyState, Config> implements De
     st.sum += v;
     // Events come in event-time order: the lookback's start only moves forward.
     const from = t - cfg.lookback;
-    let drop = 0;
-    while (drop < st.times.length && (st.times[drop] < from || st.times.length - drop > cfg.maxEventsPerKey)) {
-      st.sum -= st.values[drop];
-      drop++;
+    const times = st.times;
+    const total = times.length;
+    let head = st.head;
+    while (head < total && (times[head] < from || total - head > cfg.maxEventsPerKey)) {
+      st.sum -= st.values[head];
+      head++;
     }
-    if (drop > 0) {
-      st.times.splice(0, drop);
-      st.values.splice(0, drop);
-      st.refs.splice(0, drop);
-    }
-    const n = st.times.length;
+    st.head = head;
+    compact(st);
+    const n = total - head;
     const observed = cfg.measure === 'count' ? n : st.sum;
     const met = crosses(cfg.op, observed, cfg.value);
     emit.judged(key, t, observed, boundRatio(cfg.op, observed, cfg.value), boundStrength(cfg.op, observed, cfg.value), met);
     if (!met) return;
     const what = cfg.measure === 'count' ? 'events' : `sum of ${cfg.field}`;
-    const evidence = lastN(st.refs, this.ctx.evidenceLimit);
+    const evidence = lastN(st.head === 0 ? st.refs : st.refs.slice(st.head), this.ctx.evidenceLimit);
     emit.signal({
       key,
       time: t,
@@ -102,13 +115,13 @@ export class VelocityCore extends KeyedEventCore<KeyState, Config> implements De
 
 
   snapshot(): unknown {
-    return this.state.snapshot((s) => [s.times.slice(), s.values.slice(), s.refs.slice(), s.sum]);
+    return this.state.snapshot((s) => [s.times.slice(s.head), s.values.slice(s.head), s.refs.slice(s.head), s.sum]);
   }
 
   restore(state: unknown): void {
     this.state.restore<[number[], number[], string[], number]>(
       state,
-      ([times, values, refs, sum]) => ({ times: times.slice(), values: values.slice(), refs: refs.slice(), sum }),
+      ([times, values, refs, sum]) => ({ times: times.slice(), values: values.slice(), refs: refs.slice(), head: 0, sum }),
       `detector ${this.cfg.name}`,
     );
   }

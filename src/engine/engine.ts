@@ -389,6 +389,8 @@ export class Engine {
     }
     this.scorer?.score(batch.alerts);
     this.telemetry.account(batch, tasks, (performance.now() - t0) / 1000);
+    // Sinks take the outputs only: the input events need not wait in memory for the batch's delivery.
+    batch.events = [];
   }
 
   /** Deliver to the sinks, then mark positions durable, write checkpoints and commit, and give the credit back. */

@@ -1,12 +1,27 @@
 import { VigieError } from '../errors.js';
 
+/** A key's entry in the recency list. */
+interface Entry<T> {
+  key: string;
+  value: T;
+  prev: Entry<T> | undefined;
+  next: Entry<T> | undefined;
+}
+
 /**
- * Per-key state with a cap: a Map kept in order of last activity (touching a key moves it to the end),
- * so the least recently active key is evicted first and, since inputs arrive in event-time order,
- * expiry by time walks from the front and stops at the first key still alive.
+ * Per-key state with a cap, kept in order of last activity (touching a key moves it to the end), so the
+ * least recently active key is evicted first and, since inputs arrive in event-time order, expiry by time
+ * walks from the front and stops at the first key still alive.
+ * A Map finds a key's entry; the order is a doubly linked list through the entries, so that touching a
+ * key relinks one entry instead of deleting and re-inserting it in the Map (the hot path of every keyed
+ * detector, once per event).
  */
 export class KeyedState<T> {
-  private map = new Map<string, T>();
+  private map = new Map<string, Entry<T>>();
+  /** Least recently active. */
+  private head: Entry<T> | undefined;
+  /** Most recently active. */
+  private tail: Entry<T> | undefined;
   evicted = 0;
 
   constructor(private readonly maxKeys: number) {}
@@ -17,49 +32,78 @@ export class KeyedState<T> {
 
   /** The state of a key, marked as just active; undefined when absent. */
   touch(key: string): T | undefined {
-    const v = this.map.get(key);
-    if (v !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, v);
+    const entry = this.map.get(key);
+    if (entry === undefined) return undefined;
+    if (entry !== this.tail) {
+      this.unlink(entry);
+      this.append(entry);
     }
-    return v;
+    return entry.value;
+  }
+
+  /** The least recently active key's state (the next to expire or be evicted), without changing the order. */
+  oldest(): T | undefined {
+    return this.head?.value;
   }
 
   /** Read without changing the order. */
   peek(key: string): T | undefined {
-    return this.map.get(key);
+    return this.map.get(key)?.value;
   }
 
   /** Insert or replace a key as the most recently active, evicting the least recent beyond the cap. */
   set(key: string, value: T): void {
-    this.map.delete(key);
-    this.map.set(key, value);
+    const entry = this.map.get(key);
+    if (entry !== undefined) {
+      entry.value = value;
+      if (entry !== this.tail) {
+        this.unlink(entry);
+        this.append(entry);
+      }
+      return;
+    }
+    const created: Entry<T> = { key, value, prev: undefined, next: undefined };
+    this.map.set(key, created);
+    this.append(created);
     while (this.map.size > this.maxKeys) {
-      const oldest = this.map.keys().next().value as string;
-      this.map.delete(oldest);
+      const oldest = this.head as Entry<T>;
+      this.unlink(oldest);
+      this.map.delete(oldest.key);
       this.evicted++;
     }
   }
 
   delete(key: string): void {
+    const entry = this.map.get(key);
+    if (entry === undefined) return;
+    this.unlink(entry);
     this.map.delete(key);
   }
 
   /** Drop keys from the least recently active while `dead(state)`; stops at the first live one. */
   expireFront(dead: (v: T) => boolean): void {
-    for (const [k, v] of this.map) {
-      if (!dead(v)) break;
-      this.map.delete(k);
+    for (let e = this.head; e !== undefined; e = this.head) {
+      if (!dead(e.value)) break;
+      // `dead` may have removed it already.
+      if (this.map.get(e.key) === e) {
+        this.unlink(e);
+        this.map.delete(e.key);
+      }
     }
   }
 
-  entries(): IterableIterator<[string, T]> {
-    return this.map.entries();
+  /** Keys and states, least recently active first. */
+  *entries(): IterableIterator<[string, T]> {
+    for (let e = this.head; e !== undefined; ) {
+      const next = e.next;
+      yield [e.key, e.value];
+      e = next;
+    }
   }
 
   snapshot<S>(encode: (v: T) => S): { evicted: number; keys: Array<[string, S]> } {
     const keys: Array<[string, S]> = [];
-    for (const [k, v] of this.map) keys.push([k, encode(v)]);
+    for (let e = this.head; e !== undefined; e = e.next) keys.push([e.key, encode(e.value)]);
     return { evicted: this.evicted, keys };
   }
 
@@ -69,10 +113,37 @@ export class KeyedState<T> {
       throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot (expected { evicted, keys })`);
     }
     this.map = new Map();
+    this.head = this.tail = undefined;
     for (const entry of snap.keys as unknown[]) {
       if (!Array.isArray(entry) || typeof entry[0] !== 'string') throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry`);
-      this.map.set(entry[0], decode(entry[1] as S));
+      const key = entry[0];
+      const value = decode(entry[1] as S);
+      const known = this.map.get(key);
+      if (known !== undefined) {
+        // A repeated key: the later entry wins, at the place of the first (as Map.set does).
+        known.value = value;
+        continue;
+      }
+      const created: Entry<T> = { key, value, prev: undefined, next: undefined };
+      this.map.set(key, created);
+      this.append(created);
     }
     this.evicted = snap.evicted;
+  }
+
+  private unlink(e: Entry<T>): void {
+    if (e.prev === undefined) this.head = e.next;
+    else e.prev.next = e.next;
+    if (e.next === undefined) this.tail = e.prev;
+    else e.next.prev = e.prev;
+    e.prev = e.next = undefined;
+  }
+
+  private append(e: Entry<T>): void {
+    e.prev = this.tail;
+    e.next = undefined;
+    if (this.tail === undefined) this.head = e;
+    else this.tail.next = e;
+    this.tail = e;
   }
 }

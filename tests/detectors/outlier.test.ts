@@ -300,4 +300,32 @@ describe('outlier detector', () => {
       { numRuns: 300 },
     );
   });
+
+  it('judges fractional values, repeats and a full ring exactly as a sort of the history would (property)', () => {
+    const value = fc.oneof(fc.double({ min: -1000, max: 1000, noNaN: true, noDefaultInfinity: true }), fc.constantFrom(0.1, 0.2, 0.30000000000000004, 7, 7, 7));
+    fc.assert(
+      fc.property(fc.array(value, { minLength: 1, maxLength: 120 }), fc.integer({ min: 3, max: 20 }), (xs, history) => {
+        const minHistory = Math.min(3, history);
+        const emit = collector();
+        const evs = amounts(xs);
+        runEvents(create(cfg({ history, minHistory, direction: 'both', value: 3, scores: true }), ctxOf()), evs, emit);
+        const want: Array<[string, number]> = [];
+        for (let i = 0; i < xs.length; i++) {
+          const h = xs.slice(Math.max(0, i - history), i);
+          if (h.length < minHistory) continue;
+          const sorted = h.slice().sort((a, b) => a - b);
+          const med = median(sorted);
+          const dev = sorted.map((v) => Math.abs(v - med)).sort((a, b) => a - b);
+          const mad = median(dev);
+          let sum = 0;
+          for (const d of dev) sum += d;
+          const scale = mad > 0 ? mad / 0.6745 : (sum / h.length) * 1.253314;
+          if (!(scale > 0)) continue;
+          want.push([`a${i}`, Math.abs((xs[i] - med) / scale)]);
+        }
+        expect(emit.scores.map((s) => [s.ref, s.score])).toEqual(want);
+      }),
+      { numRuns: 300 },
+    );
+  });
 });

@@ -1,0 +1,198 @@
+/**
+ * bench:fraud — events/s of a realistic fraud config replayed from a file, against a plain loop reading
+ * the same file.
+ *
+ * Work: the payments generator's events (300k by default) written once to an NDJSON file, then replayed
+ * through the Engine in replay mode with load-tests/fraud-bench.yaml: one pipeline keyed by customer,
+ * velocity counts and sums over 1d/7d/30d, two amount outliers (log scale), first-seen device and
+ * beneficiary, distinct merchants, geo-velocity and a score combining them; alerts, scores, results and
+ * dead letters written to JSONL files as `vigie replay --out DIR` writes them.
+ * The baseline is a plain loop over the same file: split lines, JSON.parse, count per customer in a Map
+ * (the floor of any replay of it). Runs alternate (baseline, replay) so that machine noise hits both;
+ * medians are reported, with the peak RSS sampled during the replays, and events per CPU-second of the
+ * process (all its threads) beside events per second of wall time: the steadier figure on a shared machine.
+ *
+ *   npm run bench:fraud                         readable table
+ *   npm run bench:fraud -- --json               one JSON object
+ *   npm run bench:fraud -- --events 1000000 --runs 3
+ *   npm run bench:fraud -- --config my.yaml     another config over the same file (source `payments`)
+ */
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Engine } from '../src/engine/engine.js';
+import { loadConfig } from '../src/config/load.js';
+import { createGenerator, customersFor } from '../src/generator/index.js';
+import { replayOutSinks } from '../src/backtest/replay-outputs.js';
+import { silentLogger } from '../src/log.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The sources of this file, whether run from load-tests/ or from dist/load-tests/. */
+const root = resolve(here, here.includes(`${join('dist', 'load-tests')}`) ? '../..' : '..');
+
+const { values: args } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    events: { type: 'string', default: '300000' },
+    runs: { type: 'string', default: '3' },
+    seed: { type: 'string', default: '1' },
+    rate: { type: 'string', default: '1' },
+    config: { type: 'string', default: join(root, 'load-tests', 'fraud-bench.yaml') },
+    dir: { type: 'string', default: join(root, 'out', 'bench-fraud') },
+    results: { type: 'string', default: join(root, 'load-tests', 'results') },
+  },
+});
+const N = Number(args.events);
+const RUNS = Number(args.runs);
+const SEED = Number(args.seed);
+const RATE = Number(args.rate);
+const DIR = resolve(args.dir);
+
+/** The payments file: generated once per (events, seed, rate), reused after (the generator is deterministic). */
+async function paymentsFile(): Promise<{ path: string; bytes: number }> {
+  const path = join(DIR, `payments-${N}-s${SEED}-r${RATE}.ndjson`);
+  const have = await stat(path).catch(() => undefined);
+  if (have !== undefined && have.size > 0) return { path, bytes: have.size };
+  await mkdir(DIR, { recursive: true });
+  const gen = createGenerator('payments', { seed: SEED, start: Date.parse('2026-01-01T00:00:00Z'), ratePerSecond: RATE, customers: customersFor(RATE) });
+  const tmp = `${path}.tmp`;
+  const fh = await open(tmp, 'w');
+  try {
+    for (let left = N; left > 0; ) {
+      const n = Math.min(left, 10_000);
+      left -= n;
+      let text = '';
+      for (const e of gen.next(n)) text += `${JSON.stringify(e)}\n`;
+      await fh.appendFile(text, 'utf8');
+    }
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+  return { path, bytes: (await stat(path)).size };
+}
+
+/** The plain loop: split the file into lines, parse each, count per customer. Returns the customers seen. */
+async function baseline(path: string): Promise<number> {
+  const perCustomer = new Map<string, number>();
+  let rest = '';
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20, encoding: 'utf8' })) {
+    const text = rest + (chunk as string);
+    let from = 0;
+    for (;;) {
+      const nl = text.indexOf('\n', from);
+      if (nl < 0) break;
+      if (nl > from) {
+        const e = JSON.parse(text.slice(from, nl)) as { customer?: string };
+        const c = e.customer ?? '';
+        perCustomer.set(c, (perCustomer.get(c) ?? 0) + 1);
+      }
+      from = nl + 1;
+    }
+    rest = text.slice(from);
+  }
+  return perCustomer.size;
+}
+
+interface ReplayOutcome {
+  events: number;
+  alerts: number;
+  scores: number;
+  seconds: number;
+  /** CPU time of the process (every thread: GC, I/O) during the replay. */
+  cpuSeconds: number;
+}
+
+async function replay(path: string, out: string): Promise<ReplayOutcome> {
+  const loaded = loadConfig(resolve(args.config));
+  const sinks = await replayOutSinks(out, silentLogger);
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  const engine = new Engine({ loaded, mode: 'replay', logger: silentLogger, inputs: [{ source: 'payments', path }], sinks });
+  const summary = await engine.run();
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(c0);
+  const events = Object.values(summary.sources).reduce((n, s) => n + s.events, 0);
+  const scores = (await stat(join(out, 'scores.jsonl')).catch(() => undefined))?.size ?? 0;
+  return { events, alerts: summary.alerts.total, scores, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+async function main(): Promise<void> {
+  const file = await paymentsFile();
+  const out = join(DIR, 'replay-out');
+  let peakRss = 0;
+  const sample = () => {
+    peakRss = Math.max(peakRss, process.memoryUsage.rss());
+  };
+  const base: number[] = [];
+  const baseCpu: number[] = [];
+  const eng: number[] = [];
+  const engCpu: number[] = [];
+  let last: ReplayOutcome | undefined;
+  for (let r = 0; r < RUNS; r++) {
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    await baseline(file.path);
+    base.push(N / ((performance.now() - t0) / 1000));
+    const c = process.cpuUsage(c0);
+    baseCpu.push(N / ((c.user + c.system) / 1e6));
+    const timer = setInterval(sample, 50);
+    try {
+      last = await replay(file.path, out);
+    } finally {
+      clearInterval(timer);
+      sample();
+    }
+    eng.push(last.events / last.seconds);
+    engCpu.push(last.events / last.cpuSeconds);
+  }
+  await rm(out, { recursive: true, force: true });
+  const result = {
+    bench: 'fraud',
+    events: N,
+    replayed: last?.events ?? 0,
+    fileMb: Number((file.bytes / 2 ** 20).toFixed(1)),
+    runs: RUNS,
+    config: args.config,
+    alerts: last?.alerts ?? 0,
+    scoresMb: Number(((last?.scores ?? 0) / 2 ** 20).toFixed(1)),
+    eventsPerSecond: Math.round(median(eng)),
+    baselineEventsPerSecond: Math.round(median(base)),
+    ratio: Number((median(eng) / median(base)).toFixed(3)),
+    peakRssMb: Math.round(peakRss / 2 ** 20),
+    // Per CPU-second of the process: steadier than wall time on a machine shared with other work.
+    cpuEventsPerSecond: Math.round(median(engCpu)),
+    baselineCpuEventsPerSecond: Math.round(median(baseCpu)),
+    cpuRatio: Number((median(engCpu) / median(baseCpu)).toFixed(3)),
+    runsEventsPerSecond: eng.map(Math.round),
+    runsBaselineEventsPerSecond: base.map(Math.round),
+    node: process.version,
+    at: new Date().toISOString(),
+  };
+  await mkdir(args.results, { recursive: true });
+  await writeFile(join(args.results, `bench-fraud-${result.at.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  if (args.json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return;
+  }
+  const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
+  console.log(`bench:fraud  ${fmt(N)} payments events (${result.fileMb} MB NDJSON), ${RUNS} runs (median), config ${args.config}`);
+  console.log('');
+  console.log('| run                        | events/s (median) | min          | max          |');
+  console.log('|----------------------------|-------------------|--------------|--------------|');
+  console.log(`| plain loop (parse + count) | ${fmt(result.baselineEventsPerSecond).padStart(17)} | ${fmt(Math.min(...base)).padStart(12)} | ${fmt(Math.max(...base)).padStart(12)} |`);
+  console.log(`| vigie replay, fraud config | ${fmt(result.eventsPerSecond).padStart(17)} | ${fmt(Math.min(...eng)).padStart(12)} | ${fmt(Math.max(...eng)).padStart(12)} |`);
+  console.log('');
+  console.log(`per CPU-second: plain loop ${fmt(result.baselineCpuEventsPerSecond)}, vigie ${fmt(result.cpuEventsPerSecond)} (ratio ${result.cpuRatio})`);
+  console.log(`ratio (vigie / plain loop): ${result.ratio}   peak RSS ${result.peakRssMb} MB   alerts ${fmt(result.alerts)}   scores ${result.scoresMb} MB`);
+}
+
+await main();
