@@ -323,7 +323,7 @@ describe('outlier detector', () => {
           if (!(scale > 0)) continue;
           want.push([`a${i}`, Math.abs((xs[i] - med) / scale)]);
         }
-        expect(emit.scores.map((s) => [s.ref, s.score])).toEqual(want);
+        expect(emit.judgements.map((s) => [s.ref, s.score])).toEqual(want);
       }),
       { numRuns: 300 },
     );

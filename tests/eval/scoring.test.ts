@@ -97,7 +97,8 @@ describe('eval-scoring', () => {
     expect(await code(evalScoring({ ...base, reports: join(dir, 'none.ndjson') }))).toMatch(/^VIGIE_ERR_SOURCE: --reports /);
     expect(await code(evalScoring({ ...base, test: { start: TEST_START + 30 * DAY, days: 2 } }))).toMatch(/^VIGIE_ERR_USAGE: no transaction .* in the test period/);
     expect(await code(evalScoring({ ...base, k: 0 }))).toMatch(/^VIGIE_ERR_USAGE: --k/);
-    expect(await code(evalScoring({ ...base, loaded: loadConfig(join(dir, 'silent.yaml')) }))).toMatch(/^VIGIE_ERR_USAGE: no detector of the config published a score.*scores: true/);
+    // A config whose detectors do not publish their judgements is evaluated all the same: the evaluation turns them on.
+    expect(await code(evalScoring({ ...base, loaded: loadConfig(join(dir, 'silent.yaml')) }))).toBe('no error');
   });
 
   it('vigie eval-scoring prints a table, or one JSON object; a bad argument exits 2 with the code and a remedy', () => {
