@@ -28,11 +28,14 @@ export interface RuntimeContext extends DetectorContext {
 /**
  * The part of a detector's config its state depends on: severity, description and shadow mode only
  * change how alerts are presented and routed, so changing them (promoting a shadow detector to live,
- * say) keeps the detector's state.
+ * say) keeps the detector's state. A model's weights do not depend on its alert bound, warm-up,
+ * explanations, publishing or queue size either: changing them keeps what it learnt.
  */
 export function stateConfig(config: DetectorConfig): unknown {
   const { severity: _severity, description: _description, shadow: _shadow, ...rest } = config;
-  return rest;
+  if (rest.type !== 'model') return rest;
+  const { value: _value, explain: _explain, warmup: _warmup, scores: _scores, queue, ...learning } = rest;
+  return { ...learning, queueEvery: queue?.every ?? null };
 }
 
 /** How {@link DetectorSet.restore} matches saved detectors to the current ones. */

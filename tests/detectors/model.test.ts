@@ -199,3 +199,21 @@ describe('model detector', () => {
     expect(() => create(schema.parse({ ...base, features: [{ name: 'v', detector: 'velo' }] }), ctxOf({ peers }))).toThrow(/reads detector "velo", which is not in pipeline "p"/);
   });
 });
+
+describe('model detector in the runtime', () => {
+  it('keeps what it learnt when only its bound, warm-up, explanations or queue size change (hot reload)', async () => {
+    const { DetectorSet } = await import('../../detectors/runtime.js');
+    const { detectorSchema } = await import('../../detectors/index.js');
+    const { events, reports } = world(8);
+    const tables = new Map([['reports', tableOf(reports)]]);
+    const rctx = { pipeline: 'p', keyLabel: 'c', aggregates: [], windowType: 'none', evidenceLimit: 5, configVersion: 'v', detectionTime: (w: number) => w, tables };
+    const a = new DetectorSet([detectorSchema.parse({ ...base, queue: { k: 3 } })], rctx);
+    const out = { alerts: [], shadowAlerts: [], scores: [], queue: [] };
+    for (const [k, e] of events.slice(0, 3000)) a.offer(k, e, out);
+    a.advance(events[2999][1].time, out);
+    const changed = new DetectorSet([detectorSchema.parse({ ...base, value: 0.8, warmup: 1, explain: 5, queue: { k: 50 } })], rctx);
+    expect(changed.restore(a.snapshot())).toEqual(['risk']);
+    const relearn = new DetectorSet([detectorSchema.parse({ ...base, learningRate: 0.01, queue: { k: 3 } })], rctx);
+    expect(relearn.restore(a.snapshot())).toEqual([]);
+  });
+});

@@ -231,7 +231,7 @@ describe('strength helpers', () => {
 
 describe('judgements in the runtime', () => {
   const rctx: RuntimeContext = { pipeline: 'p', keyLabel: 'user', aggregates: ['n'], windowType: 'tumbling', evidenceLimit: 5, configVersion: 'v1', detectionTime: (w) => w };
-  const outputs = (): Outputs => ({ alerts: [], shadowAlerts: [], scores: [] });
+  const outputs = (): Outputs => ({ alerts: [], shadowAlerts: [], scores: [], queue: [] });
   const parse = (c: Record<string, unknown>) => detectorSchema.parse(c);
 
   it('publishes on `scores` the judgements of the detectors with scores: true only, with their names, refs and strengths', () => {
