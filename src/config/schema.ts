@@ -45,7 +45,7 @@ export const configSchema = z
     tables: z
       .array(tableSchema)
       .optional()
-      .describe('Reference data (merchants, terminals, watch lists) that pipelines add to events with `enrich`: files, compacted Kafka topics or Redis hashes, loaded before the first event and kept up to date.'),
+      .describe('Reference data (merchants, terminals, watch lists) that pipelines add to events with `enrich`: files, compacted Kafka topics, Redis hashes or Redis streams, loaded before the first event and kept up to date.'),
     pipelines: z.array(pipelineSchema).min(1).describe('What is computed and detected.'),
     sinks: z
       .array(sinkSchema)

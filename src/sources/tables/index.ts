@@ -7,13 +7,14 @@ import { VigieError } from '../../errors.js';
 import * as file from './file.js';
 import * as kafka from './kafka.js';
 import * as redis from './redis.js';
+import * as redisStream from './redis-stream.js';
 import type { Table, TableContext, TableLookup } from './types.js';
 
 export type { Table, TableContext, TableLookup } from './types.js';
 export type { Row } from './versioned.js';
 
 /** Config of one table: chosen by `type`. */
-export const tableSchema = z.discriminatedUnion('type', [file.schema, kafka.schema, redis.schema]);
+export const tableSchema = z.discriminatedUnion('type', [file.schema, kafka.schema, redis.schema, redisStream.schema]);
 export type TableConfig = z.infer<typeof tableSchema>;
 
 /** Build the table a config names (nothing is read before `load`). */
@@ -25,6 +26,8 @@ export function createTable(config: TableConfig, ctx: TableContext): Table {
       return kafka.create(config, ctx);
     case 'redis':
       return redis.create(config, ctx);
+    case 'redis-stream':
+      return redisStream.create(config, ctx);
   }
 }
 
