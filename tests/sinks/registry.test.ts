@@ -79,8 +79,8 @@ describe('null sink', () => {
     await sink.write({ alerts, results: [{} as never], deadLetters });
     const snapshot = sink.received;
     await sink.write({ alerts, results: [], deadLetters: [] });
-    expect(snapshot).toEqual({ batches: 1, alerts: 2, results: 0, deadLetters: 1, scores: 0, shadowAlerts: 0 });
-    expect(sink.received).toEqual({ batches: 2, alerts: 4, results: 0, deadLetters: 1, scores: 0, shadowAlerts: 0 });
+    expect(snapshot).toEqual({ batches: 1, alerts: 2, results: 0, deadLetters: 1, scores: 0, shadowAlerts: 0, queue: 0 });
+    expect(sink.received).toEqual({ batches: 2, alerts: 4, results: 0, deadLetters: 1, scores: 0, shadowAlerts: 0, queue: 0 });
     await sink.close();
     await expect(sink.write({ alerts, results: [], deadLetters: [] })).rejects.toThrow(/closed/);
   });
