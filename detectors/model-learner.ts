@@ -13,6 +13,11 @@
 
 /** Standardised values are clipped to this many standard deviations. */
 export const CLIP = 6;
+/** Inputs are clamped to ±this before anything else (no overflow of the statistics). */
+export const LIMIT = 1e12;
+/** Once this many inputs were seen, one input moves the statistics as if it were at most this many standard deviations out. */
+const WINSOR = 10;
+const SETTLED = 30;
 
 export interface LearnerOptions {
   features: number;
@@ -24,6 +29,8 @@ export interface LearnerOptions {
 
 export interface LearnerSnapshot {
   n: number;
+  /** The first inputs, while fewer than SETTLED were seen. */
+  first?: number[];
   mean: number[];
   m2: number[];
   w: number[];
@@ -45,6 +52,8 @@ export class OnlineLogistic {
   negatives = 0;
   private readonly z: Float64Array;
   private readonly offset: number;
+  /** The first SETTLED inputs (see settle). */
+  private readonly first: Float64Array;
 
   constructor(private readonly opts: LearnerOptions) {
     const k = opts.features;
@@ -53,18 +62,63 @@ export class OnlineLogistic {
     this.w = new Float64Array(k + 1);
     this.g2 = new Float64Array(k + 1);
     this.z = new Float64Array(k);
+    this.first = new Float64Array(SETTLED * k);
     this.offset = Math.log(opts.negativeRate);
   }
 
-  /** Add an input to the scaling statistics. */
+  /**
+   * Add an input to the scaling statistics. One wild input (an amount of 1e308, a count gone mad)
+   * must not blind a feature for the rest of the stream: inputs are clamped to ±LIMIT, and once the
+   * statistics settled an input counts as at most WINSOR standard deviations from the mean.
+   */
   observe(x: ArrayLike<number>): void {
     const n = ++this.n;
     const k = this.opts.features;
+    if (n <= SETTLED) for (let i = 0; i < k; i++) this.first[(n - 1) * k + i] = x[i] > LIMIT ? LIMIT : x[i] < -LIMIT ? -LIMIT : x[i];
     for (let i = 0; i < k; i++) {
-      const d = x[i] - this.mean[i];
+      let v = x[i] > LIMIT ? LIMIT : x[i] < -LIMIT ? -LIMIT : x[i];
+      if (n > SETTLED) {
+        const bound = WINSOR * Math.sqrt(this.m2[i] / (n - 2));
+        const lo = this.mean[i] - bound;
+        const hi = this.mean[i] + bound;
+        v = v > hi ? hi : v < lo ? lo : v;
+      }
+      const d = v - this.mean[i];
       this.mean[i] += d / n;
-      this.m2[i] += d * (x[i] - this.mean[i]);
+      this.m2[i] += d * (v - this.mean[i]);
     }
+    if (n === SETTLED) this.settle();
+  }
+
+  /**
+   * After the first SETTLED inputs: their statistics are computed again without the inputs more than
+   * WINSOR robust deviations (MAD) from their median, so that a wild value among the very first does
+   * not stay in the variance for good.
+   */
+  private settle(): void {
+    const k = this.opts.features;
+    const col = new Float64Array(SETTLED);
+    for (let i = 0; i < k; i++) {
+      for (let j = 0; j < SETTLED; j++) col[j] = this.first[j * k + i];
+      const sorted = Float64Array.from(col).sort();
+      const med = (sorted[(SETTLED - 1) >> 1] + sorted[SETTLED >> 1]) / 2;
+      const dev = Float64Array.from(col, (v) => Math.abs(v - med)).sort();
+      const mad = (dev[(SETTLED - 1) >> 1] + dev[SETTLED >> 1]) / 2;
+      const bound = WINSOR * 1.4826 * mad;
+      let m = 0;
+      let q = 0;
+      let c = 0;
+      for (let j = 0; j < SETTLED; j++) {
+        const v = Math.min(med + bound, Math.max(med - bound, col[j]));
+        c++;
+        const d = v - m;
+        m += d / c;
+        q += d * (v - m);
+      }
+      this.mean[i] = m;
+      this.m2[i] = q;
+    }
+    this.first.fill(0);
   }
 
   /** Standardise `x` into `out` with the current statistics. */
@@ -72,7 +126,8 @@ export class OnlineLogistic {
     const k = this.opts.features;
     for (let i = 0; i < k; i++) {
       const sd = this.n > 1 ? Math.sqrt(this.m2[i] / (this.n - 1)) : 0;
-      const v = sd > 0 ? (x[i] - this.mean[i]) / sd : 0;
+      const xi = x[i] > LIMIT ? LIMIT : x[i] < -LIMIT ? -LIMIT : x[i];
+      const v = sd > 0 ? (xi - this.mean[i]) / sd : 0;
       out[i] = v > CLIP ? CLIP : v < -CLIP ? -CLIP : v;
     }
     return out;
@@ -112,7 +167,16 @@ export class OnlineLogistic {
   }
 
   snapshot(): LearnerSnapshot {
-    return { n: this.n, mean: [...this.mean], m2: [...this.m2], w: [...this.w], g2: [...this.g2], positives: this.positives, negatives: this.negatives };
+    return {
+      n: this.n,
+      ...(this.n < SETTLED ? { first: [...this.first.subarray(0, this.n * this.opts.features)] } : {}),
+      mean: [...this.mean],
+      m2: [...this.m2],
+      w: [...this.w],
+      g2: [...this.g2],
+      positives: this.positives,
+      negatives: this.negatives,
+    };
   }
 
   /** Restore a snapshot taken with the same number of features; false (and nothing changed) otherwise. */
@@ -120,6 +184,8 @@ export class OnlineLogistic {
     const k = this.opts.features;
     if (s.mean?.length !== k || s.w?.length !== k + 1) return false;
     this.n = s.n;
+    this.first.fill(0);
+    if (Array.isArray(s.first)) this.first.set(s.first.slice(0, this.first.length));
     this.mean.set(s.mean);
     this.m2.set(s.m2);
     this.w.set(s.w);

@@ -217,3 +217,24 @@ describe('model detector in the runtime', () => {
     expect(relearn.restore(a.snapshot())).toEqual([]);
   });
 });
+
+describe('model detector on messy input', () => {
+  it('one absurd value (1e308) does not blind the feature for the rest of the stream', () => {
+    const { events, reports } = world(9);
+    const tables = new Map([['reports', tableOf(reports)]]);
+    const messy = events.map(([k, e], i) => (i === 3 || i === 2000 ? ([k, { ...e, payload: { ...e.payload, amount: 1e308 } }] as [string, VEvent]) : ([k, e] as [string, VEvent])));
+    const clean = run(base, tables, events);
+    const dirty = run(base, tables, messy);
+    // The model still separates frauds from the rest in the last 10 days, as it does on clean input.
+    const amount = new Map(events.map(([k, e]) => [`${k}@${e.time}`, e.payload.amount as number]));
+    const separation = (r: ReturnType<typeof run>) => {
+      const late = r.emit.judgements.filter((j) => j.time > 30 * DAY);
+      const fraud = late.filter((j) => (amount.get(`${j.key}@${j.time}`) as number) >= 500).map((j) => j.observed);
+      const genuine = late.filter((j) => (amount.get(`${j.key}@${j.time}`) as number) < 500).map((j) => j.observed);
+      return Math.min(...fraud) - Math.max(...genuine);
+    };
+    expect(separation(clean)).toBeGreaterThan(0);
+    expect(separation(dirty)).toBeGreaterThan(0);
+    expect(dirty.emit.judgements.every((j) => Number.isFinite(j.observed))).toBe(true);
+  });
+});
