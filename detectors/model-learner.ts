@@ -16,7 +16,9 @@ export const CLIP = 6;
 /** Inputs are clamped to ±this before anything else (no overflow of the statistics). */
 export const LIMIT = 1e12;
 /** Once this many inputs were seen, one input moves the statistics as if it were at most this many standard deviations out. */
-const WINSOR = 10;
+const WINSOR = 100;
+/** Among the first inputs, those more than this many robust deviations (MAD) from their median are clipped. */
+const FIRST_WINSOR = 10;
 const SETTLED = 30;
 
 export interface LearnerOptions {
@@ -77,7 +79,8 @@ export class OnlineLogistic {
     if (n <= SETTLED) for (let i = 0; i < k; i++) this.first[(n - 1) * k + i] = x[i] > LIMIT ? LIMIT : x[i] < -LIMIT ? -LIMIT : x[i];
     for (let i = 0; i < k; i++) {
       let v = x[i] > LIMIT ? LIMIT : x[i] < -LIMIT ? -LIMIT : x[i];
-      if (n > SETTLED) {
+      // A feature that has not varied yet (a flag never raised) is not clipped: its first change must count.
+      if (n > SETTLED && this.m2[i] > 0) {
         const bound = WINSOR * Math.sqrt(this.m2[i] / (n - 2));
         const lo = this.mean[i] - bound;
         const hi = this.mean[i] + bound;
@@ -104,7 +107,8 @@ export class OnlineLogistic {
       const med = (sorted[(SETTLED - 1) >> 1] + sorted[SETTLED >> 1]) / 2;
       const dev = Float64Array.from(col, (v) => Math.abs(v - med)).sort();
       const mad = (dev[(SETTLED - 1) >> 1] + dev[SETTLED >> 1]) / 2;
-      const bound = WINSOR * 1.4826 * mad;
+      // Mostly constant values (a flag, a count of rare events): their MAD is 0 and nothing is clipped.
+      const bound = mad > 0 ? FIRST_WINSOR * 1.4826 * mad : Infinity;
       let m = 0;
       let q = 0;
       let c = 0;
