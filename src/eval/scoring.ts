@@ -1,4 +1,3 @@
-import { resolve as resolvePath } from 'node:path';
 /**
  * `vigie eval-scoring`: replay a config over card transactions, collect the per-transaction scores
  * its detectors publish, and measure, over a test period, how well they rank frauds: card precision
@@ -6,6 +5,7 @@ import { resolve as resolvePath } from 'node:path';
  */
 import { createReadStream } from 'node:fs';
 import { access } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load.js';
