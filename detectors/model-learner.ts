@@ -67,12 +67,12 @@ export class OnlineLogistic {
     }
   }
 
-  /** Standardise `x` into `out` with the current statistics. */
-  scale(x: ArrayLike<number>, out: Float64Array): Float64Array {
+  /** Standardise `x` (from index `off` on) into `out` with the current statistics. */
+  scale(x: ArrayLike<number>, out: Float64Array, off = 0): Float64Array {
     const k = this.opts.features;
     for (let i = 0; i < k; i++) {
       const sd = this.n > 1 ? Math.sqrt(this.m2[i] / (this.n - 1)) : 0;
-      const v = sd > 0 ? (x[i] - this.mean[i]) / sd : 0;
+      const v = sd > 0 ? (x[off + i] - this.mean[i]) / sd : 0;
       out[i] = v > CLIP ? CLIP : v < -CLIP ? -CLIP : v;
     }
     return out;
@@ -93,9 +93,9 @@ export class OnlineLogistic {
     return sigmoid(this.logit(z) + this.offset);
   }
 
-  /** One learning step on example `x` with label `y` (1 positive, 0 negative). */
-  learn(x: ArrayLike<number>, y: 0 | 1): void {
-    const z = this.scale(x, this.z);
+  /** One learning step on example `x` (its features from index `off` on) with label `y` (1 positive, 0 negative). */
+  learn(x: ArrayLike<number>, y: 0 | 1, off = 0): void {
+    const z = this.scale(x, this.z, off);
     const p = sigmoid(this.logit(z));
     const g = p - y;
     const k = this.opts.features;
