@@ -58,6 +58,9 @@ function compact(st: KeyState): void {
   st.head = 0;
 }
 
+/** Time of a key's latest event (its state expires when that leaves the lookback). */
+const lastTime = (st: KeyState): number => st.times[st.end - 1];
+
 /** The references of the events in the lookback. */
 function liveRefs(st: KeyState): string[] {
   return st.refs.slice(st.head, st.end);
@@ -132,7 +135,7 @@ export class VelocityCore extends KeyedEventCore<KeyState, Config> implements De
 
   advance(w: number): void {
     const from = w - this.cfg.lookback;
-    this.state.expireFront((st) => st.times[st.end - 1] < from);
+    this.state.expireBefore(lastTime, from);
   }
 
 
