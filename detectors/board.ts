@@ -29,6 +29,12 @@ class Published {
   }
 }
 
+/** Index of the judgement valid at `t` (the latest at or before it) in `v`; -1 when none. */
+function validAt(v: Versions, t: number): number {
+  for (let i = v.length - 3; i >= 0; i -= 3) if (v[i] <= t) return i;
+  return -1;
+}
+
 export class JudgementBoard {
   private readonly published = new Map<string, Published>();
 
@@ -80,9 +86,25 @@ export class JudgementBoard {
   /** What `pipeline/detector` last judged about `key` at or before `t`; undefined when nothing is known. */
   read(pipeline: string, detector: string, key: string, t: number): BoardRead | undefined {
     const v = this.published.get(JudgementBoard.id(pipeline, detector))?.keys.peek(key);
-    if (v === undefined) return undefined;
-    for (let i = v.length - 3; i >= 0; i -= 3) if (v[i] <= t) return { strength: v[i + 1], observed: v[i + 2] };
-    return undefined;
+    const i = v === undefined ? -1 : validAt(v, t);
+    return i < 0 ? undefined : { strength: (v as Versions)[i + 1], observed: (v as Versions)[i + 2] };
+  }
+
+  /**
+   * The reader of one value (`observed` or `strength`) of `pipeline/detector`, for a reader that asks
+   * per event: the same answers as {@link read}, with nothing looked up by name nor allocated per call.
+   */
+  reader(pipeline: string, detector: string, value: 'observed' | 'strength'): (key: string, t: number) => number | undefined {
+    const id = JudgementBoard.id(pipeline, detector);
+    const at = value === 'observed' ? 2 : 1;
+    let p: Published | undefined;
+    return (key, t) => {
+      p ??= this.published.get(id);
+      const v = p?.keys.peek(key);
+      if (v === undefined) return undefined;
+      const i = validAt(v, t);
+      return i < 0 ? undefined : v[i + at];
+    };
   }
 
   /** The recorded judgements of a pipeline's detectors (saved with the pipeline's detectors). */

@@ -117,13 +117,12 @@ function reader(model: string, f: Exclude<FeatureConfig, { ratio: unknown }>, ct
     const board = ctx.board;
     if (board === undefined) return () => undefined;
     const { pipeline, detector, on } = f;
-    const observed = f.value === 'observed';
+    const read = board.reader(pipeline, detector, f.value === 'observed' ? 'observed' : 'strength');
     return (e) => {
       const v = e.payload[on];
       const k = typeof v === 'string' ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined;
       if (k === undefined || k === '') return undefined;
-      const r = board.read(pipeline, detector, k, e.time);
-      return r === undefined ? undefined : observed ? r.observed : r.strength;
+      return read(k, e.time);
     };
   }
   if ('detector' in f) {

@@ -95,7 +95,7 @@ export class OnlineLogistic {
 
   /**
    * After the first SETTLED inputs: their statistics are computed again without the inputs more than
-   * WINSOR robust deviations (MAD) from their median, so that a wild value among the very first does
+   * FIRST_WINSOR robust deviations (MAD) from their median, so that a wild value among the very first does
    * not stay in the variance for good.
    */
   private settle(): void {
@@ -125,12 +125,13 @@ export class OnlineLogistic {
     this.first.fill(0);
   }
 
-  /** Standardise `x` into `out` with the current statistics. */
-  scale(x: ArrayLike<number>, out: Float64Array): Float64Array {
+  /** Standardise `x` (from index `off` on) into `out` with the current statistics. */
+  scale(x: ArrayLike<number>, out: Float64Array, off = 0): Float64Array {
     const k = this.opts.features;
     for (let i = 0; i < k; i++) {
       const sd = this.n > 1 ? Math.sqrt(this.m2[i] / (this.n - 1)) : 0;
-      const xi = x[i] > LIMIT ? LIMIT : x[i] < -LIMIT ? -LIMIT : x[i];
+      const raw = x[off + i];
+      const xi = raw > LIMIT ? LIMIT : raw < -LIMIT ? -LIMIT : raw;
       const v = sd > 0 ? (xi - this.mean[i]) / sd : 0;
       out[i] = v > CLIP ? CLIP : v < -CLIP ? -CLIP : v;
     }
@@ -152,9 +153,9 @@ export class OnlineLogistic {
     return sigmoid(this.logit(z) + this.offset);
   }
 
-  /** One learning step on example `x` with label `y` (1 positive, 0 negative). */
-  learn(x: ArrayLike<number>, y: 0 | 1): void {
-    const z = this.scale(x, this.z);
+  /** One learning step on example `x` (its features from index `off` on) with label `y` (1 positive, 0 negative). */
+  learn(x: ArrayLike<number>, y: 0 | 1, off = 0): void {
+    const z = this.scale(x, this.z, off);
     const p = sigmoid(this.logit(z));
     const g = p - y;
     const k = this.opts.features;

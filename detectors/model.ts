@@ -8,6 +8,7 @@ import { commonFields, compileMatch, matchSchema, scalarField } from './common.j
 import { featureReaders, featureSchema, type FeatureConfig, type FeatureFill } from './model-features.js';
 import { OnlineLogistic, unitHash, type LearnerSnapshot } from './model-learner.js';
 import { RankQueue, type QueueSnapshot } from './model-queue.js';
+import { PendingRows } from './model-pending.js';
 import type { DetectorContext, DetectorCore, DetectorTable, Emit } from './types.js';
 
 export const type = 'model';
@@ -81,13 +82,6 @@ export const schema = z.strictObject({
 
 export type Config = z.infer<typeof schema>;
 
-/** An event awaiting its label: its label id, time and features. */
-interface Pending {
-  id: string;
-  t: number;
-  x: Float64Array;
-}
-
 type Snap = { v: 1; names: string[]; learner: LearnerSnapshot; pending: Array<[string, number, number[]]>; forcedEarly: number; queue?: QueueSnapshot };
 
 export class ModelCore implements DetectorCore {
@@ -97,8 +91,10 @@ export class ModelCore implements DetectorCore {
   private readonly matches: (p: Record<string, unknown>) => boolean;
   private readonly labels: DetectorTable | undefined;
   private readonly queue: RankQueue | undefined;
-  private pending: Pending[] = [];
-  private head = 0;
+  /** Events awaiting their label: label id, time and features. */
+  private readonly pending: PendingRows;
+  /** The features of the event being judged. */
+  private readonly x: Float64Array;
   /** Events learnt from before `learnAfter` because `maxPending` was reached. */
   private forcedEarly = 0;
   private readonly contrib: Float64Array;
@@ -112,6 +108,8 @@ export class ModelCore implements DetectorCore {
     this.matches = compileMatch(cfg.match);
     this.learner = new OnlineLogistic({ features: cfg.features.length, learningRate: cfg.learningRate, l2: cfg.l2, negativeRate: cfg.negativeRate });
     this.contrib = new Float64Array(cfg.features.length);
+    this.x = new Float64Array(cfg.features.length);
+    this.pending = new PendingRows(cfg.features.length);
     this.labels = ctx.tables?.get(cfg.labels.table);
     const q = cfg.queue;
     if (q !== undefined) {
@@ -129,7 +127,7 @@ export class ModelCore implements DetectorCore {
   add(key: string, e: VEvent, emit: Emit): void {
     if (!this.matches(e.payload)) return;
     this.learnUntil(e.time - this.cfg.learnAfter);
-    const x = new Float64Array(this.cfg.features.length);
+    const x = this.x;
     this.fill(e, x);
     this.learner.observe(x);
     const explain = this.cfg.value !== undefined;
@@ -141,9 +139,9 @@ export class ModelCore implements DetectorCore {
     if (anomalous) this.signal(key, e, x, p, bound as number, emit);
     const id = this.labelId(e);
     if (id !== undefined) {
-      this.pending.push({ id, t: e.time, x });
-      if (this.pending.length - this.head > this.cfg.maxPending) {
-        this.learnOne(this.pending[this.head++], e.time);
+      this.pending.push(id, e.time, x);
+      if (this.pending.size > this.cfg.maxPending) {
+        this.learnOldest(e.time);
         this.forcedEarly++;
       }
     }
@@ -166,8 +164,7 @@ export class ModelCore implements DetectorCore {
   }
 
   snapshot(): Snap {
-    const pending: Array<[string, number, number[]]> = [];
-    for (let i = this.head; i < this.pending.length; i++) pending.push([this.pending[i].id, this.pending[i].t, [...this.pending[i].x]]);
+    const pending = this.pending.rows();
     return {
       v: 1,
       names: this.cfg.features.map((f) => f.name),
@@ -185,8 +182,8 @@ export class ModelCore implements DetectorCore {
     if (s.names.join('\u0000') !== names.join('\u0000') || !this.learner.restore(s.learner)) {
       throw new VigieError('VIGIE_ERR_SNAPSHOT', `model "${this.cfg.name}": snapshot has features ${s.names.join(', ')}, the config has ${names.join(', ')}`);
     }
-    this.pending = s.pending.map(([id, t, x]) => ({ id, t, x: Float64Array.from(x) }));
-    this.head = 0;
+    this.pending.clear();
+    for (const [id, t, x] of s.pending) this.pending.push(id, t, x);
     this.forcedEarly = s.forcedEarly ?? 0;
     this.queue?.restore(s.queue);
   }
@@ -209,20 +206,16 @@ export class ModelCore implements DetectorCore {
   /** Learn from every pending event with a time before `until` (its label decided at time + learnAfter). */
   private learnUntil(until: number): void {
     const p = this.pending;
-    while (this.head < p.length && p[this.head].t < until) {
-      const item = p[this.head++];
-      this.learnOne(item, item.t + this.cfg.learnAfter);
-    }
-    if (this.head > 4096 && this.head * 2 > p.length) {
-      this.pending = p.slice(this.head);
-      this.head = 0;
-    }
+    for (let t = p.oldestTime(); t !== undefined && t < until; t = p.oldestTime()) this.learnOldest(t + this.cfg.learnAfter);
   }
 
-  private learnOne(item: Pending, at: number): void {
-    const y = this.isPositive(item.id, at) ? 1 : 0;
-    if (y === 0 && unitHash(item.id) >= this.cfg.negativeRate) return;
-    this.learner.learn(item.x, y);
+  /** Learn from the oldest pending event with the labels known at `at`, and drop it. */
+  private learnOldest(at: number): void {
+    const p = this.pending;
+    const id = p.oldestId();
+    const y = this.isPositive(id, at) ? 1 : 0;
+    if (y === 1 || unitHash(id) < this.cfg.negativeRate) this.learner.learn(p.oldestX(), y, p.oldestOffset());
+    p.shift();
   }
 
   private isPositive(id: string, at: number): boolean {

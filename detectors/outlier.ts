@@ -88,6 +88,9 @@ interface KeyState {
 
 type KeySnap = [number, number, number, number[], number, number];
 
+/** Time of a key's last judged event (its state is forgotten `forgetAfter` later). */
+const lastSeen = (st: KeyState): number => st.last;
+
 /** What a value is judged against. */
 interface Judgement {
   z: number;
@@ -319,7 +322,7 @@ export class OutlierCore extends KeyedEventCore<KeyState, Config> implements Det
 
   advance(w: number): void {
     const horizon = w - this.cfg.forgetAfter;
-    this.state.expireFront((st) => st.last < horizon);
+    this.state.expireBefore(lastSeen, horizon);
   }
 
 

@@ -30,24 +30,40 @@ export const schema = z.strictObject({
 export type Config = z.infer<typeof schema>;
 
 interface KeyState {
-  /** The events in the lookback are those from index `head` on (older ones are dropped in bulk, see {@link compact}). */
+  /**
+   * The events in the lookback are those in [head, end): older ones are dropped in bulk (see
+   * {@link compact}) and the arrays keep their length past `end`, so that they are not shrunk and
+   * grown again as the lookback slides.
+   */
   times: number[];
+  /** The summed values (`measure: sum` only; a count keeps none). */
   values: number[];
   refs: string[];
   head: number;
+  end: number;
   sum: number;
 }
 
-/** Drop the entries before `head` once they are at least half the arrays (amortised O(1) per event, no allocation). */
+/** Drop the entries before `head` once they are at least half of those held (amortised O(1) per event, no allocation). */
 function compact(st: KeyState): void {
   const h = st.head;
-  if (h < 16 || h * 2 < st.times.length) return;
-  const n = st.times.length - h;
-  st.times.copyWithin(0, h);
-  st.values.copyWithin(0, h);
-  st.refs.copyWithin(0, h);
-  st.times.length = st.values.length = st.refs.length = n;
+  const end = st.end;
+  if (h < 16 || h * 2 < end) return;
+  st.times.copyWithin(0, h, end);
+  if (st.values.length > 0) st.values.copyWithin(0, h, end);
+  st.refs.copyWithin(0, h, end);
+  // The references past the new end are no longer read: let the strings go.
+  st.refs.fill('', end - h, end);
+  st.end = end - h;
   st.head = 0;
+}
+
+/** Time of a key's latest event (its state expires when that leaves the lookback). */
+const lastTime = (st: KeyState): number => st.times[st.end - 1];
+
+/** The references of the events in the lookback. */
+function liveRefs(st: KeyState): string[] {
+  return st.refs.slice(st.head, st.end);
 }
 
 export class VelocityCore extends KeyedEventCore<KeyState, Config> implements DetectorCore {
@@ -63,22 +79,31 @@ export class VelocityCore extends KeyedEventCore<KeyState, Config> implements De
     }
     let st = this.state.touch(key);
     if (st === undefined) {
-      st = { times: [], values: [], refs: [], head: 0, sum: 0 };
+      st = { times: [], values: [], refs: [], head: 0, end: 0, sum: 0 };
       this.state.set(key, st);
     }
     const t = e.time;
     const ref = evidenceRef(e);
-    st.times.push(t);
-    st.values.push(v);
-    st.refs.push(ref);
-    st.sum += v;
+    const sums = cfg.measure === 'sum';
+    const end = st.end;
+    if (end === st.times.length) {
+      st.times.push(t);
+      if (sums) st.values.push(v);
+      st.refs.push(ref);
+    } else {
+      st.times[end] = t;
+      if (sums) st.values[end] = v;
+      st.refs[end] = ref;
+    }
+    const total = end + 1;
+    st.end = total;
+    if (sums) st.sum += v;
     // Events come in event-time order: the lookback's start only moves forward.
     const from = t - cfg.lookback;
     const times = st.times;
-    const total = times.length;
     let head = st.head;
     while (head < total && (times[head] < from || total - head > cfg.maxEventsPerKey)) {
-      st.sum -= st.values[head];
+      if (sums) st.sum -= st.values[head];
       head++;
     }
     st.head = head;
@@ -89,7 +114,7 @@ export class VelocityCore extends KeyedEventCore<KeyState, Config> implements De
     emit.judged(key, t, observed, boundRatio(cfg.op, observed, cfg.value), boundStrength(cfg.op, observed, cfg.value), met);
     if (!met) return;
     const what = cfg.measure === 'count' ? 'events' : `sum of ${cfg.field}`;
-    const evidence = lastN(st.head === 0 ? st.refs : st.refs.slice(st.head), this.ctx.evidenceLimit);
+    const evidence = lastN(liveRefs(st), this.ctx.evidenceLimit);
     emit.signal({
       key,
       time: t,
@@ -110,18 +135,23 @@ export class VelocityCore extends KeyedEventCore<KeyState, Config> implements De
 
   advance(w: number): void {
     const from = w - this.cfg.lookback;
-    this.state.expireFront((st) => st.times[st.times.length - 1] < from);
+    this.state.expireBefore(lastTime, from);
   }
 
 
   snapshot(): unknown {
-    return this.state.snapshot((s) => [s.times.slice(s.head), s.values.slice(s.head), s.refs.slice(s.head), s.sum]);
+    // A count keeps no values: its snapshot holds a 1 per event and the count as the sum.
+    const sums = this.cfg.measure === 'sum';
+    return this.state.snapshot((s) => {
+      const n = s.end - s.head;
+      return [s.times.slice(s.head, s.end), sums ? s.values.slice(s.head, s.end) : new Array<number>(n).fill(1), liveRefs(s), sums ? s.sum : n];
+    });
   }
 
   restore(state: unknown): void {
     this.state.restore<[number[], number[], string[], number]>(
       state,
-      ([times, values, refs, sum]) => ({ times: times.slice(), values: values.slice(), refs: refs.slice(), head: 0, sum }),
+      ([times, values, refs, sum]) => ({ times: times.slice(), values: this.cfg.measure === 'sum' ? values.slice() : [], refs: refs.slice(), head: 0, end: times.length, sum: this.cfg.measure === 'sum' ? sum : 0 }),
       `detector ${this.cfg.name}`,
     );
   }

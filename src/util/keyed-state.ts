@@ -92,6 +92,19 @@ export class KeyedState<T> {
     }
   }
 
+  /**
+   * Drop keys from the least recently active while `timeOf(state) < bound`; stops at the first at or
+   * after it. The same as `expireFront((v) => timeOf(v) < bound)` with `timeOf` made once: nothing is
+   * allocated per call (detectors call this on every move of the watermark).
+   */
+  expireBefore(timeOf: (v: T) => number, bound: number): void {
+    for (let e = this.head; e !== undefined; e = this.head) {
+      if (!(timeOf(e.value) < bound)) break;
+      this.unlink(e);
+      this.map.delete(e.key);
+    }
+  }
+
   /** Keys and states, least recently active first. */
   *entries(): IterableIterator<[string, T]> {
     for (let e = this.head; e !== undefined; ) {

@@ -115,4 +115,20 @@ describe('KeyedState', () => {
       { numRuns: 300 },
     );
   });
+  it('expireBefore drops the same keys as expireFront with the same bound', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 9 }), fc.integer({ min: 0, max: 100 })), { maxLength: 60 }), fc.integer({ min: 0, max: 100 }), (writes, bound) => {
+        const a = new KeyedState<number>(6);
+        const b = new KeyedState<number>(6);
+        for (const [k, v] of writes) {
+          a.set(`k${k}`, v);
+          b.set(`k${k}`, v);
+        }
+        a.expireFront((v) => v < bound);
+        b.expireBefore((v) => v, bound);
+        expect([...b.entries()]).toEqual([...a.entries()]);
+      }),
+      { numRuns: 300 },
+    );
+  });
 });

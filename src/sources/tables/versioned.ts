@@ -26,6 +26,12 @@ export class VersionedTable {
   droppedVersions = 0;
   /** Keys dropped by `maxRows` since created. */
   droppedRows = 0;
+  /**
+   * The key read last and its versions (undefined: none): readers often ask about the same key several
+   * times in a row (counts of one terminal's reports over 7 and 28 days). Reset by every write.
+   */
+  private lastKey: string | undefined;
+  private lastVersions: Version[] | undefined;
 
   constructor(readonly bounds: TableBounds) {}
 
@@ -39,6 +45,7 @@ export class VersionedTable {
    * replaces it (last write wins). Tables without versioning give every row the same time.
    */
   put(key: string, time: number, row: Row | null): void {
+    this.lastKey = undefined;
     let versions = this.rows.get(key);
     if (versions === undefined) {
       versions = [];
@@ -62,12 +69,13 @@ export class VersionedTable {
 
   /** Forget every version of a key (a deletion in a table without versioning). */
   delete(key: string): void {
+    this.lastKey = undefined;
     this.rows.delete(key);
   }
 
   /** The row valid at time `t`: the version with the largest validity time <= t, unless it is a deletion. */
   get(key: string, t: number): Row | undefined {
-    const versions = this.rows.get(key);
+    const versions = this.versionsOf(key);
     if (versions === undefined) return undefined;
     const lo = upper(versions, t);
     if (lo === 0) return undefined;
@@ -76,7 +84,7 @@ export class VersionedTable {
 
   /** How many versions of `key` (deletions included) have a validity time in (from, to]. */
   count(key: string, from: number, to: number): number {
-    const versions = this.rows.get(key);
+    const versions = this.versionsOf(key);
     if (versions === undefined) return 0;
     return upper(versions, to) - upper(versions, from);
   }
@@ -93,6 +101,14 @@ export class VersionedTable {
     let n = 0;
     for (const v of this.rows.values()) n += v.length;
     return n;
+  }
+
+  private versionsOf(key: string): Version[] | undefined {
+    if (key === this.lastKey) return this.lastVersions;
+    const versions = this.rows.get(key);
+    this.lastKey = key;
+    this.lastVersions = versions;
+    return versions;
   }
 
   private evictOldestKey(): void {
