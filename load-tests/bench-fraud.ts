@@ -17,20 +17,15 @@
  *   npm run bench:fraud -- --events 1000000 --runs 3
  *   npm run bench:fraud -- --config my.yaml     another config over the same file (source `payments`)
  */
-import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Engine } from '../src/engine/engine.js';
 import { loadConfig } from '../src/config/load.js';
 import { createGenerator, customersFor } from '../src/generator/index.js';
 import { replayOutSinks } from '../src/backtest/replay-outputs.js';
 import { silentLogger } from '../src/log.js';
-
-const here = dirname(fileURLToPath(import.meta.url));
-/** The sources of this file, whether run from load-tests/ or from dist/load-tests/. */
-const root = resolve(here, here.includes(`${join('dist', 'load-tests')}`) ? '../..' : '..');
+import { alternate, figures, keepResult, repoRoot as root, type ReplayRun } from './replay-bench.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -74,35 +69,9 @@ async function paymentsFile(): Promise<{ path: string; bytes: number }> {
   return { path, bytes: (await stat(path)).size };
 }
 
-/** The plain loop: split the file into lines, parse each, count per customer. Returns the customers seen. */
-async function baseline(path: string): Promise<number> {
-  const perCustomer = new Map<string, number>();
-  let rest = '';
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20, encoding: 'utf8' })) {
-    const text = rest + (chunk as string);
-    let from = 0;
-    for (;;) {
-      const nl = text.indexOf('\n', from);
-      if (nl < 0) break;
-      if (nl > from) {
-        const e = JSON.parse(text.slice(from, nl)) as { customer?: string };
-        const c = e.customer ?? '';
-        perCustomer.set(c, (perCustomer.get(c) ?? 0) + 1);
-      }
-      from = nl + 1;
-    }
-    rest = text.slice(from);
-  }
-  return perCustomer.size;
-}
-
-interface ReplayOutcome {
-  events: number;
+interface ReplayOutcome extends ReplayRun {
   alerts: number;
   scores: number;
-  seconds: number;
-  /** CPU time of the process (every thread: GC, I/O) during the replay. */
-  cpuSeconds: number;
 }
 
 async function replay(path: string, out: string): Promise<ReplayOutcome> {
@@ -119,41 +88,11 @@ async function replay(path: string, out: string): Promise<ReplayOutcome> {
   return { events, alerts: summary.alerts.total, scores, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 async function main(): Promise<void> {
   const file = await paymentsFile();
   const out = join(DIR, 'replay-out');
-  let peakRss = 0;
-  const sample = () => {
-    peakRss = Math.max(peakRss, process.memoryUsage.rss());
-  };
-  const base: number[] = [];
-  const baseCpu: number[] = [];
-  const eng: number[] = [];
-  const engCpu: number[] = [];
-  let last: ReplayOutcome | undefined;
-  for (let r = 0; r < RUNS; r++) {
-    const t0 = performance.now();
-    const c0 = process.cpuUsage();
-    await baseline(file.path);
-    base.push(N / ((performance.now() - t0) / 1000));
-    const c = process.cpuUsage(c0);
-    baseCpu.push(N / ((c.user + c.system) / 1e6));
-    const timer = setInterval(sample, 50);
-    try {
-      last = await replay(file.path, out);
-    } finally {
-      clearInterval(timer);
-      sample();
-    }
-    eng.push(last.events / last.seconds);
-    engCpu.push(last.events / last.cpuSeconds);
-  }
+  const runs = await alternate(RUNS, file.path, () => replay(file.path, out));
+  const { base, eng, last } = runs;
   await rm(out, { recursive: true, force: true });
   const result = {
     bench: 'fraud',
@@ -164,21 +103,11 @@ async function main(): Promise<void> {
     config: args.config,
     alerts: last?.alerts ?? 0,
     scoresMb: Number(((last?.scores ?? 0) / 2 ** 20).toFixed(1)),
-    eventsPerSecond: Math.round(median(eng)),
-    baselineEventsPerSecond: Math.round(median(base)),
-    ratio: Number((median(eng) / median(base)).toFixed(3)),
-    peakRssMb: Math.round(peakRss / 2 ** 20),
-    // Per CPU-second of the process: steadier than wall time on a machine shared with other work.
-    cpuEventsPerSecond: Math.round(median(engCpu)),
-    baselineCpuEventsPerSecond: Math.round(median(baseCpu)),
-    cpuRatio: Number((median(engCpu) / median(baseCpu)).toFixed(3)),
-    runsEventsPerSecond: eng.map(Math.round),
-    runsBaselineEventsPerSecond: base.map(Math.round),
+    ...figures(runs),
     node: process.version,
     at: new Date().toISOString(),
   };
-  await mkdir(args.results, { recursive: true });
-  await writeFile(join(args.results, `bench-fraud-${result.at.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  await keepResult(args.results, 'fraud', result);
   if (args.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
@@ -191,7 +120,7 @@ async function main(): Promise<void> {
   console.log(`| plain loop (parse + count) | ${fmt(result.baselineEventsPerSecond).padStart(17)} | ${fmt(Math.min(...base)).padStart(12)} | ${fmt(Math.max(...base)).padStart(12)} |`);
   console.log(`| vigie replay, fraud config | ${fmt(result.eventsPerSecond).padStart(17)} | ${fmt(Math.min(...eng)).padStart(12)} | ${fmt(Math.max(...eng)).padStart(12)} |`);
   console.log('');
-  console.log(`per CPU-second: plain loop ${fmt(result.baselineCpuEventsPerSecond)}, vigie ${fmt(result.cpuEventsPerSecond)} (ratio ${result.cpuRatio})`);
+  console.log(`per CPU-second: plain loop ${fmt(result.baselineEventsPerCpuSecond)}, vigie ${fmt(result.eventsPerCpuSecond)} (ratio ${result.cpuRatio})`);
   console.log(`ratio (vigie / plain loop): ${result.ratio}   peak RSS ${result.peakRssMb} MB   alerts ${fmt(result.alerts)}   scores ${result.scoresMb} MB`);
 }
 

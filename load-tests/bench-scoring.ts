@@ -19,20 +19,15 @@
  *   npm run bench:scoring -- --days 30 --runs 5 --seed 3
  *   npm run bench:scoring -- --config my.yaml     another scoring config over the same world (source `transactions`)
  */
-import { createReadStream } from 'node:fs';
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { rm, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Engine } from '../src/engine/engine.js';
 import { loadConfig, type LoadedConfig } from '../src/config/load.js';
 import { generateCards } from '../src/cli/generate-cards.js';
 import { replayOutSinks } from '../src/backtest/replay-outputs.js';
 import { silentLogger } from '../src/log.js';
-
-const here = dirname(fileURLToPath(import.meta.url));
-/** The sources of this file, whether run from load-tests/ or from dist/load-tests/. */
-const root = resolve(here, here.includes(`${join('dist', 'load-tests')}`) ? '../..' : '..');
+import { alternate, figures, keepResult, repoRoot as root, type ReplayRun } from './replay-bench.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -71,30 +66,6 @@ async function world(): Promise<World> {
   return { transactions, reports, bytes: (await stat(transactions)).size };
 }
 
-/** The plain loop: split the file into lines, parse each, count per customer. Returns the events read. */
-async function baseline(path: string): Promise<number> {
-  const perCustomer = new Map<string, number>();
-  let n = 0;
-  let rest = '';
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20, encoding: 'utf8' })) {
-    const text = rest + (chunk as string);
-    let from = 0;
-    for (;;) {
-      const nl = text.indexOf('\n', from);
-      if (nl < 0) break;
-      if (nl > from) {
-        const e = JSON.parse(text.slice(from, nl)) as { customer?: string };
-        const c = e.customer ?? '';
-        perCustomer.set(c, (perCustomer.get(c) ?? 0) + 1);
-        n++;
-      }
-      from = nl + 1;
-    }
-    rest = text.slice(from);
-  }
-  return n;
-}
-
 /** The config with its file tables reading the world's reports (as eval:scoring does). */
 function configFor(w: World): LoadedConfig {
   const loaded = loadConfig(resolve(args.config));
@@ -102,14 +73,10 @@ function configFor(w: World): LoadedConfig {
   return { ...loaded, config: { ...cfg, tables: cfg.tables?.map((t) => (t.type === 'file' ? { ...t, path: w.reports } : t)) } };
 }
 
-interface ReplayOutcome {
-  events: number;
+interface ReplayOutcome extends ReplayRun {
   alerts: number;
   scoresBytes: number;
   queueBytes: number;
-  seconds: number;
-  /** CPU time of the process (every thread: GC, I/O) during the replay. */
-  cpuSeconds: number;
 }
 
 async function replay(w: World, out: string): Promise<ReplayOutcome> {
@@ -127,42 +94,11 @@ async function replay(w: World, out: string): Promise<ReplayOutcome> {
   return { events, alerts: summary.alerts.total, scoresBytes: await size('scores.jsonl'), queueBytes: await size('queue.jsonl'), seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 async function main(): Promise<void> {
   const w = await world();
   const out = join(DIR, 'replay-out');
-  let peakRss = 0;
-  const sample = () => {
-    peakRss = Math.max(peakRss, process.memoryUsage.rss());
-  };
-  const base: number[] = [];
-  const baseCpu: number[] = [];
-  const eng: number[] = [];
-  const engCpu: number[] = [];
-  let last: ReplayOutcome | undefined;
-  let lines = 0;
-  for (let r = 0; r < RUNS; r++) {
-    const t0 = performance.now();
-    const c0 = process.cpuUsage();
-    lines = await baseline(w.transactions);
-    base.push(lines / ((performance.now() - t0) / 1000));
-    const c = process.cpuUsage(c0);
-    baseCpu.push(lines / ((c.user + c.system) / 1e6));
-    const timer = setInterval(sample, 50);
-    try {
-      last = await replay(w, out);
-    } finally {
-      clearInterval(timer);
-      sample();
-    }
-    eng.push(last.events / last.seconds);
-    engCpu.push(last.events / last.cpuSeconds);
-  }
+  const runs = await alternate(RUNS, w.transactions, () => replay(w, out));
+  const { base, eng, last } = runs;
   await rm(out, { recursive: true, force: true });
   const result = {
     bench: 'scoring',
@@ -175,21 +111,11 @@ async function main(): Promise<void> {
     alerts: last?.alerts ?? 0,
     scoresMb: Number(((last?.scoresBytes ?? 0) / 2 ** 20).toFixed(1)),
     queueMb: Number(((last?.queueBytes ?? 0) / 2 ** 20).toFixed(2)),
-    eventsPerSecond: Math.round(median(eng)),
-    baselineEventsPerSecond: Math.round(median(base)),
-    ratio: Number((median(eng) / median(base)).toFixed(3)),
-    // Per CPU-second of the process: steadier than wall time on a machine shared with other work.
-    eventsPerCpuSecond: Math.round(median(engCpu)),
-    baselineEventsPerCpuSecond: Math.round(median(baseCpu)),
-    cpuRatio: Number((median(engCpu) / median(baseCpu)).toFixed(3)),
-    peakRssMb: Math.round(peakRss / 2 ** 20),
-    runsEventsPerSecond: eng.map(Math.round),
-    runsBaselineEventsPerSecond: base.map(Math.round),
+    ...figures(runs),
     node: process.version,
     at: new Date().toISOString(),
   };
-  await mkdir(args.results, { recursive: true });
-  await writeFile(join(args.results, `bench-scoring-${result.at.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  await keepResult(args.results, 'scoring', result);
   if (args.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
