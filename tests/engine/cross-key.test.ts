@@ -25,27 +25,8 @@ function payments(n: number, seed: number): VEvent[] {
   return out;
 }
 
-const terminals = pipelineSchema.parse({
-  name: 'terminals',
-  key: 'terminal',
-  detectors: [{ name: 'busy', type: 'velocity', lookback: '6h', value: 50, emit: false }],
-});
-const customers = pipelineSchema.parse({
-  name: 'customers',
-  key: 'customer',
-  detectors: [
-    {
-      name: 'risk',
-      type: 'model',
-      labels: { table: 'reports' },
-      features: [
-        { name: 'amount', field: 'amount', transform: 'log' },
-        { name: 'terminal-busy', pipeline: 'terminals', detector: 'busy', on: 'terminal', value: 'observed', missing: -1 },
-      ],
-      learnAfter: '1d',
-    },
-  ],
-});
+const terminals = pipelineSchema.parse(terminalsRaw());
+const customers = pipelineSchema.parse(customersRaw());
 
 const reports = new VersionedTable({ maxVersions: 4, maxRows: 1000 });
 const tables = new Map([['reports', { name: 'reports', lookup: (k: string, t: number) => reports.get(k, t), count: (k: string, a: number, b: number) => reports.count(k, a, b) }]]);
@@ -134,9 +115,11 @@ describe('features across keys: a model reads what another pipeline judged about
   });
 });
 
+/** A pipeline per terminal counting its payments of the last 6 hours. */
 function terminalsRaw() {
   return { name: 'terminals', key: 'terminal', detectors: [{ name: 'busy', type: 'velocity', lookback: '6h', value: 50, emit: false }] };
 }
+/** A pipeline per customer whose model reads that count for the payment's terminal. */
 function customersRaw() {
   return {
     name: 'customers',
@@ -147,9 +130,10 @@ function customersRaw() {
         type: 'model',
         labels: { table: 'reports' },
         features: [
-          { name: 'amount', field: 'amount' },
-          { name: 'terminal-busy', pipeline: 'terminals', detector: 'busy', on: 'terminal' },
+          { name: 'amount', field: 'amount', transform: 'log' },
+          { name: 'terminal-busy', pipeline: 'terminals', detector: 'busy', on: 'terminal', value: 'observed', missing: -1 },
         ],
+        learnAfter: '1d',
       },
     ],
   };
