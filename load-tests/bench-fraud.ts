@@ -76,7 +76,7 @@ interface ReplayOutcome extends ReplayRun {
 
 async function replay(path: string, out: string): Promise<ReplayOutcome> {
   const loaded = loadConfig(resolve(args.config));
-  const sinks = await replayOutSinks(out, silentLogger);
+  const sinks = await replayOutSinks(out, silentLogger, ['alerts', 'results', 'dead-letters', 'scores']);
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   const engine = new Engine({ loaded, mode: 'replay', logger: silentLogger, inputs: [{ source: 'payments', path }], sinks });
