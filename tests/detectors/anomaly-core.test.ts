@@ -5,21 +5,10 @@ import { pack, unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { AnomalyCore, DEFAULT_ANOMALY_SETTINGS, type AnomalyOutput } from '../../detectors/anomaly-core.js';
 import { PROFILES, loadNabLabels, parseNabCsv, scoreCorpus, type NabSeries } from '../../src/eval/nab-score.js';
+import { mulberry32 as rng } from '../helpers/rng.js';
 
 // The development data ships beside the repository (../shared); VIGIE_NAB_DATA points elsewhere.
 const NAB = process.env.VIGIE_NAB_DATA ?? fileURLToPath(new URL('../../../shared/data/nab', import.meta.url));
-
-/** Small seeded PRNG (mulberry32) so the synthetic series are the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Sine (period 100 rows) plus Gaussian noise, optionally with spikes added at given rows. */
 function sineNoise(n: number, seed: number, spikes: Record<number, number> = {}): number[] {

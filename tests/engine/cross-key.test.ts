@@ -5,18 +5,13 @@ import { pipelineSchema } from '../../src/config/pipeline.js';
 import { emptyBatch, type Score, type VEvent } from '../../src/types.js';
 import { VersionedTable } from '../../src/sources/tables/versioned.js';
 import { validateConfigText } from '../../src/config/load.js';
+import { mulberry32 } from '../helpers/rng.js';
 
 const HOUR = 3_600_000;
 
 /** Payments of 20 customers at 6 terminals, one every 10 minutes, a little out of order. */
 function payments(n: number, seed: number): VEvent[] {
-  let a = seed >>> 0;
-  const r = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = mulberry32(seed);
   const out: VEvent[] = [];
   for (let i = 0; i < n; i++) {
     const time = i * 600_000 + Math.floor(r() * 120_000);

@@ -8,20 +8,9 @@ import { memorySource } from '../../src/sources/memory.js';
 import { collectSink, config } from '../helpers/collect.js';
 import { Task } from '../../src/engine/task.js';
 import { Packr } from 'msgpackr';
+import { mulberry32 as rng } from '../helpers/rng.js';
 
 const deps = { configVersion: 'test', detectionTime: () => 0 };
-
-/** Small seeded PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const JOIN = { left: { sources: ['logins'], as: 'login' }, right: { sources: ['payments'], as: 'payment' } };
 

@@ -3,18 +3,7 @@ import { RekeyInbox } from '../../src/engine/rekey-inbox.js';
 import { RekeyOutbox, rekeyPackr, type OutMessage, type RekeyMarker, type RekeyRecord } from '../../src/engine/rekey-outbox.js';
 import type { DeadLetter, VEvent } from '../../src/types.js';
 import type { PipelineConfig } from '../../src/config/pipeline.js';
-
-/** Small seeded PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from '../helpers/rng.js';
 
 describe('RekeyInbox (downstream watermark and redeliveries)', () => {
   it('is -Infinity until every upstream partition of every source has reported, then the least of them', () => {

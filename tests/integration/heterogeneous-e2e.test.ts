@@ -27,6 +27,7 @@ import { tempDir } from '../helpers/cli.js';
 import { covers, diffOutputs, Fleet, jsonlSinkYaml, outputsOf, replay, type OutLine, type Outputs } from '../helpers/fleet.js';
 import { produce, uniqueTopic, withAdmin } from '../helpers/kafka.js';
 import { services } from '../infra/index.js';
+import { mulberry32 as rng } from '../helpers/rng.js';
 
 /** (a) re-keying through Kafka internal repartition topics: the by-terminal pipeline. */
 const REKEY = true;
@@ -62,18 +63,6 @@ const FAR = Date.UTC(2027, 0, 1);
 const MARKERS = 40;
 
 type Rec = Record<string, string | number>;
-
-/** Small seeded PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pad = (n: number, w: number) => String(n).padStart(w, '0');
 const customerName = (c: number) => `C${pad(c, 3)}`;

@@ -1,18 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { IntervalJoinCore, LEFT, RIGHT, joinSchema, type JoinConfig, type Side } from '../../operators/interval-join.js';
 import type { VEvent } from '../../src/types.js';
-
-/** Small seeded PRNG (mulberry32): the same random inputs on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from '../helpers/rng.js';
 
 const SRC = ['logins', 'payments'];
 

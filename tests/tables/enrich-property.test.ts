@@ -3,18 +3,7 @@ import { PipelineCore } from '../../src/engine/pipeline.js';
 import { pipelineSchema } from '../../src/config/pipeline.js';
 import { VersionedTable } from '../../src/sources/tables/versioned.js';
 import { emptyBatch, type VEvent, type WindowResult } from '../../src/types.js';
-
-/** Small seeded PRNG (mulberry32): the same random cases on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from '../helpers/rng.js';
 
 describe('enrich: property', () => {
   it('each event gets the row valid at its time, whatever the batching; dead letters are exactly the misses', () => {

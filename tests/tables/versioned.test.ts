@@ -2,18 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { VersionedTable } from '../../src/sources/tables/versioned.js';
 import { parseCsv } from '../../src/sources/tables/csv.js';
 import { parseTableFile } from '../../src/sources/tables/file.js';
-
-/** Small seeded PRNG (mulberry32): the same random cases on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from '../helpers/rng.js';
 
 const big = { maxVersions: 1_000_000, maxRows: 1_000_000 };
 
