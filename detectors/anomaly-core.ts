@@ -1,4 +1,5 @@
 import { VigieError } from '../src/errors.js';
+import { SortedWindow } from '../src/util/sorted-window.js';
 
 /**
  * Univariate streaming anomaly detector core: pure, deterministic, bounded state.
@@ -29,7 +30,9 @@ import { VigieError } from '../src/errors.js';
  *    alert, p below `alertProbability`, and a surprise at least `gateRatio` times the recent surprise level
  *    (a running maximum of past surprises that decays by `gateDecay` per row). The gate keeps a noisy series,
  *    whose channels break their records often, from alerting on every record: it must beat its own recent
- *    surprises, whereas in a calm series the first strong surprise alerts at once.
+ *    surprises, whereas in a calm series the first strong surprise alerts at once. The surprises of an
+ *    alert's row and of the `gateSkipRows` rows after it do not feed the gate: an alarm's own episode says nothing about how
+ *    noisy the series usually is, and must not hide the next event.
  *
  * Timestamps are accepted for the API's sake and must be finite, but the decision rule works in rows: the
  * series may be irregular. Non-finite values are skipped (score 0, no alert) and do not touch the state.
@@ -51,6 +54,11 @@ export interface AnomalySettings {
   gateDecay: number;
   /** Cap on the surprise remembered by the gate (keeps the state finite when p underflows to 0). */
   gateCap: number;
+  /**
+   * The surprises of an alert's row and of the this many rows after it do not raise the gate: an alarm's own
+   * episode does not raise the bar for the next one (the gate still decays meanwhile).
+   */
+  gateSkipRows: number;
   /** Number of recent values kept for the median (`expected`) that the spike and level channels use. */
   valueRows: number;
   /** Number of past values of each channel kept to judge how unusual its current value is. */
@@ -82,6 +90,7 @@ export const DEFAULT_ANOMALY_SETTINGS: Readonly<AnomalySettings> = Object.freeze
   gateRatio: 1,
   gateDecay: 0.999,
   gateCap: 50,
+  gateSkipRows: 20,
   valueRows: 1000,
   historyRows: 1250,
   historyStartRows: 50,
@@ -110,93 +119,6 @@ type ChannelKind = 'spike' | 'level_shift' | 'context' | 'pattern';
 
 const SNAPSHOT_VERSION = 1;
 
-/** Fixed-capacity window of the last `cap` values, kept both in arrival order (ring) and sorted. */
-class SortedWindow {
-  readonly cap: number;
-  private readonly ring: Float64Array;
-  private readonly sorted: Float64Array;
-  private pos = 0; // next ring slot
-  private count = 0; // values held (<= cap)
-
-  constructor(cap: number) {
-    this.cap = cap;
-    this.ring = new Float64Array(cap);
-    this.sorted = new Float64Array(cap);
-  }
-
-  get length(): number {
-    return this.count;
-  }
-
-  /** First index in the sorted part whose value is >= x. */
-  private lowerBound(x: number): number {
-    let lo = 0;
-    let hi = this.count;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.sorted[mid] < x) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
-  push(x: number): void {
-    const a = this.sorted;
-    if (this.count === this.cap) {
-      const old = this.ring[this.pos];
-      const at = this.lowerBound(old);
-      a.copyWithin(at, at + 1, this.count);
-      this.count--;
-    }
-    this.ring[this.pos] = x;
-    this.pos = this.pos + 1 === this.cap ? 0 : this.pos + 1;
-    const at = this.lowerBound(x);
-    a.copyWithin(at + 1, at, this.count);
-    a[at] = x;
-    this.count++;
-  }
-
-  /** Linear-interpolated quantile, p in [0, 1]. */
-  quantile(p: number): number {
-    const n = this.count;
-    if (n === 0) return 0;
-    const idx = p * (n - 1);
-    const i = Math.floor(idx);
-    const f = idx - i;
-    return i + 1 < n ? this.sorted[i] * (1 - f) + this.sorted[i + 1] * f : this.sorted[i];
-  }
-
-  /**
-   * Probability of a value >= v: the larger of the empirical frequency and an exponential tail fitted between
-   * the lo and hi quantiles (below the lo quantile: the empirical frequency, counting v itself).
-   */
-  tail(v: number, lo: number, hi: number): number {
-    const n = this.count;
-    const ge = n - this.lowerBound(v);
-    const u = this.quantile(lo);
-    if (v <= u) return (ge + 1) / (n + 1);
-    const w = this.quantile(hi);
-    const scale = (w - u) / Math.log((1 - lo) / (1 - hi));
-    const fitted = scale > 0 ? (1 - lo) * Math.exp(-(v - u) / scale) : 0;
-    return Math.max(ge / (n + 1), fitted);
-  }
-
-  /** Values in arrival order, oldest first. */
-  toArray(): number[] {
-    const out: number[] = new Array<number>(this.count);
-    const start = this.count === this.cap ? this.pos : 0;
-    for (let t = 0; t < this.count; t++) out[t] = this.ring[(start + t) % this.cap];
-    return out;
-  }
-
-  /** Replaces the content with `values` (arrival order, oldest first). */
-  load(values: readonly number[]): void {
-    this.count = 0;
-    this.pos = 0;
-    for (const v of values) this.push(v);
-  }
-}
-
 /** What is wrong with settings, each with the setting to change; empty when they are usable. */
 export function settingsProblems(s: AnomalySettings): Array<{ setting: keyof AnomalySettings; message: string }> {
   const out: Array<{ setting: keyof AnomalySettings; message: string }> = [];
@@ -214,6 +136,7 @@ export function settingsProblems(s: AnomalySettings): Array<{ setting: keyof Ano
   real('gateRatio', 0, 1e6);
   real('gateDecay', 0, 1);
   real('gateCap', 0, 1e6);
+  int('gateSkipRows', 0);
   int('valueRows', 1);
   int('historyRows', 2);
   int('historyStartRows', 0);
@@ -411,7 +334,10 @@ export class AnomalyCore {
       alert = true;
       this.lastAlert = i;
     }
-    if (i >= s.warmupRows) this.gate = Math.max(Math.min(surprise, s.gateCap), this.gate * s.gateDecay);
+    if (i >= s.warmupRows) {
+      const skip = this.lastAlert >= 0 && i - this.lastAlert <= s.gateSkipRows;
+      this.gate = skip ? this.gate * s.gateDecay : Math.max(Math.min(surprise, s.gateCap), this.gate * s.gateDecay);
+    }
 
     // `+ 0` turns the -0 of -log10(1) into 0.
     return { score: Math.min(1, surprise / 10) + 0, alert, expected: med, reason: pMin < 1 ? reason : 'none' };
