@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { createGenerator, customersFor, DEFAULT_RATE, PAYMENT_DEFAULTS, PAYMENT_TYPOLOGIES, SCENARIOS, TELEMETRY_DEFAULTS } from '../generator/index.js';
+import { createGenerator, customersFor, DEFAULT_RATE, PAYMENT_DEFAULTS, PAYMENT_TYPOLOGIES, SCENARIOS, TELEMETRY_DEFAULTS, type GeneratorOptions } from '../generator/index.js';
 // A stable spread of keys over partitions, the same on every run and machine.
 import { hashString } from '../generator/rng.js';
 import { positiveDurationSchema, durationSchema } from '../time/duration.js';
@@ -57,6 +57,22 @@ export const schema = z
   .refine((c) => c.realtime || c.events !== undefined, { message: 'events is required when realtime is false', path: ['events'] });
 export type Config = z.infer<typeof schema>;
 
+/** The generator options a source config stands for (all but the first event time). */
+export function generatorOptions(config: Config): Omit<GeneratorOptions, 'start'> {
+  const rate = config.rate ?? DEFAULT_RATE[config.scenario];
+  return {
+    seed: config.seed,
+    ratePerSecond: rate,
+    disorderMs: config.disorder,
+    customers: config.customers ?? customersFor(rate),
+    services: config.services,
+    fraudRate: config.fraudRate,
+    typologies: config.typologies,
+    incidentRate: config.incidentRate,
+    diurnal: config.diurnal,
+  };
+}
+
 /** Build a generator source. */
 export function create(config: Config, ctx: SourceContext): Source {
   const parts = Array.from({ length: config.partitions }, (_, i) => i);
@@ -82,18 +98,7 @@ export function create(config: Config, ctx: SourceContext): Source {
     partitions: () => parts,
     async *batches(): AsyncGenerator<RawBatch> {
       const limit = config.events ?? Infinity;
-      const rate = config.rate ?? DEFAULT_RATE[config.scenario];
-      const options = {
-        seed: config.seed,
-        ratePerSecond: rate,
-        disorderMs: config.disorder,
-        customers: config.customers ?? customersFor(rate),
-        services: config.services,
-        fraudRate: config.fraudRate,
-        typologies: config.typologies,
-        incidentRate: config.incidentRate,
-        diurnal: config.diurnal,
-      };
+      const options = generatorOptions(config);
       let produced = 0;
       if (!config.realtime) {
         const gen = createGenerator(config.scenario, { ...options, start: Date.parse(config.start) });

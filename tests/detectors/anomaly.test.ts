@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { create, schema } from '../../detectors/anomaly.js';
 import { AnomalyCore } from '../../detectors/anomaly-core.js';
-import { collector, ctxOf, ev, refusals, runEvents, viaMsgpack } from '../helpers/detectors.js';
-import type { VEvent } from '../../src/types.js';
+import { collector, ctxOf, ev, refusals, result, runEvents, runResults, viaMsgpack } from '../helpers/detectors.js';
+import type { VEvent, WindowResult } from '../../src/types.js';
 
 const cfg = (over: Record<string, unknown> = {}) => schema.parse({ name: 'latency-anomaly', type: 'anomaly', field: 'v', ...over });
 
@@ -73,5 +73,55 @@ describe('anomaly detector', () => {
       ['settings.tailHighQuantile', 'needs tailLowQuantile < tailHighQuantile < 1 (got 0.9 and 0.5)'],
     ]);
     expect(refusals(schema, { ...base, settings: { tailLowQuantile: 0.5, tailHighQuantile: 0.7 } })).toEqual([]);
+  });
+});
+
+/** The same two series as window results of aggregate `n` (one-minute windows). */
+function results(): WindowResult[] {
+  return events().map(([key, e]) => result(key, e.time, e.time + 60_000, { n: e.payload.v as number }));
+}
+
+describe('anomaly detector on window results (aggregate)', () => {
+  const agg = (over: Record<string, unknown> = {}) => schema.parse({ name: 'requests-anomaly', type: 'anomaly', aggregate: 'n', ...over });
+  const windowed = ctxOf({ keyLabel: 'service', aggregates: ['n'], windowType: 'tumbling' });
+
+  it('judges each key\'s aggregate as its series, as the event form judges the same values', () => {
+    const emit = collector();
+    const core = create(agg(), windowed);
+    expect(core.input).toBe('result');
+    const signals = runResults(core, results(), emit);
+    expect(signals.map((s) => [s.key, s.time, s.identity, s.window])).toEqual([['a', 701 * 60_000, `window:${700 * 60_000}:${701 * 60_000}`, { start: 700 * 60_000, end: 701 * 60_000 }]]);
+    expect(signals[0].explanation).toMatch(/^requests-anomaly: n for service a was 3\d\d(\.\d+)? in window \[1970-01-01T11:40:00.000Z, 1970-01-01T11:41:00.000Z\), unusual for this series \(anomaly score /);
+    expect(signals[0].details).toMatchObject({ aggregate: 'n', observations: 701 });
+    const bare = new AnomalyCore();
+    const want = events().filter(([k]) => k === 'a').map(([, e]) => bare.update(e.time, e.payload.v as number).score);
+    expect(emit.judgements.filter((x) => x.key === 'a').map((x) => x.score)).toEqual(want);
+    expect(emit.judgements[0].ref).toBe('window:0:60000');
+  });
+
+  it('skips revisions and windows without a number, and survives snapshot/restore', () => {
+    const all = results();
+    const late = { ...all[1500], revision: 1, values: { n: 1e9 } };
+    const blank = { ...all[1501], values: { n: null } };
+    const emit = collector();
+    const core = create(agg(), windowed);
+    runResults(core, [...all.slice(0, 1500), late, blank], emit);
+    expect(emit.judgements).toHaveLength(1500);
+    const whole = create(agg(), windowed);
+    const expected = runResults(whole, all);
+    const first = create(agg(), windowed);
+    const head = runResults(first, all.slice(0, 1111));
+    const second = create(agg(), windowed);
+    second.restore(viaMsgpack(first.snapshot()));
+    expect([...head, ...runResults(second, all.slice(1111))]).toEqual(expected);
+  });
+
+  it('needs exactly one of field and aggregate, an aggregate of the pipeline, and match only with field', () => {
+    const base = { name: 'd', type: 'anomaly' };
+    expect(refusals(schema, base)).toEqual([['field', expect.stringMatching(/^give `field` .* or `aggregate`/)]]);
+    expect(refusals(schema, { ...base, field: 'v', aggregate: 'n' })).toEqual([['aggregate', expect.stringMatching(/^give either `field` or `aggregate`, not both/)]]);
+    expect(refusals(schema, { ...base, aggregate: 'n', match: { status: 500 } })).toEqual([['match', expect.stringMatching(/^match filters events/)]]);
+    expect(() => create(agg({ aggregate: 'missing' }), windowed)).toThrow(/aggregate "missing" is not defined in pipeline "p"/);
+    expect(() => create(agg(), ctxOf())).toThrow(/needs window results/);
   });
 });
