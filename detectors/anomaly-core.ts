@@ -113,11 +113,20 @@ export interface AnomalyOutput {
   expected: number;
   /** Which channel dominated: 'spike' | 'level_shift' | 'context' | 'pattern', 'none' when none was judged, 'invalid' for a skipped value. */
   reason: string;
+  /**
+   * On an alert only: what the dominant channel measured and what it usually measures, in the series' units.
+   * `span` is the level window (rows) for `level_shift`, the scale (rows per step) for `context`/`pattern`,
+   * 1 for `spike`; `value` is the channel's value at this row; `usual` its `tailHighQuantile` quantile over
+   * its history (e.g. the 99th percentile).
+   */
+  measure?: { span: number; value: number; usual: number };
 }
 
 type ChannelKind = 'spike' | 'level_shift' | 'context' | 'pattern';
 
 const SNAPSHOT_VERSION = 1;
+/** Settings that snapshots of this version may predate (they hold no state of their own). */
+const ADDED_SETTINGS: ReadonlySet<string> = new Set(['gateSkipRows']);
 
 /** What is wrong with settings, each with the setting to change; empty when they are usable. */
 export function settingsProblems(s: AnomalySettings): Array<{ setting: keyof AnomalySettings; message: string }> {
@@ -183,6 +192,8 @@ export class AnomalyCore {
   private readonly levelWindows: number[];
   private readonly scales: number[];
   private readonly kinds: ChannelKind[];
+  /** Per channel: 1 (spike), the level window, or the context scale. */
+  private readonly spans: number[];
   private readonly nChannels: number;
   /** Ring capacity (power of two) of the value and moving-average rings. */
   private readonly cap: number;
@@ -209,6 +220,7 @@ export class AnomalyCore {
       ...this.levelWindows.map((): ChannelKind => 'level_shift'),
       ...this.scales.map((b): ChannelKind => (b === 1 ? 'context' : 'pattern')),
     ];
+    this.spans = [1, ...this.levelWindows, ...this.scales];
     this.nChannels = this.kinds.length;
     const maxScale = Math.max(1, ...this.scales);
     const maxLevel = Math.max(1, ...this.levelWindows);
@@ -312,7 +324,7 @@ export class AnomalyCore {
 
     // Tail probabilities.
     let pMin = 1;
-    let reason: string = 'none';
+    let kMin = -1;
     for (let k = 0; k < this.nChannels; k++) {
       if (!ready[k]) continue;
       const h = this.histories[k];
@@ -320,7 +332,7 @@ export class AnomalyCore {
         const p = h.tail(ch[k], s.tailLowQuantile, s.tailHighQuantile);
         if (p < pMin) {
           pMin = p;
-          reason = this.kinds[k];
+          kMin = k;
         }
       }
       if (i >= s.historyStartRows) h.push(ch[k]);
@@ -340,7 +352,9 @@ export class AnomalyCore {
     }
 
     // `+ 0` turns the -0 of -log10(1) into 0.
-    return { score: Math.min(1, surprise / 10) + 0, alert, expected: med, reason: pMin < 1 ? reason : 'none' };
+    const out: AnomalyOutput = { score: Math.min(1, surprise / 10) + 0, alert, expected: med, reason: pMin < 1 && kMin >= 0 ? this.kinds[kMin] : 'none' };
+    if (alert && kMin >= 0) out.measure = { span: this.spans[kMin], value: ch[kMin], usual: this.histories[kMin].quantile(s.tailHighQuantile) };
+    return out;
   }
 
   /** Plain-data state (numbers, arrays of numbers, strings, plain objects): survives JSON and msgpack. */
@@ -377,6 +391,8 @@ export class AnomalyCore {
     const theirs = st.settings as Record<string, unknown>;
     const mine = this.settings as unknown as Record<string, unknown>;
     for (const key of Object.keys(mine)) {
+      // A setting added after the snapshot was taken changes no state: it applies from now on.
+      if (!(key in theirs) && ADDED_SETTINGS.has(key)) continue;
       const a = mine[key];
       const b = theirs[key];
       const same = Array.isArray(a) ? Array.isArray(b) && a.length === b.length && a.every((v, j) => v === b[j]) : a === b;

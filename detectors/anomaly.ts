@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { VEvent, WindowResult } from '../src/types.js';
 import { describeWindow, formatNumber, isoTime } from './alert.js';
 import { evidenceRef } from '../src/types.js';
-import { AnomalyCore, DEFAULT_ANOMALY_SETTINGS, settingsProblems, type AnomalySettings } from './anomaly-core.js';
+import { AnomalyCore, DEFAULT_ANOMALY_SETTINGS, type AnomalyOutput, settingsProblems, type AnomalySettings } from './anomaly-core.js';
 import { commonFields, compileMatch, finiteStrength, matchSchema, numberField } from './common.js';
 import { KeyedState } from '../src/util/keyed-state.js';
 import { inclusiveEnd, requireAggregate, resultIdentity, windowRef } from './threshold.js';
@@ -135,10 +135,14 @@ export class AnomalyDetectorCore implements DetectorCore {
     const s = where({ key, time, identity: '', revision: 0, window: null, observed: x, threshold: out.expected, score: Number(out.score.toFixed(6)), explanation: '', evidence: [] });
     emit.signal({
       ...s,
-      explanation:
-        `${this.cfg.name}: ${s.explanation}, unusual for this series (anomaly score ${out.score.toFixed(3)}, ${out.reason}; ` +
-        `typical value about ${formatNumber(out.expected)}, learnt from ${st.core.rows} observations).`,
-      details: { ...(this.cfg.field !== undefined ? { field: this.cfg.field } : { aggregate: this.cfg.aggregate }), reason: out.reason, expected: out.expected, observations: st.core.rows },
+      explanation: `${this.cfg.name}: ${s.explanation}, unusual for this series: ${whatWasUnusual(out, st.core.settings)} (anomaly score ${out.score.toFixed(3)}, learnt from ${st.core.rows} observations).`,
+      details: {
+        ...(this.cfg.field !== undefined ? { field: this.cfg.field } : { aggregate: this.cfg.aggregate }),
+        reason: out.reason,
+        expected: out.expected,
+        observations: st.core.rows,
+        ...(out.measure !== undefined ? { measured: out.measure.value, usual: out.measure.usual, span: out.measure.span } : {}),
+      },
     });
   }
 
@@ -165,6 +169,24 @@ export class AnomalyDetectorCore implements DetectorCore {
       },
       `detector ${this.cfg.name}`,
     );
+  }
+}
+
+/** What the dominant channel saw against what it usually sees, in words. */
+export function whatWasUnusual(out: AnomalyOutput, settings: Pick<AnomalySettings, 'tailHighQuantile' | 'contextLength'>): string {
+  const m = out.measure;
+  const typical = `the typical value about ${formatNumber(out.expected)}`;
+  if (m === undefined) return `${out.reason}; ${typical}`;
+  const within = (what: string) => `where ${formatNumber(100 * settings.tailHighQuantile)}% of past ${what} stay within ${formatNumber(m.usual)}`;
+  switch (out.reason) {
+    case 'spike':
+      return `a spike, ${formatNumber(m.value)} away from ${typical}, ${within('departures')}`;
+    case 'level_shift':
+      return `a level shift, the mean of the last ${m.span} values ${formatNumber(m.value)} away from ${typical}, ${within('shifts')}`;
+    case 'context':
+      return `a change of pattern, the last ${settings.contextLength} values unlike every similar past stretch by ${formatNumber(m.value)} on average, ${within('differences')} (${typical})`;
+    default:
+      return `a change of pattern over the last ${m.span * settings.contextLength} values (in steps of ${m.span}), unlike every similar past stretch by ${formatNumber(m.value)} on average, ${within('differences')} (${typical})`;
   }
 }
 

@@ -110,6 +110,33 @@ describe('AnomalyCore', () => {
     }
   });
 
+  it("does not let an alarm's own episode raise the bar for the next event (gateSkipRows)", () => {
+    // A large spike, then a smaller one 120 rows later: the rows right after the first alarm carry high
+    // surprises (the contexts still hold the spike); counted in the gate, they hide the second spike.
+    const values = sineNoise(3000, 5, { 2000: 8, 2120: 5 });
+    const rows = (gateSkipRows: number) => alertRows(runAll(new AnomalyCore({ gateSkipRows }), values));
+    expect(rows(0)).toEqual([2000]);
+    expect(rows(DEFAULT_ANOMALY_SETTINGS.gateSkipRows)).toEqual([2000, 2120]);
+  });
+
+  it('restores a snapshot taken before gateSkipRows existed, and continues as a fresh snapshot would', () => {
+    const values = sineNoise(2600, 6, { 2300: 5 });
+    const first = new AnomalyCore();
+    runAll(first, values.slice(0, 1800));
+    const snap = first.snapshot() as { settings: Record<string, unknown> };
+    const old = { ...snap, settings: { ...snap.settings } };
+    delete old.settings.gateSkipRows;
+    const a = new AnomalyCore();
+    a.restore(old);
+    const b = new AnomalyCore();
+    b.restore(snap);
+    expect(runAll(a, values, 1800)).toStrictEqual(runAll(b, values, 1800));
+    // Any other setting missing or different is still refused.
+    const bad = { ...snap, settings: { ...snap.settings } };
+    delete bad.settings.historyRows;
+    expect(() => new AnomalyCore().restore(bad)).toThrow(/historyRows/);
+  });
+
   it('ignores non-finite values: score 0, no alert, state untouched', () => {
     const values = sineNoise(1500, 10, { 1200: 5 });
     const withGaps: number[] = [];

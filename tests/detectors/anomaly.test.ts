@@ -25,8 +25,12 @@ describe('anomaly detector', () => {
     const signals = runEvents(core, events(), emit);
     expect(signals.map((s) => [s.key, s.evidence])).toEqual([['a', ['a700']]]);
     const s = signals[0];
-    expect(s.explanation).toMatch(/^latency-anomaly: v for service a was 3\d\d(\.\d+)? at 1970-01-01T11:40:00.000Z, unusual for this series \(anomaly score [01]\.\d{3}, \w+; typical value about /);
+    expect(s.explanation).toMatch(/^latency-anomaly: v for service a was 3\d\d(\.\d+)? at 1970-01-01T11:40:00.000Z, unusual for this series: a (spike|level shift|change of pattern)\b.* where 99% of past \w+ stay within [\d.]+.* \(anomaly score [01]\.\d{3}, learnt from 701 observations\)\.$/);
     expect(s.details).toMatchObject({ field: 'v', observations: 701 });
+    // What the dominant channel measured is far beyond what it usually measures.
+    const d = s.details as { measured: number; usual: number; span: number };
+    expect(d.measured).toBeGreaterThan(10 * d.usual);
+    expect(d.span).toBeGreaterThanOrEqual(1);
     // Same outputs as a bare core fed key a's values.
     const bare = new AnomalyCore();
     const want = events().filter(([k]) => k === 'a').map(([, e]) => bare.update(e.time, e.payload.v as number).score);
@@ -91,7 +95,7 @@ describe('anomaly detector on window results (aggregate)', () => {
     expect(core.input).toBe('result');
     const signals = runResults(core, results(), emit);
     expect(signals.map((s) => [s.key, s.time, s.identity, s.window])).toEqual([['a', 701 * 60_000, `window:${700 * 60_000}:${701 * 60_000}`, { start: 700 * 60_000, end: 701 * 60_000 }]]);
-    expect(signals[0].explanation).toMatch(/^requests-anomaly: n for service a was 3\d\d(\.\d+)? in window \[1970-01-01T11:40:00.000Z, 1970-01-01T11:41:00.000Z\), unusual for this series \(anomaly score /);
+    expect(signals[0].explanation).toMatch(/^requests-anomaly: n for service a was 3\d\d(\.\d+)? in window \[1970-01-01T11:40:00.000Z, 1970-01-01T11:41:00.000Z\), unusual for this series: a (spike|level shift|change of pattern)\b/);
     expect(signals[0].details).toMatchObject({ aggregate: 'n', observations: 701 });
     const bare = new AnomalyCore();
     const want = events().filter(([k]) => k === 'a').map(([, e]) => bare.update(e.time, e.payload.v as number).score);
