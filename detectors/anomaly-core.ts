@@ -84,7 +84,7 @@ export interface AnomalySettings {
 }
 
 export const DEFAULT_ANOMALY_SETTINGS: Readonly<AnomalySettings> = Object.freeze({
-  warmupRows: 150,
+  warmupRows: 200,
   suppressRows: 100,
   alertProbability: 1e-3,
   gateRatio: 1,
