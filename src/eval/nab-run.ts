@@ -31,6 +31,8 @@ export interface NabEvalReport {
   perSeries: NabSeriesReport[];
   /** Normalised corpus score per profile. */
   scores: Record<keyof typeof PROFILES, CorpusScore>;
+  /** Standard score per category (folder) that has labelled windows: where the detector is weak. */
+  categories: Record<string, number>;
   durationMs: number;
 }
 
@@ -133,7 +135,12 @@ export async function evalNab(opts: { data: string; out: string; loaded: LoadedC
     reward_low_FP: scoreCorpus(corpus, PROFILES.reward_low_FP),
     reward_low_FN: scoreCorpus(corpus, PROFILES.reward_low_FN),
   };
-  return { series: files.length, rows, alerts: alertsTotal, lateRows: lateTotal, perSeries, scores, durationMs: Math.round(performance.now() - t0) };
+  const categories: Record<string, number> = {};
+  for (const c of [...new Set(files.map((f) => f.id.slice(0, f.id.indexOf('/'))))]) {
+    const part = corpus.filter((_, i) => files[i].id.startsWith(`${c}/`));
+    if (part.some((x) => x.windows.length > 0)) categories[c] = scoreCorpus(part, PROFILES.standard).score;
+  }
+  return { series: files.length, rows, alerts: alertsTotal, lateRows: lateTotal, perSeries, scores, categories, durationMs: Math.round(performance.now() - t0) };
 }
 
 /** The report as readable tables: the scores per profile, then rows, alerts and late rows per series. */
@@ -145,6 +152,10 @@ export function formatNabReport(r: NabEvalReport, configVersion: string): string
     ...Object.entries(r.scores).map(([p, s]) => `| ${p.padEnd(13)} | ${s.score.toFixed(2).padStart(6)} |`),
     '',
   ];
+  const catWidth = Math.max('category'.length, ...Object.keys(r.categories).map((c) => c.length));
+  lines.push(`| ${'category'.padEnd(catWidth)} | standard |`, `|${'-'.repeat(catWidth + 2)}|----------|`);
+  for (const [c, v] of Object.entries(r.categories)) lines.push(`| ${c.padEnd(catWidth)} | ${v.toFixed(2).padStart(8)} |`);
+  lines.push('');
   const idWidth = Math.max('series'.length, ...r.perSeries.map((s) => s.id.length));
   const num = (x: number, width: number) => String(x).padStart(width);
   lines.push(`| ${'series'.padEnd(idWidth)} |   rows | alerts | late rows |`);

@@ -50,6 +50,10 @@ describe('eval-nab', () => {
     expect(report.standard).toBeGreaterThan(50);
     const table = vigie(['eval-nab', '--data', data, '--out', out]);
     expect(table.stdout).toMatch(/^\| standard +\| +-?\d+\.\d\d \|$/m);
+    // Per category: only categories with labelled windows, the same figure as the corpus here (one category).
+    expect(Object.keys(report.categories)).toEqual(['synthetic']);
+    expect(report.categories.synthetic).toBeCloseTo(report.standard, 9);
+    expect(table.stdout).toMatch(/^\| synthetic +\| +-?\d+\.\d\d \|$/m);
   });
 
   it('through the engine gives exactly what the detector core gives on its own (a NAB series)', async () => {
