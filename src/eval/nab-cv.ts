@@ -11,6 +11,7 @@
  */
 import { PROFILES, scoreCorpus, type NabSeries } from './nab-score.js';
 import { VigieError } from '../errors.js';
+import { mulberry32 } from '../util/mulberry32.js';
 
 export type ProfileName = keyof typeof PROFILES;
 export const PROFILE_NAMES = Object.keys(PROFILES) as ProfileName[];
@@ -51,18 +52,6 @@ export interface CvReport {
   chosen: Record<string, number>;
 }
 
-/** A small seeded PRNG (mulberry32), enough to shuffle series for a repeat. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Fold of each series (same order as `series`). Repeat 0 deals the series of each category in name order;
  * repeat r > 0 shuffles them with seed r first.
@@ -76,7 +65,7 @@ export function assignFolds(series: ReadonlyArray<Pick<CorpusSeries, 'id' | 'cat
     byCategory.set(s.category, list);
   });
   const fold = new Array<number>(series.length).fill(0);
-  const rand = prng(0x5eed + repeat * 7919);
+  const rand = mulberry32(0x5eed + repeat * 7919);
   let next = 0;
   for (const category of [...byCategory.keys()].sort()) {
     const members = byCategory.get(category)!.sort((a, b) => (series[a].id < series[b].id ? -1 : series[a].id > series[b].id ? 1 : 0));
