@@ -78,7 +78,9 @@ if (values.json) {
 } else {
   process.stdout.write(`Grid of ${grid.length} settings searched on the training folds (${points} points in ${seconds.toFixed(0)} s).\n\n`);
   process.stdout.write(formatCvReport(cv));
-  process.stdout.write(`\nShipped defaults alone (${runs[0].name}):\n\n`);
-  process.stdout.write(formatCvReport(defaults));
+  if (grid.length > 1) {
+    process.stdout.write(`\nShipped defaults alone (${runs[0].name}):\n\n`);
+    process.stdout.write(formatCvReport(defaults));
+  }
   process.stdout.write(`\nTargets: mean >= ${NAB_CV_TARGETS.mean}, worst fold >= ${NAB_CV_TARGETS.worst} (standard): ${pass ? 'met' : 'NOT met'}\n`);
 }

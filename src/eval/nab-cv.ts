@@ -125,19 +125,20 @@ export function crossValidate(series: readonly CorpusSeries[], candidates: reado
 
 /** The report as a readable table: one row per held-out fold, then the mean and the worst fold. */
 export function formatCvReport(r: CvReport): string {
-  const f2 = (x: number) => x.toFixed(2).padStart(7);
-  const name = Math.max('chosen'.length, ...r.results.map((x) => x.chosen.length));
+  const f2 = (x: number) => x.toFixed(2);
+  const header = ['fold', 'series', 'windows', 'chosen', 'train', 'standard', 'low_FP', 'low_FN'];
+  const rows = r.results.map((x) => [String(x.fold), String(x.series.length), String(x.windows), x.chosen, f2(x.train), f2(x.test.standard), f2(x.test.reward_low_FP), f2(x.test.reward_low_FN)]);
+  rows.push(['mean', '', '', '', '', f2(r.mean.standard), f2(r.mean.reward_low_FP), f2(r.mean.reward_low_FN)]);
+  rows.push(['worst', '', '', '', '', f2(r.worst.standard), f2(r.worst.reward_low_FP), f2(r.worst.reward_low_FN)]);
+  const width = header.map((h, j) => Math.max(h.length, ...rows.map((row) => row[j].length)));
+  const line = (cells: string[]) => `| ${cells.map((c, j) => (j === 0 || j === 3 ? c.padEnd(width[j]) : c.padStart(width[j]))).join(' | ')} |`;
   const lines = [
     `Cross-validated NAB scores: ${r.folds} folds by series within category, ${r.repeats} assignment(s); settings chosen on the other folds (standard profile), scored on the held-out one`,
-    `| fold | series | windows | ${'chosen'.padEnd(name)} |   train | standard |  low_FP |  low_FN |`,
-    `|------|--------|---------|${'-'.repeat(name + 2)}|---------|----------|---------|---------|`,
+    line(header),
+    `|${width.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...rows.map(line),
+    '',
+    `chosen: ${Object.entries(r.chosen).map(([k, v]) => `${k} ×${v}`).join(', ')}`,
   ];
-  for (const x of r.results) {
-    lines.push(`| ${String(x.fold).padStart(4)} | ${String(x.series.length).padStart(6)} | ${String(x.windows).padStart(7)} | ${x.chosen.padEnd(name)} | ${f2(x.train)} | ${f2(x.test.standard)}  | ${f2(x.test.reward_low_FP)} | ${f2(x.test.reward_low_FN)} |`);
-  }
-  const pad = ' '.repeat(name + 40);
-  lines.push(`| mean${pad.slice(0, name + 32)}| ${f2(r.mean.standard)}  | ${f2(r.mean.reward_low_FP)} | ${f2(r.mean.reward_low_FN)} |`);
-  lines.push(`| worst${pad.slice(0, name + 31)}| ${f2(r.worst.standard)}  | ${f2(r.worst.reward_low_FP)} | ${f2(r.worst.reward_low_FN)} |`);
-  lines.push('', `chosen: ${Object.entries(r.chosen).map(([k, v]) => `${k} ×${v}`).join(', ')}`);
   return `${lines.join('\n')}\n`;
 }
