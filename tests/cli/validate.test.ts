@@ -5,7 +5,7 @@ import { tempDir, vigie } from '../helpers/cli.js';
 
 describe('vigie validate', () => {
   it('accepts the shipped configs', () => {
-    for (const f of ['config/demo.yaml', 'config/payments.yaml', 'config/kafka.yaml', 'config/nab.yaml']) {
+    for (const f of ['config/demo.yaml', 'config/payments.yaml', 'config/kafka.yaml', 'config/nab.yaml', 'config/telemetry.yaml', 'load-tests/standard-job.yaml']) {
       const r = vigie(['validate', '-c', f]);
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/valid \(version [0-9a-f]{12}\)/);

@@ -23,7 +23,7 @@ import { ROOT, vigie } from '../helpers/cli.js';
 
 const REFERENCE = 'docs/config-reference.md';
 const JSON_SCHEMA = 'config/vigie.schema.json';
-const SHIPPED = ['config/demo.yaml', 'config/payments.yaml', 'config/nab.yaml', 'config/telemetry.yaml', 'load-tests/standard-job.yaml'];
+const SHIPPED = ['config/demo.yaml', 'config/payments.yaml', 'config/nab.yaml', 'config/telemetry.yaml'];
 
 const read = (file: string) => readFileSync(join(ROOT, file), 'utf8');
 
