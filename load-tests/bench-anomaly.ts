@@ -36,6 +36,9 @@ import { evalNab } from '../src/eval/nab-run.js';
 import { loadConfig } from '../src/config/load.js';
 import { VigieError } from '../src/errors.js';
 import { median, repoRoot as root } from './replay-bench.js';
+import { collect as collectFor, growthPerKey, settledMemory } from './heap-measure.js';
+
+const collect = () => collectFor('bench:anomaly');
 
 const { values: args } = parseArgs({
   options: {
@@ -154,17 +157,9 @@ function baselineRound(corpus: LoadedSeries[], w: number): { points: number; per
   return { points, perSecond: total / seconds };
 }
 
-function collect(): void {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc === undefined) throw new VigieError('VIGIE_ERR_USAGE', 'run node with --expose-gc (npm run bench:anomaly sets it) to measure the state per key');
-  gc();
-  gc();
-}
-
 /** Bytes held per key by `keys` cores fed `points` values each, and their snapshot sizes. */
 function stateCost(corpus: LoadedSeries[], keys: number, points: number) {
-  collect();
-  const m0 = process.memoryUsage();
+  const m0 = settledMemory('bench:anomaly');
   const cores: AnomalyCore[] = [];
   for (let k = 0; k < keys; k++) {
     const xs = corpus[k % corpus.length].values;
@@ -176,8 +171,7 @@ function stateCost(corpus: LoadedSeries[], keys: number, points: number) {
     }
     cores.push(core);
   }
-  collect();
-  const m1 = process.memoryUsage();
+  const m1 = settledMemory('bench:anomaly');
   let packed = 0;
   let json = 0;
   for (const c of cores) {
@@ -185,8 +179,7 @@ function stateCost(corpus: LoadedSeries[], keys: number, points: number) {
     packed += pack(snap).byteLength;
     json += Buffer.byteLength(JSON.stringify(snap));
   }
-  const jsHeap = (m1.heapUsed - m0.heapUsed) / keys;
-  const arrayBuffers = (m1.arrayBuffers - m0.arrayBuffers) / keys;
+  const { jsHeap, arrayBuffers } = growthPerKey(m0, m1, keys);
   return {
     heapBytesPerKey: Math.round(jsHeap + arrayBuffers),
     jsHeapBytesPerKey: Math.round(jsHeap),
