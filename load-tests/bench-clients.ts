@@ -1,0 +1,342 @@
+/**
+ * bench:clients — raw consume throughput of Kafka clients for Node on the same topic, no processing:
+ * which client a Kafka source could be built on.
+ *
+ * Setup: a Kafka broker (tests/infra: KAFKA_BROKERS if set, else a local broker on loopback ports),
+ * one topic of 4 partitions, N payments-like JSON records (the bench:kafka records, written the same
+ * way, kafka-bench-data.ts).
+ * Clients, each with a new consumer group per run reading from the earliest offset, autocommit off,
+ * 1 MiB per partition per fetch, counting messages until they have N:
+ *   - kafkajs: a consumer group, eachBatch (partitionsConsumedConcurrently 1, as Vigie's Kafka source);
+ *   - @platformatic/kafka: a Consumer, `consume({ mode: earliest, fallbackMode: earliest })`, its
+ *     message stream read through 'data' events;
+ *   - @confluentinc/kafka-javascript (librdkafka), when it can be imported: its KafkaJS-compatible
+ *     consumer, eachBatch, like kafkajs. Not a dependency of the project: `--confluent DIR` names
+ *     the folder of an install made elsewhere; without it, or if the import fails, it is reported as
+ *     not installed and the rest runs as usual.
+ * Each client is measured twice: counting only, and decoding each value (`toString` + `JSON.parse`,
+ * what Vigie's json format does per record).
+ * Rate = (N - messages seen at the first observation) / (time from first to last observation), as in
+ * bench:kafka: group join and the first fetch are left out. Runs alternate between the clients after
+ * a warm-up round; medians are reported.
+ *
+ *   npm run bench:clients                     readable table
+ *   npm run bench:clients -- --json           one JSON object
+ *   npm run bench:clients -- --events 1000000 --runs 5
+ *   npm run bench:clients -- --confluent /path/to/node_modules/@confluentinc/kafka-javascript
+ *   npm run bench:clients -- --platformatic-hwm 16384 --confluent-batch 8192   tuned buffers
+ * The JSON object is also written to load-tests/results/bench-clients.json (ignored by git).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Kafka, logLevel } from 'kafkajs';
+import { Consumer, MessagesStreamFallbackModes, MessagesStreamModes } from '@platformatic/kafka';
+import { startKafka, type KafkaService } from '../tests/infra/kafka.js';
+import { createTopicAndProduce, median, paymentMessages, sleep, uid } from './kafka-bench-data.js';
+
+const { values: args } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    events: { type: 'string', default: '500000' },
+    runs: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '1' },
+    'chunk-size': { type: 'string', default: '10000' },
+    'timeout-ms': { type: 'string', default: '120000' },
+    confluent: { type: 'string' },
+    'platformatic-hwm': { type: 'string', default: '1024' },
+    'confluent-batch': { type: 'string', default: '32' },
+    out: { type: 'string', default: 'load-tests/results/bench-clients.json' },
+  },
+});
+const N = Number(args.events);
+const RUNS = Number(args.runs);
+const WARMUP = Number(args.warmup);
+const CHUNK = Number(args['chunk-size']);
+const RUN_TIMEOUT_MS = Number(args['timeout-ms']);
+/** @platformatic/kafka's stream highWaterMark (messages buffered by its Readable; 1024 is its default). */
+const PLATFORMATIC_HWM = Number(args['platformatic-hwm']);
+/** The confluent client's `js.consumer.max.batch.size` (eachBatch size; 32 is its default, -1 unlimited). */
+const CONFLUENT_BATCH = Number(args['confluent-batch']);
+for (const [name, v, min] of [['events', N, 1], ['runs', RUNS, 1], ['warmup', WARMUP, 0], ['chunk-size', CHUNK, 1], ['timeout-ms', RUN_TIMEOUT_MS, 1000]] as const) {
+  if (!Number.isInteger(v) || v < min) throw new Error(`--${name} must be an integer >= ${min}, got ${String(v)}`);
+}
+const PARTITIONS = 4;
+const CARDS = 50_000;
+const WINDOW = 60_000;
+const START = Date.parse('2026-01-01T00:00:00Z');
+const MAX_BYTES_PER_PARTITION = 1_048_576;
+const CONFLUENT_PACKAGE = '@confluentinc/kafka-javascript';
+
+interface RunResult {
+  eventsPerSecond: number;
+  /** From the consumer's creation (group join included) to N. */
+  totalSeconds: number;
+}
+
+/** Counts messages (and decodes them when asked) and tells when N have been seen. */
+class Counter {
+  count = 0;
+  first = 0;
+  firstCount = 0;
+  last = 0;
+  /** Sum of the decoded amounts, so the decoding cannot be skipped. */
+  checksum = 0;
+  failure: unknown;
+  readonly start = performance.now();
+
+  constructor(readonly parse: boolean) {}
+
+  /** Decodes one value as Vigie's json format does (nothing once N messages have been counted). */
+  decode(value: Buffer | null | undefined): void {
+    if (this.count < N) this.checksum += (JSON.parse(value!.toString()) as { amount: number }).amount;
+  }
+
+  /** `n` more messages (clock read only at the first and the last). */
+  add(n: number): void {
+    if (this.count >= N) return;
+    this.count += n;
+    if (this.first === 0) {
+      this.first = performance.now();
+      this.firstCount = this.count;
+    }
+    if (this.count >= N) this.last = performance.now();
+  }
+
+  async done(name: string): Promise<void> {
+    const deadline = this.start + RUN_TIMEOUT_MS;
+    while (this.last === 0) {
+      if (this.failure !== undefined) throw new Error(`${name} consumer failed: ${String(this.failure)}`);
+      if (performance.now() > deadline) throw new Error(`${name} run timed out after ${RUN_TIMEOUT_MS / 1000}s with ${this.count}/${N} messages`);
+      await sleep(5);
+    }
+  }
+
+  result(name: string): RunResult {
+    if (this.count !== N) throw new Error(`${name} consumer counted ${this.count} messages, expected ${N}`);
+    if (this.parse && !(this.checksum > 0)) throw new Error(`${name} consumer decoded no amount`);
+    return { eventsPerSecond: (N - this.firstCount) / ((this.last - this.first) / 1000), totalSeconds: (this.last - this.start) / 1000 };
+  }
+}
+
+async function kafkajsRun(kafka: Kafka, topic: string, parse: boolean): Promise<RunResult> {
+  const c = new Counter(parse);
+  const consumer = kafka.consumer({ groupId: `bench-kafkajs-${uid()}`, maxBytesPerPartition: MAX_BYTES_PER_PARTITION, sessionTimeout: 30_000, heartbeatInterval: 3000, allowAutoTopicCreation: false });
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    // kafkajs restarts the consumer itself after retriable errors (e.g. a coordinator still loading).
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (!payload.restart) c.failure = payload.error;
+    });
+    await consumer.run({
+      autoCommit: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: async ({ batch }) => {
+        if (parse) for (const m of batch.messages) c.decode(m.value);
+        c.add(batch.messages.length);
+      },
+    });
+    await c.done('kafkajs');
+  } finally {
+    await consumer.disconnect().catch(() => {});
+  }
+  return c.result('kafkajs');
+}
+
+async function platformaticRun(brokers: string[], topic: string, parse: boolean): Promise<RunResult> {
+  const c = new Counter(parse);
+  const consumer = new Consumer({
+    groupId: `bench-platformatic-${uid()}`,
+    clientId: 'vigie-bench-clients',
+    bootstrapBrokers: brokers,
+    autocommit: false,
+    maxBytesPerPartition: MAX_BYTES_PER_PARTITION,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3000,
+    highWaterMark: PLATFORMATIC_HWM,
+  });
+  try {
+    const stream = await consumer.consume({ topics: [topic], mode: MessagesStreamModes.EARLIEST, fallbackMode: MessagesStreamFallbackModes.EARLIEST, autocommit: false });
+    stream.on('error', (err) => void (c.failure = err));
+    if (parse) {
+      stream.on('data', (m) => {
+        c.decode(m.value);
+        c.add(1);
+      });
+    } else {
+      stream.on('data', () => c.add(1));
+    }
+    try {
+      await c.done('@platformatic/kafka');
+    } finally {
+      await stream.close().catch(() => {});
+    }
+  } finally {
+    await new Promise<void>((done) => consumer.close(true, () => done()));
+  }
+  return c.result('@platformatic/kafka');
+}
+
+/** The part of @confluentinc/kafka-javascript's KafkaJS-compatible API the benchmark uses. */
+interface ConfluentConsumer {
+  connect(): Promise<void>;
+  subscribe(o: { topics: string[] }): Promise<void>;
+  run(o: { partitionsConsumedConcurrently?: number; eachBatch: (p: { batch: { messages: { value: Buffer | null }[] } }) => Promise<void> }): Promise<void>;
+  disconnect(): Promise<void>;
+}
+interface ConfluentModule {
+  KafkaJS: { Kafka: new (config: unknown) => { consumer(config: unknown): ConfluentConsumer } };
+}
+
+/** The librdkafka client if it can be imported: from `--confluent DIR`, else from node_modules. */
+async function loadConfluent(): Promise<{ mod?: ConfluentModule; outcome: string }> {
+  const target = args.confluent ? pathToFileURL(resolve(args.confluent, 'lib/index.js')).href : CONFLUENT_PACKAGE;
+  try {
+    const imported = (await import(target)) as ConfluentModule & { default?: ConfluentModule };
+    const mod = imported.KafkaJS ? imported : imported.default;
+    if (!mod?.KafkaJS) return { outcome: `${CONFLUENT_PACKAGE} imported from ${target} but has no KafkaJS API` };
+    return { mod, outcome: `measured (imported from ${args.confluent ?? CONFLUENT_PACKAGE})` };
+  } catch (err) {
+    return { outcome: `not installed: import of ${target} failed (${(err as Error).message.split('\n')[0]}); not a dependency of the project, pass --confluent DIR for an install made elsewhere` };
+  }
+}
+
+async function confluentRun(mod: ConfluentModule, brokers: string[], topic: string, parse: boolean): Promise<RunResult> {
+  const c = new Counter(parse);
+  const kafka = new mod.KafkaJS.Kafka({ kafkaJS: { brokers, clientId: 'vigie-bench-confluent', logLevel: 0 } });
+  const consumer = kafka.consumer({
+    kafkaJS: { groupId: `bench-confluent-${uid()}`, fromBeginning: true, autoCommit: false, sessionTimeout: 30_000, heartbeatInterval: 3000 },
+    'max.partition.fetch.bytes': MAX_BYTES_PER_PARTITION,
+    'js.consumer.max.batch.size': CONFLUENT_BATCH,
+  });
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic] });
+    void consumer
+      .run({
+        partitionsConsumedConcurrently: 1,
+        eachBatch: async ({ batch }) => {
+          if (parse) for (const m of batch.messages) c.decode(m.value);
+          c.add(batch.messages.length);
+        },
+      })
+      .catch((err: unknown) => void (c.failure = err));
+    await c.done('confluent');
+  } finally {
+    await consumer.disconnect().catch(() => {});
+  }
+  return c.result('confluent');
+}
+
+interface Variant {
+  client: 'kafkajs' | 'platformatic' | 'confluent';
+  label: string;
+  parse: boolean;
+  run: () => Promise<RunResult>;
+  results: RunResult[];
+}
+
+async function main(): Promise<void> {
+  const messages = paymentMessages(N, CARDS, WINDOW, START);
+  const confluent = await loadConfluent();
+  let kafkaSvc: KafkaService | undefined;
+  const onSignal = () => {
+    void (kafkaSvc?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    kafkaSvc = await startKafka();
+    const brokers = kafkaSvc.brokers;
+    const kafka = new Kafka({ brokers, clientId: 'vigie-bench-clients', logLevel: logLevel.NOTHING, connectionTimeout: 3000, requestTimeout: 30_000 });
+    const topic = `bench-clients-${uid()}`;
+    const produced = await createTopicAndProduce(kafka, topic, messages, { partitions: PARTITIONS, chunk: CHUNK });
+    const variants: Variant[] = [];
+    for (const parse of [false, true]) {
+      const suffix = parse ? ' + JSON.parse' : '';
+      variants.push({ client: 'kafkajs', label: `kafkajs${suffix}`, parse, run: () => kafkajsRun(kafka, topic, parse), results: [] });
+      variants.push({ client: 'platformatic', label: `@platformatic/kafka${suffix}`, parse, run: () => platformaticRun(brokers, topic, parse), results: [] });
+      const mod = confluent.mod;
+      if (mod) variants.push({ client: 'confluent', label: `confluent${suffix}`, parse, run: () => confluentRun(mod, brokers, topic, parse), results: [] });
+    }
+    try {
+      for (let r = -WARMUP; r < RUNS; r++) {
+        const line: string[] = [];
+        for (const v of variants) {
+          const res = await v.run();
+          if (r >= 0) v.results.push(res);
+          line.push(`${v.label} ${Math.round(res.eventsPerSecond)}/s`);
+        }
+        if (!args.json) process.stderr.write(`${r < 0 ? 'warm-up' : `run ${r + 1}/${RUNS}`}: ${line.join(', ')}\n`);
+      }
+    } finally {
+      if (kafkaSvc.kind === 'env') {
+        const admin = kafka.admin();
+        await admin.connect().then(() => admin.deleteTopics({ topics: [topic] })).catch(() => {});
+        await admin.disconnect().catch(() => {});
+      }
+    }
+    const rate = (client: Variant['client'], parse: boolean): number | null => {
+      const v = variants.find((x) => x.client === client && x.parse === parse);
+      return v ? Math.round(median(v.results.map((x) => x.eventsPerSecond))) : null;
+    };
+    const ratio = (a: number | null, b: number | null) => (a !== null && b !== null ? Number((a / b).toFixed(3)) : null);
+    const kafkajs = rate('kafkajs', false)!;
+    const platformatic = rate('platformatic', false)!;
+    const kafkajsParse = rate('kafkajs', true)!;
+    const platformaticParse = rate('platformatic', true)!;
+    const confluentRate = rate('confluent', false);
+    const confluentParse = rate('confluent', true);
+    const out = {
+      events: N,
+      partitions: PARTITIONS,
+      runs: RUNS,
+      warmupRuns: WARMUP,
+      bytesPerEvent: Math.round(produced.bytes / N),
+      produceEventsPerSecond: Math.round(produced.eventsPerSecond),
+      kafkajsEventsPerSecond: kafkajs,
+      platformaticEventsPerSecond: platformatic,
+      ratioPlatformaticToKafkajs: ratio(platformatic, kafkajs),
+      kafkajsJsonParseEventsPerSecond: kafkajsParse,
+      platformaticJsonParseEventsPerSecond: platformaticParse,
+      ratioPlatformaticToKafkajsJsonParse: ratio(platformaticParse, kafkajsParse),
+      confluentEventsPerSecond: confluentRate,
+      confluentJsonParseEventsPerSecond: confluentParse,
+      ratioConfluentToKafkajs: ratio(confluentRate, kafkajs),
+      confluent: { tried: confluent.mod !== undefined || args.confluent !== undefined, outcome: confluent.outcome },
+      totalSecondsMedian: Object.fromEntries(variants.map((v) => [v.label, Number(median(v.results.map((x) => x.totalSeconds)).toFixed(2))])),
+      kafka: kafkaSvc.kind,
+      node: process.version,
+    };
+    mkdirSync(dirname(args.out!), { recursive: true });
+    writeFileSync(args.out!, `${JSON.stringify(out, null, 2)}\n`);
+    if (args.json) {
+      process.stdout.write(`${JSON.stringify(out)}\n`);
+      return;
+    }
+    const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
+    console.log(`bench:clients  ${N.toLocaleString('en-US')} events (~${out.bytesPerEvent} B JSON), ${PARTITIONS} partitions, ${RUNS} runs (median), Kafka: ${out.kafka}`);
+    console.log(`produce (kafkajs, idempotent, acks -1, chunks of ${CHUNK}): ${fmt(out.produceEventsPerSecond)} events/s`);
+    console.log('');
+    console.log('| client                            | events/s (median) | min          | max          | vs kafkajs | time to N (s) |');
+    console.log('|-----------------------------------|-------------------|--------------|--------------|------------|---------------|');
+    for (const v of variants) {
+      const xs = v.results.map((x) => x.eventsPerSecond);
+      const med = median(xs);
+      const base = v.parse ? kafkajsParse : kafkajs;
+      console.log(
+        `| ${v.label.padEnd(33)} | ${fmt(med).padStart(17)} | ${fmt(Math.min(...xs)).padStart(12)} | ${fmt(Math.max(...xs)).padStart(12)} | ${(med / base).toFixed(3).padStart(10)} | ${median(v.results.map((x) => x.totalSeconds)).toFixed(2).padStart(13)} |`,
+      );
+    }
+    console.log('');
+    console.log(`@platformatic/kafka / kafkajs: ${out.ratioPlatformaticToKafkajs} counting, ${out.ratioPlatformaticToKafkajsJsonParse} with JSON.parse`);
+    console.log(`confluent: ${out.confluent.outcome}`);
+    console.log(`written to ${args.out}`);
+  } finally {
+    await kafkaSvc?.stop();
+  }
+}
+
+await main();
