@@ -3,9 +3,11 @@
  * alerts on the same input?
  *
  * A fixed input (the load generator's payments for a seed: Zipf customers, fraud bursts, a fraction of
- * events moved back in time by less than the job's 5 s out-of-orderness) goes into a fresh topic and,
- * byte for byte, into an NDJSON file. Vigie replays the file with load-tests/standard-job.yaml (in-process
- * Engine, replay mode); the peer (built with Maven when its jar is missing) reads the topic and writes its
+ * events moved back in time by less than the job's 5 s out-of-orderness) goes into a fresh topic, each
+ * customer to partition hash(customer) mod partitions, and, byte for byte, into one NDJSON file per
+ * partition. Vigie replays each file with load-tests/standard-job.yaml (in-process Engine, replay mode):
+ * one replay per partition, as `vigie run` gives each Kafka partition its own watermark and state, so
+ * that events later than the out-of-orderness are late in both alike. The peer (built with Maven when its jar is missing) reads the topic and writes its
  * alerts to another topic. Each partition ends with one record of type `end`, two hours after the last
  * payment: not a payment (Vigie's `where` leaves it out, and a replay ends its input anyway), it moves the
  * peer's watermark past every pending payment and open window.
@@ -29,6 +31,7 @@ import { Engine } from '../src/engine/engine.js';
 import { loadConfig } from '../src/config/load.js';
 import { replayOutSinks } from '../src/backtest/replay-outputs.js';
 import { silentLogger } from '../src/log.js';
+import { hashString } from '../src/generator/rng.js';
 import { EventFactory, serialize } from './loadgen.js';
 import { repoRoot as root } from './replay-bench.js';
 
@@ -92,30 +95,28 @@ async function run(cmd: string, argv: string[], cwd: string): Promise<string> {
   });
 }
 
-async function vigieAlerts(file: string, dir: string): Promise<{ alerts: Found[]; summaries: number; seconds: number }> {
+async function vigieAlerts(file: string, dir: string, into: { alerts: Found[]; summaries: number; seconds: number }): Promise<void> {
   const loaded = loadConfig(join(root, 'load-tests', 'standard-job.yaml'));
   const sinks = await replayOutSinks(dir, silentLogger, ['alerts']);
   const t0 = performance.now();
   await new Engine({ loaded, mode: 'replay', logger: silentLogger, inputs: [{ source: 'payments', path: file }], sinks }).run();
-  const seconds = (performance.now() - t0) / 1000;
-  const alerts: Found[] = [];
-  let summaries = 0;
+  into.seconds += (performance.now() - t0) / 1000;
+  const alerts = into.alerts;
   for await (const line of createInterface({ input: createReadStream(join(dir, 'alerts.jsonl')) })) {
     if (line.trim() === '') continue;
     const a = JSON.parse(line) as { detector: string; key: string; trigger?: string; window: { start: number; end: number } | null; repeatsOf?: string };
     if (a.repeatsOf !== undefined) {
-      summaries++;
+      into.summaries++;
       continue;
     }
     const id = a.detector === 'beneficiaries-1h' && a.window !== null ? `${a.window.start}-${a.window.end}` : (a.trigger ?? '?');
     alerts.push({ detector: a.detector, key: a.key, id });
   }
-  return { alerts, summaries, seconds };
 }
 
-async function peerAlerts(kafka: Kafka, inTopic: string, outTopic: string, appId: string): Promise<{ alerts: Found[]; summary: Record<string, number> }> {
+async function peerAlerts(kafka: Kafka, inTopic: string, outTopic: string, appId: string, stateDir: string): Promise<{ alerts: Found[]; summary: Record<string, number> }> {
   if (!existsSync(JAR)) await run('mvn', ['-q', '-B', '-DskipTests', 'package'], PEER_DIR);
-  const stdout = await run('java', ['-jar', JAR, '--bootstrap', BROKERS, '--input', inTopic, '--output', outTopic, '--application-id', appId, '--idle-exit', args['idle-exit']], PEER_DIR);
+  const stdout = await run('java', ['-jar', JAR, '--bootstrap', BROKERS, '--input', inTopic, '--output', outTopic, '--application-id', appId, '--idle-exit', args['idle-exit'], '--state-dir', stateDir], PEER_DIR);
   const summary = JSON.parse(stdout.trim().split('\n').pop() as string) as Record<string, number>;
   const consumer = kafka.consumer({ groupId: `${appId}-reader` });
   const alerts: Found[] = [];
@@ -173,9 +174,13 @@ async function main(): Promise<void> {
   const appId = `${inTopic}-app`;
   const dir = join(root, 'out', 'peer-check', stamp);
   await mkdir(dir, { recursive: true });
-  const records = input();
-  const file = join(dir, 'payments.ndjson');
-  await writeFile(file, records.map((r) => `${r.value}\n`).join(''));
+  const records = input().map((r) => ({ ...r, partition: hashString(r.key) % PARTITIONS }));
+  const files = [];
+  for (let p = 0; p < PARTITIONS; p++) {
+    const file = join(dir, `payments-${p}.ndjson`);
+    await writeFile(file, records.filter((r) => r.partition === p).map((r) => `${r.value}\n`).join(''));
+    files.push(file);
+  }
 
   const kafka = new Kafka({ clientId: 'vigie-peer-check', brokers: BROKERS.split(','), logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
@@ -186,7 +191,7 @@ async function main(): Promise<void> {
     await producer.connect();
     try {
       for (let i = 0; i < records.length; i += 2000) {
-        await producer.send({ topic: inTopic, acks: -1, messages: records.slice(i, i + 2000).map((r) => ({ key: r.key, value: r.value })) });
+        await producer.send({ topic: inTopic, acks: -1, messages: records.slice(i, i + 2000).map((r) => ({ key: r.key, value: r.value, partition: r.partition })) });
       }
       const end = Math.max(...records.map((r) => r.ts)) + 2 * 3_600_000;
       const markers = Array.from({ length: PARTITIONS }, (_, p) => ({ partition: p, key: 'end', value: JSON.stringify({ id: `end-${p}`, type: 'end', ts: end }) }));
@@ -195,8 +200,9 @@ async function main(): Promise<void> {
       await producer.disconnect();
     }
 
-    const vigie = await vigieAlerts(file, dir);
-    const peer = await peerAlerts(kafka, inTopic, outTopic, appId);
+    const vigie = { alerts: [] as Found[], summaries: 0, seconds: 0 };
+    for (const [p, file] of files.entries()) await vigieAlerts(file, join(dir, `vigie-${p}`), vigie);
+    const peer = await peerAlerts(kafka, inTopic, outTopic, appId, join(dir, 'peer-state'));
     const rows = compare(vigie.alerts, peer.alerts, Number(args.show));
     const same = rows.every((r) => r.onlyVigieCount === 0 && r.onlyPeerCount === 0);
     const result = {
@@ -225,6 +231,7 @@ async function main(): Promise<void> {
     if (!args.keep) {
       const topics = (await admin.listTopics()).filter((t) => t === inTopic || t === outTopic || t.startsWith(`${appId}-`));
       await admin.deleteTopics({ topics }).catch(() => undefined);
+      await admin.deleteGroups([appId, `${appId}-reader`]).catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
     }
     await admin.disconnect();

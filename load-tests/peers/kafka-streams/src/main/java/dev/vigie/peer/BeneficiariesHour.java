@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.KeyValue;
@@ -35,11 +36,24 @@ public final class BeneficiariesHour {
     public LinkedHashSet<String> values = new LinkedHashSet<>();
   }
 
+  static final Serde<State> SERDE = BinarySerde.of(
+      (st, out) -> {
+        out.writeLong(st.start);
+        out.writeInt(st.values.size());
+        for (String v : st.values) out.writeUTF(v);
+      },
+      in -> {
+        State st = new State();
+        st.start = in.readLong();
+        for (int n = in.readInt(); n > 0; n--) st.values.add(in.readUTF());
+        return st;
+      });
+
   private KeyValueStore<Bytes, State> store;
   private KeyValueStore<String, Long> cooldowns;
 
   static List<StoreBuilder<?>> stores() {
-    return List.of(Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(STORE), Serdes.Bytes(), JsonSerde.of(State.class)),
+    return List.of(Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(STORE), Serdes.Bytes(), SERDE),
         Cooldowns.builder(COOLDOWNS));
   }
 

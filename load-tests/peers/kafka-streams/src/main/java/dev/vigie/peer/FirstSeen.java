@@ -5,6 +5,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.state.KeyValueStore;
@@ -32,11 +33,29 @@ public final class FirstSeen implements Detector {
     public long last;
   }
 
+  static final Serde<State> SERDE = BinarySerde.of(
+      (st, out) -> {
+        out.writeInt(st.history);
+        out.writeLong(st.last);
+        out.writeInt(st.values.size());
+        for (Map.Entry<String, Long> e : st.values.entrySet()) {
+          out.writeUTF(e.getKey());
+          out.writeLong(e.getValue());
+        }
+      },
+      in -> {
+        State st = new State();
+        st.history = in.readInt();
+        st.last = in.readLong();
+        for (int n = in.readInt(); n > 0; n--) st.values.put(in.readUTF(), in.readLong());
+        return st;
+      });
+
   private KeyValueStore<String, State> store;
   private KeyValueStore<String, Long> cooldowns;
 
   static List<StoreBuilder<?>> stores() {
-    return List.of(Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(STORE), Serdes.String(), JsonSerde.of(State.class)),
+    return List.of(Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(STORE), Serdes.String(), SERDE),
         Cooldowns.builder(COOLDOWNS));
   }
 

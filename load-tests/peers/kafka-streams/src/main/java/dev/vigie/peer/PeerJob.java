@@ -17,10 +17,10 @@ import org.apache.kafka.streams.state.StoreBuilder;
  *
  * <pre>
  * java -jar target/peer.jar --bootstrap 127.0.0.1:9092 --input payments --output peer-alerts \
- *   --application-id vigie-peer [--threads 1] [--idle-exit 10]
+ *   --application-id vigie-peer [--threads 1] [--idle-exit 10] [--state-dir DIR]
  * </pre>
  * Each option may come from the environment instead: KAFKA_BROKERS, PEER_INPUT, PEER_OUTPUT,
- * PEER_APP_ID, PEER_THREADS, PEER_IDLE_EXIT. With --idle-exit N the job stops once it has taken
+ * PEER_APP_ID, PEER_THREADS, PEER_IDLE_EXIT, PEER_STATE_DIR. With --idle-exit N the job stops once it has taken
  * records and then taken none for N seconds, and prints one JSON summary line on stdout.
  */
 public final class PeerJob {
@@ -34,10 +34,11 @@ public final class PeerJob {
     o.put("application-id", System.getenv().getOrDefault("PEER_APP_ID", "vigie-peer"));
     o.put("threads", System.getenv().getOrDefault("PEER_THREADS", "1"));
     o.put("idle-exit", System.getenv().getOrDefault("PEER_IDLE_EXIT", "0"));
+    o.put("state-dir", System.getenv().getOrDefault("PEER_STATE_DIR", ""));
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
       if (!a.startsWith("--") || !o.containsKey(a.substring(2)) || i + 1 >= args.length) {
-        System.err.println("usage: java -jar peer.jar [--bootstrap HOSTS] [--input TOPIC] [--output TOPIC] [--application-id ID] [--threads N] [--idle-exit SECONDS]");
+        System.err.println("usage: java -jar peer.jar [--bootstrap HOSTS] [--input TOPIC] [--output TOPIC] [--application-id ID] [--threads N] [--idle-exit SECONDS] [--state-dir DIR]");
         System.exit(2);
       }
       o.put(a.substring(2), args[++i]);
@@ -61,6 +62,7 @@ public final class PeerJob {
     p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, o.get("bootstrap"));
     p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, Integer.parseInt(o.get("threads")));
     p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+    if (!o.get("state-dir").isEmpty()) p.put(StreamsConfig.STATE_DIR_CONFIG, o.get("state-dir"));
     long idleMs = Long.parseLong(o.get("idle-exit")) * 1000;
 
     KafkaStreams streams = new KafkaStreams(topology(o.get("input"), o.get("output")), p);

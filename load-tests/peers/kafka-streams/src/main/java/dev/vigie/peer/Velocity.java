@@ -1,39 +1,53 @@
 package dev.vigie.peer;
 
+import java.nio.ByteBuffer;
 import java.time.Duration;
-import java.time.Instant;
+import java.util.Arrays;
 import java.util.List;
+import org.apache.kafka.common.serialization.Deserializer;
+import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.serialization.Serializer;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.StoreBuilder;
 import org.apache.kafka.streams.state.Stores;
-import org.apache.kafka.streams.state.WindowStore;
-import org.apache.kafka.streams.state.WindowStoreIterator;
 
 /**
  * velocity-10m: 8 payments or more of a customer in [t - 10m, t] (both ends included, the event itself
  * counted). Cooldown 10m: after an alert at t, the key's signals before t + 10m are suppressed; the
- * first one at or after it raises an alert and opens a new cooldown.
+ * first one at or after it raises an alert and opens a new cooldown. State per customer: the times of
+ * its payments in the lookback, ascending (payments arrive in event-time order), as 8 bytes each.
  */
 public final class Velocity implements Detector {
   static final String NAME = "velocity-10m";
   static final long LOOKBACK = Duration.ofMinutes(10).toMillis();
   static final long COOLDOWN = Duration.ofMinutes(10).toMillis();
   static final int VALUE = 8;
-  static final String EVENTS = "velocity-events";
+  /** Vigie's maxEventsPerKey: beyond it the oldest times are forgotten. */
+  static final int MAX_EVENTS = 10_000;
+  static final String EVENTS = "velocity-times";
   static final String COOLDOWNS = "velocity-cooldown";
 
-  private WindowStore<String, Integer> events;
+  private KeyValueStore<String, long[]> events;
   private KeyValueStore<String, Long> cooldowns;
 
+  static final Serde<long[]> TIMES = Serdes.serdeFrom(
+      (Serializer<long[]>) (topic, v) -> {
+        if (v == null) return null;
+        ByteBuffer b = ByteBuffer.allocate(8 * v.length);
+        for (long x : v) b.putLong(x);
+        return b.array();
+      },
+      (Deserializer<long[]>) (topic, bytes) -> {
+        if (bytes == null) return null;
+        long[] v = new long[bytes.length / 8];
+        ByteBuffer.wrap(bytes).asLongBuffer().get(v);
+        return v;
+      });
+
   static List<StoreBuilder<?>> stores() {
-    // One entry per event at its time; duplicates kept (several events at one millisecond). Retention
-    // past the lookback: the store drops entries older than (latest time put - retention + 1).
-    StoreBuilder<?> ev = Stores.windowStoreBuilder(
-        Stores.inMemoryWindowStore(EVENTS, Duration.ofMillis(LOOKBACK + 60_000), Duration.ofMillis(1), true),
-        Serdes.String(), Serdes.Integer());
-    return List.of(ev, Cooldowns.builder(COOLDOWNS));
+    return List.of(Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(EVENTS), Serdes.String(), TIMES), Cooldowns.builder(COOLDOWNS));
   }
 
   @Override
@@ -45,14 +59,13 @@ public final class Velocity implements Detector {
   @Override
   public void judge(Payment p, List<Alert> out) {
     long t = p.ts();
-    events.put(p.customer(), 1, t);
-    int n = 0;
-    try (WindowStoreIterator<Integer> it = events.fetch(p.customer(), Instant.ofEpochMilli(t - LOOKBACK), Instant.ofEpochMilli(t))) {
-      while (it.hasNext()) {
-        it.next();
-        n++;
-      }
-    }
-    if (n >= VALUE && Cooldowns.open(cooldowns, p.customer(), t, COOLDOWN)) out.add(new Alert(NAME, p.customer(), p.id(), t));
+    long[] times = events.get(p.customer());
+    if (times == null) times = new long[0];
+    int head = 0;
+    while (head < times.length && (times[head] < t - LOOKBACK || times.length - head + 1 > MAX_EVENTS)) head++;
+    long[] next = Arrays.copyOfRange(times, head, times.length + 1);
+    next[next.length - 1] = t;
+    events.put(p.customer(), next);
+    if (next.length >= VALUE && Cooldowns.open(cooldowns, p.customer(), t, COOLDOWN)) out.add(new Alert(NAME, p.customer(), p.id(), t));
   }
 }
