@@ -31,10 +31,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { Consumer, MessagesStreamFallbackModes, MessagesStreamModes } from '@platformatic/kafka';
-import { startKafka, type KafkaService } from '../tests/infra/kafka.js';
-import { createTopicAndProduce, median, paymentMessages, sleep, uid } from './kafka-bench-data.js';
+import type { KafkaService } from '../tests/infra/kafka.js';
+import { createTopicAndProduce, median, paymentMessages, sleep, uid, startBenchKafka } from './kafka-bench-data.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -242,15 +242,10 @@ async function main(): Promise<void> {
   const messages = paymentMessages(N, CARDS, WINDOW, START);
   const confluent = await loadConfluent();
   let kafkaSvc: KafkaService | undefined;
-  const onSignal = () => {
-    void (kafkaSvc?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   try {
-    kafkaSvc = await startKafka();
-    const brokers = kafkaSvc.brokers;
-    const kafka = new Kafka({ brokers, clientId: 'vigie-bench-clients', logLevel: logLevel.NOTHING, connectionTimeout: 3000, requestTimeout: 30_000 });
+    const bench = await startBenchKafka('vigie-bench-clients');
+    kafkaSvc = bench.svc;
+    const { kafka, brokers } = bench;
     const topic = `bench-clients-${uid()}`;
     const produced = await createTopicAndProduce(kafka, topic, messages, { partitions: PARTITIONS, chunk: CHUNK });
     const variants: Variant[] = [];

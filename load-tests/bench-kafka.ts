@@ -23,12 +23,12 @@
  *   npm run bench:kafka -- --sink-delay 20      a slow downstream: each Vigie sink write takes 20 ms more
  */
 import { parseArgs } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { Engine } from '../src/engine/engine.js';
 import { parseConfig } from '../src/config/load.js';
 import { create as createNullSink } from '../sinks/null.js';
-import { startKafka, type KafkaService } from '../tests/infra/kafka.js';
-import { createTopicAndProduce, median, paymentMessages, sleep, uid } from './kafka-bench-data.js';
+import type { KafkaService } from '../tests/infra/kafka.js';
+import { createTopicAndProduce, median, paymentMessages, sleep, uid, startBenchKafka } from './kafka-bench-data.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -207,15 +207,10 @@ async function vigieRun(brokers: string[], topic: string): Promise<VigieRunResul
 async function main(): Promise<void> {
   const messages = paymentMessages(N, CARDS, WINDOW, START);
   let kafkaSvc: KafkaService | undefined;
-  const onSignal = () => {
-    void (kafkaSvc?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   try {
-    kafkaSvc = await startKafka();
-    const brokers = kafkaSvc.brokers;
-    const kafka = new Kafka({ brokers, clientId: 'vigie-bench-raw', logLevel: logLevel.NOTHING, connectionTimeout: 3000, requestTimeout: 30_000 });
+    const bench = await startBenchKafka('vigie-bench-raw');
+    kafkaSvc = bench.svc;
+    const { kafka, brokers } = bench;
     const topic = `bench-kafka-${uid()}`;
     const produced = await createTopicAndProduce(kafka, topic, messages, { partitions: PARTITIONS, chunk: CHUNK });
     const raw: RunResult[] = [];

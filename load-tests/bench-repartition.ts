@@ -26,13 +26,13 @@
  *   npm run bench:repartition -- --paced-rate 2000 --paced-seconds 20     (0 seconds: no paced phase)
  */
 import { parseArgs } from 'node:util';
-import { Kafka, logLevel, Partitioners, type Message } from 'kafkajs';
+import { Partitioners, type Kafka, type Message } from 'kafkajs';
 import { Engine } from '../src/engine/engine.js';
 import { parseConfig } from '../src/config/load.js';
 import { EngineMetrics } from '../src/metrics/registry.js';
 import { create as createNullSink } from '../sinks/null.js';
-import { startKafka, type KafkaService } from '../tests/infra/kafka.js';
-import { createTopicAndProduce, median, paymentMessages, sleep, uid } from './kafka-bench-data.js';
+import type { KafkaService } from '../tests/infra/kafka.js';
+import { createTopicAndProduce, median, paymentMessages, sleep, uid, startBenchKafka } from './kafka-bench-data.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -243,15 +243,10 @@ function pacedFeed(kafka: Kafka, topic: string, messages: Message[]): () => Prom
 async function main(): Promise<void> {
   const messages = paymentMessages(N, CARDS, WINDOW, START);
   let kafkaSvc: KafkaService | undefined;
-  const onSignal = () => {
-    void (kafkaSvc?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   try {
-    kafkaSvc = await startKafka();
-    const brokers = kafkaSvc.brokers;
-    const kafka = new Kafka({ brokers, clientId: 'vigie-bench', logLevel: logLevel.NOTHING, connectionTimeout: 3000, requestTimeout: 30_000 });
+    const bench = await startBenchKafka('vigie-bench');
+    kafkaSvc = bench.svc;
+    const { kafka, brokers } = bench;
     const topic = `bench-rk-in-${uid()}`;
     await createTopicAndProduce(kafka, topic, messages, { partitions: PARTITIONS, chunk: CHUNK });
     const direct: RunResult[] = [];

@@ -1,6 +1,7 @@
 /** What the Kafka benchmarks share: their payment records, a topic filled with them, small helpers. */
 import { randomBytes } from 'node:crypto';
-import { Partitioners, type Kafka, type Message } from 'kafkajs';
+import { Kafka, Partitioners, logLevel, type Message } from 'kafkajs';
+import { startKafka, type KafkaService } from '../tests/infra/kafka.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export const uid = () => randomBytes(4).toString('hex');
@@ -67,4 +68,20 @@ export async function createTopicAndProduce(kafka: Kafka, topic: string, message
     await check.disconnect();
   }
   return { eventsPerSecond: messages.length / s, bytes };
+}
+
+/**
+ * A broker for a benchmark (tests/infra: KAFKA_BROKERS if set, else one started on loopback ports) and a
+ * quiet kafkajs client on it. SIGINT and SIGTERM stop the broker before exiting; the caller stops it at the end.
+ */
+export async function startBenchKafka(clientId: string): Promise<{ svc: KafkaService; kafka: Kafka; brokers: string[] }> {
+  let svc: KafkaService | undefined;
+  const onSignal = () => {
+    void (svc?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  svc = await startKafka();
+  const kafka = new Kafka({ brokers: svc.brokers, clientId, logLevel: logLevel.NOTHING, connectionTimeout: 3000, requestTimeout: 30_000 });
+  return { svc, kafka, brokers: svc.brokers };
 }
