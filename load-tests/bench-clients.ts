@@ -34,7 +34,7 @@ import { parseArgs } from 'node:util';
 import type { Kafka } from 'kafkajs';
 import { Consumer, MessagesStreamFallbackModes, MessagesStreamModes } from '@platformatic/kafka';
 import type { KafkaService } from '../tests/infra/kafka.js';
-import { createTopicAndProduce, median, paymentMessages, sleep, uid, startBenchKafka } from './kafka-bench-data.js';
+import { createTopicAndProduce, median, paymentMessages, sleep, uid, startBenchKafka, BENCH_TOPIC, checkIntegerOptions } from './kafka-bench-data.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -59,13 +59,8 @@ const RUN_TIMEOUT_MS = Number(args['timeout-ms']);
 const PLATFORMATIC_HWM = Number(args['platformatic-hwm']);
 /** The confluent client's `js.consumer.max.batch.size` (eachBatch size; 32 is its default, -1 unlimited). */
 const CONFLUENT_BATCH = Number(args['confluent-batch']);
-for (const [name, v, min] of [['events', N, 1], ['runs', RUNS, 1], ['warmup', WARMUP, 0], ['chunk-size', CHUNK, 1], ['timeout-ms', RUN_TIMEOUT_MS, 1000]] as const) {
-  if (!Number.isInteger(v) || v < min) throw new Error(`--${name} must be an integer >= ${min}, got ${String(v)}`);
-}
-const PARTITIONS = 4;
-const CARDS = 50_000;
-const WINDOW = 60_000;
-const START = Date.parse('2026-01-01T00:00:00Z');
+checkIntegerOptions([['events', N, 1], ['runs', RUNS, 1], ['warmup', WARMUP, 0], ['chunk-size', CHUNK, 1], ['timeout-ms', RUN_TIMEOUT_MS, 1000]]);
+const { partitions: PARTITIONS, cards: CARDS, window: WINDOW, start: START } = BENCH_TOPIC;
 const MAX_BYTES_PER_PARTITION = 1_048_576;
 const CONFLUENT_PACKAGE = '@confluentinc/kafka-javascript';
 

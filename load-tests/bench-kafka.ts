@@ -28,7 +28,7 @@ import { Engine } from '../src/engine/engine.js';
 import { parseConfig } from '../src/config/load.js';
 import { create as createNullSink } from '../sinks/null.js';
 import type { KafkaService } from '../tests/infra/kafka.js';
-import { createTopicAndProduce, median, paymentMessages, sleep, uid, startBenchKafka } from './kafka-bench-data.js';
+import { createTopicAndProduce, median, paymentMessages, sleep, uid, startBenchKafka, BENCH_TOPIC, checkIntegerOptions } from './kafka-bench-data.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -51,13 +51,8 @@ const RUNS = Number(args.runs);
 const WARMUP = Number(args.warmup);
 const CHUNK = Number(args['chunk-size']);
 const RUN_TIMEOUT_MS = Number(args['timeout-ms']);
-for (const [name, v, min] of [['events', N, 1], ['runs', RUNS, 1], ['warmup', WARMUP, 0], ['chunk-size', CHUNK, 1], ['timeout-ms', RUN_TIMEOUT_MS, 1000]] as const) {
-  if (!Number.isInteger(v) || v < min) throw new Error(`--${name} must be an integer >= ${min}, got ${String(v)}`);
-}
-const PARTITIONS = 4;
-const CARDS = 50_000;
-const WINDOW = 60_000;
-const START = Date.parse('2026-01-01T00:00:00Z');
+checkIntegerOptions([['events', N, 1], ['runs', RUNS, 1], ['warmup', WARMUP, 0], ['chunk-size', CHUNK, 1], ['timeout-ms', RUN_TIMEOUT_MS, 1000]]);
+const { partitions: PARTITIONS, cards: CARDS, window: WINDOW, start: START } = BENCH_TOPIC;
 /** Same as the Vigie kafka source's default maxBytesPerPartition. */
 const MAX_BYTES_PER_PARTITION = 1_048_576;
 const POLL_MS = 50;

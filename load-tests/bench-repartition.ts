@@ -32,7 +32,7 @@ import { parseConfig } from '../src/config/load.js';
 import { EngineMetrics } from '../src/metrics/registry.js';
 import { create as createNullSink } from '../sinks/null.js';
 import type { KafkaService } from '../tests/infra/kafka.js';
-import { createTopicAndProduce, median, paymentMessages, sleep, uid, startBenchKafka } from './kafka-bench-data.js';
+import { createTopicAndProduce, median, paymentMessages, sleep, uid, startBenchKafka, BENCH_TOPIC, checkIntegerOptions } from './kafka-bench-data.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -52,14 +52,9 @@ const RUN_TIMEOUT_MS = Number(args['timeout-ms']);
 /** Paced phase: events/s produced while the hop job runs, and for how long (0 seconds: no paced phase). */
 const PACED_RATE = Number(args['paced-rate']);
 const PACED_SECONDS = Number(args['paced-seconds']);
-for (const [name, v, min] of [['events', N, 1], ['runs', RUNS, 1], ['warmup', WARMUP, 0], ['timeout-ms', RUN_TIMEOUT_MS, 1000], ['paced-rate', PACED_RATE, 1], ['paced-seconds', PACED_SECONDS, 0]] as const) {
-  if (!Number.isInteger(v) || v < min) throw new Error(`--${name} must be an integer >= ${min}, got ${String(v)}`);
-}
-const PARTITIONS = 4;
-const CARDS = 50_000;
-const WINDOW = 60_000;
+checkIntegerOptions([['events', N, 1], ['runs', RUNS, 1], ['warmup', WARMUP, 0], ['timeout-ms', RUN_TIMEOUT_MS, 1000], ['paced-rate', PACED_RATE, 1], ['paced-seconds', PACED_SECONDS, 0]]);
+const { partitions: PARTITIONS, cards: CARDS, window: WINDOW, start: START } = BENCH_TOPIC;
 const CHUNK = 10_000;
-const START = Date.parse('2026-01-01T00:00:00Z');
 const POLL_MS = 50;
 const REPARTITION = '(repartition):';
 

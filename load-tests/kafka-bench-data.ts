@@ -12,6 +12,16 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/** The topic every Kafka benchmark fills: partitions, card keys, window size and start of event time. */
+export const BENCH_TOPIC = { partitions: 4, cards: 50_000, window: 60_000, start: Date.parse('2026-01-01T00:00:00Z') } as const;
+
+/** Refuses a numeric option that is not an integer at or above its minimum (`[name, value, min]`). */
+export function checkIntegerOptions(options: ReadonlyArray<readonly [string, number, number]>): void {
+  for (const [name, v, min] of options) {
+    if (!Number.isInteger(v) || v < min) throw new Error(`--${name} must be an integer >= ${min}, got ${String(v)}`);
+  }
+}
+
 /**
  * `n` deterministic payment records keyed by card, their event times spread evenly over 4 windows of
  * `window` ms from `start` (about 2.5 events per card and window with 50,000 cards and 500,000 events).
