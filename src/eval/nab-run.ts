@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Engine } from '../engine/engine.js';
@@ -39,6 +40,9 @@ export interface NabEvalReport {
 /** Every `data/<category>/<series>.csv` under a NAB-style folder, in a stable order. */
 export async function listNabFiles(dataDir: string): Promise<NabFile[]> {
   const out: NabFile[] = [];
+  if (!existsSync(join(dataDir, 'data')) || !existsSync(join(dataDir, 'labels', 'combined_windows.json'))) {
+    throw new VigieError('VIGIE_ERR_INPUT', `no NAB corpus at ${dataDir}: expected data/<category>/<series>.csv and labels/combined_windows.json under it`);
+  }
   const categories = (await readdir(join(dataDir, 'data'), { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
   for (const c of categories) {
     const files = (await readdir(join(dataDir, 'data', c))).filter((f) => f.endsWith('.csv')).sort();

@@ -75,8 +75,11 @@ describe('eval-nab', () => {
   });
 
   it('fails clearly on a folder that is not laid out as NAB', () => {
-    const r = vigie(['eval-nab', '--data', tempDir(), '--out', tempDir()]);
-    expect(r.status).not.toBe(0);
-    expect(r.stderr).toMatch(/ENOENT|no series found/);
+    for (const data of [tempDir(), join(tempDir(), 'missing')]) {
+      const r = vigie(['eval-nab', '--data', data, '--out', tempDir()]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/VIGIE_ERR_INPUT: no NAB corpus at .*: expected data\/<category>\/<series>\.csv and labels\/combined_windows\.json/);
+      expect(r.stderr).not.toMatch(/VIGIE_ERR_INTERNAL|ENOENT/);
+    }
   });
 });
