@@ -111,7 +111,11 @@ export interface AnomalyOutput {
   alert: boolean;
   /** A typical value for explanations: the median of the recent values (before this row). */
   expected: number;
-  /** Which channel dominated: 'spike' | 'level_shift' | 'context' | 'pattern', 'none' when none was judged, 'invalid' for a skipped value. */
+  /**
+   * Which channel dominated: 'spike' | 'level_shift' | 'context' | 'pattern' ('none' when none was judged,
+   * 'invalid' for a skipped value). On an alert: the first channel, in that order, past the alert bound on
+   * its own.
+   */
   reason: string;
   /**
    * On an alert only: what the dominant channel measured and what it usually measures, in the series' units.
@@ -125,6 +129,10 @@ export interface AnomalyOutput {
 type ChannelKind = 'spike' | 'level_shift' | 'context' | 'pattern';
 
 const SNAPSHOT_VERSION = 1;
+/** Values are judged within ±VALUE_LIMIT: sums and squares of a few thousand of them stay finite. */
+const VALUE_LIMIT = 1e150;
+/** A channel value enters the channel's history at most this many times its largest value so far (once it holds this many). */
+const HISTORY_CAP = 10;
 /** Settings that snapshots of this version may predate (they hold no state of their own). */
 const ADDED_SETTINGS: ReadonlySet<string> = new Set(['gateSkipRows']);
 
@@ -255,7 +263,8 @@ export class AnomalyCore {
       return { score: 0, alert: false, expected: this.recent.length > 0 ? this.recent.quantile(0.5) : 0, reason: 'invalid' };
     }
     const s = this.s;
-    const x = value + 0; // -0 -> 0, so that state always survives JSON
+    // Clamped so that sums and squares of values stay finite (`+ 0`: -0 -> 0, so that state survives JSON).
+    const x = Math.max(-VALUE_LIMIT, Math.min(VALUE_LIMIT, value)) + 0;
     const i = this.n;
     const mask = this.mask;
     const vals = this.values;
@@ -325,6 +334,7 @@ export class AnomalyCore {
     // Tail probabilities.
     let pMin = 1;
     let kMin = -1;
+    let kFirst = -1; // first channel, in order, past the alert bound on its own: what an alert is explained by
     for (let k = 0; k < this.nChannels; k++) {
       if (!ready[k]) continue;
       const h = this.histories[k];
@@ -334,8 +344,14 @@ export class AnomalyCore {
           pMin = p;
           kMin = k;
         }
+        if (kFirst < 0 && p * this.nChannels < s.alertProbability) kFirst = k;
       }
-      if (i >= s.historyStartRows) h.push(ch[k]);
+      if (i >= s.historyStartRows) {
+        // One absurd record must not make everything after it look ordinary: a value more than HISTORY_CAP
+        // times past everything the channel has seen enters its history at that bound.
+        const top = h.length >= HISTORY_CAP ? h.quantile(1) * HISTORY_CAP : Infinity;
+        h.push(top > 0 && ch[k] > top ? top : ch[k]);
+      }
     }
     const p = Math.min(1, pMin * this.nChannels);
     const surprise = p > 0 ? -Math.log10(p) : Infinity;
@@ -352,8 +368,11 @@ export class AnomalyCore {
     }
 
     // `+ 0` turns the -0 of -log10(1) into 0.
-    const out: AnomalyOutput = { score: Math.min(1, surprise / 10) + 0, alert, expected: med, reason: pMin < 1 && kMin >= 0 ? this.kinds[kMin] : 'none' };
-    if (alert && kMin >= 0) out.measure = { span: this.spans[kMin], value: ch[kMin], usual: this.histories[kMin].quantile(s.tailHighQuantile) };
+    // On an alert, the first channel past the bound explains it (a spike reads as a spike even when the shape
+    // around it is rarer still); otherwise the dominant one.
+    const kWhy = alert && kFirst >= 0 ? kFirst : kMin;
+    const out: AnomalyOutput = { score: Math.min(1, surprise / 10) + 0, alert, expected: med, reason: pMin < 1 && kWhy >= 0 ? this.kinds[kWhy] : 'none' };
+    if (alert && kWhy >= 0) out.measure = { span: this.spans[kWhy], value: ch[kWhy], usual: this.histories[kWhy].quantile(s.tailHighQuantile) };
     return out;
   }
 

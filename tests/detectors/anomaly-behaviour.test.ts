@@ -72,6 +72,23 @@ describe('anomaly core on common series shapes', () => {
     for (const seed of SEEDS) expect(alerts('gap', seed)).toEqual(alerts('normal', seed));
   });
 
+  it('is not blinded for good by an absurd record, and its state stays finite', () => {
+    // A huge event raises the gate for a while (about 1,300 rows here, as a genuine 600-sd spike does);
+    // what must not happen is that the absurd values stay in the histories and hide what follows.
+    let found = 0;
+    for (const seed of SEEDS) {
+      const rows = alerts('normal', seed, 4000, (i, x) => (i === 1000 ? 1e308 : i === 1003 ? -1e308 : i === 2700 ? x + 30 : x));
+      if (near(rows, 2700, 0)) found++;
+    }
+    expect(found).toBeGreaterThanOrEqual(4);
+    const core = new AnomalyCore();
+    for (let i = 0; i < 1200; i++) core.update(i * STEP, i === 1000 || i === 1001 ? 1e308 : 100 + (i % 7));
+    expect(() => JSON.stringify(core.snapshot())).not.toThrow();
+    const again = new AnomalyCore();
+    again.restore(JSON.parse(JSON.stringify(core.snapshot())));
+    expect(again.snapshot()).toStrictEqual(core.snapshot());
+  });
+
   it('works on a series of a few hundred points', () => {
     for (const seed of SEEDS) {
       expect(alerts('normal', seed, 300, (i, x) => (i === 250 ? x + 30 : x))).toEqual([250]);
