@@ -6,18 +6,14 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.kafka.common.serialization.Serde;
-import org.apache.kafka.common.serialization.Serdes;
-import org.apache.kafka.streams.processor.api.ProcessorContext;
-import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.StoreBuilder;
-import org.apache.kafka.streams.state.Stores;
 
 /**
  * new-device: a device the customer has not used in [t - 30d, t) before this event, once the customer
  * has 5 earlier events. A customer idle for more than 30 days starts afresh (history included). At most
  * 1000 devices per customer, least recently used forgotten first. Cooldown 15m (Vigie's default).
  */
-public final class FirstSeen implements Detector {
+public final class FirstSeen extends CustomerStateDetector<FirstSeen.State> {
   static final String NAME = "new-device";
   static final long LOOKBACK = Duration.ofDays(30).toMillis();
   static final int MIN_HISTORY = 5;
@@ -51,18 +47,12 @@ public final class FirstSeen implements Detector {
         return st;
       });
 
-  private KeyValueStore<String, State> store;
-  private KeyValueStore<String, Long> cooldowns;
-
-  static List<StoreBuilder<?>> stores() {
-    return List.of(Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(STORE), Serdes.String(), SERDE),
-        Cooldowns.builder(COOLDOWNS));
+  FirstSeen() {
+    super(STORE, COOLDOWNS);
   }
 
-  @Override
-  public void init(ProcessorContext<String, String> context) {
-    store = context.getStateStore(STORE);
-    cooldowns = context.getStateStore(COOLDOWNS);
+  static List<StoreBuilder<?>> stores() {
+    return stores(STORE, COOLDOWNS, SERDE);
   }
 
   @Override

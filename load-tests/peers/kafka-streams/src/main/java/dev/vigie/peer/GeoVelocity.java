@@ -2,18 +2,14 @@ package dev.vigie.peer;
 
 import java.time.Duration;
 import java.util.List;
-import org.apache.kafka.common.serialization.Serdes;
-import org.apache.kafka.streams.processor.api.ProcessorContext;
-import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.StoreBuilder;
-import org.apache.kafka.streams.state.Stores;
 
 /**
  * impossible-travel: two consecutive located payments of a customer at least 500 km apart (haversine,
  * Earth radius 6371.0088 km) at more than 900 km/h, or at the same millisecond. The previous one is
  * forgotten after a day. Cooldown 1h, as for velocity.
  */
-public final class GeoVelocity implements Detector {
+public final class GeoVelocity extends CustomerStateDetector<GeoVelocity.State> {
   static final String NAME = "impossible-travel";
   static final double MAX_SPEED_KMH = 900;
   static final double MIN_DISTANCE_KM = 500;
@@ -30,12 +26,12 @@ public final class GeoVelocity implements Detector {
     public double lon;
   }
 
-  private KeyValueStore<String, State> store;
-  private KeyValueStore<String, Long> cooldowns;
+  GeoVelocity() {
+    super(STORE, COOLDOWNS);
+  }
 
   static List<StoreBuilder<?>> stores() {
-    return List.of(Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(STORE), Serdes.String(), JsonSerde.of(State.class)),
-        Cooldowns.builder(COOLDOWNS));
+    return stores(STORE, COOLDOWNS, JsonSerde.of(State.class));
   }
 
   /** Great-circle distance in km (haversine), in the same operations as Vigie's. */
@@ -45,12 +41,6 @@ public final class GeoVelocity implements Detector {
     double sLon = StrictMath.sin(((lon2 - lon1) * rad) / 2);
     double a = sLat * sLat + StrictMath.cos(lat1 * rad) * StrictMath.cos(lat2 * rad) * sLon * sLon;
     return 2 * EARTH_RADIUS_KM * StrictMath.asin(Math.min(1, StrictMath.sqrt(a)));
-  }
-
-  @Override
-  public void init(ProcessorContext<String, String> context) {
-    store = context.getStateStore(STORE);
-    cooldowns = context.getStateStore(COOLDOWNS);
   }
 
   @Override

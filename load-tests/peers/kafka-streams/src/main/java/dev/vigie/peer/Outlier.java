@@ -3,11 +3,7 @@ package dev.vigie.peer;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
-import org.apache.kafka.common.serialization.Serdes;
-import org.apache.kafka.streams.processor.api.ProcessorContext;
-import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.StoreBuilder;
-import org.apache.kafka.streams.state.Stores;
 
 /**
  * amount-outlier: log(amount) at least 5 robust standard deviations above the median of the customer's
@@ -15,7 +11,7 @@ import org.apache.kafka.streams.state.Stores;
  * the MAD is 0, the mean absolute deviation from the median * 1.253314; when that is 0 too, not judged.
  * A customer idle for 30 days starts afresh. Cooldown 15m (Vigie's default).
  */
-public final class Outlier implements Detector {
+public final class Outlier extends CustomerStateDetector<Outlier.State> {
   static final String NAME = "amount-outlier";
   static final int HISTORY = 50;
   static final int MIN_HISTORY = 10;
@@ -31,12 +27,12 @@ public final class Outlier implements Detector {
     public double[] values = new double[0];
   }
 
-  private KeyValueStore<String, State> store;
-  private KeyValueStore<String, Long> cooldowns;
+  Outlier() {
+    super(STORE, COOLDOWNS);
+  }
 
   static List<StoreBuilder<?>> stores() {
-    return List.of(Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(STORE), Serdes.String(), JsonSerde.of(State.class)),
-        Cooldowns.builder(COOLDOWNS));
+    return stores(STORE, COOLDOWNS, JsonSerde.of(State.class));
   }
 
   static double median(double[] sorted) {
@@ -64,12 +60,6 @@ public final class Outlier implements Detector {
     }
     if (!(scale > 0)) return Double.NaN;
     return (x - expected) / scale;
-  }
-
-  @Override
-  public void init(ProcessorContext<String, String> context) {
-    store = context.getStateStore(STORE);
-    cooldowns = context.getStateStore(COOLDOWNS);
   }
 
   @Override
