@@ -8,12 +8,14 @@
  * Clients, each with a new consumer group per run reading from the earliest offset, autocommit off,
  * 1 MiB per partition per fetch, counting messages until they have N:
  *   - kafkajs: a consumer group, eachBatch (partitionsConsumedConcurrently 1, as Vigie's Kafka source);
- *   - @platformatic/kafka: a Consumer, `consume({ mode: earliest, fallbackMode: earliest })`, its
- *     message stream read through 'data' events;
+ *   - @platformatic/kafka, when it can be imported: a Consumer, `consume({ mode: earliest,
+ *     fallbackMode: earliest })`, its message stream read through 'data' events;
  *   - @confluentinc/kafka-javascript (librdkafka), when it can be imported: its KafkaJS-compatible
- *     consumer, eachBatch, like kafkajs. Not a dependency of the project: `--confluent DIR` names
- *     the folder of an install made elsewhere; without it, or if the import fails, it is reported as
- *     not installed and the rest runs as usual.
+ *     consumer, eachBatch, like kafkajs.
+ * Neither is a dependency of the project (the newest @platformatic/kafka that accepts Node 20 still
+ * pulls packages that ask for Node 22): install them elsewhere (`npm install @platformatic/kafka@1.35.0`
+ * in a scratch folder) and name the package's folder with `--platformatic DIR` / `--confluent DIR`;
+ * a client that cannot be imported is reported as not installed and the rest runs as usual.
  * Each client is measured twice: counting only, and decoding each value (`toString` + `JSON.parse`,
  * what Vigie's json format does per record).
  * Rate = (N - messages seen at the first observation) / (time from first to last observation), as in
@@ -23,6 +25,7 @@
  *   npm run bench:clients                     readable table
  *   npm run bench:clients -- --json           one JSON object
  *   npm run bench:clients -- --events 1000000 --runs 5
+ *   npm run bench:clients -- --platformatic /path/to/node_modules/@platformatic/kafka
  *   npm run bench:clients -- --confluent /path/to/node_modules/@confluentinc/kafka-javascript
  *   npm run bench:clients -- --platformatic-hwm 16384 --confluent-batch 8192   tuned buffers
  * The JSON object is also written to load-tests/results/bench-clients.json (ignored by git).
@@ -32,7 +35,6 @@ import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Kafka } from 'kafkajs';
-import { Consumer, MessagesStreamFallbackModes, MessagesStreamModes } from '@platformatic/kafka';
 import type { KafkaService } from '../tests/infra/kafka.js';
 import { createTopicAndProduce, median, paymentMessages, sleep, uid, startBenchKafka, BENCH_TOPIC, checkIntegerOptions } from './kafka-bench-data.js';
 
@@ -45,6 +47,7 @@ const { values: args } = parseArgs({
     'chunk-size': { type: 'string', default: '10000' },
     'timeout-ms': { type: 'string', default: '120000' },
     confluent: { type: 'string' },
+    platformatic: { type: 'string' },
     'platformatic-hwm': { type: 'string', default: '1024' },
     'confluent-batch': { type: 'string', default: '32' },
     out: { type: 'string', default: 'load-tests/results/bench-clients.json' },
@@ -140,7 +143,31 @@ async function kafkajsRun(kafka: Kafka, topic: string, parse: boolean): Promise<
   return c.result('kafkajs');
 }
 
-async function platformaticRun(brokers: string[], topic: string, parse: boolean): Promise<RunResult> {
+/** The part of @platformatic/kafka's API the bench uses. */
+interface PlatformaticModule {
+  Consumer: new (options: Record<string, unknown>) => {
+    consume(options: Record<string, unknown>): Promise<{ on(event: string, f: (m: { value: Buffer }) => void): void; close(): Promise<void> }>;
+    close(force: boolean, callback: () => void): void;
+  };
+  MessagesStreamModes: { EARLIEST: unknown };
+  MessagesStreamFallbackModes: { EARLIEST: unknown };
+}
+
+/** Imports an optional client: from `dir/entry` when a folder is given, else by its package name. */
+async function loadOptional<M>(pkg: string, dir: string | undefined, entry: string, option: string, usable: (m: M) => boolean): Promise<{ mod?: M; outcome: string }> {
+  const target = dir ? pathToFileURL(resolve(dir, entry)).href : pkg;
+  try {
+    const imported = (await import(target)) as M & { default?: M };
+    const mod = usable(imported) ? imported : imported.default;
+    if (mod === undefined || !usable(mod)) return { outcome: `${pkg} imported from ${target} but lacks the API the bench uses` };
+    return { mod, outcome: `measured (imported from ${dir ?? pkg})` };
+  } catch (err) {
+    return { outcome: `not installed: import of ${target} failed (${(err as Error).message.split('\n')[0]}); not a dependency of the project, pass ${option} DIR for an install made elsewhere` };
+  }
+}
+
+async function platformaticRun(mod: PlatformaticModule, brokers: string[], topic: string, parse: boolean): Promise<RunResult> {
+  const { Consumer, MessagesStreamModes, MessagesStreamFallbackModes } = mod;
   const c = new Counter(parse);
   const consumer = new Consumer({
     groupId: `bench-platformatic-${uid()}`,
@@ -154,7 +181,7 @@ async function platformaticRun(brokers: string[], topic: string, parse: boolean)
   });
   try {
     const stream = await consumer.consume({ topics: [topic], mode: MessagesStreamModes.EARLIEST, fallbackMode: MessagesStreamFallbackModes.EARLIEST, autocommit: false });
-    stream.on('error', (err) => void (c.failure = err));
+    stream.on('error', (err) => void (c.failure = err as unknown as Error));
     if (parse) {
       stream.on('data', (m) => {
         c.decode(m.value);
@@ -186,18 +213,6 @@ interface ConfluentModule {
 }
 
 /** The librdkafka client if it can be imported: from `--confluent DIR`, else from node_modules. */
-async function loadConfluent(): Promise<{ mod?: ConfluentModule; outcome: string }> {
-  const target = args.confluent ? pathToFileURL(resolve(args.confluent, 'lib/index.js')).href : CONFLUENT_PACKAGE;
-  try {
-    const imported = (await import(target)) as ConfluentModule & { default?: ConfluentModule };
-    const mod = imported.KafkaJS ? imported : imported.default;
-    if (!mod?.KafkaJS) return { outcome: `${CONFLUENT_PACKAGE} imported from ${target} but has no KafkaJS API` };
-    return { mod, outcome: `measured (imported from ${args.confluent ?? CONFLUENT_PACKAGE})` };
-  } catch (err) {
-    return { outcome: `not installed: import of ${target} failed (${(err as Error).message.split('\n')[0]}); not a dependency of the project, pass --confluent DIR for an install made elsewhere` };
-  }
-}
-
 async function confluentRun(mod: ConfluentModule, brokers: string[], topic: string, parse: boolean): Promise<RunResult> {
   const c = new Counter(parse);
   const kafka = new mod.KafkaJS.Kafka({ kafkaJS: { brokers, clientId: 'vigie-bench-confluent', logLevel: 0 } });
@@ -235,7 +250,8 @@ interface Variant {
 
 async function main(): Promise<void> {
   const messages = paymentMessages(N, CARDS, WINDOW, START);
-  const confluent = await loadConfluent();
+  const confluent = await loadOptional<ConfluentModule>(CONFLUENT_PACKAGE, args.confluent, 'lib/index.js', '--confluent', (m) => m.KafkaJS !== undefined);
+  const platformatic = await loadOptional<PlatformaticModule>('@platformatic/kafka', args.platformatic, 'dist/index.js', '--platformatic', (m) => m.Consumer !== undefined);
   let kafkaSvc: KafkaService | undefined;
   try {
     const bench = await startBenchKafka('vigie-bench-clients');
@@ -247,7 +263,8 @@ async function main(): Promise<void> {
     for (const parse of [false, true]) {
       const suffix = parse ? ' + JSON.parse' : '';
       variants.push({ client: 'kafkajs', label: `kafkajs${suffix}`, parse, run: () => kafkajsRun(kafka, topic, parse), results: [] });
-      variants.push({ client: 'platformatic', label: `@platformatic/kafka${suffix}`, parse, run: () => platformaticRun(brokers, topic, parse), results: [] });
+      const pm = platformatic.mod;
+      if (pm) variants.push({ client: 'platformatic', label: `@platformatic/kafka${suffix}`, parse, run: () => platformaticRun(pm, brokers, topic, parse), results: [] });
       const mod = confluent.mod;
       if (mod) variants.push({ client: 'confluent', label: `confluent${suffix}`, parse, run: () => confluentRun(mod, brokers, topic, parse), results: [] });
     }
@@ -274,9 +291,9 @@ async function main(): Promise<void> {
     };
     const ratio = (a: number | null, b: number | null) => (a !== null && b !== null ? Number((a / b).toFixed(3)) : null);
     const kafkajs = rate('kafkajs', false)!;
-    const platformatic = rate('platformatic', false)!;
+    const platformaticRate = rate('platformatic', false);
     const kafkajsParse = rate('kafkajs', true)!;
-    const platformaticParse = rate('platformatic', true)!;
+    const platformaticParse = rate('platformatic', true);
     const confluentRate = rate('confluent', false);
     const confluentParse = rate('confluent', true);
     const out = {
@@ -287,8 +304,8 @@ async function main(): Promise<void> {
       bytesPerEvent: Math.round(produced.bytes / N),
       produceEventsPerSecond: Math.round(produced.eventsPerSecond),
       kafkajsEventsPerSecond: kafkajs,
-      platformaticEventsPerSecond: platformatic,
-      ratioPlatformaticToKafkajs: ratio(platformatic, kafkajs),
+      platformaticEventsPerSecond: platformaticRate,
+      ratioPlatformaticToKafkajs: ratio(platformaticRate, kafkajs),
       kafkajsJsonParseEventsPerSecond: kafkajsParse,
       platformaticJsonParseEventsPerSecond: platformaticParse,
       ratioPlatformaticToKafkajsJsonParse: ratio(platformaticParse, kafkajsParse),
@@ -296,6 +313,7 @@ async function main(): Promise<void> {
       confluentJsonParseEventsPerSecond: confluentParse,
       ratioConfluentToKafkajs: ratio(confluentRate, kafkajs),
       confluent: { tried: confluent.mod !== undefined || args.confluent !== undefined, outcome: confluent.outcome },
+      platformatic: { tried: platformatic.mod !== undefined || args.platformatic !== undefined, outcome: platformatic.outcome },
       totalSecondsMedian: Object.fromEntries(variants.map((v) => [v.label, Number(median(v.results.map((x) => x.totalSeconds)).toFixed(2))])),
       kafka: kafkaSvc.kind,
       node: process.version,
@@ -322,6 +340,7 @@ async function main(): Promise<void> {
     }
     console.log('');
     console.log(`@platformatic/kafka / kafkajs: ${out.ratioPlatformaticToKafkajs} counting, ${out.ratioPlatformaticToKafkajsJsonParse} with JSON.parse`);
+    console.log(`@platformatic/kafka: ${out.platformatic.outcome}`);
     console.log(`confluent: ${out.confluent.outcome}`);
     console.log(`written to ${args.out}`);
   } finally {
