@@ -36,6 +36,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Kafka } from 'kafkajs';
 import type { KafkaService } from '../tests/infra/kafka.js';
+import { Counter, kafkajsCount, type RunResult } from './raw-limits.js';
 import { createTopicAndProduce, median, paymentMessages, sleep, uid, startBenchKafka, BENCH_TOPIC, checkIntegerOptions } from './kafka-bench-data.js';
 
 const { values: args } = parseArgs({
@@ -67,82 +68,6 @@ const { partitions: PARTITIONS, cards: CARDS, window: WINDOW, start: START } = B
 const MAX_BYTES_PER_PARTITION = 1_048_576;
 const CONFLUENT_PACKAGE = '@confluentinc/kafka-javascript';
 
-interface RunResult {
-  eventsPerSecond: number;
-  /** From the consumer's creation (group join included) to N. */
-  totalSeconds: number;
-}
-
-/** Counts messages (and decodes them when asked) and tells when N have been seen. */
-class Counter {
-  count = 0;
-  first = 0;
-  firstCount = 0;
-  last = 0;
-  /** Sum of the decoded amounts, so the decoding cannot be skipped. */
-  checksum = 0;
-  failure: unknown;
-  readonly start = performance.now();
-
-  constructor(readonly parse: boolean) {}
-
-  /** Decodes one value as Vigie's json format does (nothing once N messages have been counted). */
-  decode(value: Buffer | null | undefined): void {
-    if (this.count < N) this.checksum += (JSON.parse(value!.toString()) as { amount: number }).amount;
-  }
-
-  /** `n` more messages (clock read only at the first and the last). */
-  add(n: number): void {
-    if (this.count >= N) return;
-    this.count += n;
-    if (this.first === 0) {
-      this.first = performance.now();
-      this.firstCount = this.count;
-    }
-    if (this.count >= N) this.last = performance.now();
-  }
-
-  async done(name: string): Promise<void> {
-    const deadline = this.start + RUN_TIMEOUT_MS;
-    while (this.last === 0) {
-      if (this.failure !== undefined) throw new Error(`${name} consumer failed: ${String(this.failure)}`);
-      if (performance.now() > deadline) throw new Error(`${name} run timed out after ${RUN_TIMEOUT_MS / 1000}s with ${this.count}/${N} messages`);
-      await sleep(5);
-    }
-  }
-
-  result(name: string): RunResult {
-    if (this.count !== N) throw new Error(`${name} consumer counted ${this.count} messages, expected ${N}`);
-    if (this.parse && !(this.checksum > 0)) throw new Error(`${name} consumer decoded no amount`);
-    return { eventsPerSecond: (N - this.firstCount) / ((this.last - this.first) / 1000), totalSeconds: (this.last - this.start) / 1000 };
-  }
-}
-
-async function kafkajsRun(kafka: Kafka, topic: string, parse: boolean): Promise<RunResult> {
-  const c = new Counter(parse);
-  const consumer = kafka.consumer({ groupId: `bench-kafkajs-${uid()}`, maxBytesPerPartition: MAX_BYTES_PER_PARTITION, sessionTimeout: 30_000, heartbeatInterval: 3000, allowAutoTopicCreation: false });
-  try {
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    // kafkajs restarts the consumer itself after retriable errors (e.g. a coordinator still loading).
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      if (!payload.restart) c.failure = payload.error;
-    });
-    await consumer.run({
-      autoCommit: false,
-      partitionsConsumedConcurrently: 1,
-      eachBatch: async ({ batch }) => {
-        if (parse) for (const m of batch.messages) c.decode(m.value);
-        c.add(batch.messages.length);
-      },
-    });
-    await c.done('kafkajs');
-  } finally {
-    await consumer.disconnect().catch(() => {});
-  }
-  return c.result('kafkajs');
-}
-
 /** The part of @platformatic/kafka's API the bench uses. */
 interface PlatformaticModule {
   Consumer: new (options: Record<string, unknown>) => {
@@ -168,7 +93,7 @@ async function loadOptional<M>(pkg: string, dir: string | undefined, entry: stri
 
 async function platformaticRun(mod: PlatformaticModule, brokers: string[], topic: string, parse: boolean): Promise<RunResult> {
   const { Consumer, MessagesStreamModes, MessagesStreamFallbackModes } = mod;
-  const c = new Counter(parse);
+  const c = new Counter(parse, N, RUN_TIMEOUT_MS);
   const consumer = new Consumer({
     groupId: `bench-platformatic-${uid()}`,
     clientId: 'vigie-bench-clients',
@@ -214,7 +139,7 @@ interface ConfluentModule {
 
 /** The librdkafka client if it can be imported: from `--confluent DIR`, else from node_modules. */
 async function confluentRun(mod: ConfluentModule, brokers: string[], topic: string, parse: boolean): Promise<RunResult> {
-  const c = new Counter(parse);
+  const c = new Counter(parse, N, RUN_TIMEOUT_MS);
   const kafka = new mod.KafkaJS.Kafka({ kafkaJS: { brokers, clientId: 'vigie-bench-confluent', logLevel: 0 } });
   const consumer = kafka.consumer({
     kafkaJS: { groupId: `bench-confluent-${uid()}`, fromBeginning: true, autoCommit: false, sessionTimeout: 30_000, heartbeatInterval: 3000 },
@@ -262,7 +187,7 @@ async function main(): Promise<void> {
     const variants: Variant[] = [];
     for (const parse of [false, true]) {
       const suffix = parse ? ' + JSON.parse' : '';
-      variants.push({ client: 'kafkajs', label: `kafkajs${suffix}`, parse, run: () => kafkajsRun(kafka, topic, parse), results: [] });
+      variants.push({ client: 'kafkajs', label: `kafkajs${suffix}`, parse, run: () => kafkajsCount(kafka, topic, { n: N, parse, timeoutMs: RUN_TIMEOUT_MS, maxBytesPerPartition: MAX_BYTES_PER_PARTITION }), results: [] });
       const pm = platformatic.mod;
       if (pm) variants.push({ client: 'platformatic', label: `@platformatic/kafka${suffix}`, parse, run: () => platformaticRun(pm, brokers, topic, parse), results: [] });
       const mod = confluent.mod;

@@ -327,6 +327,8 @@ export interface LoadgenSummary {
   sendSeconds: number;
   /** Until the last send was acknowledged. */
   durationSeconds: number;
+  /** Wall clock (epoch ms) of the schedule's start: event `e<i>` was due at startEpochMs + i × 1000 / targetRate. */
+  startEpochMs: number;
 }
 
 export const performanceClock: Clock = {
@@ -407,6 +409,6 @@ export async function runLoadgen(kafka: Kafka, brokers: string, o: LoadgenOption
     topic: o.topic, targetRate: o.rate, achievedRate: r3(total / sendSeconds), events: total, bytes,
     fraudEvents: factory.fraudEvents, outOfOrderEvents: factory.delayedEvents,
     lagP50Ms: r3(lags.quantile(0.5)), lagP99Ms: r3(lags.quantile(0.99)), lagMaxMs: r3(lags.max),
-    sendSeconds: r3(sendSeconds), durationSeconds: r3(ackedMs / 1000),
+    sendSeconds: r3(sendSeconds), durationSeconds: r3(ackedMs / 1000), startEpochMs: wallStart,
   };
 }

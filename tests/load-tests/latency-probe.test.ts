@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { LatencyHistogram, alertFromEntry, dueEpochMs, entryMs, probe, type AppendedAlert } from '../../load-tests/latency-probe.js';
+import { cpuSecondsOfStat, metricValue } from '../../load-tests/vigie-proc.js';
+
+const S = { startEpochMs: 1_700_000_000_000, rate: 200 };
+
+describe('latency probe', () => {
+  it('knows when a load-generator event was due, and only for its ids', () => {
+    expect(dueEpochMs('e0', S)).toBe(S.startEpochMs);
+    expect(dueEpochMs('e1000', S)).toBe(S.startEpochMs + 5000);
+    expect(dueEpochMs('e3', S)).toBe(S.startEpochMs + 15);
+    for (const id of ['x12', 'e', 'e-1', 'e1.5', 'e01', 'payments:0:12']) expect(dueEpochMs(id, S)).toBeUndefined();
+  });
+
+  it('reads the append time of a stream entry id', () => {
+    expect(entryMs('1700000000123-4')).toBe(1_700_000_000_123);
+    expect(() => entryMs('abc')).toThrow(/not a stream entry id/);
+  });
+
+  it('gives the quantiles of an HDR histogram to within 0.1%', () => {
+    const h = new LatencyHistogram();
+    for (let i = 1; i <= 10_000; i++) h.record(i / 10); // 0.1 .. 1000 ms
+    const s = h.summary();
+    expect(s.count).toBe(10_000);
+    expect(Math.abs(s.p50Ms - 500) / 500).toBeLessThan(0.002);
+    expect(Math.abs(s.p99Ms - 990) / 990).toBeLessThan(0.002);
+    expect(Math.abs(s.p999Ms - 999) / 999).toBeLessThan(0.002);
+    expect(Math.abs(s.maxMs - 1000) / 1000).toBeLessThan(0.002);
+    expect(h.negative).toBe(0);
+    expect(new LatencyHistogram().summary().p99Ms).toBeNaN();
+  });
+
+  it('counts latencies below zero beyond the 1 ms resolution, and refuses non-finite ones', () => {
+    const h = new LatencyHistogram();
+    h.record(-0.5);
+    h.record(-3);
+    expect(h.negative).toBe(1);
+    expect(h.count).toBe(2);
+    expect(() => h.record(Number.NaN)).toThrow(RangeError);
+  });
+
+  it('measures detection from the due time, windows from their close, and the engine part from the release', () => {
+    const alerts: AppendedAlert[] = [
+      // Event e200 was due at +1000 ms; its alert appended at +6100: 5100 ms, of which 100 after the 5 s wait.
+      { appendMs: S.startEpochMs + 6100, detector: 'velocity', trigger: 'e200', eventTime: S.startEpochMs + 1000 },
+      // An out-of-order event (event time 2 s before it was due) is released 2 s earlier.
+      { appendMs: S.startEpochMs + 6300, detector: 'velocity', trigger: 'e400', eventTime: S.startEpochMs + 0 },
+      // A window ending at +10 s closes at +15 s; appended at +15,050.
+      { appendMs: S.startEpochMs + 15_050, detector: 'beneficiaries-1h', trigger: 'e9', eventTime: S.startEpochMs + 10_000, windowEnd: S.startEpochMs + 10_000 },
+      // A cooldown summary: no trigger.
+      { appendMs: S.startEpochMs + 9000, detector: 'velocity' },
+      // Not a load-generator event.
+      { appendMs: S.startEpochMs + 9000, detector: 'velocity', trigger: 'payments:1:7', eventTime: S.startEpochMs },
+    ];
+    const r = probe(alerts, S, { windowDetectors: new Set(['beneficiaries-1h']), closeDelayMs: 5000 });
+    expect(r.detection.count).toBe(2);
+    expect(r.detection.maxMs).toBeCloseTo(5100, -1);
+    expect(r.windows.count).toBe(1);
+    expect(r.windows.p50Ms).toBeCloseTo(50, 0);
+    expect(r.afterRelease.count).toBe(3);
+    expect(r.afterRelease.maxMs).toBeCloseTo(1300, -1);
+    expect(r.unmeasured).toBe(2);
+    expect(Object.keys(r.perDetector)).toEqual(['beneficiaries-1h', 'velocity']);
+    expect(r.negative).toBe(0);
+  });
+
+  it('leaves out the alerts due during the warm-up', () => {
+    const alerts: AppendedAlert[] = [
+      { appendMs: S.startEpochMs + 9000, detector: 'velocity', trigger: 'e10', eventTime: S.startEpochMs + 50 },
+      { appendMs: S.startEpochMs + 9000, detector: 'velocity', trigger: 'e1000', eventTime: S.startEpochMs + 5000 },
+    ];
+    const r = probe(alerts, S, { windowDetectors: new Set(), closeDelayMs: 5000, fromEpochMs: S.startEpochMs + 1000 });
+    expect(r.warmup).toBe(1);
+    expect(r.detection.count).toBe(1);
+    expect(r.detection.p50Ms).toBeCloseTo(4000, -1);
+  });
+
+  it('reads an alert from the fields the Redis sink writes', () => {
+    const a = alertFromEntry('1700000000500-0', ['id', 'x', 'detector', 'new-device', 'eventTime', '1700000000000', 'windowStart', '1', 'windowEnd', '1700000000000', 'trigger', 'e7']);
+    expect(a).toEqual({ appendMs: 1_700_000_000_500, detector: 'new-device', trigger: 'e7', eventTime: 1_700_000_000_000, windowEnd: 1_700_000_000_000 });
+  });
+});
+
+describe('process figures', () => {
+  it('reads CPU seconds from /proc/<pid>/stat, command names with spaces and parentheses included', () => {
+    const fields = ['S', '1', '2', '3', '0', '-1', '4194560', '100', '0', '0', '0', '250', '130', '0', '0'];
+    expect(cpuSecondsOfStat(`1234 (node (x) y) ${fields.join(' ')}`)).toBeCloseTo(3.8, 6);
+    expect(cpuSecondsOfStat(readFileSync('/proc/self/stat', 'utf8'))).toBeGreaterThan(0);
+    expect(() => cpuSecondsOfStat('1 (x) S')).toThrow(/unexpected/);
+  });
+
+  it('sums a counter over its labels in a Prometheus exposition, and no other metric', () => {
+    const text = [
+      '# HELP vigie_events_in_total Raw inputs',
+      '# TYPE vigie_events_in_total counter',
+      'vigie_events_in_total{source="a"} 10',
+      'vigie_events_in_total{source="b"} 32',
+      'vigie_events_in_total_created 5',
+      'vigie_events_in 7',
+    ].join('\n');
+    expect(metricValue(text, 'vigie_events_in_total')).toBe(42);
+    expect(metricValue(text, 'vigie_events_in')).toBe(7);
+    expect(metricValue(text, 'vigie_missing')).toBe(0);
+  });
+});
