@@ -8,8 +8,8 @@
  * broker that falls behind inside the figure (no coordinated omission).
  *
  * Window results are measured from the moment the window could close: its end plus the job's
- * out-of-orderness, on the load generator's clock (its event times are the scheduled send times), to
- * the append of the alert: ingestion-to-output latency.
+ * out-of-orderness, on the load generator's clock (its event times are the scheduled send times, plus a
+ * constant offset when asked), to the append of the alert: ingestion-to-output latency.
  *
  * Latencies are kept in an HDR histogram (node:perf_hooks, microseconds, 3 significant digits).
  * The pure parts need neither Redis nor Kafka.
@@ -21,6 +21,8 @@ import type { Redis } from 'ioredis';
 export interface Schedule {
   startEpochMs: number;
   rate: number;
+  /** Event times are the scheduled send times plus this (ms; default 0). */
+  eventTimeOffsetMs?: number;
 }
 
 /** Due time (epoch ms, fractional) of a load-generator event id `e<i>`; undefined for any other id. */
@@ -124,10 +126,12 @@ export function probe(alerts: Iterable<AppendedAlert>, s: Schedule, o: ProbeOpti
   const per = new Map<string, LatencyHistogram>();
   let unmeasured = 0;
   let warmup = 0;
+  // Event time back on the wall clock of the schedule.
+  const shift = o.closeDelayMs - (s.eventTimeOffsetMs ?? 0);
   for (const a of alerts) {
     let from: number | undefined;
     const isWindow = o.windowDetectors.has(a.detector);
-    if (isWindow) from = a.windowEnd === undefined ? undefined : a.windowEnd + o.closeDelayMs;
+    if (isWindow) from = a.windowEnd === undefined ? undefined : a.windowEnd + shift;
     else if (a.trigger !== undefined) from = dueEpochMs(a.trigger, s);
     if (from === undefined) {
       unmeasured++;
@@ -140,7 +144,7 @@ export function probe(alerts: Iterable<AppendedAlert>, s: Schedule, o: ProbeOpti
     const ms = a.appendMs - from;
     (isWindow ? windows : detection).record(ms);
     const released = isWindow ? a.windowEnd : a.eventTime;
-    if (released !== undefined) afterRelease.record(a.appendMs - (released + o.closeDelayMs));
+    if (released !== undefined) afterRelease.record(a.appendMs - (released + shift));
     let h = per.get(a.detector);
     if (h === undefined) per.set(a.detector, (h = new LatencyHistogram()));
     h.record(ms);

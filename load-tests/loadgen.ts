@@ -310,6 +310,8 @@ export interface LoadgenOptions extends EventOptions {
   /** Sends in flight at most; past it the schedule waits for one to finish (and falls behind). */
   inflight: number;
   acks: -1 | 0 | 1;
+  /** Event time = scheduled send time on the wall clock + this (ms; default 0), e.g. to place an hour boundary mid-run. */
+  eventTimeOffsetMs?: number;
 }
 
 export interface LoadgenSummary {
@@ -372,13 +374,15 @@ export async function runLoadgen(kafka: Kafka, brokers: string, o: LoadgenOption
   let failure: unknown;
   let bytes = 0;
   const wallStart = Date.now();
+  const eventTimeOffset = o.eventTimeOffsetMs ?? 0;
+  if (!Number.isSafeInteger(eventTimeOffset)) throw new VigieError('VIGIE_ERR_USAGE', `the event time offset must be an integer (ms), got ${eventTimeOffset}`);
   const send = async (from: number, to: number): Promise<void> => {
     if (failure !== undefined) throw failure;
     const producedAt = Date.now();
     const messages: Message[] = new Array(to - from);
     for (let i = from; i < to; i++) {
-      // Event time: the scheduled send time on the wall clock of the start.
-      const e = factory.next(wallStart + Math.floor(scheduledOffset(i, o.rate)));
+      // Event time: the scheduled send time on the wall clock of the start (plus the offset asked for).
+      const e = factory.next(wallStart + eventTimeOffset + Math.floor(scheduledOffset(i, o.rate)));
       const value = serialize(e, producedAt, o.size);
       bytes += Buffer.byteLength(value) + e.customer.length;
       messages[i - from] = { key: e.customer, value };

@@ -16,6 +16,7 @@ export const STANDARD_JOB = join(repoRoot, 'load-tests', 'standard-job.yaml');
 /** The standard job's detectors that judge window results, and its out-of-orderness (ms). */
 export const STANDARD_WINDOW_DETECTORS: ReadonlySet<string> = new Set(['beneficiaries-1h']);
 export const STANDARD_OUT_OF_ORDERNESS_MS = 5000;
+const HOUR = 3_600_000;
 
 export interface Services {
   kafka: Kafka;
@@ -149,8 +150,12 @@ export async function latencyLevel(
     // Ready once connected; the group's first assignment follows within a heartbeat or two.
     await sleep(3000);
     const cpu0 = proc.cpuSeconds();
+    // Event time is shifted so that an hour boundary falls in the middle of the measured part: every
+    // key's tumbling hour closes then, as at the top of each hour in production.
+    const mid = Date.now() + ((o.warmupS + o.durationS) / 2) * 1000;
+    const eventTimeOffsetMs = Math.floor(mid / HOUR) * HOUR - Math.round(mid);
     const loadgen = await runLoadgen(s.kafka, s.brokers.join(','), {
-      ...ev, topic, rate: o.rate, durationS: o.durationS, partitions: o.partitions, createTopic: false, tickMs: 5, inflight: 8, acks: -1,
+      ...ev, topic, rate: o.rate, durationS: o.durationS, partitions: o.partitions, createTopic: false, tickMs: 5, inflight: 8, acks: -1, eventTimeOffsetMs,
     });
     const backlogAtEndOfSend = loadgen.events - (await proc.eventsIn());
     const cpuUtilisation = (proc.cpuSeconds() - cpu0) / loadgen.durationSeconds;
@@ -162,7 +167,7 @@ export async function latencyLevel(
     }
     await settledLength(redis, stream, 2000, 30_000);
     const all = await readAlertStream(redis, stream);
-    const result = probe(all, { startEpochMs: loadgen.startEpochMs, rate: o.rate }, {
+    const result = probe(all, { startEpochMs: loadgen.startEpochMs, rate: o.rate, eventTimeOffsetMs }, {
       windowDetectors: STANDARD_WINDOW_DETECTORS, closeDelayMs: ooo, fromEpochMs: loadgen.startEpochMs + o.warmupS * 1000,
     });
     const sample = await redis.xrange(stream, '-', '+', 'COUNT', 1000);

@@ -65,6 +65,19 @@ describe('latency probe', () => {
     expect(r.negative).toBe(0);
   });
 
+  it('puts shifted event times back on the schedule clock', () => {
+    // Event times run 1 h behind the schedule: a window ending at schedule +10 s is stamped 1 h earlier.
+    const shifted = { ...S, eventTimeOffsetMs: -3_600_000 };
+    const alerts: AppendedAlert[] = [
+      { appendMs: S.startEpochMs + 15_020, detector: 'beneficiaries-1h', eventTime: S.startEpochMs + 10_000 - 3_600_000, windowEnd: S.startEpochMs + 10_000 - 3_600_000 },
+      { appendMs: S.startEpochMs + 6100, detector: 'velocity', trigger: 'e200', eventTime: S.startEpochMs + 1000 - 3_600_000 },
+    ];
+    const r = probe(alerts, shifted, { windowDetectors: new Set(['beneficiaries-1h']), closeDelayMs: 5000 });
+    expect(r.windows.p50Ms).toBeCloseTo(20, 0);
+    expect(r.detection.p50Ms).toBeCloseTo(5100, -1);
+    expect(r.afterRelease.maxMs).toBeCloseTo(100, -1);
+  });
+
   it('leaves out the alerts due during the warm-up', () => {
     const alerts: AppendedAlert[] = [
       { appendMs: S.startEpochMs + 9000, detector: 'velocity', trigger: 'e10', eventTime: S.startEpochMs + 50 },
