@@ -7,7 +7,7 @@
  * customer to partition hash(customer) mod partitions, and, byte for byte, into one NDJSON file per
  * partition. Vigie replays each file with load-tests/standard-job.yaml (in-process Engine, replay mode):
  * one replay per partition, as `vigie run` gives each Kafka partition its own watermark and state, so
- * that events later than the out-of-orderness are late in both alike. The peer (built with Maven when its jar is missing) reads the topic and writes its
+ * that events later than the out-of-orderness are late in both alike. The peer (load-tests/peer-run.ts: built with Maven when its jar is missing or older than its sources) reads the topic and writes its
  * alerts to another topic. Each partition ends with one record of type `end`, two hours after the last
  * payment: not a payment (Vigie's `where` leaves it out, and a replay ends its input anyway), it moves the
  * peer's watermark past every pending payment and open window.
@@ -20,19 +20,17 @@
  *   npm run peer:check
  *   npm run peer:check -- --events 20000 --partitions 1 --json
  */
-import { spawn } from 'node:child_process';
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { Kafka, Partitioners, logLevel } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { Engine } from '../src/engine/engine.js';
 import { loadConfig } from '../src/config/load.js';
 import { replayOutSinks } from '../src/backtest/replay-outputs.js';
 import { silentLogger } from '../src/log.js';
-import { hashString } from '../src/generator/rng.js';
-import { EventFactory, serialize } from './loadgen.js';
+import { fillInputTopic, paymentRecords, peerKafka, readAlerts, startPeer, type Drain } from './peer-run.js';
 import { repoRoot as root } from './replay-bench.js';
 
 const { values: args } = parseArgs({
@@ -46,7 +44,7 @@ const { values: args } = parseArgs({
     'max-delay': { type: 'string', default: '3000' },
     'event-rate': { type: 'string', default: '20' },
     partitions: { type: 'string', default: '4' },
-    'idle-exit': { type: 'string', default: '8' },
+    timeout: { type: 'string', default: '600' },
     show: { type: 'string', default: '5' },
     keep: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
@@ -54,12 +52,7 @@ const { values: args } = parseArgs({
 });
 const N = Number(args.events);
 const PARTITIONS = Number(args.partitions);
-/** Event time of the first payment; payments follow at `event-rate` per second of event time. */
-const START = Date.parse('2026-01-01T00:00:00Z');
-const EVENT_RATE = Number(args['event-rate']);
 const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
-const PEER_DIR = join(root, 'load-tests', 'peers', 'kafka-streams');
-const JAR = join(PEER_DIR, 'target', 'peer.jar');
 const DETECTORS = ['velocity-10m', 'new-device', 'impossible-travel', 'amount-outlier', 'beneficiaries-1h'];
 
 interface Found {
@@ -68,32 +61,6 @@ interface Found {
   id: string;
 }
 const tag = (a: Found): string => `${a.detector}\u0000${a.key}\u0000${a.id}`;
-
-/** The fixed input: one JSON value per payment, keyed by customer. */
-function input(): Array<{ key: string; value: string; ts: number }> {
-  const factory = new EventFactory({
-    seed: Number(args.seed), keys: Number(args.keys), zipf: Number(args.zipf), size: 0,
-    outOfOrder: Number(args['out-of-order']), maxDelay: Number(args['max-delay']), fraudRate: Number(args['fraud-rate']),
-  });
-  const out = [];
-  for (let i = 0; i < N; i++) {
-    const e = factory.next(START + Math.floor((i * 1000) / EVENT_RATE));
-    out.push({ key: e.customer, value: serialize(e, START, 0), ts: e.ts });
-  }
-  return out;
-}
-
-async function run(cmd: string, argv: string[], cwd: string): Promise<string> {
-  return await new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${cmd} ${argv.join(' ')} exited with ${code}:\n${stderr.slice(-2000)}`))));
-  });
-}
 
 async function vigieAlerts(file: string, dir: string, into: { alerts: Found[]; summaries: number; seconds: number }): Promise<void> {
   const loaded = loadConfig(join(root, 'load-tests', 'standard-job.yaml'));
@@ -114,28 +81,17 @@ async function vigieAlerts(file: string, dir: string, into: { alerts: Found[]; s
   }
 }
 
-async function peerAlerts(kafka: Kafka, inTopic: string, outTopic: string, appId: string, stateDir: string): Promise<{ alerts: Found[]; summary: Record<string, number> }> {
-  if (!existsSync(JAR)) await run('mvn', ['-q', '-B', '-DskipTests', 'package'], PEER_DIR);
-  const stdout = await run('java', ['-jar', JAR, '--bootstrap', BROKERS, '--input', inTopic, '--output', outTopic, '--application-id', appId, '--idle-exit', args['idle-exit'], '--state-dir', stateDir], PEER_DIR);
-  const summary = JSON.parse(stdout.trim().split('\n').pop() as string) as Record<string, number>;
-  const consumer = kafka.consumer({ groupId: `${appId}-reader` });
-  const alerts: Found[] = [];
-  await consumer.connect();
+/** Runs the peer until it has processed the `records` of the input topic, stops it (it commits), reads its alerts. */
+async function peerAlerts(kafka: Kafka, inTopic: string, outTopic: string, appId: string, stateDir: string, records: number): Promise<{ alerts: Found[]; drain: Drain }> {
+  const peer = await startPeer({ brokers: BROKERS, inputTopic: inTopic, alertsTopic: outTopic, applicationId: appId, stateDir });
+  let drain: Drain;
   try {
-    await consumer.subscribe({ topic: outTopic, fromBeginning: true });
-    let last = Date.now();
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        const a = JSON.parse(message.value?.toString() ?? '{}') as { detector: string; key: string; eventId: string };
-        alerts.push({ detector: a.detector, key: a.key, id: a.eventId });
-        last = Date.now();
-      },
-    });
-    while (alerts.length < summary.alerts && Date.now() - last < 15_000) await new Promise((r) => setTimeout(r, 100));
+    drain = await peer.waitProcessed(records, Number(args.timeout) * 1000);
   } finally {
-    await consumer.disconnect();
+    await peer.stop();
   }
-  return { alerts, summary };
+  const alerts = (await readAlerts(kafka, outTopic, { timeoutMs: 60_000 })).map((a) => ({ detector: a.detector, key: a.key, id: a.trigger }));
+  return { alerts, drain };
 }
 
 interface Row {
@@ -174,7 +130,10 @@ async function main(): Promise<void> {
   const appId = `${inTopic}-app`;
   const dir = join(root, 'out', 'peer-check', stamp);
   await mkdir(dir, { recursive: true });
-  const records = input().map((r) => ({ ...r, partition: hashString(r.key) % PARTITIONS }));
+  const records = paymentRecords({
+    events: N, seed: Number(args.seed), keys: Number(args.keys), zipf: Number(args.zipf), size: 0, outOfOrder: Number(args['out-of-order']),
+    maxDelay: Number(args['max-delay']), fraudRate: Number(args['fraud-rate']), start: Date.parse('2026-01-01T00:00:00Z'), eventRate: Number(args['event-rate']), partitions: PARTITIONS,
+  });
   const files = [];
   for (let p = 0; p < PARTITIONS; p++) {
     const file = join(dir, `payments-${p}.ndjson`);
@@ -182,32 +141,19 @@ async function main(): Promise<void> {
     files.push(file);
   }
 
-  const kafka = new Kafka({ clientId: 'vigie-peer-check', brokers: BROKERS.split(','), logLevel: logLevel.NOTHING });
+  const kafka = peerKafka(BROKERS, 'vigie-peer-check');
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: [{ topic: inTopic, numPartitions: PARTITIONS }, { topic: outTopic, numPartitions: 1 }], waitForLeaders: true });
-    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-    await producer.connect();
-    try {
-      for (let i = 0; i < records.length; i += 2000) {
-        await producer.send({ topic: inTopic, acks: -1, messages: records.slice(i, i + 2000).map((r) => ({ key: r.key, value: r.value, partition: r.partition })) });
-      }
-      const end = Math.max(...records.map((r) => r.ts)) + 2 * 3_600_000;
-      const markers = Array.from({ length: PARTITIONS }, (_, p) => ({ partition: p, key: 'end', value: JSON.stringify({ id: `end-${p}`, type: 'end', ts: end }) }));
-      await producer.send({ topic: inTopic, acks: -1, messages: markers });
-    } finally {
-      await producer.disconnect();
-    }
-
+    const written = await fillInputTopic(kafka, inTopic, PARTITIONS, records, 2 * 3_600_000);
     const vigie = { alerts: [] as Found[], summaries: 0, seconds: 0 };
     for (const [p, file] of files.entries()) await vigieAlerts(file, join(dir, `vigie-${p}`), vigie);
-    const peer = await peerAlerts(kafka, inTopic, outTopic, appId, join(dir, 'peer-state'));
+    const peer = await peerAlerts(kafka, inTopic, outTopic, appId, join(dir, 'peer-state'), written);
     const rows = compare(vigie.alerts, peer.alerts, Number(args.show));
     const same = rows.every((r) => r.onlyVigieCount === 0 && r.onlyPeerCount === 0);
     const result = {
       check: 'peer', events: N, partitions: PARTITIONS, seed: Number(args.seed), same,
-      vigieSummaries: vigie.summaries, vigieSeconds: Number(vigie.seconds.toFixed(3)), peer: peer.summary, detectors: rows,
+      vigieSummaries: vigie.summaries, vigieSeconds: Number(vigie.seconds.toFixed(3)), peer: { alerts: peer.alerts.length, ...peer.drain }, detectors: rows,
     };
     if (args.json) {
       process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -224,14 +170,14 @@ async function main(): Promise<void> {
         if (r.onlyPeer.length > 0) console.log(`${r.detector}: only peer (first ${r.onlyPeer.length}): ${r.onlyPeer.join(', ')}`);
       }
       console.log('');
-      console.log(`vigie cooldown summaries left out: ${vigie.summaries}; peer: ${JSON.stringify(peer.summary)}`);
+      console.log(`vigie cooldown summaries left out: ${vigie.summaries}; peer: ${peer.alerts.length} alerts, ${peer.drain.records} records at ${peer.drain.recordsPerSecond.toFixed(0)}/s`);
     }
     if (!same) process.exitCode = 1;
   } finally {
     if (!args.keep) {
       const topics = (await admin.listTopics()).filter((t) => t === inTopic || t === outTopic || t.startsWith(`${appId}-`));
       await admin.deleteTopics({ topics }).catch(() => undefined);
-      await admin.deleteGroups([appId, `${appId}-reader`]).catch(() => undefined);
+      await admin.deleteGroups([appId]).catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
     }
     await admin.disconnect();

@@ -52,6 +52,10 @@ export const ERROR_CODES = {
     meaning: '`vigie produce` could not write to Kafka (brokers unreachable, topic missing, write refused).',
     remedy: 'Check `--brokers` (or KAFKA_BROKERS) and that the topic exists (`npm run kafka:local` creates the demo topics); events sent before the failure stay in the topic.',
   },
+  VIGIE_ERR_PEER: {
+    meaning: 'The Kafka Streams peer of the benchmarks (load-tests/peers/kafka-streams) could not be built or run (Java or Maven missing, build failed, peer exited or too slow).',
+    remedy: 'Install Java 17 and Maven (`mvn -v`), or build the jar by hand (`mvn -q -DskipTests package` in load-tests/peers/kafka-streams); read the peer output quoted in the message.',
+  },
   VIGIE_ERR_INTERNAL: {
     meaning: 'An unexpected failure: a bug in Vigie, not in the config or the input.',
     remedy: 'Run the same command with `VIGIE_LOG_LEVEL=debug` to print the stack, and report it with that output.',

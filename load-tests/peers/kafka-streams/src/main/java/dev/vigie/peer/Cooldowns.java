@@ -1,26 +1,17 @@
 package dev.vigie.peer;
 
-import org.apache.kafka.common.serialization.Serdes;
-import org.apache.kafka.streams.state.KeyValueStore;
-import org.apache.kafka.streams.state.StoreBuilder;
-import org.apache.kafka.streams.state.Stores;
-
-/** Per-key cooldowns, as Vigie's detector runtime keeps them: key -> end of the open cooldown. */
+/**
+ * Vigie's per-key cooldowns: a signal of a key at `t` raises an alert (and a cooldown until
+ * t + cooldown opens) unless a cooldown still runs at t. Each detector keeps the end of its open
+ * cooldown in the customer's value, {@link #NONE} when there is none.
+ */
 final class Cooldowns {
   private Cooldowns() {}
 
-  static StoreBuilder<KeyValueStore<String, Long>> builder(String name) {
-    return Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(name), Serdes.String(), Serdes.Long());
-  }
+  static final long NONE = Long.MIN_VALUE;
 
-  /**
-   * A signal of `key` at `t`: true (alert, and a cooldown until t + cooldown opens) unless a cooldown
-   * still runs at t (suppressed).
-   */
-  static boolean open(KeyValueStore<String, Long> store, String key, long t, long cooldown) {
-    Long until = store.get(key);
-    if (until != null && t < until) return false;
-    store.put(key, t + cooldown);
-    return true;
+  /** The cooldown end after a signal at `t`, or {@link #NONE} when the signal is suppressed. */
+  static long open(long until, long t, long cooldown) {
+    return until != NONE && t < until ? NONE : t + cooldown;
   }
 }

@@ -1,37 +1,37 @@
 package dev.vigie.peer;
 
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.List;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.StoreBuilder;
 
 /**
  * impossible-travel: two consecutive located payments of a customer at least 500 km apart (haversine,
  * Earth radius 6371.0088 km) at more than 900 km/h, or at the same millisecond. The previous one is
- * forgotten after a day. Cooldown 1h, as for velocity.
+ * forgotten after a day. Cooldown 1h. Stored per customer (32 bytes): the previous located payment's
+ * time, latitude and longitude, and the end of the cooldown.
  */
-public final class GeoVelocity extends CustomerStateDetector<GeoVelocity.State> {
+public final class GeoVelocity implements Detector {
   static final String NAME = "impossible-travel";
   static final double MAX_SPEED_KMH = 900;
   static final double MIN_DISTANCE_KM = 500;
   static final long FORGET_AFTER = Duration.ofDays(1).toMillis();
   static final long COOLDOWN = Duration.ofHours(1).toMillis();
   static final double EARTH_RADIUS_KM = 6371.0088;
-  static final String STORE = "geo-last";
-  static final String COOLDOWNS = "geo-cooldown";
+  static final String STORE = "geo";
 
-  /** The customer's previous located payment. */
-  public static final class State {
-    public long time;
-    public double lat;
-    public double lon;
-  }
-
-  GeoVelocity() {
-    super(STORE, COOLDOWNS);
-  }
+  private KeyValueStore<String, byte[]> store;
 
   static List<StoreBuilder<?>> stores() {
-    return stores(STORE, COOLDOWNS, JsonSerde.of(State.class));
+    return List.of(PeerStores.persistent(STORE, Serdes.String(), Serdes.ByteArray()));
+  }
+
+  @Override
+  public void init(ProcessorContext<String, String> context) {
+    store = context.getStateStore(STORE);
   }
 
   /** Great-circle distance in km (haversine), in the same operations as Vigie's. */
@@ -49,18 +49,31 @@ public final class GeoVelocity extends CustomerStateDetector<GeoVelocity.State> 
     double lon = p.lon();
     if (!Double.isFinite(lat) || !Double.isFinite(lon) || Math.abs(lat) > 90 || Math.abs(lon) > 180) return;
     long t = p.ts();
-    State prev = store.get(p.customer());
-    State cur = new State();
-    cur.time = t;
-    cur.lat = lat + 0.0;
-    cur.lon = lon + 0.0;
-    store.put(p.customer(), cur);
-    if (prev == null || prev.time < t - FORGET_AFTER) return;
-    double distance = haversineKm(prev.lat, prev.lon, cur.lat, cur.lon);
-    long elapsed = t - prev.time;
+    lat += 0.0;
+    lon += 0.0;
+    byte[] old = store.get(p.customer());
+    long until = Cooldowns.NONE;
+    if (old != null) {
+      ByteBuffer prev = ByteBuffer.wrap(old);
+      long time = prev.getLong();
+      double prevLat = prev.getDouble();
+      double prevLon = prev.getDouble();
+      until = prev.getLong();
+      if (time >= t - FORGET_AFTER && met(prevLat, prevLon, lat, lon, t - time)) {
+        long next = Cooldowns.open(until, t, COOLDOWN);
+        if (next != Cooldowns.NONE) {
+          until = next;
+          out.add(new Alert(NAME, p.customer(), p.id(), t));
+        }
+      }
+    }
+    store.put(p.customer(), ByteBuffer.allocate(32).putLong(t).putDouble(lat).putDouble(lon).putLong(until).array());
+  }
+
+  private static boolean met(double lat1, double lon1, double lat2, double lon2, long elapsed) {
+    double distance = haversineKm(lat1, lon1, lat2, lon2);
     double speed = (distance * 3_600_000) / Math.max(elapsed, 1);
-    if (distance < MIN_DISTANCE_KM || distance == 0) return;
-    boolean met = elapsed <= 0 || speed > MAX_SPEED_KMH;
-    if (met && Cooldowns.open(cooldowns, p.customer(), t, COOLDOWN)) out.add(new Alert(NAME, p.customer(), p.id(), t));
+    if (distance < MIN_DISTANCE_KM || distance == 0) return false;
+    return elapsed <= 0 || speed > MAX_SPEED_KMH;
   }
 }

@@ -1,6 +1,5 @@
 package dev.vigie.peer;
 
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
@@ -24,14 +23,20 @@ import org.apache.kafka.streams.state.Stores;
  *       behind the point the detectors reached is late and never judged;</li>
  *   <li>the tumbling hour counts every payment whose window has not fired, and fires at W >= end.</li>
  * </ul>
+ * The waiting payments are an in-memory store (with its changelog, as every store of the job): at most
+ * the out-of-orderness of event time, each written once and deleted seconds later, which the record cache
+ * mostly absorbs before they reach the store. The clock (largest time seen, watermark) is a store read
+ * once when the task starts and written on every change.
  */
 public final class JudgeProcessor implements Processor<String, String, String, String> {
   static final long MAX_OUT_OF_ORDERNESS = 5_000;
   static final String PENDING = "pending";
   static final String CLOCK = "clock";
-  /** Records taken and alerts sent by every task of the process (for the run summary). */
+  /** Records taken and alerts sent by every task of the process, and when the first and the latest record were taken (epoch ms). */
   static final AtomicLong RECORDS = new AtomicLong();
   static final AtomicLong ALERTS = new AtomicLong();
+  static final AtomicLong FIRST_MS = new AtomicLong();
+  static final AtomicLong LAST_MS = new AtomicLong();
 
   private final List<Detector> detectors = List.of(new Velocity(), new FirstSeen(), new GeoVelocity(), new Outlier());
   private final BeneficiariesHour window = new BeneficiariesHour();
@@ -40,11 +45,13 @@ public final class JudgeProcessor implements Processor<String, String, String, S
   private KeyValueStore<Bytes, Payment> pending;
   /** "max": largest event time seen; "w": the watermark the detectors have reached. */
   private KeyValueStore<String, Long> clock;
+  private long max;
+  private long reached;
 
   static List<StoreBuilder<?>> stores() {
     List<StoreBuilder<?>> all = new ArrayList<>();
-    all.add(Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(PENDING), Serdes.Bytes(), JsonSerde.of(Payment.class)));
-    all.add(Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(CLOCK), Serdes.String(), Serdes.Long()));
+    all.add(Stores.keyValueStoreBuilder(Stores.inMemoryKeyValueStore(PENDING), Serdes.Bytes(), Payment.SERDE).withCachingEnabled());
+    all.add(PeerStores.persistent(CLOCK, Serdes.String(), Serdes.Long()));
     all.addAll(Velocity.stores());
     all.addAll(FirstSeen.stores());
     all.addAll(GeoVelocity.stores());
@@ -53,15 +60,13 @@ public final class JudgeProcessor implements Processor<String, String, String, S
     return all;
   }
 
-  static String[] storeNames() {
-    return stores().stream().map(StoreBuilder::name).toArray(String[]::new);
-  }
-
   @Override
   public void init(ProcessorContext<String, String> context) {
     this.context = context;
     pending = context.getStateStore(PENDING);
     clock = context.getStateStore(CLOCK);
+    max = clockValue("max");
+    reached = clockValue("w");
     for (Detector d : detectors) d.init(context);
     window.init(context);
   }
@@ -71,25 +76,23 @@ public final class JudgeProcessor implements Processor<String, String, String, S
     return v == null ? Long.MIN_VALUE : v;
   }
 
-  private static Bytes pendingKey(long ts, long offset) {
-    return Bytes.wrap(ByteBuffer.allocate(16).putLong(ts).putLong(offset).array());
-  }
-
   @Override
   public void process(Record<String, String> record) {
-    RECORDS.incrementAndGet();
+    long now = System.currentTimeMillis();
+    if (RECORDS.getAndIncrement() == 0) FIRST_MS.set(now);
+    LAST_MS.set(now);
     Payment p = record.value() == null ? null : Payment.parse(record.value());
     if (p == null) return;
-    long max = clockValue("max");
     long w = max == Long.MIN_VALUE ? Long.MIN_VALUE : max - MAX_OUT_OF_ORDERNESS;
     if ("payment".equals(p.type()) && p.customer() != null) {
       long offset = context.recordMetadata().map(m -> m.offset()).orElse(RECORDS.get());
-      if (p.ts() >= clockValue("w")) pending.put(pendingKey(p.ts(), offset), p);
+      if (p.ts() >= reached) pending.put(Keys.longs(p.ts(), offset), p);
       window.add(p, w);
     }
     if (p.ts() > max) {
-      clock.put("max", p.ts());
-      advance(p.ts() - MAX_OUT_OF_ORDERNESS);
+      max = p.ts();
+      clock.put("max", max);
+      advance(max - MAX_OUT_OF_ORDERNESS);
     }
     // Stamped like the record that raised them (an event-time stamp could fall behind the topic's retention).
     for (Alert a : alerts) context.forward(new Record<>(a.key(), a.toJson(), record.timestamp()));
@@ -99,17 +102,21 @@ public final class JudgeProcessor implements Processor<String, String, String, S
 
   /** Move the watermark to `w`: judge the payments it passed, in order, then fire the windows it closed. */
   private void advance(long w) {
-    if (w <= clockValue("w")) return;
+    if (w <= reached) return;
+    long before = reached;
+    reached = w;
     clock.put("w", w);
     if (w <= 0) return;
+    // Payments behind the previous watermark were judged or never kept: the scan starts at it, past the
+    // deletes the record cache still holds.
     List<KeyValue<Bytes, Payment>> due = new ArrayList<>();
-    try (KeyValueIterator<Bytes, Payment> it = pending.range(pendingKey(0, 0), pendingKey(w - 1, Long.MAX_VALUE))) {
+    try (KeyValueIterator<Bytes, Payment> it = pending.range(Keys.longs(Math.max(0, before), 0), Keys.longs(w - 1, Long.MAX_VALUE))) {
       while (it.hasNext()) due.add(it.next());
     }
     for (KeyValue<Bytes, Payment> kv : due) {
       pending.delete(kv.key);
       for (Detector d : detectors) d.judge(kv.value, alerts);
     }
-    window.fire(w, alerts);
+    window.fire(before, w, alerts);
   }
 }

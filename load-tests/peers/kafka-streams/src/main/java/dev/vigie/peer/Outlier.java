@@ -1,38 +1,39 @@
 package dev.vigie.peer;
 
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.StoreBuilder;
 
 /**
  * amount-outlier: log(amount) at least 5 robust standard deviations above the median of the customer's
  * last 50 log amounts (10 needed first), judged before the value joins them. Scale = MAD / 0.6745; when
  * the MAD is 0, the mean absolute deviation from the median * 1.253314; when that is 0 too, not judged.
- * A customer idle for 30 days starts afresh. Cooldown 15m (Vigie's default).
+ * A customer idle for 30 days starts afresh. Cooldown 15m (Vigie's default). Stored per customer (at
+ * most 416 bytes): the time of its last judged payment, the end of the cooldown, the last log amounts.
  */
-public final class Outlier extends CustomerStateDetector<Outlier.State> {
+public final class Outlier implements Detector {
   static final String NAME = "amount-outlier";
   static final int HISTORY = 50;
   static final int MIN_HISTORY = 10;
   static final double VALUE = 5;
   static final long FORGET_AFTER = Duration.ofDays(30).toMillis();
-  static final String STORE = "outlier-history";
-  static final String COOLDOWNS = "outlier-cooldown";
+  static final String STORE = "outlier";
   static final long COOLDOWN = Duration.ofMinutes(15).toMillis();
 
-  /** Time of the last judged event; the last log amounts, oldest first. */
-  public static final class State {
-    public long last;
-    public double[] values = new double[0];
-  }
-
-  Outlier() {
-    super(STORE, COOLDOWNS);
-  }
+  private KeyValueStore<String, byte[]> store;
 
   static List<StoreBuilder<?>> stores() {
-    return stores(STORE, COOLDOWNS, JsonSerde.of(State.class));
+    return List.of(PeerStores.persistent(STORE, Serdes.String(), Serdes.ByteArray()));
+  }
+
+  @Override
+  public void init(ProcessorContext<String, String> context) {
+    store = context.getStateStore(STORE);
   }
 
   static double median(double[] sorted) {
@@ -68,15 +69,28 @@ public final class Outlier extends CustomerStateDetector<Outlier.State> {
     if (!Double.isFinite(amount) || !(amount > 0)) return;
     double v = StrictMath.log(amount);
     long t = p.ts();
-    State st = store.get(p.customer());
-    if (st == null || st.last < t - FORGET_AFTER) st = new State();
-    st.last = t;
-    double z = z(st.values, v);
-    int n = st.values.length;
-    double[] next = Arrays.copyOfRange(st.values, n >= HISTORY ? n - HISTORY + 1 : 0, n + 1);
-    next[next.length - 1] = v;
-    st.values = next;
-    store.put(p.customer(), st);
-    if (z >= VALUE && Cooldowns.open(cooldowns, p.customer(), t, COOLDOWN)) out.add(new Alert(NAME, p.customer(), p.id(), t));
+    byte[] old = store.get(p.customer());
+    long until = Cooldowns.NONE;
+    double[] values = new double[0];
+    if (old != null) {
+      ByteBuffer b = ByteBuffer.wrap(old);
+      long last = b.getLong();
+      until = b.getLong();
+      if (last >= t - FORGET_AFTER) {
+        values = new double[b.remaining() / 8];
+        b.asDoubleBuffer().get(values);
+      }
+    }
+    if (z(values, v) >= VALUE) {
+      long next = Cooldowns.open(until, t, COOLDOWN);
+      if (next != Cooldowns.NONE) {
+        until = next;
+        out.add(new Alert(NAME, p.customer(), p.id(), t));
+      }
+    }
+    int keep = Math.min(values.length, HISTORY - 1);
+    ByteBuffer b = ByteBuffer.allocate(16 + 8 * (keep + 1)).putLong(t).putLong(until);
+    for (int i = values.length - keep; i < values.length; i++) b.putDouble(values[i]);
+    store.put(p.customer(), b.putDouble(v).array());
   }
 }

@@ -2,6 +2,10 @@ package dev.vigie.peer;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import org.apache.kafka.common.serialization.Serde;
+import org.apache.kafka.common.serialization.Serdes;
 
 /**
  * The fields of an input record the job reads (the payments of load-tests/loadgen.ts). A number that is
@@ -45,5 +49,40 @@ public record Payment(String id, String type, long ts, String customer, String d
   private static double number(JsonNode n, String f) {
     JsonNode v = n.get(f);
     return v != null && v.isNumber() ? v.asDouble() : Double.NaN;
+  }
+
+  /** A compact binary form of the fields (for the payments waiting for the watermark). */
+  static final Serde<Payment> SERDE = Serdes.serdeFrom(
+      (topic, p) -> {
+        if (p == null) return null;
+        byte[][] s = {bytes(p.id), bytes(p.type), bytes(p.customer), bytes(p.device), bytes(p.beneficiary)};
+        int size = 8 + 24;
+        for (byte[] b : s) size += 4 + (b == null ? 0 : b.length);
+        ByteBuffer out = ByteBuffer.allocate(size).putLong(p.ts).putDouble(p.amount).putDouble(p.lat).putDouble(p.lon);
+        for (byte[] b : s) {
+          out.putInt(b == null ? -1 : b.length);
+          if (b != null) out.put(b);
+        }
+        return out.array();
+      },
+      (topic, bytes) -> {
+        if (bytes == null) return null;
+        ByteBuffer in = ByteBuffer.wrap(bytes);
+        long ts = in.getLong();
+        double amount = in.getDouble();
+        double lat = in.getDouble();
+        double lon = in.getDouble();
+        String[] s = new String[5];
+        for (int i = 0; i < s.length; i++) {
+          int n = in.getInt();
+          if (n < 0) continue;
+          s[i] = new String(bytes, in.position(), n, StandardCharsets.UTF_8);
+          in.position(in.position() + n);
+        }
+        return new Payment(s[0], s[1], ts, s[2], s[3], s[4], amount, lat, lon);
+      });
+
+  private static byte[] bytes(String s) {
+    return s == null ? null : s.getBytes(StandardCharsets.UTF_8);
   }
 }
