@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { LatencyHistogram, alertFromEntry, dueEpochMs, entryMs, probe, type AppendedAlert } from '../../load-tests/latency-probe.js';
 import { cpuSecondsOfStat, metricValue } from '../../load-tests/vigie-proc.js';
+import { peerAlertForProbe } from '../../load-tests/standard-peer.js';
+import { midRunOffset } from '../../load-tests/standard-phases.js';
 
 const S = { startEpochMs: 1_700_000_000_000, rate: 200 };
 
@@ -92,6 +94,22 @@ describe('latency probe', () => {
   it('reads an alert from the fields the Redis sink writes', () => {
     const a = alertFromEntry('1700000000500-0', ['id', 'x', 'detector', 'new-device', 'eventTime', '1700000000000', 'windowStart', '1', 'windowEnd', '1700000000000', 'trigger', 'e7']);
     expect(a).toEqual({ appendMs: 1_700_000_000_500, detector: 'new-device', trigger: 'e7', eventTime: 1_700_000_000_000, windowEnd: 1_700_000_000_000 });
+  });
+});
+
+describe('the peer and the live runs', () => {
+  it('reads a peer alert: the window from a beneficiaries-1h trigger, the event id otherwise', () => {
+    expect(peerAlertForProbe({ detector: 'beneficiaries-1h', key: 'c1', trigger: '1700000000000-1700003600000', appendMs: 5 })).toEqual({ appendMs: 5, detector: 'beneficiaries-1h', windowEnd: 1_700_003_600_000 });
+    expect(peerAlertForProbe({ detector: 'velocity-10m', key: 'c1', trigger: 'e42', appendMs: 7 })).toEqual({ appendMs: 7, detector: 'velocity-10m', trigger: 'e42' });
+  });
+
+  it('puts an hour boundary of event time in the middle of the measured part', () => {
+    const now = Date.parse('2026-12-05T13:20:00.000Z');
+    const offset = midRunOffset(5, 30, now);
+    expect(offset).toBeLessThanOrEqual(0);
+    expect(offset).toBeGreaterThan(-3_600_000);
+    // 17.5 s after the start, event time is on the hour.
+    expect((now + 17_500 + offset) % 3_600_000).toBe(0);
   });
 });
 
