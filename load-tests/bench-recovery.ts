@@ -10,7 +10,8 @@
  * is written by `RedisCheckpointStore` to a private redis-server on a free loopback port (REDIS_URL if
  * set: a unique key prefix, the keys removed afterwards, never a flush). Measured: build seconds,
  * checkpoint payload bytes (meta value + hash values, what `save` sends) and Redis memory (INFO
- * used_memory growth, MEMORY USAGE of the two keys), write seconds. A probe (3 payments for each of 8
+ * used_memory growth, MEMORY USAGE of the two keys), write seconds; and the next (incremental)
+ * checkpoint with nothing changed in between, written too (bytes, seconds). A probe (3 payments for each of 8
  * customers, see `probeEvents`) is then judged on that state; the building process exits.
  *
  * Restore: each run is a fresh `node` (same flags), as a new owner of the partition: a new task and a
@@ -113,6 +114,10 @@ interface BuildResult {
   hashFields: number;
   checkpointSeconds: number;
   checkpointWriteSeconds: number;
+  /** The incremental checkpoint that follows with no input in between: keys written, bytes, seconds. */
+  idleCheckpointKeys: number;
+  idleCheckpointBytes: number;
+  idleCheckpointSeconds: number;
   peakRssMb: number;
   counts: Record<string, number>;
   probe: string[];
@@ -142,11 +147,16 @@ async function build(spec: BuildSpec): Promise<BuildResult> {
   if (checkpointBytes < 0) throw new Error('checkpoint refused (fenced out)');
   const hashFields = delta.changes.length;
   delta = undefined;
+  // The next checkpoint, nothing changed since: what every interval writes at least.
+  const next = task.checkpoint(2);
+  const tn = performance.now();
+  const idleCheckpointBytes = await store.save(CHECKPOINT_ID, epoch, next);
+  const idleCheckpointSeconds = (performance.now() - tn) / 1000;
   await store.close();
   const peakRssMb = rssMb(process.resourceUsage().maxRSS * 1024);
   // The original decision on the probe (after the checkpoint: it changes the state).
   const probe = decision(runBatch(task, probeEvents(spec.feed), () => emptyBatch(0)));
-  return { buildSeconds, alerts, heapUsedMb, checkpointBytes, hashFields, checkpointSeconds, checkpointWriteSeconds, peakRssMb, counts, probe };
+  return { buildSeconds, alerts, heapUsedMb, checkpointBytes, hashFields, checkpointSeconds, checkpointWriteSeconds, idleCheckpointKeys: next.changes.length, idleCheckpointBytes, idleCheckpointSeconds, peakRssMb, counts, probe };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -308,6 +318,7 @@ async function main(): Promise<void> {
     const hashUsage = Number(await admin.call('MEMORY', 'USAGE', keys[1], 'SAMPLES', '0'));
     log(`built ${feed.keys} keys x ${feed.events} events in ${b.buildSeconds.toFixed(1)} s (${b.alerts} alerts, heap ${b.heapUsedMb} MiB)`);
     log(`checkpoint: ${bytes} payload bytes (meta ${metaBytes}, ${hashFields} hash fields), written in ${b.checkpointWriteSeconds.toFixed(1)} s; Redis +${rssMb(redisBytes)} MiB; building process peak RSS ${b.peakRssMb} MiB`);
+    log(`next checkpoint, nothing changed: ${b.idleCheckpointKeys} keys, ${b.idleCheckpointBytes} bytes, written in ${b.idleCheckpointSeconds.toFixed(1)} s`);
 
     // Restores, loaders alternated.
     const results: ChildResult[] = [];
@@ -353,6 +364,7 @@ async function main(): Promise<void> {
       checkpointRedisUsage: { meta: metaUsage, hash: hashUsage },
       checkpointSeconds: Number(b.checkpointSeconds.toFixed(3)),
       checkpointWriteSeconds: Number(b.checkpointWriteSeconds.toFixed(3)),
+      idleCheckpoint: { keys: b.idleCheckpointKeys, bytes: b.idleCheckpointBytes, seconds: Number(b.idleCheckpointSeconds.toFixed(3)) },
       /** Peak RSS of the building process, checkpoint written. */
       buildPeakRssMb: b.peakRssMb,
       loader: loaders[0],
@@ -380,6 +392,7 @@ async function main(): Promise<void> {
     console.log(`${BENCH}  standard job, ${fmt(feed.keys)} keys x ${feed.events} payments, ${runs} restores per loader (median), Redis ${redisVersion} (${svc.kind})`);
     console.log('');
     console.log(`build ${result.buildSeconds} s; checkpoint ${fmt(bytes)} payload bytes (meta ${fmt(metaBytes)}, ${fmt(hashFields)} hash fields), Redis +${fmt(redisBytes / 2 ** 20)} MiB; write ${result.checkpointWriteSeconds} s`);
+    console.log(`next checkpoint with nothing changed: ${fmt(b.idleCheckpointKeys)} keys, ${fmt(b.idleCheckpointBytes)} bytes, write ${b.idleCheckpointSeconds.toFixed(1)} s`);
     console.log('');
     console.log('| loader  | restore s | CPU s  | read s | decode s | rebuild s | keys/s    | peak RSS MiB | runs (s)             |');
     console.log('|---------|-----------|--------|--------|----------|-----------|-----------|--------------|----------------------|');
