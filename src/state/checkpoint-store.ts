@@ -35,6 +35,42 @@ export interface LoadedCheckpoint {
   entries: unknown[][];
 }
 
+/** A checkpoint as read from Redis: the meta value and the keys hash as field, value, field, value... */
+export interface RawCheckpoint {
+  meta: Buffer;
+  fields: Buffer[];
+}
+
+/**
+ * Decode a stored checkpoint; undefined for a meta value of another version (the partition then starts
+ * fresh). Fields are `<pipeline index>:<key>`; only the index is read.
+ */
+export function decodeCheckpoint(raw: RawCheckpoint): LoadedCheckpoint | undefined {
+  const meta = packr.unpack(raw.meta) as Checkpoint;
+  if (meta?.v !== 2) return undefined;
+  const entries: unknown[][] = meta.pipelines.map(() => []);
+  const { fields } = raw;
+  for (let f = 0; f + 1 < fields.length; f += 2) {
+    const list = entries[pipelineIndex(fields[f])];
+    if (list === undefined) continue;
+    const value = packr.unpack(fields[f + 1]) as unknown[];
+    for (let j = 0; j < value.length; j++) list.push(value[j]);
+  }
+  return { meta, entries };
+}
+
+/** The pipeline index that starts a field (`<index>:<key>`), read from its bytes; -1 if none. */
+function pipelineIndex(field: Buffer): number {
+  let i = 0;
+  for (let j = 0; j < field.length; j++) {
+    const c = field[j];
+    if (c === 58) return j === 0 ? -1 : i; // ':'
+    if (c < 48 || c > 57) return -1;
+    i = i * 10 + (c - 48);
+  }
+  return -1;
+}
+
 export interface CheckpointStore {
   /**
    * Take ownership of a partition's checkpoint and load it. Ownership is an epoch: from now on, writes
@@ -53,7 +89,7 @@ export interface CheckpointStore {
  */
 const SAVE_SCRIPT = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-if ARGV[3] == '1' then redis.call('DEL', KEYS[3]) end
+if ARGV[3] == '1' then redis.call('UNLINK', KEYS[3]) end
 local nset = tonumber(ARGV[5])
 local i = 6
 while i < 6 + 2 * nset do
@@ -63,6 +99,36 @@ end
 while i <= #ARGV do
   redis.call('HDEL', KEYS[3], ARGV[i])
   i = i + 1
+end
+redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[2])
+redis.call('PEXPIRE', KEYS[3], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`;
+
+/** Fields one command carries at most when a checkpoint is written (bounded arguments, short commands). */
+export const SAVE_CHUNK = 10_000;
+
+/**
+ * Commit of a staged checkpoint. KEYS: epoch, meta, keys hash, staging hash. ARGV: epoch, ttl ms, full
+ * (0/1), meta. The staging hash holds field/value pairs, and for an incremental checkpoint the fields
+ * to delete with an empty value (a stored value is never empty: it is a msgpack array). Full: the
+ * staging hash replaces the keys hash; incremental: it is merged in. Refused (0) for a superseded owner.
+ */
+const COMMIT_STAGED_SCRIPT = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  redis.call('UNLINK', KEYS[4])
+  return 0
+end
+if ARGV[3] == '1' then
+  redis.call('UNLINK', KEYS[3])
+  if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('RENAME', KEYS[4], KEYS[3]) end
+else
+  local kv = redis.call('HGETALL', KEYS[4])
+  for i = 1, #kv, 2 do
+    if kv[i + 1] == '' then redis.call('HDEL', KEYS[3], kv[i]) else redis.call('HSET', KEYS[3], kv[i], kv[i + 1]) end
+  end
+  redis.call('UNLINK', KEYS[4])
 end
 redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[2])
 redis.call('PEXPIRE', KEYS[3], ARGV[2])
@@ -91,13 +157,16 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 /**
  * Checkpoints in Redis, per partition: a meta value and a hash with one field per (pipeline, key).
  * A checkpoint writes the changed keys, deletes the emptied ones and replaces the meta value in one
- * MULTI/EXEC, so the stored keys and the offset they cover always go together; both carry a TTL.
+ * script (a large checkpoint is staged first, in chunks, then swapped in by one script), so the stored
+ * keys and the offset they cover always go together; both carry a TTL.
  */
 export class RedisCheckpointStore implements CheckpointStore {
   private readonly redis: RedisClient;
   private readonly target: string;
   /** The last connection error (TLS, refused...), for the message of calls that gave up because of it. */
   private lastError: Error | undefined;
+  /** Writes started, for the names of staging hashes. */
+  private writes = 0;
 
   constructor(
     private readonly cfg: StateConfig,
@@ -148,24 +217,27 @@ export class RedisCheckpointStore implements CheckpointStore {
   }
 
   async acquire(id: string): Promise<{ epoch: number; checkpoint: LoadedCheckpoint | undefined }> {
-    const epoch = await this.call(this.redis.incr(this.epochKey(id)));
-    await this.call(this.redis.pexpire(this.epochKey(id), this.cfg.ttl));
+    const epoch = await this.claim(id);
     return { epoch, checkpoint: await this.load(id) };
   }
 
+  /** The ownership part of {@link acquire}: a new epoch for the partition, without loading its checkpoint. */
+  async claim(id: string): Promise<number> {
+    const epoch = await this.call(this.redis.incr(this.epochKey(id)));
+    await this.call(this.redis.pexpire(this.epochKey(id), this.cfg.ttl));
+    return epoch;
+  }
+
   async load(id: string): Promise<LoadedCheckpoint | undefined> {
-    const [buf, fields] = await this.call(Promise.all([this.redis.getBuffer(this.metaKey(id)), this.redis.hgetallBuffer(this.keysKey(id))]));
-    if (buf === null) return undefined;
-    const meta = packr.unpack(buf) as Checkpoint;
-    if (meta?.v !== 2) return undefined;
-    const entries: unknown[][] = meta.pipelines.map(() => []);
-    for (const [field, value] of Object.entries(fields)) {
-      const i = Number(field.slice(0, field.indexOf(':')));
-      const list = entries[i];
-      if (list === undefined) continue;
-      for (const e of packr.unpack(value) as unknown[]) list.push(e);
-    }
-    return { meta, entries };
+    const raw = await this.read(id);
+    return raw === undefined ? undefined : decodeCheckpoint(raw);
+  }
+
+  /** A partition's checkpoint as stored, not decoded: the meta value and the hash's fields and values. */
+  async read(id: string): Promise<RawCheckpoint | undefined> {
+    // HGETALL as a flat reply: no object with a property per field (slow to build for a large hash).
+    const [meta, fields] = await this.call(Promise.all([this.redis.getBuffer(this.metaKey(id)), this.redis.callBuffer('HGETALL', this.keysKey(id)) as Promise<Buffer[]>]));
+    return meta === null ? undefined : { meta, fields };
   }
 
   async save(id: string, epoch: number, delta: CheckpointDelta): Promise<number> {
@@ -184,9 +256,38 @@ export class RedisCheckpointStore implements CheckpointStore {
     }
     const meta = packr.pack(delta.meta);
     bytes += meta.byteLength;
-    const args: Array<string | Buffer | number> = [String(epoch), this.cfg.ttl, delta.full ? '1' : '0', meta, set.length / 2, ...set, ...del];
-    const ok = await this.call(this.redis.eval(SAVE_SCRIPT, 3, this.epochKey(id), this.metaKey(id), this.keysKey(id), ...args));
+    const ok = set.length / 2 + del.length <= SAVE_CHUNK ? await this.saveAtOnce(id, epoch, delta.full, meta, set, del) : await this.saveStaged(id, epoch, delta.full, meta, set, del);
     return ok === 1 ? bytes : -1;
+  }
+
+  /** A checkpoint of at most SAVE_CHUNK fields: one script. */
+  private async saveAtOnce(id: string, epoch: number, full: boolean, meta: Buffer, set: Array<string | Buffer>, del: string[]): Promise<unknown> {
+    const args: Array<string | Buffer | number> = [String(epoch), this.cfg.ttl, full ? '1' : '0', meta, set.length / 2];
+    for (let i = 0; i < set.length; i++) args.push(set[i]);
+    for (let i = 0; i < del.length; i++) args.push(del[i]);
+    return this.call(this.redis.eval(SAVE_SCRIPT, 3, this.epochKey(id), this.metaKey(id), this.keysKey(id), ...args));
+  }
+
+  /**
+   * A larger checkpoint (a full one of a large state, or many keys changed): its fields go first to a
+   * staging hash of this write only, SAVE_CHUNK per HSET, then one script checks the epoch and swaps
+   * the staging hash in (full) or merges it (incremental), with the meta value. Until that script,
+   * the stored checkpoint is untouched; a staging hash left behind by a failed write expires.
+   */
+  private async saveStaged(id: string, epoch: number, full: boolean, meta: Buffer, set: Array<string | Buffer>, del: string[]): Promise<unknown> {
+    const staging = `${this.keysKey(id)}:staging:${epoch}:${++this.writes}`;
+    const p = this.redis.pipeline();
+    for (let i = 0; i < set.length; i += 2 * SAVE_CHUNK) p.hset(staging, set.slice(i, i + 2 * SAVE_CHUNK));
+    for (let i = 0; i < del.length; i += SAVE_CHUNK) p.hset(staging, del.slice(i, i + SAVE_CHUNK).flatMap((f) => [f, '']));
+    p.pexpire(staging, this.cfg.ttl);
+    try {
+      const replies = (await this.call(p.exec())) ?? [];
+      for (const [err] of replies) if (err) throw err;
+      return await this.call(this.redis.eval(COMMIT_STAGED_SCRIPT, 4, this.epochKey(id), this.metaKey(id), this.keysKey(id), staging, String(epoch), this.cfg.ttl, full ? '1' : '0', meta));
+    } catch (err) {
+      await this.redis.unlink(staging).catch(() => undefined);
+      throw err;
+    }
   }
 
   async close(): Promise<void> {

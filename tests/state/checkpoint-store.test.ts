@@ -1,10 +1,11 @@
 import { Redis } from 'ioredis';
+import { Packr } from 'msgpackr';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, inject, it, vi } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { pipelineSchema } from '../../src/config/pipeline.js';
 import { Task } from '../../src/engine/task.js';
-import { RedisCheckpointStore, stateSchema } from '../../src/state/checkpoint-store.js';
+import { RedisCheckpointStore, SAVE_CHUNK, decodeCheckpoint, stateSchema } from '../../src/state/checkpoint-store.js';
 import { emptyBatch, type Batch, type VEvent } from '../../src/types.js';
 
 /** Incremental checkpoints against the real Redis the test setup started. */
@@ -109,6 +110,62 @@ describe('incremental checkpoints in Redis', () => {
     const b = task();
     expect(b.restore(changed, loaded!.entries, 0)).toEqual(['sessions', 'sliding']);
     expect(b.checkpoint(2).full).toBe(true);
+  });
+});
+
+describe('checkpoints larger than one write', () => {
+  it('are staged in chunks and swapped in whole (full) or merged (incremental); a fenced-out staged write changes nothing', async () => {
+    // 40,000 keys in each of three pipelines: 240,000 arguments and more, past what one call could be
+    // given at once (a single script for the whole checkpoint failed there: maximum call stack size exceeded).
+    const n = Math.max(40_000, Math.ceil(SAVE_CHUNK * 1.2));
+    const keys = Array.from({ length: n }, (_, i) => `big-${i}`);
+    const a = task();
+    feed(a, keys, 1_000);
+    feed(a, ['zzz'], 1_500);
+    const { epoch } = await store.acquire('big');
+    const full = a.checkpoint(1);
+    // Every key of the three pipelines: more fields than one write takes.
+    expect(full.full).toBe(true);
+    expect(full.changes.length).toBeGreaterThan(3 * SAVE_CHUNK);
+    expect(await store.save('big', epoch, full)).toBeGreaterThan(0);
+    const r = new Redis(inject('redisUrl'));
+    try {
+      expect(await r.hlen(`${prefix}:checkpoint:big:keys`)).toBe(full.changes.length);
+      const { checkpoint: loaded } = await store.acquire('big');
+      const b = task();
+      expect(b.restore(loaded!.meta, loaded!.entries, 0)).toEqual(['tumbling', 'sessions', 'sliding']);
+      expect(canon(b)).toEqual(canon(a));
+
+      // Far ahead: the windows of all those keys close; an incremental checkpoint deletes them.
+      feed(a, ['big-1'], 10_000_000);
+      const second = a.checkpoint(2);
+      expect(second.full).toBe(false);
+      expect(second.changes.filter(([, , e]) => e === null).length).toBeGreaterThan(SAVE_CHUNK);
+      const { epoch: epoch2 } = await store.acquire('big');
+      expect(await store.save('big', epoch2, second)).toBeGreaterThan(0);
+      const { checkpoint: after } = await store.acquire('big');
+      const c = task();
+      c.restore(after!.meta, after!.entries, 0);
+      expect(canon(c)).toEqual(canon(a));
+      expect(await r.hlen(`${prefix}:checkpoint:big:keys`)).toBeLessThan(10);
+
+      // A superseded owner's large write is refused; what is stored stays; no staging hash is left.
+      const stale = task();
+      feed(stale, keys, 1_000);
+      expect(await store.save('big', epoch2, stale.checkpoint(3))).toBe(-1);
+      expect(await r.hlen(`${prefix}:checkpoint:big:keys`)).toBeLessThan(10);
+      expect(await r.keys(`${prefix}:checkpoint:big:keys:staging:*`)).toEqual([]);
+    } finally {
+      r.disconnect();
+    }
+  });
+
+  it('decodes the stored fields by pipeline index, and a meta value of another version as no checkpoint', () => {
+    const meta = { v: 2, offset: 7, watermark: null, pipelines: [['a', 'h', null], ['b', 'h', null]], savedAt: 0 };
+    const p = new Packr({ useRecords: false, mapsAsObjects: true });
+    const fields = [Buffer.from('1:x'), p.pack([3, 4]), Buffer.from('0:y'), p.pack([1]), Buffer.from('9:z'), p.pack([9]), Buffer.from('x:q'), p.pack([8])];
+    expect(decodeCheckpoint({ meta: p.pack(meta), fields })).toEqual({ meta, entries: [[1], [3, 4]] });
+    expect(decodeCheckpoint({ meta: p.pack({ ...meta, v: 1 }), fields })).toBeUndefined();
   });
 });
 
