@@ -83,7 +83,7 @@ export class FirstSeenCore extends KeyedEventCore<KeyState, Config> implements D
     if (history < cfg.minHistory) return;
     const novelty = isNew ? 1 : 0;
     emit.judged(key, t, novelty, novelty, novelty, isNew);
-    if (!isNew) return;
+    if (!isNew || emit.elide?.(key, t) === true) return;
     const ref = evidenceRef(e);
     const label = this.ctx.keyLabel;
     const show = this.ctx.mayShow?.(cfg.field) ?? true;

@@ -108,7 +108,7 @@ export class GeoVelocityCore extends KeyedEventCore<KeyState, Config> implements
     const ratio = speed / cfg.maxSpeedKmh;
     // An instant move signals: at least just past the bound.
     emit.judged(key, t, speed, ratio, met && ratio <= 1 ? ABOVE_ONE : ratio, met);
-    if (!met) return;
+    if (!met || emit.elide?.(key, t) === true) return;
     const km = formatNumber(Number(distance.toFixed(1)));
     const label = this.ctx.keyLabel;
     // Minimal alerts: coordinates only where the pipeline's alertFields allow both.

@@ -38,6 +38,14 @@ export interface Signal {
 export interface Emit {
   signal(s: Signal): void;
   /**
+   * Before building a signal of `key` at `time` for the event being judged: when that signal would
+   * raise no alert (its cooldown is open, or its `requires` are unmet, or the detector does not emit)
+   * and feeds no other detector, the runtime counts it as signal() would and returns true, and the core
+   * builds nothing; false: the core builds the signal and passes it to signal(). Optional: a core
+   * without it, or given an Emit without it, always builds its signals.
+   */
+  elide?(key: string, time: number): boolean;
+  /**
    * Every judged input, whether it signals or not (allocation-free): `observed` is the value judged,
    * `score` the detector's own measure (a z-score, a count...), `strength` the signed, comparable
    * strength (0: nothing unusual, 1: at the detector's bound, above 1: past it, negative: unusual the
