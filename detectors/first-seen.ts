@@ -47,6 +47,8 @@ interface KeyState {
   history: number;
   /** Time of the key's last event. */
   last: number;
+  /** At most the earliest time in `values`: values need a look for expiry only once the lookback passes it. */
+  floor: number;
 }
 
 export class FirstSeenCore extends KeyedEventCore<KeyState, Config> implements DetectorCore {
@@ -62,15 +64,23 @@ export class FirstSeenCore extends KeyedEventCore<KeyState, Config> implements D
     // A key idle for longer than the lookback is what `advance` drops: start it afresh here too, so that
     // the outcome does not depend on how often the watermark moved in between.
     if (st === undefined || st.last < from) {
-      st = { values: new Map(), history: 0, last: t };
+      st = { values: new Map(), history: 0, last: t, floor: t };
       this.state.set(key, st);
     }
     // Forget values last used before the lookback (events come in event-time order: least recent first).
     const values = st.values;
-    for (const [v, seen] of values) {
-      if (seen >= from) break;
-      values.delete(v);
+    if (st.floor < from) {
+      let floor = t;
+      for (const [v, seen] of values) {
+        if (seen >= from) {
+          floor = seen;
+          break;
+        }
+        values.delete(v);
+      }
+      st.floor = floor;
     }
+    if (t < st.floor) st.floor = t;
     const known = values.size;
     const history = st.history;
     const isNew = !values.has(value);
@@ -130,7 +140,7 @@ export class FirstSeenCore extends KeyedEventCore<KeyState, Config> implements D
           if (typeof v !== 'string' || typeof t !== 'number' || map.has(v)) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry (value ${i})`);
           map.set(v, t);
         }
-        return { values: map, history, last };
+        return { values: map, history, last, floor: -Infinity };
       },
       what,
     );
