@@ -51,8 +51,11 @@ export class KeyedState<T> {
     return this.map.get(key)?.value;
   }
 
-  /** Insert or replace a key as the most recently active, evicting the least recent beyond the cap. */
-  set(key: string, value: T): void {
+  /**
+   * Insert or replace a key as the most recently active, evicting the least recent beyond the cap.
+   * Returns true when the key was absent (one lookup tells what `peek` then `set` would).
+   */
+  set(key: string, value: T): boolean {
     const entry = this.map.get(key);
     if (entry !== undefined) {
       entry.value = value;
@@ -60,7 +63,7 @@ export class KeyedState<T> {
         this.unlink(entry);
         this.append(entry);
       }
-      return;
+      return false;
     }
     const created: Entry<T> = { key, value, prev: undefined, next: undefined };
     this.map.set(key, created);
@@ -71,6 +74,7 @@ export class KeyedState<T> {
       this.map.delete(oldest.key);
       this.evicted++;
     }
+    return true;
   }
 
   delete(key: string): void {
