@@ -5,7 +5,7 @@ import { formatDuration } from '../src/time/duration.js';
 import { MinHeap } from '../src/util/heap.js';
 import { configHash } from '../src/util/json.js';
 import { plural, type CommonConfig } from './common.js';
-import { KeyedState } from '../src/util/keyed-state.js';
+import { KeyedState, SharedKeys } from '../src/util/keyed-state.js';
 import { createCore, type DetectorConfig } from './index.js';
 import { signalEvent, topoOrder } from './dependencies.js';
 import { ResultTriggers } from './triggers.js';
@@ -72,7 +72,9 @@ export class DetectorSet {
       observed: (i) => this.observedNow[i],
       crossed: (i) => this.crossedNow[i],
     };
-    const coreCtx: DetectorContext = { ...ctx, peers };
+    // One key lookup per event for the per-key states of the keyed event detectors and the cooldowns.
+    const keys = new SharedKeys();
+    const coreCtx: DetectorContext = { ...ctx, peers, keys };
     this.slots = ordered.map((config) => {
       const core = createCore(config, coreCtx);
       const slot: Slot = {
@@ -81,7 +83,7 @@ export class DetectorSet {
         hash: configHash([stateConfig(config), ctx.stateScope?.[core.input] ?? null]),
         core,
         emit: undefined as unknown as Emit,
-        cooldown: new KeyedState(config.maxKeys),
+        cooldown: new KeyedState(config.maxKeys, keys),
         requires: [],
         feeds: [],
         counts: { signals: 0, suppressed: 0, unmet: 0, evicted: 0, keys: 0 },

@@ -1,5 +1,6 @@
 import type { QueueEntry, Score, VEvent, WindowResult } from '../src/types.js';
 import type { JudgementBoard } from './board.js';
+import type { SharedKeys } from '../src/util/keyed-state.js';
 
 export type { Score };
 
@@ -90,6 +91,8 @@ export interface DetectorContext {
   tables?: ReadonlyMap<string, DetectorTable>;
   /** What the detectors of other pipelines of the task judged about other entities (see board.ts). */
   board?: JudgementBoard;
+  /** The key index the per-key states of the pipeline's event detectors share (set by the runtime; see SharedKeys). */
+  keys?: SharedKeys;
 }
 
 /** A reference table as detectors read it (event-time versions; see docs/tables.md). */
