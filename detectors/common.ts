@@ -197,7 +197,7 @@ export abstract class KeyedEventCore<S, C extends { maxKeys: number; match?: Mat
     protected readonly cfg: C,
     protected readonly ctx: DetectorContext,
   ) {
-    this.state = new KeyedState(cfg.maxKeys);
+    this.state = new KeyedState(cfg.maxKeys, ctx.keys);
     this.matches = compileMatch(cfg.match);
   }
 

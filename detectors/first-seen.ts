@@ -6,6 +6,7 @@ import { evidenceRef } from '../src/types.js';
 import { KeyedEventCore, commonFields, matchSchema, plural, scalarField } from './common.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
 import { VigieError } from '../src/errors.js';
+import { KeyedState } from '../src/util/keyed-state.js';
 
 export const type = 'first-seen';
 
@@ -40,9 +41,18 @@ export const schema = z.strictObject({
 
 export type Config = z.infer<typeof schema>;
 
+/** A value's time of last use (for KeyedState.expireBefore). */
+const usedAt = (t: number): number => t;
+/** Time of a key's last event (its state expires when that leaves the lookback). */
+const lastUse = (st: { last: number }): number => st.last;
+
 interface KeyState {
-  /** Value -> event time it was last used, in order of last use (least recent first). */
-  values: Map<string, number>;
+  /**
+   * Value -> event time it was last used, in order of last use (least recent first), at most
+   * maxValuesPerKey (the least recently used go first): a list relinked in place when a known value is
+   * used again, rather than a Map entry deleted and added again.
+   */
+  values: KeyedState<number>;
   /** Events of this key seen by the detector since its state was created. */
   history: number;
   /** Time of the key's last event. */
@@ -62,28 +72,22 @@ export class FirstSeenCore extends KeyedEventCore<KeyState, Config> implements D
     // A key idle for longer than the lookback is what `advance` drops: start it afresh here too, so that
     // the outcome does not depend on how often the watermark moved in between.
     if (st === undefined || st.last < from) {
-      st = { values: new Map(), history: 0, last: t };
+      st = { values: new KeyedState(cfg.maxValuesPerKey), history: 0, last: t };
       this.state.set(key, st);
     }
     // Forget values last used before the lookback (events come in event-time order: least recent first).
     const values = st.values;
-    for (const [v, seen] of values) {
-      if (seen >= from) break;
-      values.delete(v);
-    }
+    values.expireBefore(usedAt, from);
     const known = values.size;
     const history = st.history;
-    const isNew = !values.has(value);
-    values.delete(value);
-    values.set(value, t);
-    while (values.size > cfg.maxValuesPerKey) values.delete(values.keys().next().value as string);
+    const isNew = values.set(value, t);
     st.history++;
     st.last = t;
     // Warm-up: not judged (for a brand-new key everything is new).
     if (history < cfg.minHistory) return;
     const novelty = isNew ? 1 : 0;
     emit.judged(key, t, novelty, novelty, novelty, isNew);
-    if (!isNew) return;
+    if (!isNew || emit.elide?.(key, t) === true) return;
     const ref = evidenceRef(e);
     const label = this.ctx.keyLabel;
     const show = this.ctx.mayShow?.(cfg.field) ?? true;
@@ -106,12 +110,20 @@ export class FirstSeenCore extends KeyedEventCore<KeyState, Config> implements D
 
   advance(w: number): void {
     const from = w - this.cfg.lookback;
-    this.state.expireFront((st) => st.last < from);
+    this.state.expireBefore(lastUse, from);
   }
 
 
   snapshot(): unknown {
-    return this.state.snapshot((s) => [s.history, s.last, [...s.values.keys()], [...s.values.values()]]);
+    return this.state.snapshot((s) => {
+      const values: string[] = [];
+      const times: number[] = [];
+      for (const [v, t] of s.values.entries()) {
+        values.push(v);
+        times.push(t);
+      }
+      return [s.history, s.last, values, times];
+    });
   }
 
   restore(state: unknown): void {
@@ -123,11 +135,11 @@ export class FirstSeenCore extends KeyedEventCore<KeyState, Config> implements D
         if (typeof history !== 'number' || typeof last !== 'number' || !Array.isArray(values) || !Array.isArray(times) || values.length !== times.length) {
           throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry (expected [history, last, values, times])`);
         }
-        const map = new Map<string, number>();
+        const map = new KeyedState<number>(this.cfg.maxValuesPerKey);
         for (let i = 0; i < values.length; i++) {
           const v = values[i] as unknown;
           const t = times[i] as unknown;
-          if (typeof v !== 'string' || typeof t !== 'number' || map.has(v)) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry (value ${i})`);
+          if (typeof v !== 'string' || typeof t !== 'number' || map.peek(v) !== undefined) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry (value ${i})`);
           map.set(v, t);
         }
         return { values: map, history, last };

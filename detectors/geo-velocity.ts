@@ -88,15 +88,27 @@ export class GeoVelocityCore extends KeyedEventCore<KeyState, Config> implements
     if (lat === undefined || lon === undefined || Math.abs(lat) > 90 || Math.abs(lon) > 180) return;
     const t = e.time;
     const ref = evidenceRef(e);
-    const prev = this.state.touch(key);
-    // -0 -> 0: the state stays the same through any encoding.
-    const cur: KeyState = { time: t, lat: lat + 0, lon: lon + 0, ref };
-    this.state.set(key, cur);
+    const st = this.state.touch(key);
+    if (st === undefined) {
+      // -0 -> 0: the state stays the same through any encoding.
+      this.state.set(key, { time: t, lat: lat + 0, lon: lon + 0, ref });
+      return;
+    }
+    // The key's state becomes this event, in place (nothing allocated per event); what it held is the event before.
+    const prevTime = st.time;
+    const prevLat = st.lat;
+    const prevLon = st.lon;
+    const prevRef = st.ref;
+    st.time = t;
+    st.lat = lat + 0;
+    st.lon = lon + 0;
+    st.ref = ref;
+    const cur = st;
     // A key idle for longer than forgetAfter is what `advance` drops: ignore it here too, so that the
     // outcome does not depend on how often the watermark moved in between.
-    if (prev === undefined || prev.time < t - cfg.forgetAfter) return;
-    const distance = haversineKm(prev.lat, prev.lon, cur.lat, cur.lon);
-    const elapsed = t - prev.time;
+    if (prevTime < t - cfg.forgetAfter) return;
+    const distance = haversineKm(prevLat, prevLon, cur.lat, cur.lon);
+    const elapsed = t - prevTime;
     const instant = elapsed <= 0;
     const speed = (distance * MS_PER_HOUR) / Math.max(elapsed, 1);
     // A pair closer than minDistanceKm is not unusual, whatever its speed.
@@ -108,7 +120,8 @@ export class GeoVelocityCore extends KeyedEventCore<KeyState, Config> implements
     const ratio = speed / cfg.maxSpeedKmh;
     // An instant move signals: at least just past the bound.
     emit.judged(key, t, speed, ratio, met && ratio <= 1 ? ABOVE_ONE : ratio, met);
-    if (!met) return;
+    if (!met || emit.elide?.(key, t) === true) return;
+    const prev: KeyState = { time: prevTime, lat: prevLat, lon: prevLon, ref: prevRef };
     const km = formatNumber(Number(distance.toFixed(1)));
     const label = this.ctx.keyLabel;
     // Minimal alerts: coordinates only where the pipeline's alertFields allow both.

@@ -5,7 +5,7 @@ import { formatDuration } from '../src/time/duration.js';
 import { MinHeap } from '../src/util/heap.js';
 import { configHash } from '../src/util/json.js';
 import { plural, type CommonConfig } from './common.js';
-import { KeyedState } from '../src/util/keyed-state.js';
+import { KeyedState, SharedKeys } from '../src/util/keyed-state.js';
 import { createCore, type DetectorConfig } from './index.js';
 import { signalEvent, topoOrder } from './dependencies.js';
 import { ResultTriggers } from './triggers.js';
@@ -72,7 +72,9 @@ export class DetectorSet {
       observed: (i) => this.observedNow[i],
       crossed: (i) => this.crossedNow[i],
     };
-    const coreCtx: DetectorContext = { ...ctx, peers };
+    // One key lookup per event for the per-key states of the keyed event detectors and the cooldowns.
+    const keys = new SharedKeys();
+    const coreCtx: DetectorContext = { ...ctx, peers, keys };
     this.slots = ordered.map((config) => {
       const core = createCore(config, coreCtx);
       const slot: Slot = {
@@ -81,7 +83,7 @@ export class DetectorSet {
         hash: configHash([stateConfig(config), ctx.stateScope?.[core.input] ?? null]),
         core,
         emit: undefined as unknown as Emit,
-        cooldown: new KeyedState(config.maxKeys),
+        cooldown: new KeyedState(config.maxKeys, keys),
         requires: [],
         feeds: [],
         counts: { signals: 0, suppressed: 0, unmet: 0, evicted: 0, keys: 0 },
@@ -111,6 +113,7 @@ export class DetectorSet {
       const record = ctx.board?.wants(pipeline, detector) ? ctx.board.recorder(pipeline, detector, s.config.maxKeys) : undefined;
       s.emit = {
         signal: (sig) => this.onSignal(i, sig),
+        elide: (key, time) => this.elide(i, key, time),
         rank: (entries) => {
           for (const q of entries) this.out.queue.push(q);
         },
@@ -312,14 +315,7 @@ export class DetectorSet {
     const slot = this.slots[i];
     slot.counts.signals++;
     if (sig.trigger === undefined) sig.trigger = this.triggerOf(sig);
-    if (this.memory) {
-      let m = this.memory.touch(sig.key);
-      if (m === undefined) {
-        m = new Array<number>(this.slots.length).fill(-Infinity);
-        this.memory.set(sig.key, m);
-      }
-      if (sig.time > m[i]) m[i] = sig.time;
-    }
+    this.remember(i, sig.key, sig.time);
     const outer = this.feeding;
     this.feeding = { trigger: sig.trigger };
     try {
@@ -328,7 +324,7 @@ export class DetectorSet {
       this.feeding = outer;
     }
     if (!slot.config.emit) return;
-    if (slot.requires.length > 0 && !this.requirementsMet(slot, sig)) {
+    if (slot.requires.length > 0 && !this.requirementsMet(slot, sig.key, sig.time)) {
       slot.counts.unmet++;
       return;
     }
@@ -369,10 +365,49 @@ export class DetectorSet {
     else this.out.alerts.push(a);
   }
 
-  private requirementsMet(slot: Slot, sig: Signal): boolean {
-    const m = this.memory?.peek(sig.key);
+  /** The signal memory of `key` notes a signal of slot `i` at `time` (for `requires`). */
+  private remember(i: number, key: string, time: number): void {
+    if (this.memory === undefined) return;
+    let m = this.memory.touch(key);
+    if (m === undefined) {
+      m = new Array<number>(this.slots.length).fill(-Infinity);
+      this.memory.set(key, m);
+    }
+    if (time > m[i]) m[i] = time;
+  }
+
+  /**
+   * See {@link Emit.elide}: what onSignal does with a revision-0 signal that ends without an alert and
+   * feeds no detector (counts, signal memory, the open cooldown's tally), without the signal.
+   */
+  private elide(i: number, key: string, time: number): boolean {
+    const slot = this.slots[i];
+    if (slot.feeds.length > 0) return false;
+    if (slot.config.emit) {
+      const unmet = slot.requires.length > 0 && (this.remember(i, key, time), !this.requirementsMet(slot, key, time));
+      if (unmet) {
+        slot.counts.signals++;
+        slot.counts.unmet++;
+        return true;
+      }
+      const open = slot.config.cooldown > 0 ? slot.cooldown.peek(key) : undefined;
+      if (open === undefined || !(time < open.until)) return false;
+      this.remember(i, key, time);
+      slot.counts.signals++;
+      open.suppressed++;
+      if (time > open.lastTime) open.lastTime = time;
+      slot.counts.suppressed++;
+      return true;
+    }
+    this.remember(i, key, time);
+    slot.counts.signals++;
+    return true;
+  }
+
+  private requirementsMet(slot: Slot, key: string, time: number): boolean {
+    const m = this.memory?.peek(key);
     if (m === undefined) return false;
-    const since = sig.time - (slot.config.requires as { within: number }).within;
+    const since = time - (slot.config.requires as { within: number }).within;
     const ok = (j: number): boolean => m[j] >= since;
     return slot.config.requires?.mode === 'any' ? slot.requires.some(ok) : slot.requires.every(ok);
   }

@@ -1,5 +1,6 @@
 import type { QueueEntry, Score, VEvent, WindowResult } from '../src/types.js';
 import type { JudgementBoard } from './board.js';
+import type { SharedKeys } from '../src/util/keyed-state.js';
 
 export type { Score };
 
@@ -37,6 +38,14 @@ export interface Signal {
 /** Where a detector core's findings go. */
 export interface Emit {
   signal(s: Signal): void;
+  /**
+   * Before building a signal of `key` at `time` for the event being judged: when that signal would
+   * raise no alert (its cooldown is open, or its `requires` are unmet, or the detector does not emit)
+   * and feeds no other detector, the runtime counts it as signal() would and returns true, and the core
+   * builds nothing; false: the core builds the signal and passes it to signal(). Optional: a core
+   * without it, or given an Emit without it, always builds its signals.
+   */
+  elide?(key: string, time: number): boolean;
   /**
    * Every judged input, whether it signals or not (allocation-free): `observed` is the value judged,
    * `score` the detector's own measure (a z-score, a count...), `strength` the signed, comparable
@@ -82,6 +91,8 @@ export interface DetectorContext {
   tables?: ReadonlyMap<string, DetectorTable>;
   /** What the detectors of other pipelines of the task judged about other entities (see board.ts). */
   board?: JudgementBoard;
+  /** The key index the per-key states of the pipeline's event detectors share (set by the runtime; see SharedKeys). */
+  keys?: SharedKeys;
 }
 
 /** A reference table as detectors read it (event-time versions; see docs/tables.md). */

@@ -3,7 +3,7 @@ import type { VEvent } from '../src/types.js';
 import { describeEvidence, formatNumber, isoTime } from './alert.js';
 import { formatDuration, positiveDurationSchema } from '../src/time/duration.js';
 import { evidenceRef } from '../src/types.js';
-import { KeyedEventCore, OPS, OP_TEXT, boundRatio, boundScore, boundStrength, commonFields, crosses, lastN, matchSchema, numberField, plural } from './common.js';
+import { KeyedEventCore, OPS, OP_TEXT, boundRatio, boundScore, boundStrength, commonFields, crosses, matchSchema, numberField, plural } from './common.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
 
 export const type = 'velocity';
@@ -112,9 +112,10 @@ export class VelocityCore extends KeyedEventCore<KeyState, Config> implements De
     const observed = cfg.measure === 'count' ? n : st.sum;
     const met = crosses(cfg.op, observed, cfg.value);
     emit.judged(key, t, observed, boundRatio(cfg.op, observed, cfg.value), boundStrength(cfg.op, observed, cfg.value), met);
-    if (!met) return;
+    if (!met || emit.elide?.(key, t) === true) return;
     const what = cfg.measure === 'count' ? 'events' : `sum of ${cfg.field}`;
-    const evidence = lastN(liveRefs(st), this.ctx.evidenceLimit);
+    // The last evidenceLimit references only: the lookback of a busy key may hold thousands.
+    const evidence = st.refs.slice(Math.max(st.head, st.end - this.ctx.evidenceLimit), st.end);
     emit.signal({
       key,
       time: t,

@@ -20,12 +20,9 @@
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Engine } from '../src/engine/engine.js';
 import { loadConfig } from '../src/config/load.js';
 import { createGenerator, customersFor } from '../src/generator/index.js';
-import { replayOutSinks } from '../src/backtest/replay-outputs.js';
-import { silentLogger } from '../src/log.js';
-import { alternate, figures, keepResult, repoRoot as root, type ReplayRun } from './replay-bench.js';
+import { alternate, figures, keepResult, repoRoot as root, timedReplay, type ReplayRun } from './replay-bench.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -75,17 +72,8 @@ interface ReplayOutcome extends ReplayRun {
 }
 
 async function replay(path: string, out: string): Promise<ReplayOutcome> {
-  const loaded = loadConfig(resolve(args.config));
-  const sinks = await replayOutSinks(out, silentLogger, ['alerts', 'results', 'dead-letters', 'scores']);
-  const t0 = performance.now();
-  const c0 = process.cpuUsage();
-  const engine = new Engine({ loaded, mode: 'replay', logger: silentLogger, inputs: [{ source: 'payments', path }], sinks });
-  const summary = await engine.run();
-  const seconds = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(c0);
-  const events = Object.values(summary.sources).reduce((n, s) => n + s.events, 0);
-  const scores = (await stat(join(out, 'scores.jsonl')).catch(() => undefined))?.size ?? 0;
-  return { events, alerts: summary.alerts.total, scores, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+  const r = await timedReplay(loadConfig(resolve(args.config)), 'payments', path, out, ['alerts', 'results', 'dead-letters', 'scores']);
+  return { events: r.events, alerts: r.summary.alerts.total, scores: await r.size('scores.jsonl'), seconds: r.seconds, cpuSeconds: r.cpuSeconds };
 }
 
 async function main(): Promise<void> {

@@ -22,12 +22,9 @@
 import { rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Engine } from '../src/engine/engine.js';
 import { loadConfig, type LoadedConfig } from '../src/config/load.js';
 import { generateCards } from '../src/cli/generate-cards.js';
-import { replayOutSinks } from '../src/backtest/replay-outputs.js';
-import { silentLogger } from '../src/log.js';
-import { alternate, figures, keepResult, repoRoot as root, type ReplayRun } from './replay-bench.js';
+import { alternate, figures, keepResult, repoRoot as root, timedReplay, type ReplayRun } from './replay-bench.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -82,16 +79,8 @@ interface ReplayOutcome extends ReplayRun {
 async function replay(w: World, out: string): Promise<ReplayOutcome> {
   const loaded = configFor(w);
   const source = loaded.config.sources[0]?.name ?? 'transactions';
-  const sinks = await replayOutSinks(out, silentLogger, ['scores', 'queue']);
-  const t0 = performance.now();
-  const c0 = process.cpuUsage();
-  const engine = new Engine({ loaded, mode: 'replay', logger: silentLogger, inputs: [{ source, path: w.transactions }], sinks });
-  const summary = await engine.run();
-  const seconds = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(c0);
-  const events = Object.values(summary.sources).reduce((n, s) => n + s.events, 0);
-  const size = async (f: string) => (await stat(join(out, f)).catch(() => undefined))?.size ?? 0;
-  return { events, alerts: summary.alerts.total, scoresBytes: await size('scores.jsonl'), queueBytes: await size('queue.jsonl'), seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+  const r = await timedReplay(loaded, source, w.transactions, out, ['scores', 'queue']);
+  return { events: r.events, alerts: r.summary.alerts.total, scoresBytes: await r.size('scores.jsonl'), queueBytes: await r.size('queue.jsonl'), seconds: r.seconds, cpuSeconds: r.cpuSeconds };
 }
 
 async function main(): Promise<void> {

@@ -7,6 +7,11 @@ import { createReadStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stat } from 'node:fs/promises';
+import type { LoadedConfig } from '../src/config/load.js';
+import { Engine, type Summary } from '../src/engine/engine.js';
+import { replayOutSinks, type ReplayOutput } from '../src/backtest/replay-outputs.js';
+import { silentLogger } from '../src/log.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root, whether run from load-tests/ or from dist/load-tests/. */
@@ -62,30 +67,57 @@ export interface Alternated<R extends ReplayRun> {
 
 /** `runs` rounds of (plain loop over `file`, then `replay`), so that machine noise hits both. */
 export async function alternate<R extends ReplayRun>(runs: number, file: string, replay: () => Promise<R>): Promise<Alternated<R>> {
-  let peakRss = 0;
-  const sample = () => {
-    peakRss = Math.max(peakRss, process.memoryUsage.rss());
-  };
-  const out: Alternated<R> = { base: [], baseCpu: [], eng: [], engCpu: [], last: undefined, peakRssMb: 0 };
+  return (await alternateMany(runs, file, [replay]))[0];
+}
+
+/**
+ * `runs` rounds of (plain loop over `file`, then each of `replays` in turn): one Alternated per replay,
+ * all sharing the plain loop's figures of the same rounds; the peak RSS is sampled during each replay.
+ */
+export async function alternateMany<R extends ReplayRun>(runs: number, file: string, replays: ReadonlyArray<() => Promise<R>>): Promise<Array<Alternated<R>>> {
+  const base: number[] = [];
+  const baseCpu: number[] = [];
+  const outs = replays.map((): Alternated<R> => ({ base, baseCpu, eng: [], engCpu: [], last: undefined, peakRssMb: 0 }));
   for (let r = 0; r < runs; r++) {
     const t0 = performance.now();
     const c0 = process.cpuUsage();
     const { events } = await plainLoop(file);
-    out.base.push(events / ((performance.now() - t0) / 1000));
+    base.push(events / ((performance.now() - t0) / 1000));
     const c = process.cpuUsage(c0);
-    out.baseCpu.push(events / ((c.user + c.system) / 1e6));
-    const timer = setInterval(sample, 50);
-    try {
-      out.last = await replay();
-    } finally {
-      clearInterval(timer);
-      sample();
+    baseCpu.push(events / ((c.user + c.system) / 1e6));
+    for (let i = 0; i < replays.length; i++) {
+      const out = outs[i];
+      let peakRss = 0;
+      const sample = () => {
+        peakRss = Math.max(peakRss, process.memoryUsage.rss());
+      };
+      const timer = setInterval(sample, 50);
+      try {
+        out.last = await replays[i]();
+      } finally {
+        clearInterval(timer);
+        sample();
+      }
+      out.peakRssMb = Math.max(out.peakRssMb, Math.round(peakRss / 2 ** 20));
+      out.eng.push(out.last.events / out.last.seconds);
+      out.engCpu.push(out.last.events / out.last.cpuSeconds);
     }
-    out.eng.push(out.last.events / out.last.seconds);
-    out.engCpu.push(out.last.events / out.last.cpuSeconds);
   }
-  out.peakRssMb = Math.round(peakRss / 2 ** 20);
-  return out;
+  return outs;
+}
+
+/** One replay through the Engine in replay mode, timed (wall and process CPU), its outputs written under `out` as `vigie replay --out` does. */
+export async function timedReplay(loaded: LoadedConfig, source: string, path: string, out: string, outputs: readonly ReplayOutput[]): Promise<ReplayRun & { summary: Summary; size: (file: string) => Promise<number> }> {
+  const sinks = await replayOutSinks(out, silentLogger, outputs);
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  const engine = new Engine({ loaded, mode: 'replay', logger: silentLogger, inputs: [{ source, path }], sinks });
+  const summary = await engine.run();
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(c0);
+  const events = Object.values(summary.sources).reduce((n, s) => n + s.events, 0);
+  const size = async (file: string) => (await stat(join(out, file)).catch(() => undefined))?.size ?? 0;
+  return { events, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, summary, size };
 }
 
 /** The medians and ratios every replay benchmark reports. */

@@ -8,6 +8,94 @@ interface Entry<T> {
   next: Entry<T> | undefined;
 }
 
+/** What KeyedState needs of its index from key to entry: a Map, or one slot of a {@link SharedKeys}. */
+interface KeyIndex<E> {
+  readonly size: number;
+  get(key: string): E | undefined;
+  set(key: string, entry: E): unknown;
+  delete(key: string): unknown;
+}
+
+/** A key's entries in the KeyedStates that share an index, one slot each; `n` of them present. */
+interface Row {
+  n: number;
+  e: unknown[];
+}
+
+/**
+ * One Map from key to the entries of several KeyedStates (one slot each), for states that see the same
+ * keys in turn (the detectors of a pipeline, for each event): the key is looked up once for all of them,
+ * the last row found being remembered. Each state keeps its own order, cap and expiry.
+ */
+export class SharedKeys {
+  private readonly rows = new Map<string, Row>();
+  private lastKey: string | undefined;
+  private lastRow: Row | undefined;
+  private width = 0;
+
+  /** The index of a new KeyedState sharing these keys. */
+  slot<E>(): KeyIndex<E> {
+    return new SharedSlot<E>(this, this.width++);
+  }
+
+  /** The row of `key`, undefined when no state holds it. */
+  row(key: string): Row | undefined {
+    if (key !== this.lastKey) {
+      this.lastKey = key;
+      this.lastRow = this.rows.get(key);
+    }
+    return this.lastRow;
+  }
+
+  create(key: string): Row {
+    const row: Row = { n: 0, e: new Array<unknown>(this.width).fill(undefined) };
+    this.rows.set(key, row);
+    this.lastKey = key;
+    this.lastRow = row;
+    return row;
+  }
+
+  remove(key: string): void {
+    this.rows.delete(key);
+    if (key === this.lastKey) this.lastRow = undefined;
+  }
+
+  /** Keys held by at least one state (tests, introspection). */
+  get size(): number {
+    return this.rows.size;
+  }
+}
+
+class SharedSlot<E> implements KeyIndex<E> {
+  size = 0;
+
+  constructor(
+    private readonly keys: SharedKeys,
+    private readonly i: number,
+  ) {}
+
+  get(key: string): E | undefined {
+    return this.keys.row(key)?.e[this.i] as E | undefined;
+  }
+
+  set(key: string, entry: E): void {
+    const row = this.keys.row(key) ?? this.keys.create(key);
+    if (row.e[this.i] === undefined) {
+      row.n++;
+      this.size++;
+    }
+    row.e[this.i] = entry;
+  }
+
+  delete(key: string): void {
+    const row = this.keys.row(key);
+    if (row === undefined || row.e[this.i] === undefined) return;
+    row.e[this.i] = undefined;
+    this.size--;
+    if (--row.n === 0) this.keys.remove(key);
+  }
+}
+
 /**
  * Per-key state with a cap, kept in order of last activity (touching a key moves it to the end), so the
  * least recently active key is evicted first and, since inputs arrive in event-time order, expiry by time
@@ -17,14 +105,20 @@ interface Entry<T> {
  * detector, once per event).
  */
 export class KeyedState<T> {
-  private map = new Map<string, Entry<T>>();
+  private readonly map: KeyIndex<Entry<T>>;
   /** Least recently active. */
   private head: Entry<T> | undefined;
   /** Most recently active. */
   private tail: Entry<T> | undefined;
   evicted = 0;
 
-  constructor(private readonly maxKeys: number) {}
+  /** With `shared`, the key index is one slot of it (see {@link SharedKeys}); else a Map of its own. */
+  constructor(
+    private readonly maxKeys: number,
+    shared?: SharedKeys,
+  ) {
+    this.map = shared === undefined ? new Map<string, Entry<T>>() : shared.slot<Entry<T>>();
+  }
 
   get size(): number {
     return this.map.size;
@@ -51,8 +145,11 @@ export class KeyedState<T> {
     return this.map.get(key)?.value;
   }
 
-  /** Insert or replace a key as the most recently active, evicting the least recent beyond the cap. */
-  set(key: string, value: T): void {
+  /**
+   * Insert or replace a key as the most recently active, evicting the least recent beyond the cap.
+   * Returns true when the key was absent (one lookup tells what `peek` then `set` would).
+   */
+  set(key: string, value: T): boolean {
     const entry = this.map.get(key);
     if (entry !== undefined) {
       entry.value = value;
@@ -60,7 +157,7 @@ export class KeyedState<T> {
         this.unlink(entry);
         this.append(entry);
       }
-      return;
+      return false;
     }
     const created: Entry<T> = { key, value, prev: undefined, next: undefined };
     this.map.set(key, created);
@@ -71,6 +168,7 @@ export class KeyedState<T> {
       this.map.delete(oldest.key);
       this.evicted++;
     }
+    return true;
   }
 
   delete(key: string): void {
@@ -125,7 +223,7 @@ export class KeyedState<T> {
     if (snap === null || typeof snap !== 'object' || typeof snap.evicted !== 'number' || !Array.isArray(snap.keys)) {
       throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot (expected { evicted, keys })`);
     }
-    this.map = new Map();
+    for (let e = this.head; e !== undefined; e = e.next) this.map.delete(e.key);
     this.head = this.tail = undefined;
     for (const entry of snap.keys as unknown[]) {
       if (!Array.isArray(entry) || typeof entry[0] !== 'string') throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry`);

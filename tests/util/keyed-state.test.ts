@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { KeyedState } from '../../src/util/keyed-state.js';
+import { KeyedState, SharedKeys } from '../../src/util/keyed-state.js';
 
 /** The reference: a Map kept in order of last activity by deleting and re-inserting a key on each touch. */
 class MapModel {
@@ -127,6 +127,54 @@ describe('KeyedState', () => {
         a.expireFront((v) => v < bound);
         b.expireBefore((v) => v, bound);
         expect([...b.entries()]).toEqual([...a.entries()]);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('SharedKeys', () => {
+  type SharedOp = { state: number; op: 'touch' | 'set' | 'delete' | 'peek' | 'restore'; key: number; value: number } | { state: number; op: 'expire'; below: number };
+  const sharedOpArb: fc.Arbitrary<SharedOp> = fc.oneof(
+    fc.record({ state: fc.nat(2), op: fc.constantFrom('touch' as const, 'set' as const, 'delete' as const, 'peek' as const, 'restore' as const), key: fc.nat(6), value: fc.nat(100) }),
+    fc.record({ state: fc.nat(2), op: fc.constant('expire' as const), below: fc.nat(100) }),
+  );
+
+  it('states sharing one key index each behave as a Map of their own, whatever the operations of the others (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 3, maxLength: 3 }), fc.array(sharedOpArb, { maxLength: 300 }), (caps, ops) => {
+        const keys = new SharedKeys();
+        const states = caps.map((c) => new KeyedState<number>(c, keys));
+        const models = caps.map((c) => new MapModel(c));
+        for (const o of ops) {
+          const s = states[o.state];
+          const m = models[o.state];
+          if (o.op === 'expire') {
+            s.expireBefore((v) => v, o.below);
+            m.expireFront((v) => v < o.below);
+            continue;
+          }
+          const k = `k${o.key}`;
+          if (o.op === 'touch') expect(s.touch(k)).toBe(m.touch(k));
+          else if (o.op === 'peek') expect(s.peek(k)).toBe(m.map.get(k));
+          else if (o.op === 'set') {
+            expect(s.set(k, o.value)).toBe(!m.map.has(k));
+            m.set(k, o.value);
+          } else if (o.op === 'delete') {
+            s.delete(k);
+            m.map.delete(k);
+          } else {
+            // Restoring one state from a snapshot of itself, with one key fewer, leaves the others as they were.
+            const snap = s.snapshot((v) => v);
+            snap.keys = snap.keys.filter(([key]) => key !== k);
+            m.map.delete(k);
+            s.restore<number>(snap, (v) => v, 'test');
+          }
+          expect(s.size).toBe(m.map.size);
+        }
+        for (let i = 0; i < states.length; i++) expect(states[i].snapshot((v) => v).keys).toEqual([...models[i].map]);
+        // A key is in the shared index while some state holds it.
+        expect(keys.size).toBe(new Set(models.flatMap((m) => [...m.map.keys()])).size);
       }),
       { numRuns: 300 },
     );
