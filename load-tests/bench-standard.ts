@@ -2,6 +2,7 @@
  * bench:standard — the standard fraud job (load-tests/standard-job.yaml) end to end on a real broker
  * and a real Redis, beside its limits and its Kafka Streams peer, in one run:
  *
+ * 0. replay: `vigie replay` of the job from a file of the same kind of events (bench:replay, one run);
  * 1. fill: N payments of the load generator (100,000 customers, Zipf 1.1, 1% in fraud bursts, 10% out
  *    of order by up to 3 s), keyed by customer, into a topic of 4 partitions;
  * 2. limit: a bare kafkajs consumer reading that topic, counting only and decoding each value;
@@ -32,6 +33,7 @@ import { checkIntegerOptions, startBenchKafka } from './kafka-bench-data.js';
 import type { EventOptions } from './loadgen.js';
 import { kafkajsCount, xaddLimit } from './raw-limits.js';
 import { keepResult, repoRoot } from './replay-bench.js';
+import { measureStandardReplay, type StandardReplayResult } from './bench-replay.js';
 import { drainCeiling, fillTopic, latencyLevel, type CeilingResult, type LatencyLevel, type Services } from './standard-phases.js';
 import { peerCeiling, peerLatency, type PeerCeiling, type PeerLatency } from './standard-peer.js';
 
@@ -49,6 +51,7 @@ const { values: args } = parseArgs({
     'no-peer': { type: 'boolean', default: false },
     'no-in-order': { type: 'boolean', default: false },
     'no-msgpack': { type: 'boolean', default: false },
+    'replay-events': { type: 'string', default: '300000' },
     'timeout-ms': { type: 'string', default: '300000' },
   },
 });
@@ -60,7 +63,8 @@ const DURATION = Number(args.duration);
 const WARMUP = Number(args.warmup);
 const PEER_THREADS = Number(args['peer-threads']);
 const TIMEOUT = Number(args['timeout-ms']);
-checkIntegerOptions([['events', N, 1000], ['keys', KEYS, 1], ['partitions', PARTITIONS, 1], ['event-rate', EVENT_RATE, 1], ['duration', DURATION, 5], ['warmup', WARMUP, 0], ['peer-threads', PEER_THREADS, 1], ['timeout-ms', TIMEOUT, 10_000]]);
+const REPLAY_EVENTS = Number(args['replay-events']);
+checkIntegerOptions([['events', N, 1000], ['keys', KEYS, 1], ['partitions', PARTITIONS, 1], ['event-rate', EVENT_RATE, 1], ['duration', DURATION, 5], ['warmup', WARMUP, 0], ['peer-threads', PEER_THREADS, 1], ['timeout-ms', TIMEOUT, 10_000], ['replay-events', REPLAY_EVENTS, 0]]);
 const LEVELS = args.levels.split(',').map(Number);
 if (LEVELS.some((l) => !(l > 0 && l <= 2))) throw new Error(`--levels must be shares of the ceiling in (0, 2], got ${args.levels}`);
 if (WARMUP >= DURATION) throw new Error(`--warmup (${WARMUP}s) must be shorter than --duration (${DURATION}s)`);
@@ -75,6 +79,8 @@ interface Result {
   at: string;
   machine: { cpus: number; node: string; loadAverage: number[] };
   events: number;
+  /** `vigie replay` of the job from a file (bench:replay, one run; null with --replay-events 0). */
+  replay: Pick<StandardReplayResult, 'events' | 'replayEventsPerSecond' | 'replayEventsPerCpuSecond' | 'replayMsgpackEventsPerSecond' | 'plainLoopEventsPerSecond' | 'ratio'> | null;
   ceilingEventsPerSecond: number;
   ceilingEventsPerCpuSecond: number;
   twoProcessesEventsPerSecond: number;
@@ -115,6 +121,9 @@ function levelRow(l: LatencyLevel): Record<string, number> {
 
 function table(r: Result): string {
   const rows: Array<[string, string]> = [
+    ['replay from a file, NDJSON (ev/s)', r.replay === null ? 'not run' : r0(r.replay.replayEventsPerSecond).toLocaleString('en-US')],
+    ['replay from a file, MessagePack (ev/s)', r.replay === null ? 'not run' : r0(r.replay.replayMsgpackEventsPerSecond).toLocaleString('en-US')],
+    ['plain parse-and-count loop (ev/s)', r.replay === null ? 'not run' : r0(r.replay.plainLoopEventsPerSecond).toLocaleString('en-US')],
     ['events in the topic', r.events.toLocaleString('en-US')],
     ['raw kafkajs consume, count only (ev/s)', r0(r.rawConsumeEventsPerSecond).toLocaleString('en-US')],
     ['raw kafkajs consume + JSON.parse (ev/s)', r0(r.rawConsumeDecodeEventsPerSecond).toLocaleString('en-US')],
@@ -145,6 +154,12 @@ async function main(): Promise<void> {
   let kafkaSvc: KafkaService | undefined;
   let redisSvc: RedisService | undefined;
   try {
+    let replay: Result['replay'] = null;
+    if (REPLAY_EVENTS > 0) {
+      log(`replay of ${REPLAY_EVENTS} events from a file`);
+      const r = await measureStandardReplay({ events: REPLAY_EVENTS, runs: 1 });
+      replay = { events: r.events, replayEventsPerSecond: r.replayEventsPerSecond, replayEventsPerCpuSecond: r.replayEventsPerCpuSecond, replayMsgpackEventsPerSecond: r.replayMsgpackEventsPerSecond, plainLoopEventsPerSecond: r.plainLoopEventsPerSecond, ratio: r.ratio };
+    }
     log('starting services');
     const k = await startBenchKafka('bench-standard');
     kafkaSvc = k.svc;
@@ -197,6 +212,7 @@ async function main(): Promise<void> {
       at: new Date().toISOString(),
       machine: { cpus: availableParallelism(), node: process.version, loadAverage: loadavg().map(r2) },
       events: N,
+      replay,
       ceilingEventsPerSecond: r0(one.eventsPerSecond),
       ceilingEventsPerCpuSecond: r0(one.eventsPerCpuSecond),
       twoProcessesEventsPerSecond: r0(two.eventsPerSecond),
