@@ -19,6 +19,7 @@
  *
  *   npm run peer:check
  *   npm run peer:check -- --events 20000 --partitions 1 --json
+ *   npm run peer:check -- --threads 2            the peer with two stream threads
  */
 import { createReadStream } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -44,6 +45,7 @@ const { values: args } = parseArgs({
     'max-delay': { type: 'string', default: '3000' },
     'event-rate': { type: 'string', default: '20' },
     partitions: { type: 'string', default: '4' },
+    threads: { type: 'string', default: '1' },
     timeout: { type: 'string', default: '600' },
     show: { type: 'string', default: '5' },
     keep: { type: 'boolean', default: false },
@@ -83,7 +85,7 @@ async function vigieAlerts(file: string, dir: string, into: { alerts: Found[]; s
 
 /** Runs the peer until it has processed the `records` of the input topic, stops it (it commits), reads its alerts. */
 async function peerAlerts(kafka: Kafka, inTopic: string, outTopic: string, appId: string, stateDir: string, records: number): Promise<{ alerts: Found[]; drain: Drain }> {
-  const peer = await startPeer({ brokers: BROKERS, inputTopic: inTopic, alertsTopic: outTopic, applicationId: appId, stateDir });
+  const peer = await startPeer({ brokers: BROKERS, inputTopic: inTopic, alertsTopic: outTopic, applicationId: appId, stateDir, threads: Number(args.threads) });
   let drain: Drain;
   try {
     drain = await peer.waitProcessed(records, Number(args.timeout) * 1000);

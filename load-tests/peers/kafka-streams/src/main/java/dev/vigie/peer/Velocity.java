@@ -15,7 +15,7 @@ import org.apache.kafka.streams.state.StoreBuilder;
  *
  * <p>Payments reach the detector in event-time order, so the rule holds at t exactly when the 7th
  * latest earlier payment is at or after t - 10m: the store keeps, per customer, the end of its cooldown
- * and the times of its last 7 payments (at most 68 bytes), whatever its rate.
+ * and the times of its last 7 payments (at most 64 bytes), whatever its rate.
  */
 public final class Velocity implements Detector {
   static final String NAME = "velocity-10m";
