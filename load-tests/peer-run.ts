@@ -9,7 +9,7 @@
  * the broker appended it.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Kafka, Partitioners, logLevel, type Admin, type ITopicConfig } from 'kafkajs';
@@ -18,6 +18,7 @@ import { hashString } from '../src/generator/rng.js';
 import { javaBin } from '../src/kafka/local-broker.js';
 import { EventFactory, serialize, type EventOptions } from './loadgen.js';
 import { repoRoot } from './replay-bench.js';
+import { processCpuSeconds } from './proc-stats.js';
 
 export const PEER_DIR = join(repoRoot, 'load-tests', 'peers', 'kafka-streams');
 export const PEER_JAR = join(PEER_DIR, 'target', 'peer.jar');
@@ -35,49 +36,6 @@ export function parseProgressLine(line: string): PeerProgress | null {
   const m = /^progress (\d+) (\d+) (\d+) (\d+)\s*$/.exec(line);
   if (!m) return null;
   return { atMs: Number(m[1]), records: Number(m[2]), firstMs: Number(m[3]), lastMs: Number(m[4]) };
-}
-
-/** The fields of /proc/<pid>/stat a benchmark needs; times in clock ticks. */
-export interface ProcStat {
-  pid: number;
-  ppid: number;
-  utime: number;
-  stime: number;
-  cutime: number;
-  cstime: number;
-}
-
-/** Parses /proc/<pid>/stat (the command name, in parentheses, may hold spaces and parentheses). */
-export function parseProcStat(text: string): ProcStat {
-  const close = text.lastIndexOf(')');
-  const pid = Number(text.slice(0, text.indexOf('(')).trim());
-  // Fields after the name, from the 3rd (state): ppid is the 4th, utime..cstime the 14th..17th.
-  const f = text.slice(close + 2).trim().split(/\s+/);
-  const at = (n: number): number => Number(f[n - 3]);
-  const stat = { pid, ppid: at(4), utime: at(14), stime: at(15), cutime: at(16), cstime: at(17) };
-  if (close < 0 || Object.values(stat).some((v) => !Number.isInteger(v))) throw new VigieError('VIGIE_ERR_INPUT', `not a /proc/<pid>/stat line: ${text.slice(0, 80)}`);
-  return stat;
-}
-
-const CLOCK_TICKS = 100; // sysconf(_SC_CLK_TCK) on Linux
-
-function readStat(pid: number): ProcStat | null {
-  try {
-    return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return null;
-  }
-}
-
-/** CPU seconds (user + system) of a process, of its children it waited for, and of its live descendants; null once it is gone. */
-export function processCpuSeconds(pid: number): number | null {
-  const own = readStat(pid);
-  if (own === null) return null;
-  const all = [own];
-  const pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
-  const stats = pids.map(readStat).filter((s): s is ProcStat => s !== null && s.pid !== pid);
-  for (let i = 0; i < all.length; i++) all.push(...stats.filter((s) => s.ppid === all[i].pid));
-  return all.reduce((sum, s) => sum + s.utime + s.stime + s.cutime + s.cstime, 0) / CLOCK_TICKS;
 }
 
 async function runTool(cmd: string, args: string[], cwd: string): Promise<{ code: number | null; output: string }> {

@@ -1,43 +1,11 @@
 /**
- * Processes the Kafka benchmarks run and watch: `vigie run` as a user starts it, with its metrics scraped,
- * and the CPU time and peak memory of any process read from /proc.
+ * `vigie run` as the Kafka benchmarks start and watch it: as a user starts it, with its metrics scraped,
+ * its CPU time and peak memory read from /proc.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ManagedProcess, freePort, sleep, tail } from '../tests/infra/proc.js';
 import { repoRoot } from './replay-bench.js';
-
-/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ: 100 on Linux builds for x86 and arm). */
-const USER_HZ = 100;
-
-/** utime + stime (s) from the text of /proc/<pid>/stat (the command name may hold spaces and parentheses). */
-export function cpuSecondsOfStat(stat: string): number {
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Fields after the name start at field 3 (state); utime and stime are fields 14 and 15.
-  const utime = Number(rest[14 - 3]);
-  const stime = Number(rest[15 - 3]);
-  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`unexpected /proc stat line: ${stat.slice(0, 80)}`);
-  return (utime + stime) / USER_HZ;
-}
-
-/** CPU seconds (user + system, all threads) a live process has used; NaN once it is gone. */
-export function cpuSeconds(pid: number): number {
-  try {
-    return cpuSecondsOfStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** Peak resident set (MB) of a live process (VmHWM); NaN once it is gone. */
-export function peakRssMb(pid: number): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Math.round(Number(m[1]) / 1024) : Number.NaN;
-  } catch {
-    return Number.NaN;
-  }
-}
+import { peakRssMb, processCpuSeconds } from './proc-stats.js';
 
 /** The value of an unlabelled (or summed over its labels) counter in a Prometheus text exposition. */
 export function metricValue(text: string, name: string): number {
@@ -122,8 +90,9 @@ export class VigieProc {
     if (!this.proc.running) throw new Error(`vigie run exited (${JSON.stringify(this.proc.exit)}); log ${this.logFile}:\n${tail(this.logFile)}`);
   }
 
+  /** CPU seconds (user + system, all threads) so far; NaN once the process is gone. */
   cpuSeconds(): number {
-    return cpuSeconds(this.pid);
+    return processCpuSeconds(this.pid) ?? Number.NaN;
   }
 
   peakRssMb(): number {

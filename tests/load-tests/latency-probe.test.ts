@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
 import { LatencyHistogram, alertFromEntry, dueEpochMs, entryMs, probe, type AppendedAlert } from '../../load-tests/latency-probe.js';
-import { cpuSecondsOfStat, metricValue } from '../../load-tests/vigie-proc.js';
+import { metricValue } from '../../load-tests/vigie-proc.js';
 import { peerAlertForProbe } from '../../load-tests/standard-peer.js';
 import { midRunOffset } from '../../load-tests/standard-phases.js';
 
@@ -113,14 +112,7 @@ describe('the peer and the live runs', () => {
   });
 });
 
-describe('process figures', () => {
-  it('reads CPU seconds from /proc/<pid>/stat, command names with spaces and parentheses included', () => {
-    const fields = ['S', '1', '2', '3', '0', '-1', '4194560', '100', '0', '0', '0', '250', '130', '0', '0'];
-    expect(cpuSecondsOfStat(`1234 (node (x) y) ${fields.join(' ')}`)).toBeCloseTo(3.8, 6);
-    expect(cpuSecondsOfStat(readFileSync('/proc/self/stat', 'utf8'))).toBeGreaterThan(0);
-    expect(() => cpuSecondsOfStat('1 (x) S')).toThrow(/unexpected/);
-  });
-
+describe('metrics', () => {
   it('sums a counter over its labels in a Prometheus exposition, and no other metric', () => {
     const text = [
       '# HELP vigie_events_in_total Raw inputs',

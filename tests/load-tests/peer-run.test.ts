@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { hashString } from '../../src/generator/rng.js';
-import { paymentRecords, parseProcStat, parseProgressLine, processCpuSeconds } from '../../load-tests/peer-run.js';
+import { paymentRecords, parseProgressLine } from '../../load-tests/peer-run.js';
+import { parseProcStat, processCpuSeconds } from '../../load-tests/proc-stats.js';
 
 describe('parseProgressLine', () => {
   it('reads the four numbers of a progress line', () => {

@@ -3,9 +3,6 @@ package dev.vigie.peer;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.List;
-import org.apache.kafka.common.serialization.Serdes;
-import org.apache.kafka.streams.processor.api.ProcessorContext;
-import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.StoreBuilder;
 
 /**
@@ -14,7 +11,7 @@ import org.apache.kafka.streams.state.StoreBuilder;
  * forgotten after a day. Cooldown 1h. Stored per customer (32 bytes): the previous located payment's
  * time, latitude and longitude, and the end of the cooldown.
  */
-public final class GeoVelocity implements Detector {
+public final class GeoVelocity extends OneStoreDetector {
   static final String NAME = "impossible-travel";
   static final double MAX_SPEED_KMH = 900;
   static final double MIN_DISTANCE_KM = 500;
@@ -23,15 +20,12 @@ public final class GeoVelocity implements Detector {
   static final double EARTH_RADIUS_KM = 6371.0088;
   static final String STORE = "geo";
 
-  private KeyValueStore<String, byte[]> store;
-
-  static List<StoreBuilder<?>> stores() {
-    return List.of(PeerStores.persistent(STORE, Serdes.String(), Serdes.ByteArray()));
+  GeoVelocity() {
+    super(STORE);
   }
 
-  @Override
-  public void init(ProcessorContext<String, String> context) {
-    store = context.getStateStore(STORE);
+  static List<StoreBuilder<?>> stores() {
+    return storeNamed(STORE);
   }
 
   /** Great-circle distance in km (haversine), in the same operations as Vigie's. */

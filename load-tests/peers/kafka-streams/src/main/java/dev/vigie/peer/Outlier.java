@@ -4,9 +4,6 @@ import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
-import org.apache.kafka.common.serialization.Serdes;
-import org.apache.kafka.streams.processor.api.ProcessorContext;
-import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.StoreBuilder;
 
 /**
@@ -16,7 +13,7 @@ import org.apache.kafka.streams.state.StoreBuilder;
  * A customer idle for 30 days starts afresh. Cooldown 15m (Vigie's default). Stored per customer (at
  * most 416 bytes): the time of its last judged payment, the end of the cooldown, the last log amounts.
  */
-public final class Outlier implements Detector {
+public final class Outlier extends OneStoreDetector {
   static final String NAME = "amount-outlier";
   static final int HISTORY = 50;
   static final int MIN_HISTORY = 10;
@@ -25,15 +22,12 @@ public final class Outlier implements Detector {
   static final String STORE = "outlier";
   static final long COOLDOWN = Duration.ofMinutes(15).toMillis();
 
-  private KeyValueStore<String, byte[]> store;
-
-  static List<StoreBuilder<?>> stores() {
-    return List.of(PeerStores.persistent(STORE, Serdes.String(), Serdes.ByteArray()));
+  Outlier() {
+    super(STORE);
   }
 
-  @Override
-  public void init(ProcessorContext<String, String> context) {
-    store = context.getStateStore(STORE);
+  static List<StoreBuilder<?>> stores() {
+    return storeNamed(STORE);
   }
 
   static double median(double[] sorted) {

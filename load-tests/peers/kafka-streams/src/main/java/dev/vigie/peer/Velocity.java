@@ -3,9 +3,6 @@ package dev.vigie.peer;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.List;
-import org.apache.kafka.common.serialization.Serdes;
-import org.apache.kafka.streams.processor.api.ProcessorContext;
-import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.StoreBuilder;
 
 /**
@@ -17,7 +14,7 @@ import org.apache.kafka.streams.state.StoreBuilder;
  * latest earlier payment is at or after t - 10m: the store keeps, per customer, the end of its cooldown
  * and the times of its last 7 payments (at most 64 bytes), whatever its rate.
  */
-public final class Velocity implements Detector {
+public final class Velocity extends OneStoreDetector {
   static final String NAME = "velocity-10m";
   static final long LOOKBACK = Duration.ofMinutes(10).toMillis();
   static final long COOLDOWN = Duration.ofMinutes(10).toMillis();
@@ -25,15 +22,12 @@ public final class Velocity implements Detector {
   static final int KEPT = VALUE - 1;
   static final String STORE = "velocity";
 
-  private KeyValueStore<String, byte[]> store;
-
-  static List<StoreBuilder<?>> stores() {
-    return List.of(PeerStores.persistent(STORE, Serdes.String(), Serdes.ByteArray()));
+  Velocity() {
+    super(STORE);
   }
 
-  @Override
-  public void init(ProcessorContext<String, String> context) {
-    store = context.getStateStore(STORE);
+  static List<StoreBuilder<?>> stores() {
+    return storeNamed(STORE);
   }
 
   @Override
