@@ -30,7 +30,6 @@
  *
  * Each run also writes its JSON to load-tests/results/bench-memory.json (ignored by git).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { getHeapStatistics } from 'node:v8';
@@ -41,7 +40,7 @@ import type { DetectorContext, DetectorCore, DetectorTable, Emit } from '../dete
 import { VigieError } from '../src/errors.js';
 import type { VEvent, WindowResult } from '../src/types.js';
 import { collect, growthPerKey, settledMemory } from './heap-measure.js';
-import { median, repoRoot as root } from './replay-bench.js';
+import { median, repoRoot as root, saveResult } from './replay-bench.js';
 
 const BENCH = 'bench:memory';
 const GIB4 = 4 * 2 ** 30;
@@ -362,12 +361,7 @@ async function main(): Promise<void> {
     node: process.version,
     at: new Date().toISOString(),
   };
-  await mkdir(args.results, { recursive: true });
-  await writeFile(join(args.results, 'bench-memory.json'), `${JSON.stringify(result, null, 2)}\n`);
-  if (args.json) {
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-    return;
-  }
+  if (await saveResult(args.results, 'bench-memory.json', result, args.json)) return;
   const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
   const cols = ['detector', 'input', 'keys', 'inputs/key', 'bytes/key', 'JS heap + external', 'runs', 'snapshot bytes/key'];
   const widths = [16, 6, 9, 10, 10, 20, 26, 18];

@@ -30,7 +30,6 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -43,7 +42,7 @@ import { RedisCheckpointStore, decodeCheckpoint, stateSchema, type Checkpoint, t
 import { emptyBatch } from '../src/types.js';
 import { startRedis, type RedisService } from '../tests/infra/redis.js';
 import { decision, differences, feedBatches, keyCounts, parseLoaders, probeEvents, runBatch, type Loader, type RecoveryFeed } from './recovery-state.js';
-import { median, repoRoot } from './replay-bench.js';
+import { median, repoRoot, saveResult } from './replay-bench.js';
 
 const BENCH = 'bench:recovery';
 const BATCH = 1000;
@@ -382,12 +381,7 @@ async function main(): Promise<void> {
       node: process.version,
       at: new Date().toISOString(),
     };
-    await mkdir(args.results, { recursive: true });
-    await writeFile(join(args.results, 'bench-recovery.json'), `${JSON.stringify(result, null, 2)}\n`);
-    if (args.json) {
-      process.stdout.write(`${JSON.stringify(result)}\n`);
-      return;
-    }
+    if (await saveResult(args.results, 'bench-recovery.json', result, args.json)) return;
     const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
     console.log(`${BENCH}  standard job, ${fmt(feed.keys)} keys x ${feed.events} payments, ${runs} restores per loader (median), Redis ${redisVersion} (${svc.kind})`);
     console.log('');

@@ -141,3 +141,14 @@ export async function keepResult(dir: string, bench: string, result: { at: strin
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, `bench-${bench}-${result.at.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.json`), `${JSON.stringify(result, null, 2)}\n`);
 }
+
+/**
+ * Writes a benchmark's result to `dir/file` (load-tests/results/, ignored by git) and, when `json`,
+ * prints it as one line. True when printed: the caller then prints no table.
+ */
+export async function saveResult(dir: string, file: string, result: object, json: boolean): Promise<boolean> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, file), `${JSON.stringify(result, null, 2)}\n`);
+  if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  return json;
+}
