@@ -40,7 +40,7 @@ import type { DetectorContext, DetectorCore, DetectorTable, Emit } from '../dete
 import { VigieError } from '../src/errors.js';
 import type { VEvent, WindowResult } from '../src/types.js';
 import { collect, growthPerKey, settledMemory } from './heap-measure.js';
-import { median, repoRoot as root, saveResult } from './replay-bench.js';
+import { median, repoRoot as root, runBench, saveResult } from './replay-bench.js';
 
 const BENCH = 'bench:memory';
 const GIB4 = 4 * 2 ** 30;
@@ -384,13 +384,4 @@ async function main(): Promise<void> {
   console.log(`  whole run ${result.seconds} s; heap limit ${fmt(result.heapSizeLimitBytes / 2 ** 20)} MiB`);
 }
 
-try {
-  await main();
-} catch (err) {
-  if (err instanceof VigieError) {
-    process.stderr.write(`${BENCH}: ${err.code}: ${err.message}\n`);
-    process.exitCode = err.code === 'VIGIE_ERR_USAGE' ? 2 : 1;
-  } else {
-    throw err;
-  }
-}
+await runBench(BENCH, main);

@@ -42,7 +42,7 @@ import { RedisCheckpointStore, decodeCheckpoint, stateSchema, type Checkpoint, t
 import { emptyBatch } from '../src/types.js';
 import { startRedis, type RedisService } from '../tests/infra/redis.js';
 import { decision, differences, feedBatches, keyCounts, parseLoaders, probeEvents, runBatch, type Loader, type RecoveryFeed } from './recovery-state.js';
-import { median, repoRoot, saveResult } from './replay-bench.js';
+import { median, repoRoot, runBench, saveResult } from './replay-bench.js';
 
 const BENCH = 'bench:recovery';
 const BATCH = 1000;
@@ -408,21 +408,12 @@ async function main(): Promise<void> {
 }
 
 async function entry(): Promise<void> {
-  try {
-    if (args.child !== undefined) {
-      const spec = JSON.parse(args.child) as ChildSpec | BuildSpec;
-      process.stdout.write(`${JSON.stringify(spec.role === 'build' ? await build(spec) : await child(spec))}\n`);
-      return;
-    }
-    await main();
-  } catch (err) {
-    if (err instanceof VigieError) {
-      process.stderr.write(`${BENCH}: ${err.code}: ${err.message}\n`);
-      process.exitCode = err.code === 'VIGIE_ERR_USAGE' ? 2 : 1;
-    } else {
-      throw err;
-    }
+  if (args.child !== undefined) {
+    const spec = JSON.parse(args.child) as ChildSpec | BuildSpec;
+    process.stdout.write(`${JSON.stringify(spec.role === 'build' ? await build(spec) : await child(spec))}\n`);
+    return;
   }
+  await main();
 }
 
-await entry();
+await runBench(BENCH, entry);

@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { VigieError } from '../src/errors.js';
 import { stat } from 'node:fs/promises';
 import type { LoadedConfig } from '../src/config/load.js';
 import { Engine, type Summary } from '../src/engine/engine.js';
@@ -151,4 +152,18 @@ export async function saveResult(dir: string, file: string, result: object, json
   await writeFile(join(dir, file), `${JSON.stringify(result, null, 2)}\n`);
   if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
   return json;
+}
+
+/**
+ * Runs a benchmark's main: a VigieError (a bad option, a missing service) is printed as its code and
+ * message, exit code 2 for a usage error, 1 otherwise; anything else is thrown as the bug it is.
+ */
+export async function runBench(bench: string, main: () => Promise<void>): Promise<void> {
+  try {
+    await main();
+  } catch (err) {
+    if (!(err instanceof VigieError)) throw err;
+    process.stderr.write(`${bench}: ${err.code}: ${err.message}\n`);
+    process.exitCode = err.code === 'VIGIE_ERR_USAGE' ? 2 : 1;
+  }
 }
