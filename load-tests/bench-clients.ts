@@ -37,7 +37,7 @@ import { parseArgs } from 'node:util';
 import type { Kafka } from 'kafkajs';
 import type { KafkaService } from '../tests/infra/kafka.js';
 import { Counter, kafkajsCount, type RunResult } from './raw-limits.js';
-import { createTopicAndProduce, median, paymentMessages, sleep, uid, startBenchKafka, BENCH_TOPIC, checkIntegerOptions } from './kafka-bench-data.js';
+import { createTopicAndProduce, median, paymentMessages, uid, startBenchKafka, BENCH_TOPIC, checkIntegerOptions } from './kafka-bench-data.js';
 
 const { values: args } = parseArgs({
   options: {
