@@ -117,18 +117,21 @@ export interface DrainResult {
 
 /**
  * Waits until `procs` together have read `n` events and measures the rate from the first scrape that
- * saw events to the one that saw them all (one poll of error on each side: keep `n` large).
+ * saw events to the one that saw them all (one poll of error on each side: keep `n` large). When one
+ * poll saw them all at once (a small `n`), from the last scrape that saw none.
  */
 export async function measureDrain(procs: VigieProc[], n: number, o: { timeoutMs: number; pollMs?: number }): Promise<DrainResult> {
   const poll = o.pollMs ?? 200;
   const deadline = Date.now() + o.timeoutMs;
   let first: { t: number; count: number; cpu: number } | undefined;
+  let none = { t: performance.now(), count: 0, cpu: 0 };
   const cpu = () => procs.reduce((a, p) => a + p.cpuSeconds(), 0);
   for (;;) {
     for (const p of procs) p.checkAlive();
     const count = (await Promise.all(procs.map((p) => p.eventsIn()))).reduce((a, b) => a + b, 0);
     const t = performance.now();
-    if (first === undefined && count > 0) first = { t, count, cpu: cpu() };
+    if (first === undefined && count === 0) none = { t, count, cpu: cpu() };
+    if (first === undefined && count > 0) first = count >= n ? none : { t, count, cpu: cpu() };
     if (first !== undefined && count >= n) {
       const seconds = (t - first.t) / 1000;
       const events = count - first.count;
