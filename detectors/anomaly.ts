@@ -6,7 +6,8 @@ import { AnomalyCore, DEFAULT_ANOMALY_SETTINGS, type AnomalyOutput, settingsProb
 import { commonFields, compileMatch, finiteStrength, matchSchema, numberField } from './common.js';
 import { KeyedState } from '../src/util/keyed-state.js';
 import { inclusiveEnd, requireAggregate, resultIdentity, windowRef } from './threshold.js';
-import type { DetectorContext, DetectorCore, Emit, Signal } from './types.js';
+import type { PerKeyState, DetectorContext, DetectorCore, Emit, Signal } from './types.js';
+import { VigieError } from '../src/errors.js';
 
 export const type = 'anomaly';
 
@@ -72,6 +73,7 @@ interface KeyState {
 export class AnomalyDetectorCore implements DetectorCore {
   readonly input: 'event' | 'result';
   private readonly state: KeyedState<KeyState>;
+  readonly perKey: PerKeyState<KeyState>;
   private readonly matches: (p: Record<string, unknown>) => boolean;
   private readonly settings: Partial<AnomalySettings>;
   /** Strength per unit of score: the score at the alert probability (surprise -log10 p, over 10) gives 1. */
@@ -83,6 +85,7 @@ export class AnomalyDetectorCore implements DetectorCore {
   ) {
     this.input = cfg.aggregate === undefined ? 'event' : 'result';
     this.state = new KeyedState(cfg.maxKeys);
+    this.perKey = { state: this.state, what: `detector ${cfg.name}`, encode: (s) => this.encode(s), decode: (v) => this.decode(v) };
     this.matches = compileMatch(cfg.match);
     this.settings = (cfg.settings ?? {}) as Partial<AnomalySettings>;
     const p = (cfg.settings?.alertProbability as number | undefined) ?? DEFAULT_ANOMALY_SETTINGS.alertProbability;
@@ -155,20 +158,23 @@ export class AnomalyDetectorCore implements DetectorCore {
     return { keys: this.state.size, evicted: this.state.evicted };
   }
 
+  private encode(s: KeyState): unknown {
+    return [s.last, s.core.snapshot()];
+  }
+
+  private decode(v: unknown): KeyState {
+    if (!Array.isArray(v) || v.length !== 2 || typeof v[0] !== 'number') throw new VigieError('VIGIE_ERR_SNAPSHOT', `${this.perKey.what}: bad snapshot entry (expected [last, core])`);
+    const core = new AnomalyCore(this.settings);
+    core.restore(v[1]);
+    return { core, last: v[0] };
+  }
+
   snapshot(): unknown {
-    return this.state.snapshot((s) => [s.last, s.core.snapshot()]);
+    return this.state.snapshot((s) => this.encode(s));
   }
 
   restore(state: unknown): void {
-    this.state.restore<[number, unknown]>(
-      state,
-      ([last, snap]) => {
-        const core = new AnomalyCore(this.settings);
-        core.restore(snap);
-        return { core, last };
-      },
-      `detector ${this.cfg.name}`,
-    );
+    this.state.restore(state, (v) => this.decode(v), this.perKey.what);
   }
 }
 

@@ -5,7 +5,7 @@ import { positiveDurationSchema } from '../src/time/duration.js';
 import { commonFields, directedStrength, finiteStrength, plural } from './common.js';
 import { KeyedState } from '../src/util/keyed-state.js';
 import { inclusiveEnd, requireAggregate, resultIdentity, revisionText, windowRef } from './threshold.js';
-import type { DetectorContext, DetectorCore, Emit } from './types.js';
+import type { PerKeyState, DetectorContext, DetectorCore, Emit } from './types.js';
 import { VigieError } from '../src/errors.js';
 
 export const type = 'baseline';
@@ -155,6 +155,7 @@ export function describeSlot(season: Season, slot: number, utcOffset: number): s
 export class BaselineCore implements DetectorCore {
   readonly input = 'result';
   private readonly state: KeyedState<KeyState>;
+  readonly perKey: PerKeyState<KeyState>;
   private readonly minSamples: number;
 
   constructor(
@@ -162,6 +163,7 @@ export class BaselineCore implements DetectorCore {
     private readonly ctx: DetectorContext,
   ) {
     this.state = new KeyedState(cfg.maxKeys);
+    this.perKey = { state: this.state, what: `detector ${cfg.name}`, encode: (s) => this.encode(s), decode: (v) => this.decode(v) };
     this.minSamples = cfg.minSamples ?? (cfg.model === 'seasonal' ? 3 : 10);
   }
 
@@ -263,30 +265,30 @@ export class BaselineCore implements DetectorCore {
     return { keys: this.state.size, evicted: this.state.evicted };
   }
 
+  private encode(st: KeyState): [number, ModelSnap[]] {
+    const slots: ModelSnap[] = [];
+    for (const [slot, m] of st.slots) slots.push([slot, m.n, m.mean, m.v, m.since, m.lastStart, m.lastEnd, m.pn, m.pmean, m.pv, m.pLastStart]);
+    return [st.seen, slots];
+  }
+
+  private decode(entry: unknown): KeyState {
+    const what = this.perKey.what;
+    if (!Array.isArray(entry) || typeof entry[0] !== 'number' || !Array.isArray(entry[1])) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry`);
+    const slots = new Map<number, Model>();
+    for (const m of entry[1] as unknown[]) {
+      if (!Array.isArray(m) || m.length !== 11 || !m.every((n) => typeof n === 'number')) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry`);
+      const [slot, n, mean, v, since, lastStart, lastEnd, pn, pmean, pv, pLastStart] = m as ModelSnap;
+      slots.set(slot, { n, mean, v, since, lastStart, lastEnd, pn, pmean, pv, pLastStart });
+    }
+    return { slots, seen: entry[0] };
+  }
+
   snapshot(): unknown {
-    return this.state.snapshot((st): [number, ModelSnap[]] => {
-      const slots: ModelSnap[] = [];
-      for (const [slot, m] of st.slots) slots.push([slot, m.n, m.mean, m.v, m.since, m.lastStart, m.lastEnd, m.pn, m.pmean, m.pv, m.pLastStart]);
-      return [st.seen, slots];
-    });
+    return this.state.snapshot((s) => this.encode(s));
   }
 
   restore(state: unknown): void {
-    const what = `detector ${this.cfg.name}`;
-    this.state.restore<[unknown, unknown]>(
-      state,
-      (entry) => {
-        if (!Array.isArray(entry) || typeof entry[0] !== 'number' || !Array.isArray(entry[1])) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry`);
-        const slots = new Map<number, Model>();
-        for (const m of entry[1] as unknown[]) {
-          if (!Array.isArray(m) || m.length !== 11 || !m.every((n) => typeof n === 'number')) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry`);
-          const [slot, n, mean, v, since, lastStart, lastEnd, pn, pmean, pv, pLastStart] = m as ModelSnap;
-          slots.set(slot, { n, mean, v, since, lastStart, lastEnd, pn, pmean, pv, pLastStart });
-        }
-        return { slots, seen: entry[0] };
-      },
-      what,
-    );
+    this.state.restore(state, (v) => this.decode(v), this.perKey.what);
   }
 }
 

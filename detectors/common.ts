@@ -3,7 +3,7 @@ import type { Severity, VEvent } from '../src/types.js';
 import { SEVERITIES } from '../src/types.js';
 import { durationSchema, positiveDurationSchema } from '../src/time/duration.js';
 import { KeyedState } from '../src/util/keyed-state.js';
-import type { DetectorContext } from './types.js';
+import type { DetectorContext, PerKeyState } from './types.js';
 
 /** Options every detector has, whatever its type. Spread into each detector's schema. */
 export const commonFields = {
@@ -188,10 +188,11 @@ export function directedStrength(direction: 'up' | 'down' | 'both', d: number, v
  * What every keyed event detector core shares: per-key state under the `maxKeys` cap, the `match`
  * filter compiled once, and the state size reported to metrics.
  */
-export abstract class KeyedEventCore<S, C extends { maxKeys: number; match?: Match }> {
+export abstract class KeyedEventCore<S, C extends { name: string; maxKeys: number; match?: Match }> {
   readonly input = 'event';
   protected readonly state: KeyedState<S>;
   protected readonly matches: (p: Record<string, unknown>) => boolean;
+  readonly perKey: PerKeyState<S>;
 
   constructor(
     protected readonly cfg: C,
@@ -199,6 +200,21 @@ export abstract class KeyedEventCore<S, C extends { maxKeys: number; match?: Mat
   ) {
     this.state = new KeyedState(cfg.maxKeys, ctx.keys);
     this.matches = compileMatch(cfg.match);
+    this.perKey = { state: this.state, encode: (s) => this.encode(s), decode: (v) => this.decode(v), what: `detector ${cfg.name}` };
+  }
+
+  /** A key's state as plain data, a copy (see {@link PerKeyState}). */
+  protected abstract encode(s: S): unknown;
+
+  /** Back from {@link encode}; a VIGIE_ERR_SNAPSHOT error for a bad entry. */
+  protected abstract decode(v: unknown): S;
+
+  snapshot(): unknown {
+    return this.state.snapshot((s) => this.encode(s));
+  }
+
+  restore(state: unknown): void {
+    this.state.restore(state, (v) => this.decode(v), this.perKey.what);
   }
 
   stats(): { keys: number; evicted: number } {

@@ -196,13 +196,12 @@ export class DistinctCore extends KeyedEventCore<RecencyList, Config> implements
   }
 
 
-  snapshot(): unknown {
-    return this.state.snapshot((s) => s.toArrays());
+  protected encode(s: RecencyList): unknown {
+    return s.toArrays();
   }
 
-  restore(state: unknown): void {
-    const what = `detector ${this.cfg.name}`;
-    this.state.restore<unknown>(state, (s) => RecencyList.fromArrays(s, what), what);
+  protected decode(v: unknown): RecencyList {
+    return RecencyList.fromArrays(v, this.perKey.what);
   }
 }
 

@@ -114,38 +114,30 @@ export class FirstSeenCore extends KeyedEventCore<KeyState, Config> implements D
   }
 
 
-  snapshot(): unknown {
-    return this.state.snapshot((s) => {
-      const values: string[] = [];
-      const times: number[] = [];
-      for (const [v, t] of s.values.entries()) {
-        values.push(v);
-        times.push(t);
-      }
-      return [s.history, s.last, values, times];
-    });
+  protected encode(s: KeyState): unknown {
+    const values: string[] = [];
+    const times: number[] = [];
+    for (const [v, t] of s.values.entries()) {
+      values.push(v);
+      times.push(t);
+    }
+    return [s.history, s.last, values, times];
   }
 
-  restore(state: unknown): void {
-    const what = `detector ${this.cfg.name}`;
-    this.state.restore<unknown>(
-      state,
-      (s) => {
-        const [history, last, values, times] = Array.isArray(s) ? (s as unknown[]) : [];
-        if (typeof history !== 'number' || typeof last !== 'number' || !Array.isArray(values) || !Array.isArray(times) || values.length !== times.length) {
-          throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry (expected [history, last, values, times])`);
-        }
-        const map = new KeyedState<number>(this.cfg.maxValuesPerKey);
-        for (let i = 0; i < values.length; i++) {
-          const v = values[i] as unknown;
-          const t = times[i] as unknown;
-          if (typeof v !== 'string' || typeof t !== 'number' || map.peek(v) !== undefined) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry (value ${i})`);
-          map.set(v, t);
-        }
-        return { values: map, history, last };
-      },
-      what,
-    );
+  protected decode(s: unknown): KeyState {
+    const what = this.perKey.what;
+    const [history, last, values, times] = Array.isArray(s) ? (s as unknown[]) : [];
+    if (typeof history !== 'number' || typeof last !== 'number' || !Array.isArray(values) || !Array.isArray(times) || values.length !== times.length) {
+      throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry (expected [history, last, values, times])`);
+    }
+    const map = new KeyedState<number>(this.cfg.maxValuesPerKey);
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i] as unknown;
+      const t = times[i] as unknown;
+      if (typeof v !== 'string' || typeof t !== 'number' || map.peek(v) !== undefined) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry (value ${i})`);
+      map.set(v, t);
+    }
+    return { values: map, history, last };
   }
 }
 

@@ -157,23 +157,16 @@ export class GeoVelocityCore extends KeyedEventCore<KeyState, Config> implements
   }
 
 
-  snapshot(): unknown {
-    return this.state.snapshot((s) => [s.time, s.lat, s.lon, s.ref]);
+  protected encode(s: KeyState): unknown {
+    return [s.time, s.lat, s.lon, s.ref];
   }
 
-  restore(state: unknown): void {
-    const what = `detector ${this.cfg.name}`;
-    this.state.restore<unknown>(
-      state,
-      (s) => {
-        const [time, lat, lon, ref] = Array.isArray(s) ? (s as unknown[]) : [];
-        if (typeof time !== 'number' || typeof lat !== 'number' || typeof lon !== 'number' || typeof ref !== 'string') {
-          throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry (expected [time, lat, lon, ref])`);
-        }
-        return { time, lat, lon, ref };
-      },
-      what,
-    );
+  protected decode(s: unknown): KeyState {
+    const [time, lat, lon, ref] = Array.isArray(s) ? (s as unknown[]) : [];
+    if (typeof time !== 'number' || typeof lat !== 'number' || typeof lon !== 'number' || typeof ref !== 'string') {
+      throw new VigieError('VIGIE_ERR_SNAPSHOT', `${this.perKey.what}: bad snapshot entry (expected [time, lat, lon, ref])`);
+    }
+    return { time, lat, lon, ref };
   }
 }
 

@@ -326,28 +326,22 @@ export class OutlierCore extends KeyedEventCore<KeyState, Config> implements Det
   }
 
 
-  snapshot(): unknown {
-    return this.state.snapshot((s): KeySnap => [s.last, s.n, s.pos, s.values.slice(), s.mean, s.variance]);
+  protected encode(s: KeyState): KeySnap {
+    return [s.last, s.n, s.pos, s.values.slice(), s.mean, s.variance];
   }
 
-  restore(state: unknown): void {
-    const what = `detector ${this.cfg.name}`;
-    this.state.restore<KeySnap>(
-      state,
-      (s) => {
-        if (!Array.isArray(s) || s.length !== 6 || !Array.isArray(s[3]) || s.some((v, i) => i !== 3 && typeof v !== 'number')) {
-          throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry`);
-        }
-        const [last, n, pos, values, mean, variance] = s;
-        if (!Number.isInteger(pos) || pos < 0 || (pos > 0 && pos >= values.length)) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry`);
-        const h = this.cfg.history;
-        if (values.length === h || (pos === 0 && values.length < h)) return { last, n, pos, values: values.slice(), sorted: values.slice().sort(ascending), mean, variance };
-        // `history` changed since the checkpoint: the values oldest first, the most recent `history` of them.
-        const ordered = [...values.slice(pos), ...values.slice(0, pos)].slice(-h);
-        return { last, n, pos: 0, values: ordered, sorted: ordered.slice().sort(ascending), mean, variance };
-      },
-      what,
-    );
+  protected decode(v: unknown): KeyState {
+    const s = v as KeySnap;
+    if (!Array.isArray(s) || s.length !== 6 || !Array.isArray(s[3]) || s.some((x, i) => i !== 3 && typeof x !== 'number')) {
+      throw new VigieError('VIGIE_ERR_SNAPSHOT', `${this.perKey.what}: bad snapshot entry`);
+    }
+    const [last, n, pos, values, mean, variance] = s;
+    if (!Number.isInteger(pos) || pos < 0 || (pos > 0 && pos >= values.length)) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${this.perKey.what}: bad snapshot entry`);
+    const h = this.cfg.history;
+    if (values.length === h || (pos === 0 && values.length < h)) return { last, n, pos, values: values.slice(), sorted: values.slice().sort(ascending), mean, variance };
+    // `history` changed since the checkpoint: the values oldest first, the most recent `history` of them.
+    const ordered = [...values.slice(pos), ...values.slice(0, pos)].slice(-h);
+    return { last, n, pos: 0, values: ordered, sorted: ordered.slice().sort(ascending), mean, variance };
   }
 }
 

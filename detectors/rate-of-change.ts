@@ -5,7 +5,7 @@ import { durationSchema } from '../src/time/duration.js';
 import { commonFields, directedStrength, plural } from './common.js';
 import { KeyedState } from '../src/util/keyed-state.js';
 import { inclusiveEnd, requireAggregate, resultIdentity, revisionText, windowRef } from './threshold.js';
-import type { DetectorContext, DetectorCore, Emit } from './types.js';
+import type { PerKeyState, DetectorContext, DetectorCore, Emit } from './types.js';
 import { VigieError } from '../src/errors.js';
 
 export const type = 'rate-of-change';
@@ -75,6 +75,7 @@ type PointSnap = [number, number, number];
 export class RateOfChangeCore implements DetectorCore {
   readonly input = 'result';
   private readonly state: KeyedState<KeyState>;
+  readonly perKey: PerKeyState<KeyState>;
   /** Longest window (end - start) seen so far: bounds how early a later window can start (for expiry). */
   private span = 0;
 
@@ -83,6 +84,7 @@ export class RateOfChangeCore implements DetectorCore {
     private readonly ctx: DetectorContext,
   ) {
     this.state = new KeyedState(cfg.maxKeys);
+    this.perKey = { state: this.state, what: `detector ${cfg.name}`, encode: (s) => this.encode(s), decode: (v) => this.decode(v), rest: () => this.span, restoreRest: (x) => (this.span = this.spanOf(x)) };
   }
 
   addResults(results: readonly WindowResult[], emit: Emit): void {
@@ -162,27 +164,34 @@ export class RateOfChangeCore implements DetectorCore {
     return { keys: this.state.size, evicted: this.state.evicted };
   }
 
-  snapshot(): unknown {
+  private encode(s: KeyState): [PointSnap, PointSnap | null] {
     const point = (p: Point): PointSnap => [p.start, p.end, p.value];
-    return { span: this.span, keys: this.state.snapshot((s) => [point(s.latest), s.prior === null ? null : point(s.prior)]) };
+    return [point(s.latest), s.prior === null ? null : point(s.prior)];
   }
 
-  restore(state: unknown): void {
-    const what = `detector ${this.cfg.name}`;
-    const s = state as { span?: unknown; keys?: unknown };
-    if (s === null || typeof s !== 'object' || typeof s.span !== 'number') throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot (expected { span, keys })`);
+  private decode(v: unknown): KeyState {
+    const what = this.perKey.what;
     const point = (p: unknown): Point => {
       if (!Array.isArray(p) || p.length !== 3 || !p.every((n) => typeof n === 'number')) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry`);
       return { start: p[0], end: p[1], value: p[2] };
     };
-    this.state.restore<[unknown, unknown]>(
-      s.keys,
-      (v) => {
-        if (!Array.isArray(v)) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry`);
-        return { latest: point(v[0]), prior: v[1] === null ? null : point(v[1]) };
-      },
-      what,
-    );
+    if (!Array.isArray(v)) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry`);
+    return { latest: point(v[0]), prior: v[1] === null ? null : point(v[1]) };
+  }
+
+  private spanOf(span: unknown): number {
+    if (typeof span !== 'number') throw new VigieError('VIGIE_ERR_SNAPSHOT', `${this.perKey.what}: bad snapshot (expected the longest window span)`);
+    return span;
+  }
+
+  snapshot(): unknown {
+    return { span: this.span, keys: this.state.snapshot((s) => this.encode(s)) };
+  }
+
+  restore(state: unknown): void {
+    const s = state as { span?: unknown; keys?: unknown };
+    if (s === null || typeof s !== 'object' || typeof s.span !== 'number') throw new VigieError('VIGIE_ERR_SNAPSHOT', `${this.perKey.what}: bad snapshot (expected { span, keys })`);
+    this.state.restore(s.keys, (v) => this.decode(v), this.perKey.what);
     this.span = s.span;
   }
 }

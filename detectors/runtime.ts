@@ -13,6 +13,8 @@ import { judgedOf } from './judgements.js';
 import type { DetectorContext, Emit, PeerJudgements, Score, Signal } from './types.js';
 import { stateConfig, type Cooldown, type DetectorCounts, type Outputs, type RestoreMatch, type RuntimeContext, type Slot } from './runtime-types.js';
 import { VigieError } from '../src/errors.js';
+import { ChangedKeys } from '../src/util/key-order.js';
+import { heldKeys, restoreKeyed, restoreWhole, snapshotKey, snapshotMeta, snapshotWhole, type DetectorsMeta, type WholeSnapshot } from './runtime-state.js';
 
 export type { DetectorCounts, Outputs, RestoreMatch, RuntimeContext } from './runtime-types.js';
 
@@ -36,7 +38,9 @@ export class DetectorSet {
   private readonly pending = new MinHeap<Pending>();
   /** The slots whose detectors take events, in order (the per-event loop goes through these only). */
   private readonly eventSlots: Slot[];
-  private readonly memory: KeyedState<Memory> | undefined;
+  readonly memory: KeyedState<Memory> | undefined;
+  /** Keys whose state changed since last taken (per-key checkpoints), once enabled. */
+  readonly changes = new ChangedKeys();
   private readonly memorySpan: number;
   private w = -Infinity;
   /** Watermark at which what is being emitted now was emitted (stamps detection times). */
@@ -123,6 +127,11 @@ export class DetectorSet {
     this.memorySpan = span;
     this.memory = span > 0 ? new KeyedState(Math.max(...this.slots.map((s) => s.config.maxKeys))) : undefined;
     this.eventSlots = this.slots.filter((s) => s.core.input === 'event');
+    for (const s of this.slots) {
+      s.core.perKey?.state.track(this.changes);
+      s.cooldown.track(this.changes);
+    }
+    this.memory?.track(this.changes);
   }
 
   get size(): number {
@@ -232,7 +241,8 @@ export class DetectorSet {
     });
   }
 
-  snapshot(): unknown {
+  /** The events waiting for the watermark, as [time, key, event]. */
+  private pendingItems(): Array<[number, string, VEvent]> {
     const items: Array<[number, string, VEvent]> = [];
     // In pop order: pushing them back in this order (here and on restore) keeps ties in arrival order.
     const drained: Pending[] = [];
@@ -241,60 +251,66 @@ export class DetectorSet {
       items.push([p.e.time, p.key, p.e]);
       this.pending.push(p.e.time, p);
     }
-    return {
-      v: 2,
-      w: this.w,
-      pending: items,
-      // The signal memory is indexed by slot: the names say which index is which detector.
-      names: this.slots.map((s) => s.name),
-      memory: this.memory?.snapshot((m) => m.slice()) ?? null,
-      detectors: this.slots.map((s) => [s.name, s.core.snapshot(), s.cooldown.snapshot((c) => [c.until, c.suppressed, c.lastTime, c.first]), s.hash]),
-      ...(this.ctx.board ? { board: this.ctx.board.snapshot(this.ctx.pipeline) } : {}),
-    };
+    return items;
+  }
+
+  /** The meta part of a per-key checkpoint (see runtime-state.ts): all but the keys' entries. */
+  snapshotMeta(): DetectorsMeta {
+    return snapshotMeta(this, { w: this.w, pending: this.pendingItems(), ...(this.ctx.board ? { board: this.ctx.board.snapshot(this.ctx.pipeline) } : {}) });
+  }
+
+  /** A key's entry of a per-key checkpoint; undefined when no detector holds anything for it. */
+  snapshotKey(key: string): unknown[] | undefined {
+    return snapshotKey(this, key);
+  }
+
+  /** Every key some detector holds state for. */
+  keys(): Set<string> {
+    return heldKeys(this);
+  }
+
+  /**
+   * Restore a per-key checkpoint: its meta part and the keys' entries ([key, entry], any order); a
+   * whole snapshot (checkpoints of earlier versions) as {@link restore}. Returns the detectors restored.
+   */
+  restoreParts(meta: unknown, entries: ReadonlyArray<readonly [string, unknown]>, match: RestoreMatch = 'by-hash'): string[] {
+    const m = meta as DetectorsMeta;
+    if (m?.v !== 3) return this.restore(meta, match);
+    if (!Array.isArray(m.pending)) throw new VigieError('VIGIE_ERR_SNAPSHOT', `detectors of pipeline "${this.ctx.pipeline}": bad snapshot`);
+    this.restorePending(m.w, m.pending);
+    return this.restoredNames(restoreKeyed(this, m, entries, match, this.ctx.pipeline), m.board);
+  }
+
+  private restorePending(w: number, items: Array<[number, string, VEvent]>): void {
+    this.w = w;
+    while (this.pending.size > 0) this.pending.pop();
+    if (this.eventSlots.length > 0) for (const [time, key, e] of items) this.pending.push(time, { key, e });
+  }
+
+  /** The whole state (hot reloads). */
+  snapshot(): unknown {
+    return snapshotWhole(this, { w: this.w, pending: this.pendingItems(), ...(this.ctx.board ? { board: this.ctx.board.snapshot(this.ctx.pipeline) } : {}) });
   }
 
   /**
    * Restore a snapshot: the watermark and the pending events always (when some detector takes events);
    * per detector, its state and cooldowns when it matches (see {@link RestoreMatch}); a detector that
    * does not match, or was not in the snapshot, starts fresh, and one in the snapshot only is dropped.
-   * The same path serves checkpoints and hot reloads. Returns the names of the detectors restored.
+   * The same path serves hot reloads and checkpoints of earlier versions. Returns the names of the
+   * detectors restored.
    */
   restore(state: unknown, match: RestoreMatch = 'by-hash'): string[] {
-    const s = state as {
-      v: number;
-      w: number;
-      pending: Array<[number, string, VEvent]>;
-      names?: string[];
-      memory: unknown;
-      detectors: Array<[string, unknown, unknown, string?]>;
-      board?: Array<[string, unknown]>;
-    };
+    const s = state as WholeSnapshot;
     if ((s?.v !== 1 && s?.v !== 2) || !Array.isArray(s.pending) || !Array.isArray(s.detectors)) throw new VigieError('VIGIE_ERR_SNAPSHOT', `detectors of pipeline "${this.ctx.pipeline}": bad snapshot`);
-    this.w = s.w;
-    while (this.pending.size > 0) this.pending.pop();
-    if (this.eventSlots.length > 0) for (const [time, key, e] of s.pending) this.pending.push(time, { key, e });
-    const byName = new Map(s.detectors.map(([n, core, cd, hash]) => [n, { core, cd, hash }]));
-    const restored = new Set<string>();
-    for (const slot of this.slots) {
-      const saved = byName.get(slot.name);
-      if (saved === undefined) continue; // a detector added since the snapshot starts fresh
-      if (match === 'by-hash' && saved.hash !== slot.hash) continue; // changed (or saved without a hash): starts fresh
-      slot.core.restore(saved.core);
-      slot.cooldown.restore<[number, number, number, Alert]>(saved.cd, ([until, suppressed, lastTime, first]) => ({ until, suppressed, lastTime, first }), `cooldowns of ${slot.name}`);
-      restored.add(slot.name);
-    }
-    this.memory?.restore<number[]>({ evicted: 0, keys: [] }, (m) => m, 'signal memory');
-    if (this.memory && s.memory !== null && s.memory !== undefined) {
-      // Signals of the restored detectors only; slot indices may differ from the snapshot's.
-      const names = s.names ?? (match === 'by-name' ? this.slots.map((x) => x.name) : undefined);
-      if (names !== undefined) {
-        const from = this.slots.map((slot) => (restored.has(slot.name) ? names.indexOf(slot.name) : -1));
-        const identity = from.length === names.length && from.every((j, i) => j === i);
-        this.memory.restore<number[]>(s.memory, (m) => (identity ? m.slice() : from.map((j) => (j >= 0 && j < m.length ? m[j] : -Infinity))), 'signal memory');
-      }
-    }
-    this.ctx.board?.restore(this.ctx.pipeline, s.board, restored);
-    return this.slots.filter((x) => restored.has(x.name)).map((x) => x.name);
+    this.restorePending(s.w, s.pending);
+    return this.restoredNames(restoreWhole(this, s, match), s.board);
+  }
+
+  /** The names of the slots restored; the judgement board keeps those detectors' judgements. */
+  private restoredNames(restored: boolean[], board: unknown): string[] {
+    const names = this.slots.filter((_, i) => restored[i]).map((s) => s.name);
+    this.ctx.board?.restore(this.ctx.pipeline, board as Array<[string, unknown]> | undefined, new Set(names));
+    return names;
   }
 
   /**

@@ -5,7 +5,7 @@ import { formatDuration, positiveDurationSchema } from '../src/time/duration.js'
 import { evidenceRef } from '../src/types.js';
 import { OPS, OP_TEXT, boundScore, boundStrength, commonFields, crosses, lastN } from './common.js';
 import { KeyedState } from '../src/util/keyed-state.js';
-import type { DetectorContext, DetectorCore, Emit } from './types.js';
+import type { PerKeyState, DetectorContext, DetectorCore, Emit } from './types.js';
 import { VigieError } from '../src/errors.js';
 
 export const type = 'score';
@@ -77,6 +77,7 @@ type KeySnap = [number, boolean, Array<[string, number, string[]]>];
 export class ScoreCore implements DetectorCore {
   readonly input = 'signal';
   private readonly state: KeyedState<KeyState>;
+  readonly perKey: PerKeyState<KeyState>;
   private readonly index: Map<string, number>;
 
   constructor(
@@ -84,6 +85,7 @@ export class ScoreCore implements DetectorCore {
     private readonly ctx: DetectorContext,
   ) {
     this.state = new KeyedState(cfg.maxKeys);
+    this.perKey = { state: this.state, what: `detector ${cfg.name}`, encode: (s) => this.encode(s), decode: (v) => this.decode(v) };
     this.index = new Map(cfg.inputs.map((inp, i) => [inp.detector, i]));
   }
 
@@ -188,29 +190,30 @@ export class ScoreCore implements DetectorCore {
     return { keys: this.state.size, evicted: this.state.evicted };
   }
 
+  private encode(s: KeyState): KeySnap {
+    return [s.now, s.above, s.contributions.map((c): [string, number, string[]] => [this.cfg.inputs[c.input].detector, c.time, c.evidence.slice()])];
+  }
+
+  private decode(v: unknown): KeyState {
+    const what = this.perKey.what;
+    const s = v as KeySnap;
+    if (!Array.isArray(s) || typeof s[0] !== 'number' || typeof s[1] !== 'boolean' || !Array.isArray(s[2])) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry`);
+    const contributions: Contribution[] = [];
+    for (const c of s[2]) {
+      if (!Array.isArray(c) || typeof c[0] !== 'string' || typeof c[1] !== 'number' || !Array.isArray(c[2])) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry`);
+      const input = this.index.get(c[0]);
+      // An input removed from the config since the checkpoint no longer counts.
+      if (input !== undefined) contributions.push({ input, time: c[1], evidence: c[2].slice() });
+    }
+    return { now: s[0], above: s[1], contributions };
+  }
+
   snapshot(): unknown {
-    return this.state.snapshot(
-      (s): KeySnap => [s.now, s.above, s.contributions.map((c): [string, number, string[]] => [this.cfg.inputs[c.input].detector, c.time, c.evidence.slice()])],
-    );
+    return this.state.snapshot((s) => this.encode(s));
   }
 
   restore(state: unknown): void {
-    const what = `detector ${this.cfg.name}`;
-    this.state.restore<KeySnap>(
-      state,
-      (s) => {
-        if (!Array.isArray(s) || typeof s[0] !== 'number' || typeof s[1] !== 'boolean' || !Array.isArray(s[2])) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry`);
-        const contributions: Contribution[] = [];
-        for (const c of s[2]) {
-          if (!Array.isArray(c) || typeof c[0] !== 'string' || typeof c[1] !== 'number' || !Array.isArray(c[2])) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry`);
-          const input = this.index.get(c[0]);
-          // An input removed from the config since the checkpoint no longer counts.
-          if (input !== undefined) contributions.push({ input, time: c[1], evidence: c[2].slice() });
-        }
-        return { now: s[0], above: s[1], contributions };
-      },
-      what,
-    );
+    this.state.restore(state, (v) => this.decode(v), this.perKey.what);
   }
 }
 

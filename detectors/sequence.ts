@@ -5,7 +5,7 @@ import { formatDuration, positiveDurationSchema } from '../src/time/duration.js'
 import { evidenceRef } from '../src/types.js';
 import { commonFields, compileMatch, lastN, matchSchema } from './common.js';
 import { KeyedState } from '../src/util/keyed-state.js';
-import type { DetectorContext, DetectorCore, Emit } from './types.js';
+import type { PerKeyState, DetectorContext, DetectorCore, Emit } from './types.js';
 import { VigieError } from '../src/errors.js';
 
 export const type = 'sequence';
@@ -93,6 +93,7 @@ export class SequenceCore implements DetectorCore {
   /** Partial matches broken by an unexpected event in strict mode (cumulative). */
   broken = 0;
   private readonly state: KeyedState<KeyState>;
+  readonly perKey: PerKeyState<KeyState>;
   private readonly matches: (p: Record<string, unknown>) => boolean;
   private readonly steps: Array<(p: Record<string, unknown>) => boolean>;
 
@@ -101,6 +102,7 @@ export class SequenceCore implements DetectorCore {
     private readonly ctx: DetectorContext,
   ) {
     this.state = new KeyedState(cfg.maxKeys);
+    this.perKey = { state: this.state, what: `detector ${cfg.name}`, encode: (s) => this.encode(s), decode: (v) => this.decode(v), rest: () => [this.timedOut, this.dropped, this.broken], restoreRest: (x) => this.restoreCounters(x) };
     this.matches = compileMatch(cfg.match);
     this.steps = cfg.steps.map((s) => compileMatch(s.match));
   }
@@ -228,41 +230,45 @@ export class SequenceCore implements DetectorCore {
     return { keys: this.state.size, evicted: this.state.evicted };
   }
 
+  private encode(st: KeyState): PartialSnap[] {
+    return st.partials.map((p) => [p.times.slice(), p.refs.slice()]);
+  }
+
+  private decode(snap: unknown): KeyState {
+    const what = this.perKey.what;
+    if (!Array.isArray(snap) || snap.length === 0) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry`);
+    const n = this.steps.length;
+    const partials: Partial[] = [];
+    for (const p of snap) {
+      if (!Array.isArray(p) || !Array.isArray(p[0]) || !Array.isArray(p[1]) || p[0].length !== p[1].length || p[0].length < 1) {
+        throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry (partial match)`);
+      }
+      // Steps removed from the config since the checkpoint: a partial match this long cannot continue.
+      if (p[0].length < n) partials.push({ times: p[0].slice(), refs: p[1].slice() });
+    }
+    return { partials };
+  }
+
+  /** The counters, as [timedOut, dropped, broken]. */
+  private restoreCounters(x: unknown): void {
+    const [timedOut, dropped, broken] = Array.isArray(x) ? (x as unknown[]) : [];
+    if (typeof timedOut !== 'number' || typeof dropped !== 'number' || typeof broken !== 'number') {
+      throw new VigieError('VIGIE_ERR_SNAPSHOT', `${this.perKey.what}: bad snapshot (expected the counters [timedOut, dropped, broken])`);
+    }
+    this.timedOut = timedOut;
+    this.dropped = dropped;
+    this.broken = broken;
+  }
+
   snapshot(): unknown {
-    return {
-      keys: this.state.snapshot((st): PartialSnap[] => st.partials.map((p) => [p.times.slice(), p.refs.slice()])),
-      timedOut: this.timedOut,
-      dropped: this.dropped,
-      broken: this.broken,
-    };
+    return { keys: this.state.snapshot((s) => this.encode(s)), timedOut: this.timedOut, dropped: this.dropped, broken: this.broken };
   }
 
   restore(state: unknown): void {
-    const what = `detector ${this.cfg.name}`;
     const s = state as { keys?: unknown; timedOut?: unknown; dropped?: unknown; broken?: unknown } | null;
-    if (s === null || typeof s !== 'object' || typeof s.timedOut !== 'number' || typeof s.dropped !== 'number' || typeof s.broken !== 'number') {
-      throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot (expected { keys, timedOut, dropped, broken })`);
-    }
-    const n = this.steps.length;
-    this.state.restore<PartialSnap[]>(
-      s.keys,
-      (snap) => {
-        if (!Array.isArray(snap) || snap.length === 0) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry`);
-        const partials: Partial[] = [];
-        for (const p of snap) {
-          if (!Array.isArray(p) || !Array.isArray(p[0]) || !Array.isArray(p[1]) || p[0].length !== p[1].length || p[0].length < 1) {
-            throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry (partial match)`);
-          }
-          // Steps removed from the config since the checkpoint: a partial match this long cannot continue.
-          if (p[0].length < n) partials.push({ times: p[0].slice(), refs: p[1].slice() });
-        }
-        return { partials };
-      },
-      what,
-    );
-    this.timedOut = s.timedOut;
-    this.dropped = s.dropped;
-    this.broken = s.broken;
+    if (s === null || typeof s !== 'object') throw new VigieError('VIGIE_ERR_SNAPSHOT', `${this.perKey.what}: bad snapshot (expected { keys, timedOut, dropped, broken })`);
+    this.restoreCounters([s.timedOut, s.dropped, s.broken]);
+    this.state.restore(s.keys, (v) => this.decode(v), this.perKey.what);
   }
 }
 

@@ -1,6 +1,6 @@
 import type { QueueEntry, Score, VEvent, WindowResult } from '../src/types.js';
 import type { JudgementBoard } from './board.js';
-import type { SharedKeys } from '../src/util/keyed-state.js';
+import type { KeyedState, SharedKeys } from '../src/util/keyed-state.js';
 
 export type { Score };
 
@@ -125,6 +125,27 @@ export interface DetectorCore {
   /** The watermark moved to `w`: expire state that no later input can need. */
   advance(w: number, emit: Emit): void;
   stats(): CoreStats;
+  /** The whole state (hot reloads, and checkpoints of cores without {@link perKey}). */
   snapshot(): unknown;
   restore(state: unknown): void;
+  /** Present when the state is per key: checkpoints then write only the keys that changed. */
+  readonly perKey?: PerKeyState;
+}
+
+/**
+ * The per-key state of a core, as checkpoints write it: each key's state encoded apart (an entry of the
+ * key's checkpoint field), and what is not per key in the meta part. `snapshot`/`restore` of the core
+ * stay the whole-state form of the same data.
+ */
+export interface PerKeyState<S = any> {
+  readonly state: KeyedState<S>;
+  /** A key's state as plain data (a copy: the live state goes on changing). */
+  encode(s: S): unknown;
+  /** Back from `encode`; a VIGIE_ERR_SNAPSHOT error for a bad entry. */
+  decode(v: unknown): S;
+  /** Names the core in errors. */
+  readonly what: string;
+  /** What the core keeps beside its keys (counters, spans); absent: nothing. */
+  rest?(): unknown;
+  restoreRest?(rest: unknown): void;
 }

@@ -5,6 +5,7 @@ import { formatDuration, positiveDurationSchema } from '../src/time/duration.js'
 import { evidenceRef } from '../src/types.js';
 import { KeyedEventCore, OPS, OP_TEXT, boundRatio, boundScore, boundStrength, commonFields, crosses, matchSchema, numberField, plural } from './common.js';
 import type { DetectorContext, DetectorCore, Emit } from './types.js';
+import { VigieError } from '../src/errors.js';
 
 export const type = 'velocity';
 
@@ -140,21 +141,20 @@ export class VelocityCore extends KeyedEventCore<KeyState, Config> implements De
   }
 
 
-  snapshot(): unknown {
+  protected encode(s: KeyState): unknown {
     // A count keeps no values: its snapshot holds a 1 per event and the count as the sum.
     const sums = this.cfg.measure === 'sum';
-    return this.state.snapshot((s) => {
-      const n = s.end - s.head;
-      return [s.times.slice(s.head, s.end), sums ? s.values.slice(s.head, s.end) : new Array<number>(n).fill(1), liveRefs(s), sums ? s.sum : n];
-    });
+    const n = s.end - s.head;
+    return [s.times.slice(s.head, s.end), sums ? s.values.slice(s.head, s.end) : new Array<number>(n).fill(1), liveRefs(s), sums ? s.sum : n];
   }
 
-  restore(state: unknown): void {
-    this.state.restore<[number[], number[], string[], number]>(
-      state,
-      ([times, values, refs, sum]) => ({ times: times.slice(), values: this.cfg.measure === 'sum' ? values.slice() : [], refs: refs.slice(), head: 0, end: times.length, sum: this.cfg.measure === 'sum' ? sum : 0 }),
-      `detector ${this.cfg.name}`,
-    );
+  protected decode(v: unknown): KeyState {
+    const [times, values, refs, sum] = Array.isArray(v) ? (v as unknown[]) : [];
+    if (!Array.isArray(times) || !Array.isArray(values) || !Array.isArray(refs) || typeof sum !== 'number' || values.length !== times.length) {
+      throw new VigieError('VIGIE_ERR_SNAPSHOT', `${this.perKey.what}: bad snapshot entry (expected [times, values, refs, sum])`);
+    }
+    const sums = this.cfg.measure === 'sum';
+    return { times: times.slice() as number[], values: sums ? (values.slice() as number[]) : [], refs: refs.slice() as string[], head: 0, end: times.length, sum: sums ? sum : 0 };
   }
 }
 

@@ -33,12 +33,11 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Packr } from 'msgpackr';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../src/config/load.js';
 import { Task } from '../src/engine/task.js';
 import { VigieError } from '../src/errors.js';
-import { RedisCheckpointStore, decodeCheckpoint, stateSchema, type Checkpoint, type LoadedCheckpoint, type RawCheckpoint } from '../src/state/checkpoint-store.js';
+import { RedisCheckpointStore, decodeCheckpoint, stateSchema, type LoadedCheckpoint, type RawCheckpoint } from '../src/state/checkpoint-store.js';
 import { emptyBatch } from '../src/types.js';
 import { startRedis, type RedisService } from '../tests/infra/redis.js';
 import { decision, differences, feedBatches, keyCounts, parseLoaders, probeEvents, runBatch, type Loader, type RecoveryFeed } from './recovery-state.js';
@@ -184,26 +183,18 @@ export interface ChildResult {
   probe: string[];
 }
 
-const legacyPackr = new Packr({ useRecords: false, mapsAsObjects: true });
-
 /** The store's former read: GET, and HGETALL into an object (ioredis builds one property per field). */
 async function legacyRead(r: Redis, prefix: string): Promise<{ meta: Buffer | null; fields: Record<string, Buffer> }> {
   const [meta, fields] = await Promise.all([r.getBuffer(`${prefix}:checkpoint:${CHECKPOINT_ID}`), r.hgetallBuffer(`${prefix}:checkpoint:${CHECKPOINT_ID}:keys`)]);
   return { meta, fields };
 }
 
+/** Decoded as the store does, from the fields of that object. */
 function legacyDecode(raw: { meta: Buffer | null; fields: Record<string, Buffer> }): LoadedCheckpoint | undefined {
   if (raw.meta === null) return undefined;
-  const meta = legacyPackr.unpack(raw.meta) as Checkpoint;
-  if (meta?.v !== 2) return undefined;
-  const entries: unknown[][] = meta.pipelines.map(() => []);
-  for (const [field, value] of Object.entries(raw.fields)) {
-    const i = Number(field.slice(0, field.indexOf(':')));
-    const list = entries[i];
-    if (list === undefined) continue;
-    for (const e of legacyPackr.unpack(value) as unknown[]) list.push(e);
-  }
-  return { meta, entries };
+  const fields: Buffer[] = [];
+  for (const [field, value] of Object.entries(raw.fields)) fields.push(Buffer.from(field), value);
+  return decodeCheckpoint({ meta: raw.meta, fields });
 }
 
 async function child(spec: ChildSpec): Promise<ChildResult> {
@@ -234,7 +225,7 @@ async function child(spec: ChildSpec): Promise<ChildResult> {
   }
   if (cp === undefined) throw new Error(`no checkpoint found under ${spec.prefix}`);
   task.epoch = epoch;
-  task.restore(cp.meta, cp.entries, 0, 0);
+  task.restore(cp, 0, 0);
   const t3 = performance.now();
   const cpu = process.cpuUsage(c0);
   cp = undefined;

@@ -100,7 +100,7 @@ export class Partitions {
     const { epoch, checkpoint: cp } = acquired;
     task.epoch = epoch;
     if (cp === undefined) return undefined;
-    const restored = task.restore(cp.meta, cp.entries, this.o.clock.now(), pid);
+    const restored = task.restore(cp, this.o.clock.now(), pid);
     this.o.seen.restoreSeen(source.name, pid, cp.meta.dedup as SeenIdsSnapshot | undefined);
     this.o.metrics?.restoreDuration.observe((performance.now() - t0) / 1000);
     this.o.logger.info({ source: source.name, partition: local, offset: cp.meta.offset, restored }, 'partition state restored');

@@ -204,17 +204,43 @@ export class PipelineCore {
     return { v: 2, w: this.w, window: this.window.snapshot(), detectors: this.detectors.snapshot(), ...(this.join ? { join: this.join.snapshot() } : {}) };
   }
 
-  /** What is not per key: the window core's clock and the detectors' state. */
+  /** What is not per key: the window core's clock, the detectors' meta part (see detectors/runtime-state.ts), the join. */
   snapshotMeta(): PipelineMeta {
-    return { v: 2, w: this.w, window: this.window.snapshotMeta(), detectors: this.detectors.snapshot(), ...(this.join ? { join: this.join.snapshot() } : {}) };
+    return { v: 2, w: this.w, window: this.window.snapshotMeta(), detectors: this.detectors.snapshotMeta(), ...(this.join ? { join: this.join.snapshot() } : {}) };
+  }
+
+  /** Record which keys change from now on, in the window and in the detectors (incremental checkpoints). */
+  trackChanges(): void {
+    this.window.changes.enable();
+    this.detectors.changes.enable();
+  }
+
+  /** The keys changed since last taken (all the keys held, when `all`); the record starts afresh. */
+  takeChangedKeys(all: boolean): Set<string> {
+    const keys = this.window.changes.take();
+    const detectors = this.detectors.changes.take();
+    if (all) {
+      keys.clear();
+      for (const k of this.window.keys()) keys.add(k);
+      for (const k of this.detectors.keys()) keys.add(k);
+    } else for (const k of detectors) keys.add(k);
+    return keys;
+  }
+
+  /** A key's checkpoint entry: [its windows' entries, its detectors' entry or null]; null when it holds nothing. */
+  snapshotKey(key: string): KeyEntry | null {
+    const windows = this.window.snapshotKey(key);
+    const detectors = this.detectors.snapshotKey(key);
+    return windows === undefined && detectors === undefined ? null : [windows ?? [], detectors ?? null];
   }
 
   /**
-   * Rebuild from an incremental checkpoint: the meta part and every key's entries. `window: false`
-   * (the window part changed since) leaves the window empty, at the saved clock; detectors are matched
-   * as `match` says. Returns the names of the detectors restored.
+   * Rebuild from an incremental checkpoint: the meta part, every key's window entries and the
+   * detectors' entries per key ([key, entry]). `window: false` (the window part changed since) leaves
+   * the window empty, at the saved clock; detectors are matched as `match` says. Returns the names of
+   * the detectors restored.
    */
-  restoreParts(meta: PipelineMeta, entries: unknown[], opts: { window?: boolean; match?: RestoreMatch } = {}): string[] {
+  restoreParts(meta: PipelineMeta, entries: unknown[], keyed: ReadonlyArray<readonly [string, unknown]>, opts: { window?: boolean; match?: RestoreMatch } = {}): string[] {
     if (meta?.v !== 2) throw new VigieError('VIGIE_ERR_SNAPSHOT', `pipeline "${this.name}": unsupported snapshot version`);
     if (opts.window !== false) {
       this.window.restoreParts(meta.window, entries);
@@ -222,7 +248,7 @@ export class PipelineCore {
     } else if (meta.w > this.window.watermark) this.window.advance(meta.w, []);
     if (this.join !== undefined && meta.w > this.join.core.watermark) this.join.advance(meta.w);
     this.w = meta.w;
-    return this.detectors.restore(meta.detectors, opts.match ?? 'by-hash');
+    return this.detectors.restoreParts(meta.detectors, keyed, opts.match ?? 'by-hash');
   }
 
   restore(s: unknown): void {
@@ -238,6 +264,9 @@ export class PipelineCore {
     return { reason, detail, source: e.source, pipeline: this.name, partition: e.partition, offset: e.offset, raw: e.payload, time: e.time };
   }
 }
+
+/** A key's entry in a checkpoint: its windows' entries and its detectors' entry (see detectors/runtime-state.ts). */
+export type KeyEntry = [unknown[], unknown[] | null];
 
 export interface PipelineMeta {
   v: 2;

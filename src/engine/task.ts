@@ -3,7 +3,7 @@ import type { PipelineMeta } from './pipeline.js';
 import { PipelineCore, type PipelineDeps } from './pipeline.js';
 import { windowHash, type PipelineConfig } from '../config/pipeline.js';
 import { WatermarkTracker, type WatermarkOptions, type WatermarkSnapshot } from '../time/watermark.js';
-import type { Checkpoint, CheckpointDelta } from '../state/checkpoint-store.js';
+import type { Checkpoint, CheckpointDelta, LoadedCheckpoint } from '../state/checkpoint-store.js';
 import { JudgementBoard } from '../../detectors/board.js';
 import { boardReads } from '../config/model-refs.js';
 
@@ -77,7 +77,7 @@ export class Task {
   /** Record which keys change from now on, for incremental checkpoints. */
   trackChanges(): void {
     this.tracking = true;
-    for (const p of this.pipelines_) p.window.changes.enable();
+    for (const p of this.pipelines_) p.trackChanges();
   }
 
   /**
@@ -102,28 +102,26 @@ export class Task {
     });
     this.pipelines_ = next;
     this.legacyHashes = configs.map(pipelineHash);
-    if (this.tracking) for (const p of next) p.window.changes.enable();
+    if (this.tracking) for (const p of next) p.trackChanges();
     this.full = true;
     return swaps;
   }
 
   /**
    * An incremental checkpoint: the meta part (offset, watermark, per pipeline its window hash, clock
-   * and detectors, each with its own hash) and the entries of the keys changed since the previous one
-   * (null: the key has no state any more). Its cost follows the number of keys changed, not the size
-   * of the state.
+   * and what its detectors keep beside their keys, each detector with its own hash) and the entries of
+   * the keys changed since the previous one, windows and detectors alike (null: the key has no state
+   * any more). Its cost follows the number of keys changed, not the size of the state.
    */
   checkpoint(now: number): CheckpointDelta {
     const full = this.full;
     this.full = false;
     const changes: CheckpointDelta['changes'] = [];
     this.pipelines_.forEach((p, i) => {
-      const changed = p.window.changes.take();
-      const keys = full ? new Set(p.window.keys()) : changed;
-      for (const key of keys) changes.push([i, key, p.window.snapshotKey(key) ?? null]);
+      for (const key of p.takeChangedKeys(full)) changes.push([i, key, p.snapshotKey(key)]);
     });
     const meta: Checkpoint = {
-      v: 2,
+      v: 3,
       offset: this.lastOffset,
       watermark: this.tracker.snapshot(),
       pipelines: this.pipelines_.map((p) => [p.name, p.windowHash, p.snapshotMeta()]),
@@ -138,9 +136,10 @@ export class Task {
    * (the others start fresh). `entries[i]` holds the stored entries of pipeline i. `partition` is the
    * partition's id in this process: a scoped task's watermark is about that one partition, whatever id
    * the process that saved it gave it. Returns the names of the pipelines restored entirely; unless all
-   * are, at their saved places, the next checkpoint is a full one.
+   * are, at their saved places, in the current layout, the next checkpoint is a full one.
    */
-  restore(cp: Checkpoint, entries: unknown[][], now: number, partition?: number): string[] {
+  restore(loaded: LoadedCheckpoint, now: number, partition?: number): string[] {
+    const { meta: cp, entries, keyed } = loaded;
     const wm = cp.watermark as WatermarkSnapshot;
     const partitions = partition === undefined ? wm.partitions : wm.partitions.map(([, max, finished]) => [partition, max, finished] as [number, number, boolean]);
     this.tracker.restore({ w: wm.w, partitions }, now);
@@ -159,11 +158,12 @@ export class Task {
       const legacy = saved.hash === this.legacyHashes[i];
       const window = legacy || saved.hash === p.windowHash;
       const meta = saved.meta as PipelineMeta;
-      const detectors = p.restoreParts(meta, window ? (entries[saved.i] ?? []) : [], { window, match: legacy ? 'by-name' : 'by-hash' });
+      const detectors = p.restoreParts(meta, window ? (entries[saved.i] ?? []) : [], keyed[saved.i] ?? [], { window, match: legacy ? 'by-name' : 'by-hash' });
       if (window && detectors.length === p.detectors.size) restored.push(p.name);
       if (!window || saved.i !== i) inPlace = false;
     });
-    this.full = !inPlace || cp.pipelines.length !== this.pipelines_.length;
+    // A checkpoint of version 2 kept detectors whole in its meta part: the next one writes every key.
+    this.full = !inPlace || cp.pipelines.length !== this.pipelines_.length || cp.v !== 3;
     return restored;
   }
 }

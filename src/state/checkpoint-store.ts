@@ -8,7 +8,8 @@ import { VigieError } from '../errors.js';
 
 /** The meta part of a partition's checkpoint: the input position it covers and what is not per key. */
 export interface Checkpoint {
-  v: 2;
+  /** 3: a key's field holds its windows' and its detectors' entries; 2 (read only): its windows' entries, detectors whole in the meta part. */
+  v: 2 | 3;
   /** Last input offset whose effects the state includes; processing resumes after it. */
   offset: number;
   /** Watermark tracker snapshot of the partition. */
@@ -23,16 +24,17 @@ export interface Checkpoint {
 /** An incremental checkpoint: the meta part and the keys changed since the previous one. */
 export interface CheckpointDelta {
   meta: Checkpoint;
-  /** [pipeline index, key, the key's entries, or null when the key has no state any more] */
+  /** [pipeline index, key, the key's entry ([windows' entries, detectors' entry]), or null when the key has no state any more] */
   changes: Array<[number, string, unknown[] | null]>;
   /** True when the stored keys must be replaced entirely (first checkpoint of a fresh state). */
   full: boolean;
 }
 
-/** A checkpoint as loaded: the meta part and, per pipeline index, all entries of all keys. */
+/** A checkpoint as loaded: the meta part and, per pipeline index, all window entries of all keys and the detectors' entry of each key. */
 export interface LoadedCheckpoint {
   meta: Checkpoint;
   entries: unknown[][];
+  keyed: Array<Array<[string, unknown]>>;
 }
 
 /** A checkpoint as read from Redis: the meta value and the keys hash as field, value, field, value... */
@@ -42,33 +44,52 @@ export interface RawCheckpoint {
 }
 
 /**
- * Decode a stored checkpoint; undefined for a meta value of another version (the partition then starts
- * fresh). Fields are `<pipeline index>:<key>`; only the index is read.
+ * Decode a stored checkpoint; undefined for a meta value of an unknown version (the partition then
+ * starts fresh). Fields are `<pipeline index>:<key>`; the key is read only for a detectors' entry.
  */
 export function decodeCheckpoint(raw: RawCheckpoint): LoadedCheckpoint | undefined {
   const meta = packr.unpack(raw.meta) as Checkpoint;
-  if (meta?.v !== 2) return undefined;
-  const entries: unknown[][] = meta.pipelines.map(() => []);
+  if (meta?.v !== 2 && meta?.v !== 3) return undefined;
+  const loaded: LoadedCheckpoint = { meta, entries: meta.pipelines.map(() => []), keyed: meta.pipelines.map(() => []) };
   const { fields } = raw;
   for (let f = 0; f + 1 < fields.length; f += 2) {
-    const list = entries[pipelineIndex(fields[f])];
-    if (list === undefined) continue;
-    const value = packr.unpack(fields[f + 1]) as unknown[];
-    for (let j = 0; j < value.length; j++) list.push(value[j]);
+    const field = fields[f];
+    const colon = field.indexOf(58); // ':'
+    const i = pipelineIndex(field, colon);
+    if (i < 0 || i >= meta.pipelines.length) continue;
+    addEntry(loaded, i, packr.unpack(fields[f + 1]), () => field.toString('utf8', colon + 1));
   }
-  return { meta, entries };
+  return loaded;
 }
 
-/** The pipeline index that starts a field (`<index>:<key>`), read from its bytes; -1 if none. */
-function pipelineIndex(field: Buffer): number {
+/** What a checkpoint whose fields were never stored loads as (tests, and a process that keeps its own). */
+export function loadDelta(delta: Pick<CheckpointDelta, 'meta' | 'changes'>): LoadedCheckpoint {
+  const loaded: LoadedCheckpoint = { meta: delta.meta, entries: delta.meta.pipelines.map(() => []), keyed: delta.meta.pipelines.map(() => []) };
+  for (const [i, key, value] of delta.changes) if (value !== null && i < delta.meta.pipelines.length) addEntry(loaded, i, value, () => key);
+  return loaded;
+}
+
+/** One key's stored value into a loaded checkpoint (its layout depends on the checkpoint's version). */
+function addEntry(loaded: LoadedCheckpoint, i: number, value: unknown, key: () => string): void {
+  const v3 = loaded.meta.v === 3;
+  const windows = (v3 ? (value as unknown[])[0] : value) as unknown[];
+  if (!Array.isArray(windows)) throw new VigieError('VIGIE_ERR_SNAPSHOT', `checkpoint: bad entry for a key of pipeline ${i}`);
+  const list = loaded.entries[i];
+  for (let j = 0; j < windows.length; j++) list.push(windows[j]);
+  const detectors = v3 ? (value as unknown[])[1] : null;
+  if (detectors !== null && detectors !== undefined) loaded.keyed[i].push([key(), detectors]);
+}
+
+/** The pipeline index that starts a field (`<index>:<key>`, its colon at `colon`), read from its bytes; -1 if none. */
+function pipelineIndex(field: Buffer, colon: number): number {
+  if (colon <= 0) return -1;
   let i = 0;
-  for (let j = 0; j < field.length; j++) {
+  for (let j = 0; j < colon; j++) {
     const c = field[j];
-    if (c === 58) return j === 0 ? -1 : i; // ':'
     if (c < 48 || c > 57) return -1;
     i = i * 10 + (c - 48);
   }
-  return -1;
+  return i;
 }
 
 export interface CheckpointStore {

@@ -90,22 +90,34 @@ export class KeyRecency {
   }
 }
 
-/** Keys whose state changed since they were last taken; records nothing until enabled. */
+/**
+ * Keys whose state changed since they were last taken; records nothing until enabled. The key marked
+ * last is remembered, so that the several states a key goes through for one event add it once.
+ */
 export class ChangedKeys {
   private set: Set<string> | undefined;
+  private last: string | undefined;
 
   enable(): void {
     this.set ??= new Set();
   }
 
+  get enabled(): boolean {
+    return this.set !== undefined;
+  }
+
   mark(key: string): void {
-    if (this.set !== undefined) this.set.add(key);
+    if (this.set !== undefined && key !== this.last) {
+      this.set.add(key);
+      this.last = key;
+    }
   }
 
   /** The keys changed since the previous call (empty when not enabled). */
   take(): Set<string> {
     const out = this.set ?? new Set<string>();
     if (this.set !== undefined) this.set = new Set();
+    this.last = undefined;
     return out;
   }
 }

@@ -1,9 +1,12 @@
 import { VigieError } from '../errors.js';
+import type { ChangedKeys } from './key-order.js';
 
 /** A key's entry in the recency list. */
 interface Entry<T> {
   key: string;
   value: T;
+  /** When the key was last active, in this state's own sequence (checkpoints rebuild the order from it). */
+  stamp: number;
   prev: Entry<T> | undefined;
   next: Entry<T> | undefined;
 }
@@ -111,6 +114,10 @@ export class KeyedState<T> {
   /** Most recently active. */
   private tail: Entry<T> | undefined;
   evicted = 0;
+  /** The last stamp given. */
+  private seq = 0;
+  /** Where changed keys are noted, once {@link track} was called (per-key checkpoints). */
+  private changes: ChangedKeys | undefined;
 
   /** With `shared`, the key index is one slot of it (see {@link SharedKeys}); else a Map of its own. */
   constructor(
@@ -128,6 +135,7 @@ export class KeyedState<T> {
   touch(key: string): T | undefined {
     const entry = this.map.get(key);
     if (entry === undefined) return undefined;
+    this.changes?.mark(key);
     if (entry !== this.tail) {
       this.unlink(entry);
       this.append(entry);
@@ -135,14 +143,25 @@ export class KeyedState<T> {
     return entry.value;
   }
 
+  /**
+   * Note every change of a key from now on in `changes`: what `touch`, `set`, `delete`, expiry and
+   * eviction do, and what `peek` returns (a caller may change a state read through it).
+   */
+  track(changes: ChangedKeys): void {
+    this.changes = changes;
+  }
+
   /** The least recently active key's state (the next to expire or be evicted), without changing the order. */
   oldest(): T | undefined {
     return this.head?.value;
   }
 
-  /** Read without changing the order. */
+  /** Read without changing the order (counted as a change when tracked, see {@link track}). */
   peek(key: string): T | undefined {
-    return this.map.get(key)?.value;
+    const entry = this.map.get(key);
+    if (entry === undefined) return undefined;
+    this.changes?.mark(key);
+    return entry.value;
   }
 
   /**
@@ -150,6 +169,7 @@ export class KeyedState<T> {
    * Returns true when the key was absent (one lookup tells what `peek` then `set` would).
    */
   set(key: string, value: T): boolean {
+    this.changes?.mark(key);
     const entry = this.map.get(key);
     if (entry !== undefined) {
       entry.value = value;
@@ -159,13 +179,14 @@ export class KeyedState<T> {
       }
       return false;
     }
-    const created: Entry<T> = { key, value, prev: undefined, next: undefined };
+    const created: Entry<T> = { key, value, stamp: 0, prev: undefined, next: undefined };
     this.map.set(key, created);
     this.append(created);
     while (this.map.size > this.maxKeys) {
       const oldest = this.head as Entry<T>;
       this.unlink(oldest);
       this.map.delete(oldest.key);
+      this.changes?.mark(oldest.key);
       this.evicted++;
     }
     return true;
@@ -176,6 +197,7 @@ export class KeyedState<T> {
     if (entry === undefined) return;
     this.unlink(entry);
     this.map.delete(key);
+    this.changes?.mark(key);
   }
 
   /** Drop keys from the least recently active while `dead(state)`; stops at the first live one. */
@@ -186,6 +208,7 @@ export class KeyedState<T> {
       if (this.map.get(e.key) === e) {
         this.unlink(e);
         this.map.delete(e.key);
+        this.changes?.mark(e.key);
       }
     }
   }
@@ -200,6 +223,7 @@ export class KeyedState<T> {
       if (!(timeOf(e.value) < bound)) break;
       this.unlink(e);
       this.map.delete(e.key);
+      this.changes?.mark(e.key);
     }
   }
 
@@ -235,11 +259,61 @@ export class KeyedState<T> {
         known.value = value;
         continue;
       }
-      const created: Entry<T> = { key, value, prev: undefined, next: undefined };
+      const created: Entry<T> = { key, value, stamp: 0, prev: undefined, next: undefined };
       this.map.set(key, created);
       this.append(created);
     }
     this.evicted = snap.evicted;
+  }
+
+  /** The keys held, least recently active first. */
+  *keys(): IterableIterator<string> {
+    for (let e = this.head; e !== undefined; e = e.next) yield e.key;
+  }
+
+  /** One key's entry of a per-key checkpoint: [stamp, encoded state]; undefined when the key is not held. */
+  snapshotKey<S>(key: string, encode: (v: T) => S): [number, S] | undefined {
+    const e = this.map.get(key);
+    return e === undefined ? undefined : [e.stamp, encode(e.value)];
+  }
+
+  /** What a per-key checkpoint keeps beside the keys' entries. */
+  snapshotMeta(): { evicted: number; seq: number } {
+    return { evicted: this.evicted, seq: this.seq };
+  }
+
+  /**
+   * Rebuild from a per-key checkpoint: the meta part and the entries of {@link snapshotKey}, as
+   * [key, entry], in any order (the stamps give the order back).
+   */
+  restoreKeys<S>(meta: unknown, entries: ReadonlyArray<readonly [string, unknown]>, decode: (v: S) => T, what: string): void {
+    const m = meta as { evicted?: unknown; seq?: unknown } | null;
+    if (m === null || typeof m !== 'object' || typeof m.evicted !== 'number' || typeof m.seq !== 'number') {
+      throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot (expected { evicted, seq })`);
+    }
+    for (let e = this.head; e !== undefined; e = e.next) this.map.delete(e.key);
+    this.head = this.tail = undefined;
+    const items: Array<[string, number, S]> = [];
+    for (const [key, entry] of entries) {
+      if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== 'number') throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry for a key`);
+      items.push([key, entry[0], entry[1] as S]);
+    }
+    items.sort((a, b) => a[1] - b[1]);
+    let seq = m.seq;
+    for (const [key, stamp, enc] of items) {
+      const value = decode(enc);
+      const known = this.map.get(key);
+      if (known !== undefined) {
+        known.value = value;
+        continue;
+      }
+      const created: Entry<T> = { key, value, stamp, prev: undefined, next: undefined };
+      this.map.set(key, created);
+      this.linkLast(created);
+      if (stamp > seq) seq = stamp;
+    }
+    this.seq = seq;
+    this.evicted = m.evicted;
   }
 
   private unlink(e: Entry<T>): void {
@@ -251,6 +325,11 @@ export class KeyedState<T> {
   }
 
   private append(e: Entry<T>): void {
+    e.stamp = ++this.seq;
+    this.linkLast(e);
+  }
+
+  private linkLast(e: Entry<T>): void {
     e.prev = this.tail;
     e.next = undefined;
     if (this.tail === undefined) this.head = e;

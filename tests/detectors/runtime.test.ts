@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { PipelineCore } from '../../src/engine/pipeline.js';
+import { loadDelta } from '../../src/state/checkpoint-store.js';
 import { pipelineSchema } from '../../src/config/pipeline.js';
 import { WatermarkTracker } from '../../src/time/watermark.js';
 import { emptyBatch, type Alert, type Batch, type VEvent } from '../../src/types.js';
@@ -263,10 +264,8 @@ describe('detector runtime: task checkpoints', () => {
     first.trackChanges();
     feed(first, 0, 211, split);
     const cp = viaMsgpack(first.checkpoint(1)) as ReturnType<InstanceType<typeof Task>['checkpoint']>;
-    const entries: unknown[][] = [[]];
-    for (const [i, , entry] of cp.changes) if (entry !== null) entries[i].push(...(entry as unknown[]));
     const second = make();
-    expect(second.restore(cp.meta, entries, 1)).toEqual(['mixed']);
+    expect(second.restore(loadDelta(cp), 1)).toEqual(['mixed']);
     feed(second, 211, specs.length, split);
     expect(split).toEqual(whole);
   });

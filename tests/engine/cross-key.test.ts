@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Packr } from 'msgpackr';
 import { Task } from '../../src/engine/task.js';
+import { loadDelta } from '../../src/state/checkpoint-store.js';
 import { pipelineSchema } from '../../src/config/pipeline.js';
 import { emptyBatch, type Score, type VEvent } from '../../src/types.js';
 import { VersionedTable } from '../../src/sources/tables/versioned.js';
@@ -48,10 +49,8 @@ function run(events: VEvent[], size: number, cut = -1): Score[] {
     scores.push(...batch.scores);
     if (b === cut) {
       const cp = task.checkpoint(0);
-      const entries: unknown[][] = task.pipelines.map(() => []);
-      for (const [i, , v] of cp.changes) if (v !== null) entries[i].push(v);
       const next = new Task('t', [terminals, customers], deps, { maxOutOfOrderness: 150_000, idleTimeout: 0 }, 0);
-      next.restore(packr.unpack(packr.pack(cp.meta)), packr.unpack(packr.pack(entries)) as unknown[][], 0, 0);
+      next.restore(loadDelta(packr.unpack(packr.pack(cp))), 0, 0);
       task = next;
     }
   }
@@ -87,8 +86,8 @@ describe('features across keys: a model reads what another pipeline judged about
     b.wm = Float64Array.from(b.events, (e) => task.tracker.observe(0, e.time, 0));
     b.watermark = task.tracker.watermark;
     for (const p of task.pipelines) p.process(b);
-    const snap = task.pipelines[1].snapshotMeta() as { detectors: { detectors: Array<[string, { pending: Array<[string, number, number[]]> }]> } };
-    const pending = snap.detectors.detectors.find(([n]) => n === 'risk')![1].pending;
+    const snap = task.pipelines[1].detectors.snapshot() as { detectors: Array<[string, { pending: Array<[string, number, number[]]> }]> };
+    const pending = snap.detectors.find(([n]) => n === 'risk')![1].pending;
     expect(pending.length).toBeGreaterThan(100);
     const sorted = [...events.slice(0, 400)].sort((x, y) => x.time - y.time);
     for (const [ref, t, x] of pending) {

@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { PipelineCore } from '../../src/engine/pipeline.js';
+import { loadDelta } from '../../src/state/checkpoint-store.js';
 import { pipelineSchema, windowHash } from '../../src/config/pipeline.js';
 import { WatermarkTracker } from '../../src/time/watermark.js';
 import { emptyBatch, type Batch, type VEvent, type WindowResult } from '../../src/types.js';
@@ -37,8 +38,9 @@ function feed(p: PipelineCore, events: VEvent[], cuts: (i: number) => boolean, o
     if (n++ === restoreAt) {
       // A checkpoint as the task takes it (meta and per-key entries), into a new pipeline.
       const entries = [...p.window.keys()].flatMap((k) => p.window.snapshotKey(k) ?? []);
+      const keyed = [...p.detectors.keys()].map((k) => [k, p.detectors.snapshotKey(k)] as const);
       const q = new PipelineCore(p.config, deps);
-      q.restoreParts(JSON.parse(JSON.stringify(p.snapshotMeta())), JSON.parse(JSON.stringify(entries)));
+      q.restoreParts(JSON.parse(JSON.stringify(p.snapshotMeta())), JSON.parse(JSON.stringify(entries)), JSON.parse(JSON.stringify(keyed)));
       p = q;
     }
   };
@@ -229,10 +231,8 @@ describe('join in a pipeline', () => {
     const first = step(a, events.slice(0, 120));
     expect(a.pipelines[0].snapshotMeta().join).toBeDefined();
     const cp = a.checkpoint(0);
-    const entries: unknown[][] = [[]];
-    for (const [i, , e] of cp.changes) if (e !== null) entries[i].push(...(packr.unpack(packr.pack(e)) as unknown[]));
     const b = new Task('b', [cfg], deps, wm, 0);
-    expect(b.restore(packr.unpack(packr.pack(cp.meta)), entries, 0)).toEqual(['j']);
+    expect(b.restore(loadDelta(packr.unpack(packr.pack(cp))), 0)).toEqual(['j']);
     const rest = [...step(b, events.slice(120)), ...step(b, [], true)];
     expect([...first, ...rest].sort()).toEqual(expected);
     expect(expected.some((x) => x.includes('+,') || x.endsWith('+'))).toBe(true); // left rows alone are in it

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseConfig } from '../../src/config/load.js';
+import { loadDelta } from '../../src/state/checkpoint-store.js';
 import { ConfigReloader, redactSecrets } from '../../src/engine/reload-watch.js';
 import { Engine } from '../../src/engine/engine.js';
 import { pipelineSchema } from '../../src/config/pipeline.js';
@@ -342,14 +343,12 @@ describe('hot reload: task state and checkpoints', () => {
     const a = new Task('a', [pipe([burst, big])], deps('v1'), wm, 0);
     feed(a, [1000, 2000, 3000, 4000]);
     const cp = a.checkpoint(0);
-    const entries: unknown[][] = [[]];
-    for (const [i, , e] of cp.changes) if (e !== null) entries[i].push(...e);
 
     const same = new Task('b', [pipe([burst, big])], deps('v1'), wm, 0);
-    expect(same.restore(cp.meta, entries, 0)).toEqual(['p']);
+    expect(same.restore(loadDelta(cp), 0)).toEqual(['p']);
     const changed = new Task('c', [pipe([{ ...burst, value: 4 }, big])], deps('v2'), wm, 0);
     // The window and `big` are restored, `burst` (changed) is not: the pipeline is not restored entirely.
-    expect(changed.restore(cp.meta, entries, 0)).toEqual([]);
+    expect(changed.restore(loadDelta(cp), 0)).toEqual([]);
     expect(changed.pipelines[0].window.keyCount).toBe(1);
     expect(changed.checkpoint(0).full).toBe(false);
     // The restored burst is in its cooldown (alerted at 3000): 5000 is suppressed; the fresh one counts from 4000 on.

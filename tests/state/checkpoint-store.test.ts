@@ -84,7 +84,7 @@ describe('incremental checkpoints in Redis', () => {
     // The previous owner is fenced out: its late write is refused and changes nothing.
     expect(await store.save('p0', epoch0, a.checkpoint(4))).toBe(-1);
     const b = task();
-    expect(b.restore(loaded!.meta, loaded!.entries, 0)).toEqual(['tumbling', 'sessions', 'sliding']);
+    expect(b.restore(loaded!, 0)).toEqual(['tumbling', 'sessions', 'sliding']);
     expect(canon(b)).toEqual(canon(a));
     const r = new Redis(inject('redisUrl'));
     expect(await r.hlen(`${prefix}:checkpoint:p0:keys`)).toBe(3);
@@ -108,7 +108,7 @@ describe('incremental checkpoints in Redis', () => {
     const { checkpoint: loaded } = await store.acquire('p1');
     const changed = { ...loaded!.meta, pipelines: loaded!.meta.pipelines.map((p, i) => (i === 0 ? [p[0], 'other-hash', p[2]] : p)) as typeof loaded.meta.pipelines };
     const b = task();
-    expect(b.restore(changed, loaded!.entries, 0)).toEqual(['sessions', 'sliding']);
+    expect(b.restore({ ...loaded!, meta: changed }, 0)).toEqual(['sessions', 'sliding']);
     expect(b.checkpoint(2).full).toBe(true);
   });
 });
@@ -133,7 +133,7 @@ describe('checkpoints larger than one write', () => {
       expect(await r.hlen(`${prefix}:checkpoint:big:keys`)).toBe(full.changes.length);
       const { checkpoint: loaded } = await store.acquire('big');
       const b = task();
-      expect(b.restore(loaded!.meta, loaded!.entries, 0)).toEqual(['tumbling', 'sessions', 'sliding']);
+      expect(b.restore(loaded!, 0)).toEqual(['tumbling', 'sessions', 'sliding']);
       expect(canon(b)).toEqual(canon(a));
 
       // Far ahead: the windows of all those keys close; an incremental checkpoint deletes them.
@@ -145,7 +145,7 @@ describe('checkpoints larger than one write', () => {
       expect(await store.save('big', epoch2, second)).toBeGreaterThan(0);
       const { checkpoint: after } = await store.acquire('big');
       const c = task();
-      c.restore(after!.meta, after!.entries, 0);
+      c.restore(after!, 0);
       expect(canon(c)).toEqual(canon(a));
       expect(await r.hlen(`${prefix}:checkpoint:big:keys`)).toBeLessThan(10);
 
@@ -160,12 +160,19 @@ describe('checkpoints larger than one write', () => {
     }
   });
 
-  it('decodes the stored fields by pipeline index, and a meta value of another version as no checkpoint', () => {
-    const meta = { v: 2, offset: 7, watermark: null, pipelines: [['a', 'h', null], ['b', 'h', null]], savedAt: 0 };
+  it('decodes the stored fields by pipeline index, and a meta value of an unknown version as no checkpoint', () => {
     const p = new Packr({ useRecords: false, mapsAsObjects: true });
-    const fields = [Buffer.from('1:x'), p.pack([3, 4]), Buffer.from('0:y'), p.pack([1]), Buffer.from('9:z'), p.pack([9]), Buffer.from('x:q'), p.pack([8])];
-    expect(decodeCheckpoint({ meta: p.pack(meta), fields })).toEqual({ meta, entries: [[1], [3, 4]] });
+    // Version 3: a key's field holds [its windows' entries, its detectors' entry or null].
+    const meta = { v: 3, offset: 7, watermark: null, pipelines: [['a', 'h', null], ['b', 'h', null]], savedAt: 0 };
+    const fields = [Buffer.from('1:x:1'), p.pack([[3, 4], ['d']]), Buffer.from('0:y'), p.pack([[1], null]), Buffer.from('9:z'), p.pack([[9], null]), Buffer.from('x:q'), p.pack([[8], null])];
+    expect(decodeCheckpoint({ meta: p.pack(meta), fields })).toEqual({ meta, entries: [[1], [3, 4]], keyed: [[], [['x:1', ['d']]]] });
+    // Version 2 (read only): a key's field held its windows' entries; the detectors were whole in the meta part.
+    const v2 = { ...meta, v: 2 };
+    const v2Fields = [Buffer.from('1:x'), p.pack([3, 4]), Buffer.from('0:y'), p.pack([1])];
+    expect(decodeCheckpoint({ meta: p.pack(v2), fields: v2Fields })).toEqual({ meta: v2, entries: [[1], [3, 4]], keyed: [[], []] });
     expect(decodeCheckpoint({ meta: p.pack({ ...meta, v: 1 }), fields })).toBeUndefined();
+    // A field of version 3 that is not [windows, detectors]: a snapshot error naming the pipeline, not a crash later.
+    expect(() => decodeCheckpoint({ meta: p.pack(meta), fields: [Buffer.from('0:y'), p.pack(5)] })).toThrow(/bad entry for a key of pipeline 0/);
   });
 });
 
