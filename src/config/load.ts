@@ -256,14 +256,15 @@ const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
 /**
  * Replace `${NAME}` and `${NAME:-default}` in string values with environment variables, so that
- * brokers, URLs and file paths can differ per deployment. Unset variables without default are problems.
+ * brokers, URLs and file paths can differ per deployment. As in a shell (and Docker Compose), the
+ * default replaces a variable that is unset or empty. Unset variables without default are problems.
  */
 function expandEnv(value: unknown, path: PropertyKey[], env: NodeJS.ProcessEnv, missing: Array<{ path: PropertyKey[]; name: string }>): unknown {
   if (typeof value === 'string') {
     return value.replace(ENV_REF, (_m, name: string, def: string | undefined) => {
       const v = env[name];
+      if (def !== undefined) return v === undefined || v === '' ? def : v;
       if (v !== undefined) return v;
-      if (def !== undefined) return def;
       missing.push({ path, name });
       return '';
     });

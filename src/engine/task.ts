@@ -133,9 +133,9 @@ export class Task {
   /**
    * Restore what matches, per pipeline: its window state when its window part is unchanged (else the
    * window starts empty at the saved clock), and each detector whose config and input are unchanged
-   * (the others start fresh). `entries[i]` holds the stored entries of pipeline i. `partition` is the
-   * partition's id in this process: a scoped task's watermark is about that one partition, whatever id
-   * the process that saved it gave it. Returns the names of the pipelines restored entirely; unless all
+   * (the others start fresh). `loaded.entries[i]` holds the window entries of pipeline i,
+   * `loaded.keyed[i]` its detectors' entry per key. `partition` is the partition's id in this process:
+   * a scoped task's watermark is about that one partition, whatever id the process that saved it gave it. Returns the names of the pipelines restored entirely; unless all
    * are, at their saved places, in the current layout, the next checkpoint is a full one.
    */
   restore(loaded: LoadedCheckpoint, now: number, partition?: number): string[] {

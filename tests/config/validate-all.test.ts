@@ -98,6 +98,15 @@ describe('validating a config reports every problem at once', () => {
     expect(lines(text).errors).toEqual(['c.yaml:5:5: (root): YAML: Map keys must be unique', 'c.yaml:6:65: pipelines[0].detectors[0].value: expected a number, got string "ten"']);
   });
 
+  it('uses the default of ${NAME:-default} for a variable unset or empty, as a shell does; ${NAME} set empty stays empty', () => {
+    const text = ['sources: [{ name: "${SRC:-in}", type: stdin }]', 'pipelines:', '  - { name: "p${SUFFIX}", key: "${KEY:-k}", window: { type: tumbling, size: 1m }, aggregates: [{ name: n, fn: count }] }', ''].join('\n');
+    const config = (env: NodeJS.ProcessEnv) => parseConfig(text, 'c.yaml', env).config;
+    expect(config({ SRC: '', KEY: '', SUFFIX: '' }).sources[0].name).toBe('in');
+    expect(config({ SRC: '', KEY: '', SUFFIX: '' }).pipelines[0]).toMatchObject({ name: 'p', key: 'k' });
+    expect(config({ SRC: 'src', KEY: 'card', SUFFIX: '2' }).pipelines[0]).toMatchObject({ name: 'p2', key: 'card' });
+    expect(config({ SUFFIX: '' }).sources[0].name).toBe('in');
+  });
+
   it('reports unset environment variables with the rest, and nothing more about the values they leave empty', () => {
     const text = ['sources: [{ name: "${SRC}", type: stdin }]', 'pipelines:', '  - { name: p, sources: [in], key: "${KEY}", window: { type: tumbling, size: 1x }, aggregates: [{ name: n, fn: count }] }', ''].join('\n');
     expect(lines(text).errors).toEqual([
