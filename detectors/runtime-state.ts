@@ -7,7 +7,7 @@
  * part's detectors, each `null` or a {@link KeyedState.snapshotKey} entry ([stamp, state]).
  */
 import type { Alert, VEvent } from '../src/types.js';
-import type { KeyedState } from '../src/util/keyed-state.js';
+import { keyedEntries, type KeyedEntries, type KeyedState } from '../src/util/keyed-state.js';
 import { VigieError } from '../src/errors.js';
 import type { Cooldown, RestoreMatch, Slot } from './runtime-types.js';
 
@@ -140,28 +140,35 @@ export function matchSaved(slots: readonly Slot[], saved: ReadonlyArray<{ name: 
 }
 
 /**
- * Restore the detectors from a meta part and the keys' entries (as [key, entry], in any order). Each
+ * Restore the detectors from a meta part and the keys' entries (in any order). Each
  * detector that matches (see {@link matchSaved}) gets its state and cooldowns; the signal memory keeps
  * the signals of restored detectors only. Returns, per slot, whether it was restored.
  */
-export function restoreKeyed(set: DetectorsState, meta: DetectorsMeta, entries: ReadonlyArray<readonly [string, unknown]>, match: RestoreMatch, pipeline: string): boolean[] {
+export function restoreKeyed(set: DetectorsState, meta: DetectorsMeta, keyed: KeyedEntries, match: RestoreMatch, pipeline: string): boolean[] {
   const what = `detectors of pipeline "${pipeline}"`;
   if (!Array.isArray(meta.detectors) || !Array.isArray(meta.names)) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot`);
   const saved = meta.detectors.map(([name, hash]) => ({ name, hash }));
   const from = matchSaved(set.slots, saved, match);
   const width = 1 + 2 * meta.detectors.length;
   // Per slot restored: the entries of its core and of its cooldowns.
-  const cores = from.map((): Array<[string, unknown]> => []);
-  const cooldowns = from.map((): Array<[string, unknown]> => []);
-  const memory: Array<[string, unknown]> = [];
-  for (const [key, entry] of entries) {
+  const cores = from.map(keyedEntries);
+  const cooldowns = from.map(keyedEntries);
+  const memory = keyedEntries();
+  const put = (to: KeyedEntries, key: string, part: unknown) => {
+    if (part === null) return;
+    to.keys.push(key);
+    to.entries.push(part);
+  };
+  for (let k = 0; k < keyed.keys.length; k++) {
+    const key = keyed.keys[k];
+    const entry = keyed.entries[k];
     if (!Array.isArray(entry) || entry.length !== width) throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad entry for a key (expected ${width} parts)`);
-    if (entry[0] !== null) memory.push([key, entry[0]]);
+    put(memory, key, entry[0]);
     for (let i = 0; i < from.length; i++) {
       const j = from[i];
       if (j < 0) continue;
-      if (entry[1 + 2 * j] !== null) cores[i].push([key, entry[1 + 2 * j]]);
-      if (entry[2 + 2 * j] !== null) cooldowns[i].push([key, entry[2 + 2 * j]]);
+      put(cores[i], key, entry[1 + 2 * j]);
+      put(cooldowns[i], key, entry[2 + 2 * j]);
     }
   }
   const restored = from.map((j, i) => {
@@ -181,7 +188,7 @@ export function restoreKeyed(set: DetectorsState, meta: DetectorsMeta, entries: 
     return true;
   });
   if (set.memory !== undefined) {
-    set.memory.restoreKeys<number[]>(meta.memory ?? { evicted: 0, seq: 0 }, meta.memory === null ? [] : memory, memoryRemap(set.slots, restored, meta.names), 'signal memory');
+    set.memory.restoreKeys<number[]>(meta.memory ?? { evicted: 0, seq: 0 }, meta.memory === null ? keyedEntries() : memory, memoryRemap(set.slots, restored, meta.names), 'signal memory');
   }
   return restored;
 }

@@ -5,7 +5,7 @@ import { formatDuration } from '../src/time/duration.js';
 import { MinHeap } from '../src/util/heap.js';
 import { configHash } from '../src/util/json.js';
 import { plural, type CommonConfig } from './common.js';
-import { KeyedState, SharedKeys } from '../src/util/keyed-state.js';
+import { KeyedState, SharedKeys, type KeyedEntries } from '../src/util/keyed-state.js';
 import { createCore, type DetectorConfig } from './index.js';
 import { signalEvent, topoOrder } from './dependencies.js';
 import { ResultTriggers } from './triggers.js';
@@ -270,15 +270,15 @@ export class DetectorSet {
   }
 
   /**
-   * Restore a per-key checkpoint: its meta part and the keys' entries ([key, entry], any order); a
+   * Restore a per-key checkpoint: its meta part and the keys' entries (any order); a
    * whole snapshot (checkpoints of earlier versions) as {@link restore}. Returns the detectors restored.
    */
-  restoreParts(meta: unknown, entries: ReadonlyArray<readonly [string, unknown]>, match: RestoreMatch = 'by-hash'): string[] {
+  restoreParts(meta: unknown, keyed: KeyedEntries, match: RestoreMatch = 'by-hash'): string[] {
     const m = meta as DetectorsMeta;
     if (m?.v !== 3) return this.restore(meta, match);
     if (!Array.isArray(m.pending)) throw new VigieError('VIGIE_ERR_SNAPSHOT', `detectors of pipeline "${this.ctx.pipeline}": bad snapshot`);
     this.restorePending(m.w, m.pending);
-    return this.restoredNames(restoreKeyed(this, m, entries, match, this.ctx.pipeline), m.board);
+    return this.restoredNames(restoreKeyed(this, m, keyed, match, this.ctx.pipeline), m.board);
   }
 
   private restorePending(w: number, items: Array<[number, string, VEvent]>): void {

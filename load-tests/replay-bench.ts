@@ -167,3 +167,10 @@ export async function runBench(bench: string, main: () => Promise<void>): Promis
     process.exitCode = err.code === 'VIGIE_ERR_USAGE' ? 2 : 1;
   }
 }
+
+/** A benchmark's integer option, at least `min`; a usage error otherwise. */
+export function positiveInt(name: string, text: string, min = 1): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) throw new VigieError('VIGIE_ERR_USAGE', `--${name} must be an integer >= ${min} (got ${JSON.stringify(text)})`);
+  return n;
+}

@@ -1,6 +1,7 @@
 import type { Batch, DeadLetter, VEvent } from '../types.js';
 import type { WindowCore } from '../../operators/types.js';
 import { ChangedKeys } from '../util/key-order.js';
+import { keyedEntries, type KeyedEntries } from '../util/keyed-state.js';
 import type { DetectorSet, RestoreMatch } from '../../detectors/runtime.js';
 import { buildPipeline, type BuildDeps } from '../config/build.js';
 import { windowHash, type PipelineConfig } from '../config/pipeline.js';
@@ -236,11 +237,11 @@ export class PipelineCore {
 
   /**
    * Rebuild from an incremental checkpoint: the meta part, every key's window entries and the
-   * detectors' entries per key ([key, entry]). `window: false` (the window part changed since) leaves
+   * detectors' entries per key. `window: false` (the window part changed since) leaves
    * the window empty, at the saved clock; detectors are matched as `match` says. Returns the names of
    * the detectors restored.
    */
-  restoreParts(meta: PipelineMeta, entries: unknown[], keyed: ReadonlyArray<readonly [string, unknown]>, opts: { window?: boolean; match?: RestoreMatch } = {}): string[] {
+  restoreParts(meta: PipelineMeta, entries: unknown[], keyed: KeyedEntries, opts: { window?: boolean; match?: RestoreMatch } = {}): string[] {
     if (meta?.v !== 2) throw new VigieError('VIGIE_ERR_SNAPSHOT', `pipeline "${this.name}": unsupported snapshot version`);
     if (opts.window !== false) {
       this.window.restoreParts(meta.window, entries);

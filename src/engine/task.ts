@@ -6,6 +6,7 @@ import { WatermarkTracker, type WatermarkOptions, type WatermarkSnapshot } from 
 import type { Checkpoint, CheckpointDelta, LoadedCheckpoint } from '../state/checkpoint-store.js';
 import { JudgementBoard } from '../../detectors/board.js';
 import { boardReads } from '../config/model-refs.js';
+import { keyedEntries } from '../util/keyed-state.js';
 
 /**
  * Hash of one pipeline's whole config. Checkpoints written before hot reload carried it (they now
@@ -158,7 +159,7 @@ export class Task {
       const legacy = saved.hash === this.legacyHashes[i];
       const window = legacy || saved.hash === p.windowHash;
       const meta = saved.meta as PipelineMeta;
-      const detectors = p.restoreParts(meta, window ? (entries[saved.i] ?? []) : [], keyed[saved.i] ?? [], { window, match: legacy ? 'by-name' : 'by-hash' });
+      const detectors = p.restoreParts(meta, window ? (entries[saved.i] ?? []) : [], keyed[saved.i] ?? keyedEntries(), { window, match: legacy ? 'by-name' : 'by-hash' });
       if (window && detectors.length === p.detectors.size) restored.push(p.name);
       if (!window || saved.i !== i) inPlace = false;
     });

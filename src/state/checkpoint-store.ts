@@ -5,6 +5,7 @@ import { silentLogger } from '../log.js';
 import { createRedis, describeRedisTarget, redisConnectionShape, type RedisClient, type RedisConnectionOptions } from '../redis/connection.js';
 import { durationSchema } from '../time/duration.js';
 import { VigieError } from '../errors.js';
+import { keyedEntries, type KeyedEntries } from '../util/keyed-state.js';
 
 /** The meta part of a partition's checkpoint: the input position it covers and what is not per key. */
 export interface Checkpoint {
@@ -34,7 +35,7 @@ export interface CheckpointDelta {
 export interface LoadedCheckpoint {
   meta: Checkpoint;
   entries: unknown[][];
-  keyed: Array<Array<[string, unknown]>>;
+  keyed: KeyedEntries[];
 }
 
 /** A checkpoint as read from Redis: the meta value and the keys hash as field, value, field, value... */
@@ -50,7 +51,7 @@ export interface RawCheckpoint {
 export function decodeCheckpoint(raw: RawCheckpoint): LoadedCheckpoint | undefined {
   const meta = packr.unpack(raw.meta) as Checkpoint;
   if (meta?.v !== 2 && meta?.v !== 3) return undefined;
-  const loaded: LoadedCheckpoint = { meta, entries: meta.pipelines.map(() => []), keyed: meta.pipelines.map(() => []) };
+  const loaded: LoadedCheckpoint = { meta, entries: meta.pipelines.map(() => []), keyed: meta.pipelines.map(keyedEntries) };
   const { fields } = raw;
   for (let f = 0; f + 1 < fields.length; f += 2) {
     const field = fields[f];
@@ -64,7 +65,7 @@ export function decodeCheckpoint(raw: RawCheckpoint): LoadedCheckpoint | undefin
 
 /** What a checkpoint whose fields were never stored loads as (tests, and a process that keeps its own). */
 export function loadDelta(delta: Pick<CheckpointDelta, 'meta' | 'changes'>): LoadedCheckpoint {
-  const loaded: LoadedCheckpoint = { meta: delta.meta, entries: delta.meta.pipelines.map(() => []), keyed: delta.meta.pipelines.map(() => []) };
+  const loaded: LoadedCheckpoint = { meta: delta.meta, entries: delta.meta.pipelines.map(() => []), keyed: delta.meta.pipelines.map(keyedEntries) };
   for (const [i, key, value] of delta.changes) if (value !== null && i < delta.meta.pipelines.length) addEntry(loaded, i, value, () => key);
   return loaded;
 }
@@ -77,7 +78,10 @@ function addEntry(loaded: LoadedCheckpoint, i: number, value: unknown, key: () =
   const list = loaded.entries[i];
   for (let j = 0; j < windows.length; j++) list.push(windows[j]);
   const detectors = v3 ? (value as unknown[])[1] : null;
-  if (detectors !== null && detectors !== undefined) loaded.keyed[i].push([key(), detectors]);
+  if (detectors !== null && detectors !== undefined) {
+    loaded.keyed[i].keys.push(key());
+    loaded.keyed[i].entries.push(detectors);
+  }
 }
 
 /** The pipeline index that starts a field (`<index>:<key>`, its colon at `colon`), read from its bytes; -1 if none. */

@@ -1,6 +1,17 @@
 import { VigieError } from '../errors.js';
 import type { ChangedKeys } from './key-order.js';
 
+/** Per-key checkpoint entries as parallel lists (no pair allocated per key): `entries[i]` is the entry of `keys[i]`. */
+export interface KeyedEntries {
+  keys: string[];
+  entries: unknown[];
+}
+
+/** A new, empty {@link KeyedEntries}. */
+export function keyedEntries(): KeyedEntries {
+  return { keys: [], entries: [] };
+}
+
 /** A key's entry in the recency list. */
 interface Entry<T> {
   key: string;
@@ -283,34 +294,48 @@ export class KeyedState<T> {
   }
 
   /**
-   * Rebuild from a per-key checkpoint: the meta part and the entries of {@link snapshotKey}, as
-   * [key, entry], in any order (the stamps give the order back).
+   * Rebuild from a per-key checkpoint: the meta part and the entries of {@link snapshotKey} with their
+   * keys, in any order (the stamps give the order back).
    */
-  restoreKeys<S>(meta: unknown, entries: ReadonlyArray<readonly [string, unknown]>, decode: (v: S) => T, what: string): void {
+  restoreKeys<S>(meta: unknown, from: KeyedEntries, decode: (v: S) => T, what: string): void {
     const m = meta as { evicted?: unknown; seq?: unknown } | null;
     if (m === null || typeof m !== 'object' || typeof m.evicted !== 'number' || typeof m.seq !== 'number') {
       throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot (expected { evicted, seq })`);
     }
     for (let e = this.head; e !== undefined; e = e.next) this.map.delete(e.key);
     this.head = this.tail = undefined;
-    const items: Array<[string, number, S]> = [];
-    for (const [key, entry] of entries) {
-      if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== 'number') throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry for a key`);
-      items.push([key, entry[0], entry[1] as S]);
-    }
-    items.sort((a, b) => a[1] - b[1]);
+    const { keys, entries } = from;
+    const n = entries.length;
+    // First in the order given (the order the decoded entries lie in memory), then linked by stamp.
+    const made = new Array<Entry<T> | undefined>(n);
+    const stamps = new Float64Array(n);
     let seq = m.seq;
-    for (const [key, stamp, enc] of items) {
-      const value = decode(enc);
+    for (let i = 0; i < n; i++) {
+      const entry = entries[i];
+      if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== 'number') throw new VigieError('VIGIE_ERR_SNAPSHOT', `${what}: bad snapshot entry for a key`);
+      const key = keys[i];
+      const stamp = (stamps[i] = entry[0]);
+      const value = decode(entry[1] as S);
       const known = this.map.get(key);
       if (known !== undefined) {
-        known.value = value;
+        // A repeated key: the entry of the later stamp wins.
+        if (stamp >= known.stamp) {
+          known.value = value;
+          known.stamp = stamp;
+        }
         continue;
       }
       const created: Entry<T> = { key, value, stamp, prev: undefined, next: undefined };
       this.map.set(key, created);
-      this.linkLast(created);
+      made[i] = created;
       if (stamp > seq) seq = stamp;
+    }
+    const order = new Uint32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    order.sort((a, b) => stamps[a] - stamps[b]);
+    for (let o = 0; o < n; o++) {
+      const e = made[order[o]];
+      if (e !== undefined) this.linkLast(e);
     }
     this.seq = seq;
     this.evicted = m.evicted;

@@ -38,7 +38,8 @@ function feed(p: PipelineCore, events: VEvent[], cuts: (i: number) => boolean, o
     if (n++ === restoreAt) {
       // A checkpoint as the task takes it (meta and per-key entries), into a new pipeline.
       const entries = [...p.window.keys()].flatMap((k) => p.window.snapshotKey(k) ?? []);
-      const keyed = [...p.detectors.keys()].map((k) => [k, p.detectors.snapshotKey(k)] as const);
+      const held = [...p.detectors.keys()];
+      const keyed = { keys: held, entries: held.map((k) => p.detectors.snapshotKey(k)) };
       const q = new PipelineCore(p.config, deps);
       q.restoreParts(JSON.parse(JSON.stringify(p.snapshotMeta())), JSON.parse(JSON.stringify(entries)), JSON.parse(JSON.stringify(keyed)));
       p = q;

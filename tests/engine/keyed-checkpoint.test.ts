@@ -257,13 +257,13 @@ describe('KeyedState change tracking and per-key entries', () => {
     const t = new KeyedState<number>(10);
     for (const k of ['x', 'y', 'z']) t.set(k, k.charCodeAt(0));
     t.touch('x');
-    const entries = ['z', 'x', 'y'].map((k) => [k, t.snapshotKey(k, (v) => v * 10)!] as const);
+    const keys = ['z', 'x', 'y'];
     const u = new KeyedState<number>(10);
-    u.restoreKeys<number>(t.snapshotMeta(), entries, (v) => v / 10, 'test');
+    u.restoreKeys<number>(t.snapshotMeta(), { keys, entries: keys.map((k) => t.snapshotKey(k, (v) => v * 10)) }, (v) => v / 10, 'test');
     expect([...u.entries()]).toEqual([...t.entries()]);
     // New keys come after the restored ones.
     u.set('w', 1);
     expect(u.snapshotKey('w', (v) => v)![0]).toBeGreaterThan(u.snapshotKey('x', (v) => v)![0]);
-    expect(() => u.restoreKeys(t.snapshotMeta(), [['q', 'bad']], (v) => v, 'test state')).toThrow(/test state: bad snapshot entry/);
+    expect(() => u.restoreKeys(t.snapshotMeta(), { keys: ['q'], entries: ['bad'] }, (v) => v, 'test state')).toThrow(/test state: bad snapshot entry/);
   });
 });

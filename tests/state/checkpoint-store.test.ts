@@ -165,11 +165,11 @@ describe('checkpoints larger than one write', () => {
     // Version 3: a key's field holds [its windows' entries, its detectors' entry or null].
     const meta = { v: 3, offset: 7, watermark: null, pipelines: [['a', 'h', null], ['b', 'h', null]], savedAt: 0 };
     const fields = [Buffer.from('1:x:1'), p.pack([[3, 4], ['d']]), Buffer.from('0:y'), p.pack([[1], null]), Buffer.from('9:z'), p.pack([[9], null]), Buffer.from('x:q'), p.pack([[8], null])];
-    expect(decodeCheckpoint({ meta: p.pack(meta), fields })).toEqual({ meta, entries: [[1], [3, 4]], keyed: [[], [['x:1', ['d']]]] });
+    expect(decodeCheckpoint({ meta: p.pack(meta), fields })).toEqual({ meta, entries: [[1], [3, 4]], keyed: [{ keys: [], entries: [] }, { keys: ['x:1'], entries: [['d']] }] });
     // Version 2 (read only): a key's field held its windows' entries; the detectors were whole in the meta part.
     const v2 = { ...meta, v: 2 };
     const v2Fields = [Buffer.from('1:x'), p.pack([3, 4]), Buffer.from('0:y'), p.pack([1])];
-    expect(decodeCheckpoint({ meta: p.pack(v2), fields: v2Fields })).toEqual({ meta: v2, entries: [[1], [3, 4]], keyed: [[], []] });
+    expect(decodeCheckpoint({ meta: p.pack(v2), fields: v2Fields })).toEqual({ meta: v2, entries: [[1], [3, 4]], keyed: [{ keys: [], entries: [] }, { keys: [], entries: [] }] });
     expect(decodeCheckpoint({ meta: p.pack({ ...meta, v: 1 }), fields })).toBeUndefined();
     // A field of version 3 that is not [windows, detectors]: a snapshot error naming the pipeline, not a crash later.
     expect(() => decodeCheckpoint({ meta: p.pack(meta), fields: [Buffer.from('0:y'), p.pack(5)] })).toThrow(/bad entry for a key of pipeline 0/);
