@@ -1,155 +1,66 @@
 /**
- * bench:checkpoint — what each checkpoint of a partition of the standard job writes, and what it costs
- * to take, beside what the whole-state layout (detectors whole in the meta value, checkpoint version 2)
- * would write for the same state, measured in the same run.
+ * bench:checkpoint — what an incremental checkpoint costs next to a full one, as the state grows.
  *
- * Work: one partition task of the standard job (load-tests/standard-job.yaml, the engine's `Task`, as
- * a Kafka partition runs it), fed the load generator's payments (`--keys` customers, Zipf 1.1, 10% out
- * of order, 1% fraud) at `--rate` events per second of event time, in batches of 1,000. Every `--every`
- * events (the events of one `state.interval` at the rate the partition drains) a checkpoint is taken
- * (`Task.checkpoint`) and encoded as the store encodes it (msgpack): keys written, bytes of the meta
- * value and of the fields, milliseconds to take and to encode. Beside it, the same state in the whole
- * layout: the meta value with every detector's whole snapshot, and the window entries of the keys
- * changed. At the end, a checkpoint with no input since the last (idle), in both layouts. No Redis: the
- * write itself is bench:recovery's part.
+ * A partition task with a tumbling 1 h window (count, sum, distinct) is filled with K keys, then 100
+ * of them change. For each K it prints the encoded size and encoding time of the full checkpoint and
+ * of the delta (what `RedisCheckpointStore.save` sends), and their ratio. No Redis needed: the figures
+ * are the msgpack payloads themselves.
  *
- *   npm run bench:checkpoint                      readable table
- *   npm run bench:checkpoint -- --json            one JSON object
- *   npm run bench:checkpoint -- --keys 1000000 --rate 2000 --every 100000 --events 1000000
+ *   npm run bench:checkpoint            readable table
+ *   npm run bench:checkpoint -- --json  one JSON object
  */
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Packr } from 'msgpackr';
-import { loadConfig } from '../src/config/load.js';
+import { pipelineSchema } from '../src/config/pipeline.js';
 import { Task } from '../src/engine/task.js';
-import type { PipelineMeta } from '../src/engine/pipeline.js';
-import type { Checkpoint, CheckpointDelta } from '../src/state/checkpoint-store.js';
-import { emptyBatch, type VEvent } from '../src/types.js';
-import { EventFactory } from './loadgen.js';
-import { median, positiveInt, repoRoot, runBench, saveResult } from './replay-bench.js';
+import type { CheckpointDelta } from '../src/state/checkpoint-store.js';
+import { emptyBatch } from '../src/types.js';
 
-const BENCH = 'bench:checkpoint';
+const { values: args } = parseArgs({ options: { json: { type: 'boolean', default: false } } });
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
-const START = Date.UTC(2026, 11, 5, 10, 0, 0);
+const PIPELINE = pipelineSchema.parse({
+  name: 'per-key',
+  key: 'k',
+  window: { type: 'tumbling', size: 3_600_000 },
+  aggregates: [{ name: 'n', fn: 'count' }, { name: 's', fn: 'sum', field: 'v' }, { name: 'd', fn: 'distinct', field: 'm' }],
+});
 
-/** One checkpoint in one layout. */
-interface Written {
-  keys: number;
-  metaBytes: number;
-  fieldBytes: number;
-  /** Taking the checkpoint (per-key layout: `Task.checkpoint`; whole layout: the snapshots). */
-  takeMs: number;
-  encodeMs: number;
-}
-
-interface Row {
-  events: number;
-  keysHeld: number;
-  pending: number;
-  perKey: Written;
-  whole: Written;
-}
-
-function encode(meta: unknown, changes: CheckpointDelta['changes'], takeMs: number): Written {
+function encode(d: CheckpointDelta): { bytes: number; ms: number } {
   const t0 = performance.now();
-  const metaBytes = packr.pack(meta).byteLength;
-  let fieldBytes = 0;
-  for (const [, , value] of changes) if (value !== null) fieldBytes += packr.pack(value).byteLength;
-  return { keys: changes.length, metaBytes, fieldBytes, takeMs, encodeMs: performance.now() - t0 };
+  let bytes = packr.pack(d.meta).byteLength;
+  for (const [, , entries] of d.changes) if (entries !== null) bytes += packr.pack(entries).byteLength;
+  return { bytes, ms: performance.now() - t0 };
 }
 
-/** The same state as the whole layout held it: detectors whole in the meta value, window entries of the keys changed. */
-function wholeLayout(task: Task, cp: CheckpointDelta): Written {
-  const t0 = performance.now();
-  const meta: Checkpoint = {
-    ...cp.meta,
-    v: 2,
-    pipelines: task.pipelines.map((p, i) => [p.name, p.windowHash, { ...(cp.meta.pipelines[i][2] as PipelineMeta), detectors: p.detectors.snapshot() }]),
-  };
-  const changes = cp.changes.flatMap(([i, key, value]): CheckpointDelta['changes'] => {
-    const windows = value === null ? [] : ((value as unknown[])[0] as unknown[]);
-    return windows.length > 0 ? [[i, key, windows]] : [];
-  });
-  return encode(meta, changes, performance.now() - t0);
-}
-
-function checkpoint(task: Task, events: number): Row {
-  const t0 = performance.now();
-  const cp = task.checkpoint(0);
-  const perKey = encode(cp.meta, cp.changes, performance.now() - t0);
-  const held = task.pipelines.reduce((n, p) => n + p.detectors.keys().size, 0);
-  const pending = task.pipelines.reduce((n, p) => n + ((p.snapshotMeta().detectors as { pending?: unknown[] }).pending?.length ?? 0), 0);
-  return { events, keysHeld: held, pending, perKey, whole: wholeLayout(task, cp) };
-}
-
-async function main(): Promise<void> {
-  const { values: args } = parseArgs({
-    options: {
-      keys: { type: 'string', default: '25000' },
-      rate: { type: 'string', default: '5000' },
-      every: { type: 'string', default: '50000' },
-      events: { type: 'string', default: '400000' },
-      seed: { type: 'string', default: '7' },
-      json: { type: 'boolean', default: false },
-      results: { type: 'string', default: join(repoRoot, 'load-tests', 'results') },
-    },
-  });
-  const keys = positiveInt('keys', args.keys);
-  const rate = positiveInt('rate', args.rate);
-  const every = positiveInt('every', args.every);
-  const total = positiveInt('events', args.events);
-  const loaded = loadConfig(join(repoRoot, 'load-tests', 'standard-job.yaml'));
-  for (const p of loaded.config.pipelines) for (const d of p.detectors ?? []) if ('maxKeys' in d && d.maxKeys < keys) d.maxKeys = keys;
-  const task = new Task('payments:0', loaded.config.pipelines, { configVersion: loaded.version, detectionTime: (w) => w }, { maxOutOfOrderness: loaded.config.time.maxOutOfOrderness, idleTimeout: 0 }, 0);
+const rows: Array<{ keys: number; changedKeys: number; fullBytes: number; deltaBytes: number; fullMs: number; deltaMs: number; ratio: number }> = [];
+for (const keys of [1_000, 10_000, 100_000]) {
+  const task = new Task('bench', [PIPELINE], { configVersion: 'bench', detectionTime: () => 0 }, { maxOutOfOrderness: 0, idleTimeout: 0 }, 0);
   task.trackChanges();
-  task.tracker.register(0, 0);
-  const factory = new EventFactory({ keys, zipf: 1.1, size: 0, outOfOrder: 0.1, maxDelay: 3000, fraudRate: 0.01, seed: positiveInt('seed', args.seed, 0) });
-  const rows: Row[] = [];
-  for (let n = 0; n < total; ) {
+  let offset = 0;
+  const feed = (n: number) => {
     const b = emptyBatch(0);
     b.partition = 0;
-    for (let i = 0; i < 1000 && n < total; i++, n++) {
-      const payload = factory.next(START + Math.floor((n * 1000) / rate)) as unknown as Record<string, unknown>;
-      b.events.push({ time: payload.ts as number, id: payload.id as string, partition: 0, offset: n, source: 'payments', payload } as VEvent);
-    }
-    b.wm = Float64Array.from(b.events, (e) => task.tracker.observe(0, e.time, 0));
+    for (let i = 0; i < n; i++) b.events.push({ time: 1000, id: `e${offset}`, partition: 0, offset: ++offset, source: 's', payload: { k: `k${i}`, v: offset % 100, m: `m${offset % 20}` } });
+    b.wm = new Float64Array(b.events.map((e) => task.tracker.observe(0, e.time, 0)));
     b.watermark = task.tracker.watermark;
     for (const p of task.pipelines) p.process(b);
-    task.lastOffset = n - 1;
-    if (n % every === 0 || n === total) rows.push(checkpoint(task, n));
-  }
-  const idle = checkpoint(task, total);
-  // The first checkpoint writes every key in both layouts: the medians are of the later ones.
-  const later = rows.slice(1);
-  const med = (f: (r: Row) => number) => Math.round(median(later.map(f)));
-  const bytes = (w: Written) => w.metaBytes + w.fieldBytes;
-  const result = {
-    bench: 'checkpoint',
-    at: new Date().toISOString(),
-    keys,
-    rate,
-    every,
-    events: total,
-    checkpoints: rows.length,
-    medianKeysWritten: med((r) => r.perKey.keys),
-    medianBytes: med((r) => bytes(r.perKey)),
-    medianBytesWholeLayout: med((r) => bytes(r.whole)),
-    bytesRatio: Number((median(later.map((r) => bytes(r.perKey))) / median(later.map((r) => bytes(r.whole)))).toFixed(3)),
-    medianMs: med((r) => r.perKey.takeMs + r.perKey.encodeMs),
-    medianMsWholeLayout: med((r) => r.whole.takeMs + r.whole.encodeMs),
-    idle: { bytes: bytes(idle.perKey), ms: Math.round(idle.perKey.takeMs + idle.perKey.encodeMs), bytesWholeLayout: bytes(idle.whole), msWholeLayout: Math.round(idle.whole.takeMs + idle.whole.encodeMs) },
-    rows,
+    task.lastOffset = offset;
   };
-  if (await saveResult(args.results, 'bench-checkpoint.json', result, args.json)) return;
-  const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
-  console.log(`${BENCH}  standard job, one partition: ${fmt(keys)} customers, ${fmt(rate)} events/s of event time, a checkpoint every ${fmt(every)} events`);
-  console.log('| events | keys held | pending events | keys written | meta bytes | field bytes | ms take + encode | whole layout: meta bytes | field bytes | ms |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
-  for (const r of [...rows, idle]) {
-    const label = r === idle ? `${fmt(r.events)} (idle)` : fmt(r.events);
-    console.log(`| ${label} | ${fmt(r.keysHeld)} | ${fmt(r.pending)} | ${fmt(r.perKey.keys)} | ${fmt(r.perKey.metaBytes)} | ${fmt(r.perKey.fieldBytes)} | ${fmt(r.perKey.takeMs + r.perKey.encodeMs)} | ${fmt(r.whole.metaBytes)} | ${fmt(r.whole.fieldBytes)} | ${fmt(r.whole.takeMs + r.whole.encodeMs)} |`);
-  }
-  console.log(`median of the checkpoints after the first: ${fmt(result.medianBytes)} bytes (whole layout ${fmt(result.medianBytesWholeLayout)}, ratio ${result.bytesRatio}), ${result.medianMs} ms (whole layout ${result.medianMsWholeLayout} ms)`);
+  feed(keys);
+  const full = encode(task.checkpoint(1));
+  feed(100);
+  const deltaCp = task.checkpoint(2);
+  const delta = encode(deltaCp);
+  rows.push({ keys, changedKeys: deltaCp.changes.length, fullBytes: full.bytes, deltaBytes: delta.bytes, fullMs: Number(full.ms.toFixed(1)), deltaMs: Number(delta.ms.toFixed(2)), ratio: Number((delta.bytes / full.bytes).toFixed(5)) });
 }
 
-await runBench(BENCH, main);
+if (args.json) {
+  process.stdout.write(`${JSON.stringify({ rows })}\n`);
+} else {
+  console.log('bench:checkpoint  tumbling 1h, count+sum+distinct; full checkpoint of K keys, then a delta after 100 keys changed\n');
+  console.log('| keys    | full bytes | full ms | changed | delta bytes | delta ms | delta/full |');
+  console.log('|---------|------------|---------|---------|-------------|----------|------------|');
+  for (const r of rows) {
+    console.log(`| ${String(r.keys).padEnd(7)} | ${String(r.fullBytes).padStart(10)} | ${String(r.fullMs).padStart(7)} | ${String(r.changedKeys).padStart(7)} | ${String(r.deltaBytes).padStart(11)} | ${String(r.deltaMs).padStart(8)} | ${String(r.ratio).padStart(10)} |`);
+  }
+}
