@@ -21,6 +21,7 @@ export interface DetectorsState {
 type CooldownSnap = [number, number, number, Alert];
 const encodeCooldown = (c: Cooldown): CooldownSnap => [c.until, c.suppressed, c.lastTime, c.first];
 const decodeCooldown = ([until, suppressed, lastTime, first]: CooldownSnap): Cooldown => ({ until, suppressed, lastTime, first });
+const copyMemory = (m: number[]): number[] => m.slice();
 
 /** Per detector in the meta part: [name, hash, core (whole state, or what its per-key state keeps beside the keys), per-key meta of the core or null, cooldowns' meta]. */
 type DetectorMeta = [string, string, unknown, { evicted: number; seq: number } | null, { evicted: number; seq: number }];
@@ -52,7 +53,7 @@ export function snapshotWhole(set: DetectorsState, base: Pick<WholeSnapshot, 'w'
     v: 2,
     ...base,
     names: set.slots.map((s) => s.name),
-    memory: set.memory?.snapshot((m) => m.slice()) ?? null,
+    memory: set.memory?.snapshot(copyMemory) ?? null,
     detectors: set.slots.map((s) => [s.name, s.core.snapshot(), s.cooldown.snapshot(encodeCooldown), s.hash]),
   };
 }
@@ -99,7 +100,7 @@ export function snapshotMeta(set: DetectorsState, base: Pick<DetectorsMeta, 'w' 
 
 /** A key's entry; undefined when no detector holds anything for it. */
 export function snapshotKey(set: DetectorsState, key: string): unknown[] | undefined {
-  const out: unknown[] = [set.memory?.snapshotKey(key, (m) => m.slice()) ?? null];
+  const out: unknown[] = [set.memory?.snapshotKey(key, copyMemory) ?? null];
   let any = out[0] !== null;
   for (const s of set.slots) {
     const pk = s.core.perKey;

@@ -256,7 +256,12 @@ export class DetectorSet {
 
   /** The meta part of a per-key checkpoint (see runtime-state.ts): all but the keys' entries. */
   snapshotMeta(): DetectorsMeta {
-    return snapshotMeta(this, { w: this.w, pending: this.pendingItems(), ...(this.ctx.board ? { board: this.ctx.board.snapshot(this.ctx.pipeline) } : {}) });
+    return snapshotMeta(this, this.snapshotBase());
+  }
+
+  /** What both snapshot forms hold beside the detectors: the watermark, the pending events, the board's judgements. */
+  private snapshotBase(): { w: number; pending: Array<[number, string, VEvent]>; board?: unknown } {
+    return { w: this.w, pending: this.pendingItems(), ...(this.ctx.board ? { board: this.ctx.board.snapshot(this.ctx.pipeline) } : {}) };
   }
 
   /** A key's entry of a per-key checkpoint; undefined when no detector holds anything for it. */
@@ -289,7 +294,7 @@ export class DetectorSet {
 
   /** The whole state (hot reloads). */
   snapshot(): unknown {
-    return snapshotWhole(this, { w: this.w, pending: this.pendingItems(), ...(this.ctx.board ? { board: this.ctx.board.snapshot(this.ctx.pipeline) } : {}) });
+    return snapshotWhole(this, this.snapshotBase());
   }
 
   /**
