@@ -35,7 +35,7 @@ async function lastIds(redis: RedisClient, streams: readonly string[]): Promise<
 export async function serveLive(res: ServerResponse, opts: LiveOptions): Promise<void> {
   const redis = opts.connect();
   let open = true;
-  const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), opts.heartbeatMs ?? HEARTBEAT_MS);
+  let heartbeat: NodeJS.Timeout | undefined;
   const stop = () => {
     if (!open) return;
     open = false;
@@ -49,6 +49,7 @@ export async function serveLive(res: ServerResponse, opts: LiveOptions): Promise
     if (!open) return;
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     res.write(': ready\n\n');
+    heartbeat = setInterval(() => res.write(': heartbeat\n\n'), opts.heartbeatMs ?? HEARTBEAT_MS);
     while (open) {
       const reply = await redis.xread('COUNT', READ_COUNT, 'BLOCK', BLOCK_MS, 'STREAMS', ...opts.streams, ...ids);
       if (reply === null || !open) continue;

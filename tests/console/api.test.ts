@@ -19,6 +19,7 @@ import { silentLogger } from '../../src/log.js';
 import type { Alert } from '../../src/types.js';
 import { ROOT, vigie } from '../helpers/cli.js';
 import { alertBatch, ALERT_T0, sampleAlert } from '../helpers/alerts.js';
+import { deleteKeys } from '../helpers/redis-keys.js';
 import { USER_PIPELINES } from '../helpers/user-bursts.js';
 import { services } from '../infra/index.js';
 
@@ -60,14 +61,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${ns}*`, 'COUNT', 1000);
-    cursor = next;
-    keys.push(...found);
-  } while (cursor !== '0');
-  if (keys.length > 0) await redis.del(...keys);
+  await deleteKeys(redis, ns);
   redis.disconnect();
 });
 
@@ -208,6 +202,28 @@ describe('console API', () => {
     const readers = async () => ((await redis.client('LIST')) as string).split('\n').filter((l) => l.includes('name=vigie-console-live')).length;
     while ((await readers()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(await readers()).toBe(0);
+  });
+  it('sends heartbeats on an idle live feed', async () => {
+    const quick = await startConsole({ target: { connection: { url }, streams: [`${ns}:idle`] }, tokens: tokensFromEnv({ VIGIE_CONSOLE_TOKEN: READ_TOKEN }), logger: silentLogger, port: 0, heartbeatMs: 100 });
+    let text = '';
+    let response: IncomingMessage | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        get(`${quick.url}/api/live`, { headers: { authorization: `Bearer ${READ_TOKEN}` } }, (res) => {
+          response = res;
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            text += chunk;
+            if ((text.match(/: heartbeat\n\n/g) ?? []).length >= 2) resolve();
+          });
+        }).on('error', reject);
+        setTimeout(() => reject(new Error(`no heartbeat within 5 s: ${JSON.stringify(text)}`)), 5000);
+      });
+      expect(text.startsWith(': ready\n\n')).toBe(true);
+    } finally {
+      response?.destroy();
+      await quick.close();
+    }
   });
 });
 
