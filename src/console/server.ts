@@ -70,7 +70,12 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleServer>
       return sendJson(res, 200, { alerts, scanned, truncated });
     }
     if (path.startsWith('/api/alerts/')) {
-      const id = decodeURIComponent(path.slice('/api/alerts/'.length));
+      let id: string;
+      try {
+        id = decodeURIComponent(path.slice('/api/alerts/'.length));
+      } catch {
+        throw new HttpError(400, 'bad_request', 'the alert id is not valid percent-encoding');
+      }
       const found = await store.get(id);
       if (found === undefined) throw new HttpError(404, 'not_found', `no alert "${id}" among the recent entries`);
       return sendJson(res, 200, found);

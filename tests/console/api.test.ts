@@ -133,6 +133,7 @@ describe('console API', () => {
     const post = await fetch(`${server.url}/api/alerts`, { method: 'POST', headers: { authorization: `Bearer ${ANALYST_TOKEN}` } });
     expect(post.status).toBe(405);
     expect((await api(server, '/api/unknown')).status).toBe(404);
+    expect((await api(server, '/api/alerts/%E0%A4%A')).body.error.code).toBe('bad_request');
   });
 
   it('shows one alert, by alert id or entry id, with the other alerts of its key', async () => {
