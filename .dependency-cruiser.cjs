@@ -8,14 +8,14 @@
  *   2 plugins   operators/, detectors/, sinks/, src/sources/  (independent of one another)
  *   3 config    src/config/
  *   4 engine    src/engine/, src/ingest/
- *   5 apps      src/cli/, src/backtest/, src/eval/, load-tests/
+ *   5 apps      src/cli/, src/backtest/, src/eval/, src/console/, load-tests/
  */
 const GROUND = '^src/(types|errors|log|log-pretty)\\.ts$|^src/(time|util)/';
 const SERVICES = '^src/(redis|kafka|metrics|state|privacy|generator)/';
 const PLUGINS = '^(operators|detectors|sinks)/|^src/sources/';
 const CONFIG = '^src/config/';
 const ENGINE = '^src/(engine|ingest)/';
-const APPS = '^src/(cli|backtest|eval)/|^load-tests/';
+const APPS = '^src/(cli|backtest|eval|console)/|^load-tests/';
 
 const up = (name, from, to, comment) => ({ name, severity: 'error', comment, from: { path: from }, to: { path: to } });
 

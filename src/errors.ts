@@ -56,6 +56,10 @@ export const ERROR_CODES = {
     meaning: 'The Kafka Streams peer of the benchmarks (load-tests/peers/kafka-streams) could not be built or run (Java or Maven missing, build failed, peer exited or too slow).',
     remedy: 'Install Java 17 and Maven (`mvn -v`), or build the jar by hand (`mvn -q -DskipTests package` in load-tests/peers/kafka-streams); read the peer output quoted in the message.',
   },
+  VIGIE_ERR_CONSOLE: {
+    meaning: '`vigie console` cannot start: no access token in the environment, or no Redis alert stream to read (no redis sink in the config, or an ambiguous one).',
+    remedy: 'Export `VIGIE_CONSOLE_TOKEN` (read-only) and/or `VIGIE_CONSOLE_ANALYST_TOKEN` (analyst), each at least 16 characters (e.g. `openssl rand -hex 32`); give `--config FILE` with a redis sink (`--sink NAME` when it has several) or `--redis-url URL --stream NAME`.',
+  },
   VIGIE_ERR_INTERNAL: {
     meaning: 'An unexpected failure: a bug in Vigie, not in the config or the input.',
     remedy: 'Run the same command with `VIGIE_LOG_LEVEL=debug` to print the stack, and report it with that output.',

@@ -17,6 +17,7 @@ import { EngineMetrics } from '../metrics/registry.js';
 import { evalNab, formatNabReport } from '../eval/nab-run.js';
 import { evalFraud, formatFraudReport } from '../eval/fraud.js';
 import { startMetricsServer } from '../metrics/server.js';
+import { addConsoleCommand } from './console.js';
 import { addEvalScoringCommand } from './eval-scoring.js';
 import { addKafkaLocalCommand } from './kafka-local.js';
 import { int, positive } from './options.js';
@@ -411,6 +412,7 @@ export function buildCli(): Command {
     });
 
   addEvalScoringCommand(program, load, EXIT_INVALID);
+  addConsoleCommand(program, load, cliLogger);
 
   program
     .command('schema')

@@ -23,6 +23,7 @@ import type { Alert } from '../../src/types.js';
 import { freePort, services, startRedis, type RedisService } from '../infra/index.js';
 import { config } from '../helpers/collect.js';
 import { alertBatch, ALERT_T0, sampleAlert } from '../helpers/alerts.js';
+import { deleteKeys } from '../helpers/redis-keys.js';
 import { END_EVENT, USER_PIPELINES, userBursts } from '../helpers/user-bursts.js';
 
 const T = ALERT_T0;
@@ -276,14 +277,7 @@ describe('redis sink against a real Redis', () => {
 
   afterAll(async () => {
     if (redis === undefined) return;
-    const keys: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', `${ns}*`, 'COUNT', 1000);
-      cursor = next;
-      keys.push(...found);
-    } while (cursor !== '0');
-    for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+    await deleteKeys(redis, ns);
     redis.disconnect();
   });
 

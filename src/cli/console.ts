@@ -1,0 +1,55 @@
+/** `vigie console`: the analysts' HTTP API over the redis sink's alert streams, until SIGINT/SIGTERM. */
+import type { Command } from 'commander';
+import type { Logger } from 'pino';
+import type { LoadedConfig } from '../config/load.js';
+import { TOKEN_ENV, tokensFromEnv } from '../console/auth.js';
+import { DEFAULT_HOST, DEFAULT_PORT, startConsole } from '../console/server.js';
+import { expandStreams, targetFromConfig, type ConsoleTarget } from '../console/target.js';
+import { VigieError } from '../errors.js';
+import { int } from './options.js';
+import { onStopSignals } from './signals.js';
+
+interface ConsoleArgs {
+  config?: string;
+  sink?: string;
+  redisUrl?: string;
+  stream: string;
+  host: string;
+  port: number;
+}
+
+function target(args: ConsoleArgs, load: (file: string) => LoadedConfig): ConsoleTarget {
+  if (args.config !== undefined && args.redisUrl !== undefined) throw new VigieError('VIGIE_ERR_USAGE', 'give either --config or --redis-url, not both');
+  if (args.config !== undefined) return targetFromConfig(load(args.config), args.sink);
+  if (args.redisUrl !== undefined) return { connection: { url: args.redisUrl }, streams: expandStreams(args.stream, undefined) };
+  throw new VigieError('VIGIE_ERR_CONSOLE', 'no alert stream to read: give --config FILE (its redis sink) or --redis-url URL [--stream NAME]');
+}
+
+export function addConsoleCommand(program: Command, load: (file: string) => LoadedConfig, logger: () => Logger): void {
+  program
+    .command('console')
+    .description(
+      "Serve the analysts' HTTP API over the alerts a redis sink stores: GET /api/alerts (filters, newest first), /api/alerts/ID (with the key's history), " +
+        `/api/counts and /api/live (server-sent events). Every request needs Authorization: Bearer TOKEN, a token from ${TOKEN_ENV['read-only']} (read-only) ` +
+        `or ${TOKEN_ENV.analyst} (analyst); without either it does not start. Stops on SIGINT/SIGTERM. See docs/console.md.`,
+    )
+    .option('-c, --config <file>', 'read the Redis address and stream of this config\'s redis sink')
+    .option('--sink <name>', 'with --config: the redis sink to read, when the config has several')
+    .option('--redis-url <url>', 'instead of --config: the Redis to read (redis://[user:password@]host:port[/db])')
+    .option('--stream <name>', 'with --redis-url: the alert stream; may contain {severity}', 'vigie:alerts')
+    .option('--host <address>', 'address to listen on (keep it local unless a proxy with TLS is in front)', DEFAULT_HOST)
+    .option('--port <port>', 'port to listen on (0: a free one, logged)', int('port', 0, 65_535), DEFAULT_PORT)
+    .action(async (args: ConsoleArgs) => {
+      const tokens = tokensFromEnv();
+      const server = await startConsole({ target: target(args, load), tokens, logger: logger(), host: args.host, port: args.port });
+      let remove = () => {};
+      await new Promise<void>((resolve) => {
+        remove = onStopSignals(
+          () => resolve(),
+          () => process.exit(1),
+        );
+      });
+      await server.close();
+      remove();
+    });
+}

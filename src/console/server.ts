@@ -1,0 +1,130 @@
+/**
+ * The console's HTTP server (node:http, JSON over GET, server-sent events for live alerts). Every
+ * request needs a valid bearer token (auth.ts); what it reads is the redis sink's streams, exactly as
+ * stored: the sink already minimised and pseudonymised the alerts as the config says.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { VigieError } from '../errors.js';
+import { createRedis, describeRedisTarget, type RedisClient } from '../redis/connection.js';
+import { SEVERITIES } from '../types.js';
+import { AlertsStore, type AlertFilter } from './alerts-store.js';
+import { authorize, type Role, type Tokens } from './auth.js';
+import { HttpError, limitParam, sendError, sendJson, textParam, timeParam } from './http.js';
+import { serveLive } from './live.js';
+import type { ConsoleTarget } from './target.js';
+
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_PORT = 8790;
+export const DEFAULT_LIMIT = 100;
+export const MAX_LIMIT = 1000;
+
+export interface ConsoleOptions {
+  target: ConsoleTarget;
+  tokens: Tokens;
+  logger: Logger;
+  host?: string;
+  /** 0: a free port the system picks. */
+  port?: number;
+  /** Entries read per stream and request at most. */
+  scanLimit?: number;
+  heartbeatMs?: number;
+}
+
+export interface ConsoleServer {
+  /** http://host:port */
+  url: string;
+  close(): Promise<void>;
+}
+
+const REDIS_CLIENT = { commandTimeout: 10_000, maxRetriesPerRequest: 1 };
+
+function filterOf(q: URLSearchParams): AlertFilter {
+  const severity = textParam(q, 'severity');
+  if (severity !== undefined && !(SEVERITIES as readonly string[]).includes(severity)) {
+    throw new HttpError(400, 'bad_request', `severity: expected one of ${SEVERITIES.join(', ')}, got "${severity}"`);
+  }
+  return { detector: textParam(q, 'detector'), severity, key: textParam(q, 'key'), since: timeParam(q, 'since'), until: timeParam(q, 'until') };
+}
+
+export async function startConsole(opts: ConsoleOptions): Promise<ConsoleServer> {
+  const { target, tokens, logger } = opts;
+  const connect = (name: string): RedisClient => {
+    const client = createRedis(target.connection, { ...REDIS_CLIENT, connectionName: name });
+    // Failures reach the requests that need Redis (503); the event only needs a listener.
+    client.on('error', (err: Error) => logger.debug({ err: err.message }, 'console: redis connection error'));
+    return client;
+  };
+  const redis = connect('vigie-console');
+  const store = new AlertsStore(redis, target.streams, opts.scanLimit);
+  const live = new Set<ServerResponse>();
+
+  async function route(req: IncomingMessage, res: ServerResponse, role: Role): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://console');
+    const q = url.searchParams;
+    const path = url.pathname;
+    if (req.method !== 'GET') throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed: the API is read-only for now`);
+    if (path === '/api/alerts') {
+      const { alerts, scanned, truncated } = await store.list(filterOf(q), limitParam(q, 'limit', DEFAULT_LIMIT, MAX_LIMIT));
+      return sendJson(res, 200, { alerts, scanned, truncated });
+    }
+    if (path.startsWith('/api/alerts/')) {
+      let id: string;
+      try {
+        id = decodeURIComponent(path.slice('/api/alerts/'.length));
+      } catch {
+        throw new HttpError(400, 'bad_request', 'the alert id is not valid percent-encoding');
+      }
+      const found = await store.get(id);
+      if (found === undefined) throw new HttpError(404, 'not_found', `no alert "${id}" among the recent entries`);
+      return sendJson(res, 200, found);
+    }
+    if (path === '/api/counts') return sendJson(res, 200, await store.counts(filterOf(q)));
+    if (path === '/api/live') {
+      const filter = filterOf(q);
+      live.add(res);
+      res.once('close', () => live.delete(res));
+      logger.info({ role, filter }, 'console: live client connected');
+      return serveLive(res, { connect: () => connect('vigie-console-live'), streams: target.streams, filter, logger, heartbeatMs: opts.heartbeatMs });
+    }
+    throw new HttpError(404, 'not_found', `no such endpoint: ${path}`);
+  }
+
+  const server: Server = createServer((req, res) => {
+    const role = authorize(tokens, req.headers.authorization);
+    if (role === undefined) {
+      logger.info({ method: req.method, path: req.url?.split('?')[0] }, 'console: request refused (no valid token)');
+      return sendError(res, new HttpError(401, 'unauthorized', 'a valid bearer token is required (Authorization: Bearer TOKEN)'), { 'www-authenticate': 'Bearer' });
+    }
+    route(req, res, role).catch((err: unknown) => {
+      if (res.headersSent) return void res.end();
+      if (err instanceof HttpError) return sendError(res, err);
+      logger.warn({ err: err instanceof Error ? err.message : String(err), path: req.url?.split('?')[0] }, 'console: cannot read the alert streams');
+      sendError(res, new HttpError(503, 'unavailable', 'cannot read the alert streams from Redis'));
+    });
+  });
+
+  const host = opts.host ?? DEFAULT_HOST;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new VigieError('VIGIE_ERR_CONSOLE', `cannot listen on ${host}:${opts.port ?? DEFAULT_PORT}: ${err.code ?? err.message}`, { cause: err })),
+    );
+    server.listen(opts.port ?? DEFAULT_PORT, host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  logger.info({ url, redis: describeRedisTarget(target.connection), streams: target.streams }, 'console listening');
+
+  return {
+    url,
+    async close() {
+      for (const res of live) res.end();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+      redis.disconnect();
+      logger.info({ url }, 'console stopped');
+    },
+  };
+}
