@@ -38,8 +38,12 @@ export function tokensFromEnv(env: NodeJS.ProcessEnv = process.env): Tokens {
 /** The role of the request's `Authorization: Bearer TOKEN`, or undefined when absent or unknown. */
 export function authorize(tokens: Tokens, header: string | undefined): Role | undefined {
   const m = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
-  if (m === null) return undefined;
-  const given = digest(m[1]);
+  return m === null ? undefined : roleOfToken(tokens, m[1]);
+}
+
+/** The role of a token (as typed in the sign-in form), or undefined when unknown. */
+export function roleOfToken(tokens: Tokens, token: string): Role | undefined {
+  const given = digest(token);
   let role: Role | undefined;
   // Every token is compared, so the time taken does not tell which one (if any) matched.
   for (const t of tokens.digests) if (timingSafeEqual(given, t.digest) && role === undefined) role = t.role;

@@ -1,6 +1,7 @@
 /**
- * The console's HTTP server (node:http, JSON over GET, server-sent events for live alerts). Every
- * request needs a valid bearer token (auth.ts); what it reads is the redis sink's streams, exactly as
+ * The console's HTTP server (node:http, JSON over GET, server-sent events for live alerts, the live
+ * page). Every request needs a valid bearer token (auth.ts) or a session cookie from signing in with
+ * one (session.ts); only the sign-in form and its stylesheet are open. What it reads is the redis sink's streams, exactly as
  * stored: the sink already minimised and pseudonymised the alerts as the config says.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -10,9 +11,12 @@ import { VigieError } from '../errors.js';
 import { createRedis, describeRedisTarget, type RedisClient } from '../redis/connection.js';
 import { SEVERITIES } from '../types.js';
 import { AlertsStore, type AlertFilter } from './alerts-store.js';
-import { authorize, type Role, type Tokens } from './auth.js';
+import { serveAsset } from './assets.js';
+import { authorize, roleOfToken, type Role, type Tokens } from './auth.js';
 import { HttpError, limitParam, sendError, sendJson, textParam, timeParam } from './http.js';
 import { serveLive } from './live.js';
+import { livePage, loginPage, redirect, sendHtml } from './page.js';
+import { CLEARED_COOKIE, formToken, sameOrigin, sessionCookie, Sessions } from './session.js';
 import type { ConsoleTarget } from './target.js';
 
 export const DEFAULT_HOST = '127.0.0.1';
@@ -60,11 +64,45 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleServer>
   const store = new AlertsStore(redis, target.streams, opts.scanLimit);
   const live = new Set<ServerResponse>();
 
-  async function route(req: IncomingMessage, res: ServerResponse, role: Role): Promise<void> {
+  const sessions = new Sessions();
+
+  /** The open routes: the sign-in form, its stylesheet, signing in, and no icon (browsers ask for one). */
+  async function open(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
+    if (path === '/assets/console.css' && req.method === 'GET') return serveAsset(res, path);
+    if (path === '/favicon.ico' && req.method === 'GET') {
+      res.writeHead(204, { 'cache-control': 'max-age=86400' }).end();
+      return true;
+    }
+    if (path !== '/login') return false;
+    if (req.method === 'GET') {
+      sendHtml(res, 200, loginPage());
+      return true;
+    }
+    if (req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed on /login`);
+    const token = await formToken(req);
+    const role = token === undefined ? undefined : roleOfToken(tokens, token);
+    if (role === undefined) {
+      logger.info('console: sign-in refused (no valid token)');
+      sendHtml(res, 401, loginPage('wrong token'));
+      return true;
+    }
+    logger.info({ role }, 'console: signed in');
+    redirect(res, '/', { 'set-cookie': sessionCookie(sessions.create(role)) });
+    return true;
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse, role: Role, byCookie: boolean): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://console');
     const q = url.searchParams;
     const path = url.pathname;
+    if (path === '/logout' && req.method === 'POST') {
+      if (byCookie && !sameOrigin(req)) throw new HttpError(403, 'forbidden', 'a cross-site request cannot sign out');
+      sessions.drop(req);
+      return redirect(res, '/login', { 'set-cookie': CLEARED_COOKIE });
+    }
     if (req.method !== 'GET') throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed: the API is read-only for now`);
+    if (path === '/') return sendHtml(res, 200, livePage());
+    if (serveAsset(res, path)) return;
     if (path === '/api/alerts') {
       const { alerts, scanned, truncated } = await store.list(filterOf(q), limitParam(q, 'limit', DEFAULT_LIMIT, MAX_LIMIT));
       return sendJson(res, 200, { alerts, scanned, truncated });
@@ -91,13 +129,21 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleServer>
     throw new HttpError(404, 'not_found', `no such endpoint: ${path}`);
   }
 
-  const server: Server = createServer((req, res) => {
-    const role = authorize(tokens, req.headers.authorization);
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://console').pathname;
+    if (await open(req, res, path)) return;
+    const bearer = authorize(tokens, req.headers.authorization);
+    const role = bearer ?? sessions.roleOf(req);
     if (role === undefined) {
-      logger.info({ method: req.method, path: req.url?.split('?')[0] }, 'console: request refused (no valid token)');
-      return sendError(res, new HttpError(401, 'unauthorized', 'a valid bearer token is required (Authorization: Bearer TOKEN)'), { 'www-authenticate': 'Bearer' });
+      logger.info({ method: req.method, path }, 'console: request refused (no valid token or session)');
+      if (path === '/' && req.method === 'GET') return redirect(res, '/login');
+      return sendError(res, new HttpError(401, 'unauthorized', 'a valid bearer token is required (Authorization: Bearer TOKEN), or a session from /login'), { 'www-authenticate': 'Bearer' });
     }
-    route(req, res, role).catch((err: unknown) => {
+    return route(req, res, role, bearer === undefined);
+  }
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
       if (res.headersSent) return void res.end();
       if (err instanceof HttpError) return sendError(res, err);
       logger.warn({ err: err instanceof Error ? err.message : String(err), path: req.url?.split('?')[0] }, 'console: cannot read the alert streams');
