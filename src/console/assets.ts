@@ -140,13 +140,16 @@ const JS = `'use strict';
     } else show([a], true, true);
   }
 
+  /** A request of the page that failed (the page's own errors, not the server's codes). */
+  class RequestFailed extends Error {}
+
   async function getJson(path) {
     const res = await fetch(path, { headers: { accept: 'application/json' } });
     if (res.status === 401) {
       location.assign('/login');
-      throw new Error('signed out');
+      throw new RequestFailed('signed out');
     }
-    if (!res.ok) throw new Error(path + ': ' + res.status);
+    if (!res.ok) throw new RequestFailed(path + ': ' + res.status);
     return res.json();
   }
 
