@@ -29,8 +29,9 @@ export function addConsoleCommand(program: Command, load: (file: string) => Load
   program
     .command('console')
     .description(
-      "Serve the analysts' HTTP API over the alerts a redis sink stores: GET /api/alerts (filters, newest first), /api/alerts/ID (with the key's history), " +
-        `/api/counts and /api/live (server-sent events). Every request needs Authorization: Bearer TOKEN, a token from ${TOKEN_ENV['read-only']} (read-only) ` +
+      "Serve the analysts' console over the alerts a redis sink stores: the live alerts page at / (sign in at /login with a token), and the HTTP API " +
+        "GET /api/alerts (filters, newest first), /api/alerts/ID (with the key's history), /api/counts and /api/live (server-sent events). " +
+        `API requests need Authorization: Bearer TOKEN (or the page's session), a token from ${TOKEN_ENV['read-only']} (read-only) ` +
         `or ${TOKEN_ENV.analyst} (analyst); without either it does not start. Stops on SIGINT/SIGTERM. See docs/console.md.`,
     )
     .option('-c, --config <file>', 'read the Redis address and stream of this config\'s redis sink')
