@@ -8,7 +8,10 @@ import { CSP } from './page.js';
 const CSS = `
 body { font: 14px/1.4 system-ui, sans-serif; margin: 0 1.5rem 2rem; color: #1d2330; background: #fafbfc; }
 header { display: flex; align-items: center; gap: 1rem; border-bottom: 1px solid #d8dde6; }
-header h1 { font-size: 1.3rem; margin: .6rem 0; flex: 1; }
+header h1 { font-size: 1.3rem; margin: .6rem 0; }
+header nav { display: flex; gap: .8rem; flex: 1; }
+header nav a { color: #1d4ed8; text-decoration: none; }
+header nav a[aria-current="page"] { font-weight: 600; color: #1d2330; }
 h2 { font-size: 1rem; margin: 1.2rem 0 .4rem; }
 .status { color: #5b6474; }
 body[data-live="open"] .status { color: #1b7f3b; }
@@ -218,9 +221,18 @@ const JS = `'use strict';
 })();
 `;
 
-const ASSETS: Readonly<Record<string, { type: string; body: string }>> = {
-  '/assets/console.css': { type: 'text/css; charset=utf-8', body: CSS },
-  '/assets/console.js': { type: 'text/javascript; charset=utf-8', body: JS },
+export interface Asset {
+  type: string;
+  body: string;
+}
+
+export const CSS_TYPE = 'text/css; charset=utf-8';
+export const JS_TYPE = 'text/javascript; charset=utf-8';
+
+/** Every asset by path: the live page's here, each other page's from its own module. */
+const ASSETS: Readonly<Record<string, Asset>> = {
+  '/assets/console.css': { type: CSS_TYPE, body: CSS },
+  '/assets/console.js': { type: JS_TYPE, body: JS },
 };
 
 /** Serves an asset; false when `path` is none. */

@@ -1,5 +1,7 @@
 /** JSON replies and query parameters of the console's API. */
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { Role } from './auth.js';
 import { parseDuration } from '../time/duration.js';
 
 /** An error the client can fix (or see): sent as `{ error: { code, message } }` with its status. */
@@ -50,4 +52,47 @@ export function limitParam(q: URLSearchParams, name: string, fallback: number, m
 export function textParam(q: URLSearchParams, name: string): string | undefined {
   const v = q.get(name);
   return v === null || v === '' ? undefined : v;
+}
+
+/** Reads a JSON request body of at most `maxBytes` (413 beyond, 400 when it is not JSON or not an object). */
+export async function readJsonBody(req: IncomingMessage, maxBytes = 1_000_000): Promise<Record<string, unknown>> {
+  const type = req.headers['content-type'] ?? '';
+  if (!/^application\/json\b/i.test(type)) throw badRequest('expected a JSON body (content-type: application/json)');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) throw new HttpError(413, 'too_large', `the body is over ${maxBytes} bytes`);
+    chunks.push(chunk);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw badRequest('the body is not valid JSON');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('the body must be a JSON object');
+  return body as Record<string, unknown>;
+}
+
+/** What a route module receives: the request, its parsed URL, and who asks. */
+export interface RouteContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  path: string;
+  query: URLSearchParams;
+  role: Role;
+  logger: Logger;
+}
+
+/**
+ * A route module (triage, queue, lab...): answers the requests it knows and returns true, false for
+ * the others. Cross-site checks are done before it is called (server.ts): a POST that reaches it is
+ * same-origin or carries a bearer token.
+ */
+export type Routes = (ctx: RouteContext) => Promise<boolean>;
+
+/** Throws 403 unless the caller has the analyst role. */
+export function requireAnalyst(role: Role, what: string): void {
+  if (role !== 'analyst') throw new HttpError(403, 'forbidden', `${what} needs the analyst role (VIGIE_CONSOLE_ANALYST_TOKEN)`);
 }

@@ -26,9 +26,26 @@ export function redirect(res: ServerResponse, location: string, headers: Record<
   res.end();
 }
 
-const head = (title: string) =>
+/** The document head, with the shared stylesheet and, after it, a page's own (`/assets/NAME.css`). */
+export const head = (title: string, stylesheet?: string) =>
   `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
-  `<title>${title}</title><link rel="stylesheet" href="/assets/console.css"></head>`;
+  `<title>${title}</title><link rel="stylesheet" href="/assets/console.css">` +
+  (stylesheet === undefined ? '' : `<link rel="stylesheet" href="${stylesheet}">`) +
+  `</head>`;
+
+/** The pages every signed-in page links to (path, label). */
+export const NAV: ReadonlyArray<readonly [string, string]> = [['/', 'Live alerts']];
+
+/** A signed-in page's header: title, navigation (`current` marked), an optional status, sign-out. */
+export function pageHeader(current: string, status = ''): string {
+  const links = NAV.map(([href, label]) => `<a href="${href}"${href === current ? ' aria-current="page"' : ''}>${label}</a>`).join('');
+  return `<header>
+<h1>Vigie console</h1>
+<nav>${links}</nav>
+${status}
+<form method="post" action="/logout"><button type="submit">Sign out</button></form>
+</header>`;
+}
 
 /** The sign-in form; `error` is one of this module's fixed messages, never user input. */
 export function loginPage(error?: 'wrong token'): string {
@@ -51,11 +68,7 @@ export function livePage(): string {
   const severities = SEVERITIES.map((s) => `<option value="${s}">${s}</option>`).join('');
   return `${head('Vigie console: live alerts')}
 <body data-live="connecting">
-<header>
-<h1>Vigie console</h1>
-<span id="status" class="status">connecting…</span>
-<form method="post" action="/logout"><button type="submit">Sign out</button></form>
-</header>
+${pageHeader('/', '<span id="status" class="status">connecting…</span>')}
 <form id="filters" class="filters">
 <label>Detector <input name="detector" id="f-detector" autocomplete="off"></label>
 <label>Severity <select name="severity" id="f-severity"><option value="">any</option>${severities}</select></label>

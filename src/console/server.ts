@@ -13,7 +13,7 @@ import { SEVERITIES } from '../types.js';
 import { AlertsStore, type AlertFilter } from './alerts-store.js';
 import { serveAsset } from './assets.js';
 import { authorize, roleOfToken, type Role, type Tokens } from './auth.js';
-import { HttpError, limitParam, sendError, sendJson, textParam, timeParam } from './http.js';
+import { HttpError, limitParam, sendError, sendJson, textParam, timeParam, type RouteContext, type Routes } from './http.js';
 import { serveLive } from './live.js';
 import { livePage, loginPage, redirect, sendHtml } from './page.js';
 import { CLEARED_COOKIE, formToken, sameOrigin, sessionCookie, Sessions } from './session.js';
@@ -65,6 +65,8 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleServer>
   const live = new Set<ServerResponse>();
 
   const sessions = new Sessions();
+  /** Route modules, asked in order before the alerts API (each answers its own paths). */
+  const modules: Routes[] = [];
 
   /** The open routes: the sign-in form, its stylesheet, signing in, and no icon (browsers ask for one). */
   async function open(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
@@ -95,12 +97,18 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleServer>
     const url = new URL(req.url ?? '/', 'http://console');
     const q = url.searchParams;
     const path = url.pathname;
+    // A signed-in browser's cookie goes with every request, even one another site makes it send:
+    // anything but a GET with the cookie alone must come from the console's own pages.
+    if (req.method !== 'GET' && req.method !== 'HEAD' && byCookie && !sameOrigin(req)) {
+      throw new HttpError(403, 'forbidden', `a cross-site ${req.method} request is refused`);
+    }
     if (path === '/logout' && req.method === 'POST') {
-      if (byCookie && !sameOrigin(req)) throw new HttpError(403, 'forbidden', 'a cross-site request cannot sign out');
       sessions.drop(req);
       return redirect(res, '/login', { 'set-cookie': CLEARED_COOKIE });
     }
-    if (req.method !== 'GET') throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed: the API is read-only for now`);
+    const ctx: RouteContext = { req, res, path, query: q, role, logger };
+    for (const routes of modules) if (await routes(ctx)) return;
+    if (req.method !== 'GET') throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed on ${path}`);
     if (path === '/') return sendHtml(res, 200, livePage());
     if (serveAsset(res, path)) return;
     if (path === '/api/alerts') {
