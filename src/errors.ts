@@ -60,6 +60,10 @@ export const ERROR_CODES = {
     meaning: '`vigie console` cannot start: no access token in the environment, or no Redis alert stream to read (no redis sink in the config, or an ambiguous one).',
     remedy: 'Export `VIGIE_CONSOLE_TOKEN` (read-only) and/or `VIGIE_CONSOLE_ANALYST_TOKEN` (analyst), each at least 16 characters (e.g. `openssl rand -hex 32`); give `--config FILE` with a redis sink (`--sink NAME` when it has several) or `--redis-url URL --stream NAME`.',
   },
+  VIGIE_ERR_LAB: {
+    meaning: 'A lab run of `vigie console` could not finish: it took longer than its time limit, or the replay stopped without saying why.',
+    remedy: 'Try a smaller dataset (or raise the time limit with `--lab-timeout`); the console log has the replay\'s own output.',
+  },
   VIGIE_ERR_INTERNAL: {
     meaning: 'An unexpected failure: a bug in Vigie, not in the config or the input.',
     remedy: 'Run the same command with `VIGIE_LOG_LEVEL=debug` to print the stack, and report it with that output.',

@@ -1,4 +1,6 @@
 /** `vigie console`: the analysts' HTTP API over the redis sink's alert streams, until SIGINT/SIGTERM. */
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load.js';
@@ -16,6 +18,8 @@ interface ConsoleArgs {
   stream: string;
   host: string;
   port: number;
+  labDir?: string;
+  labTimeout: number;
 }
 
 function target(args: ConsoleArgs, load: (file: string) => LoadedConfig): ConsoleTarget {
@@ -23,6 +27,13 @@ function target(args: ConsoleArgs, load: (file: string) => LoadedConfig): Consol
   if (args.config !== undefined) return targetFromConfig(load(args.config), args.sink);
   if (args.redisUrl !== undefined) return { connection: { url: args.redisUrl }, streams: expandStreams(args.stream, undefined) };
   throw new VigieError('VIGIE_ERR_CONSOLE', 'no alert stream to read: give --config FILE (its redis sink) or --redis-url URL [--stream NAME]');
+}
+
+/** The lab's folder, which must exist. */
+function labDir(dir: string | undefined): string | undefined {
+  if (dir === undefined) return undefined;
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new VigieError('VIGIE_ERR_CONSOLE', `--lab-dir ${dir}: no such folder`);
+  return resolve(dir);
 }
 
 export function addConsoleCommand(program: Command, load: (file: string) => LoadedConfig, logger: () => Logger): void {
@@ -40,9 +51,12 @@ export function addConsoleCommand(program: Command, load: (file: string) => Load
     .option('--stream <name>', 'with --redis-url: the alert stream; may contain {severity}', 'vigie:alerts')
     .option('--host <address>', 'address to listen on (keep it local unless a proxy with TLS is in front)', DEFAULT_HOST)
     .option('--port <port>', 'port to listen on (0: a free one, logged)', int('port', 0, 65_535), DEFAULT_PORT)
+    .option('--lab-dir <dir>', 'enable the lab (/lab): backtests and what-ifs of edited configs over the recorded datasets of this folder (NDJSON or MessagePack files), against --config')
+    .option('--lab-timeout <seconds>', 'with --lab-dir: time limit of one lab run', int('lab timeout', 1, 86_400), 300)
     .action(async (args: ConsoleArgs) => {
       const tokens = tokensFromEnv();
-      const server = await startConsole({ target: target(args, load), tokens, logger: logger(), host: args.host, port: args.port });
+      const lab = { dir: labDir(args.labDir), config: args.config === undefined ? undefined : resolve(args.config), timeoutMs: args.labTimeout * 1000 };
+      const server = await startConsole({ target: target(args, load), tokens, logger: logger(), host: args.host, port: args.port, lab });
       let remove = () => {};
       await new Promise<void>((resolve) => {
         remove = onStopSignals(

@@ -136,9 +136,11 @@ function duration(name: string) {
   };
 }
 
-async function replay(opts: ReplayArgs & { config: string; labels?: string | boolean; batchSize?: number }): Promise<void> {
-  const loaded = load(opts.config);
-  const variant = opts.compare === undefined ? undefined : load(opts.compare);
+async function replay(opts: ReplayArgs & { config: string; labels?: string | boolean; batchSize?: number; baseDir?: string }): Promise<void> {
+  // --base-dir: the configs' relative paths (tables, key files, file sources) resolve from there, not from each file's folder.
+  const based = (l: LoadedConfig): LoadedConfig => (opts.baseDir === undefined ? l : { ...l, baseDir: resolve(opts.baseDir) });
+  const loaded = based(load(opts.config));
+  const variant = opts.compare === undefined ? undefined : based(load(opts.compare));
   const logger = cliLogger();
   const labels = opts.labels === undefined || opts.labels === false ? undefined : { field: opts.labels === true ? 'label' : opts.labels, caseField: 'case' };
   // What-if (--compare), HTML report (--report) and replay from Kafka (--from-kafka): src/backtest/.
@@ -323,6 +325,7 @@ export function buildCli(): Command {
     .option('--since <time>', 'with --from-kafka: start, ISO-8601 (2026-01-01T00:00:00Z) or a duration ago (7d, 24h, 30m)')
     .option('--until <time>', 'with --from-kafka: end, exclusive, same forms (default: the end offsets when the replay starts)')
     .option('--brokers <list>', "with --from-kafka: comma-separated brokers, overriding the kafka source's (required when the config has no kafka source)")
+    .option('--base-dir <dir>', "resolve the relative paths of the configs (tables, key files, file sources) from this folder instead of each config file's own folder")
     .action(replay);
 
   program

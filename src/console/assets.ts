@@ -3,6 +3,7 @@
  * no inline script). The script builds every row with textContent: alert data never becomes markup.
  */
 import type { ServerResponse } from 'node:http';
+import { LAB_ASSETS } from './lab-assets.js';
 import { CSP } from './page.js';
 
 const CSS = `
@@ -233,6 +234,7 @@ export const JS_TYPE = 'text/javascript; charset=utf-8';
 const ASSETS: Readonly<Record<string, Asset>> = {
   '/assets/console.css': { type: CSS_TYPE, body: CSS },
   '/assets/console.js': { type: JS_TYPE, body: JS },
+  ...LAB_ASSETS,
 };
 
 /** Serves an asset; false when `path` is none. */

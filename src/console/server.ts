@@ -14,6 +14,7 @@ import { AlertsStore, type AlertFilter } from './alerts-store.js';
 import { serveAsset } from './assets.js';
 import { authorize, roleOfToken, type Role, type Tokens } from './auth.js';
 import { HttpError, limitParam, sendError, sendJson, textParam, timeParam, type RouteContext, type Routes } from './http.js';
+import { Lab, type LabOptions } from './lab-routes.js';
 import { serveLive } from './live.js';
 import { livePage, loginPage, redirect, sendHtml } from './page.js';
 import { CLEARED_COOKIE, formToken, sameOrigin, sessionCookie, Sessions } from './session.js';
@@ -34,6 +35,8 @@ export interface ConsoleOptions {
   /** Entries read per stream and request at most. */
   scanLimit?: number;
   heartbeatMs?: number;
+  /** The lab (lab-routes.ts): its datasets folder and the current config. */
+  lab?: LabOptions;
 }
 
 export interface ConsoleServer {
@@ -66,7 +69,8 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleServer>
 
   const sessions = new Sessions();
   /** Route modules, asked in order before the alerts API (each answers its own paths). */
-  const modules: Routes[] = [];
+  const lab = new Lab(opts.lab ?? {}, logger);
+  const modules: Routes[] = [lab.routes];
 
   /** The open routes: the sign-in form, its stylesheet, signing in, and no icon (browsers ask for one). */
   async function open(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
@@ -177,6 +181,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleServer>
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
+      await lab.close();
       redis.disconnect();
       logger.info({ url }, 'console stopped');
     },
