@@ -6,6 +6,7 @@
 
 const CSS = `
 .lab { display: grid; gap: 1rem; margin-top: 1rem; }
+.lab [hidden] { display: none !important; }
 .lab-setup { display: flex; flex-wrap: wrap; gap: 1rem; align-items: end; }
 .lab-setup label { display: flex; flex-direction: column; font-size: .85rem; color: #5b6474; }
 .lab-setup fieldset.modes { border: 1px solid #d8dde6; border-radius: 4px; padding: .2rem .6rem .4rem; }
@@ -30,6 +31,7 @@ const CSS = `
 .run-error pre { white-space: pre-wrap; margin: .3rem 0; }
 .run-error .remedy { color: #1d2330; }
 #summary, #recall { max-width: 60rem; }
+#recall { margin-top: 1rem; }
 #summary tr.changed td { background: #fff5cc; }
 #summary tr.total td { font-weight: 600; border-top: 2px solid #c9d0dc; }
 #report { width: 100%; height: 75vh; border: 1px solid #c9d0dc; background: #fff; margin-top: .6rem; }
