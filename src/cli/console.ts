@@ -43,7 +43,8 @@ export function addConsoleCommand(program: Command, load: (file: string) => Load
       "Serve the analysts' console over the alerts a redis sink stores: the live alerts page at / (sign in at /login with a token), and the HTTP API " +
         "GET /api/alerts (filters, newest first), /api/alerts/ID (with the key's history), /api/counts and /api/live (server-sent events). " +
         `API requests need Authorization: Bearer TOKEN (or the page's session), a token from ${TOKEN_ENV['read-only']} (read-only) ` +
-        `or ${TOKEN_ENV.analyst} (analyst); without either it does not start. Stops on SIGINT/SIGTERM. See docs/console.md.`,
+        `or ${TOKEN_ENV.analyst} (analyst); without either it does not start. With --lab-dir, the lab at /lab runs backtests and what-ifs of edited configs ` +
+        'over recorded datasets (vigie replay in a child process, never writing the configured sinks). Stops on SIGINT/SIGTERM. See docs/console.md.',
     )
     .option('-c, --config <file>', 'read the Redis address and stream of this config\'s redis sink')
     .option('--sink <name>', 'with --config: the redis sink to read, when the config has several')
