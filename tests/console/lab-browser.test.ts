@@ -14,6 +14,7 @@ import { tokensFromEnv } from '../../src/console/auth.js';
 import { startConsole, type ConsoleServer } from '../../src/console/server.js';
 import { silentLogger } from '../../src/log.js';
 import { ROOT, tempDir, vigie } from '../helpers/cli.js';
+import { labConfig } from '../helpers/lab-config.js';
 import { deleteKeys } from '../helpers/redis-keys.js';
 import { services } from '../infra/index.js';
 
@@ -28,33 +29,6 @@ let server: ConsoleServer;
 let browser: Browser;
 let liveText: string;
 
-const config = (redisUrl: string) => `name: lab-page
-sources:
-  - name: payments
-    type: generator
-    scenario: payments
-    events: 10
-    fields: { amount: number, customer: string }
-pipelines:
-  - name: per-customer
-    where: { type: payment }
-    key: customer
-    window: { type: tumbling, size: 1h }
-    aggregates:
-      - { name: payments, fn: count }
-    detectors:
-      - name: busy-customer
-        type: threshold
-        aggregate: payments
-        op: '>='
-        value: 3
-        severity: medium
-sinks:
-  - { name: live, type: redis, url: '${redisUrl}', stream: '${ns}:alerts', prefix: '${ns}:sink', channel: '' }
-metrics:
-  enabled: false
-`;
-
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`${CHROMIUM} not found: the lab's browser test needs Debian's chromium (apt-get install -y --no-install-recommends chromium; .ci/run installs it)`);
@@ -68,7 +42,7 @@ beforeAll(async () => {
   mkdirSync(labDir);
   const gen = vigie(['generate', '-n', '3000', '--seed', '5', '--out', join(labDir, 'payments.jsonl')]);
   expect(gen.status, gen.stderr).toBe(0);
-  liveText = config(url);
+  liveText = labConfig(url, ns);
   const configFile = join(root, 'live.yaml');
   writeFileSync(configFile, liveText);
   server = await startConsole({
@@ -160,7 +134,7 @@ describe('console lab (in headless Chromium)', () => {
     await page.screenshot({ path: join(SHOTS, 'lab-error.png'), fullPage: true });
 
     // The list takes the caret to the line.
-    await select(page, 'name: lab-page', 0, 0);
+    await select(page, 'name: lab-live', 0, 0);
     await page.click('#problems li.error button');
     const caretLine = await page.locator('#config').evaluate((t) => {
       const area = t as HTMLTextAreaElement;

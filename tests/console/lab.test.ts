@@ -15,6 +15,7 @@ import { startConsole, type ConsoleServer } from '../../src/console/server.js';
 import { ERROR_CODES } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import { tempDir, vigie } from '../helpers/cli.js';
+import { labConfig } from '../helpers/lab-config.js';
 import { deleteKeys } from '../helpers/redis-keys.js';
 import { services } from '../infra/index.js';
 
@@ -31,42 +32,6 @@ let liveText: string;
 let server: ConsoleServer;
 /** Where the lab's runs put their folders (TMPDIR of this test process). */
 let runsTmp: string;
-
-function config(redisUrl: string): string {
-  return `name: lab-live
-sources:
-  - name: payments
-    type: generator
-    scenario: payments
-    events: 10
-    fields: { amount: number, customer: string }
-tables:
-  - name: vip
-    type: file
-    path: tables/vip.csv
-    key: customer
-pipelines:
-  - name: per-customer
-    where: { type: payment }
-    key: customer
-    enrich:
-      - { table: vip, on: customer, missing: pass }
-    window: { type: tumbling, size: 1h }
-    aggregates:
-      - { name: payments, fn: count }
-    detectors:
-      - name: busy-customer
-        type: threshold
-        aggregate: payments
-        op: '>='
-        value: 3
-        severity: medium
-sinks:
-  - { name: live, type: redis, url: '${redisUrl}', stream: '${ns}:alerts', prefix: '${ns}:sink', channel: '' }
-metrics:
-  enabled: false
-`;
-}
 
 type Json = any;
 
@@ -116,7 +81,7 @@ beforeAll(async () => {
   mkdirSync(labDir);
   mkdirSync(join(root, 'config', 'tables'), { recursive: true });
   configFile = join(root, 'config', 'live.yaml');
-  liveText = config(url);
+  liveText = labConfig(url, ns, { table: true });
   writeFileSync(configFile, liveText);
   writeFileSync(join(root, 'config', 'tables', 'vip.csv'), 'customer,tier\nC01127,gold\n');
   const gen = vigie(['generate', '-n', '3000', '--seed', '3', '--out', join(labDir, 'payments.jsonl')]);
