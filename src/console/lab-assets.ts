@@ -12,6 +12,7 @@ const CSS = `
 .lab-setup fieldset.modes { border: 1px solid #d8dde6; border-radius: 4px; padding: .2rem .6rem .4rem; }
 .lab-setup fieldset.modes label { flex-direction: row; gap: .3rem; align-items: center; color: #1d2330; font-size: .9rem; }
 .lab-setup .note { flex-basis: 100%; margin: 0; }
+.kafka-fields { display: flex; gap: .6rem; align-items: end; }
 .status.ok { color: #1b7f3b; } .status.bad { color: #b3261e; } .status.busy { color: #a35a00; }
 .code { display: flex; border: 1px solid #c9d0dc; background: #fff; border-radius: 4px; overflow: hidden; }
 .code .gutter, .code textarea { font: 13px/18px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; padding: 6px 8px; margin: 0; }
@@ -56,6 +57,7 @@ const JS = `'use strict';
   const sourceSelect = $('source');
   const runButton = $('run');
   const statusLine = $('run-status');
+  const inputKind = $('input-kind');
   const analyst = document.body.dataset.role === 'analyst';
   let currentText = '';
   let currentSources = [];
@@ -159,8 +161,18 @@ const JS = `'use strict';
     timer = setTimeout(validate, 300);
   }
 
+  const fromKafka = () => inputKind.value === 'kafka';
+
+  function showInput() {
+    $('dataset-field').hidden = fromKafka();
+    $('kafka-fields').hidden = !fromKafka();
+    showSources();
+    updateRunButton();
+  }
+
   function showSources() {
-    const names = mode() === 'what-if' ? currentSources : editedSources;
+    // A Kafka range replaces every source: nothing to choose.
+    const names = fromKafka() ? [] : mode() === 'what-if' ? currentSources : editedSources;
     const before = sourceSelect.value;
     sourceSelect.replaceChildren(...names.map((n) => { const o = el('option', n); o.value = n; return o; }));
     if (names.includes(before)) sourceSelect.value = before;
@@ -168,7 +180,7 @@ const JS = `'use strict';
   }
 
   function updateRunButton() {
-    runButton.disabled = !analyst || running || datasetSelect.value === '';
+    runButton.disabled = !analyst || running || (fromKafka() ? $('k-topic').value.trim() === '' : datasetSelect.value === '');
   }
 
   function headRow(table, names) {
@@ -271,7 +283,9 @@ const JS = `'use strict';
     updateRunButton();
     setStatus('Starting…', 'busy');
     try {
-      const body = { dataset: datasetSelect.value, mode: mode(), text: editor.value };
+      const body = { mode: mode(), text: editor.value };
+      if (fromKafka()) body.kafka = { topic: $('k-topic').value.trim(), since: $('k-since').value.trim(), until: $('k-until').value.trim() };
+      else body.dataset = datasetSelect.value;
       if (!sourceField.hidden) body.source = sourceSelect.value;
       const { id } = await post('/api/lab/runs', body);
       await follow(id);
@@ -294,6 +308,8 @@ const JS = `'use strict';
   });
   for (const r of document.querySelectorAll('input[name=mode]')) r.addEventListener('change', showSources);
   datasetSelect.addEventListener('change', updateRunButton);
+  inputKind.addEventListener('change', showInput);
+  $('k-topic').addEventListener('input', updateRunButton);
   const reset = $('reset');
   reset.addEventListener('click', () => { editor.value = currentText; editor.dispatchEvent(new Event('input')); });
 

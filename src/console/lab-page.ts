@@ -31,7 +31,13 @@ export function labPage(o: LabPageOptions): string {
     ? disabled()
     : `<main class="lab">
 <section class="lab-setup" aria-label="Run settings">
-<label>Dataset <select id="dataset" required></select></label>
+<label>Input <select id="input-kind"><option value="dataset">Recorded dataset</option><option value="kafka">Kafka time range</option></select></label>
+<label id="dataset-field">Dataset <select id="dataset" required></select></label>
+<span id="kafka-fields" class="kafka-fields" hidden>
+<label>Topic <input id="k-topic" autocomplete="off" placeholder="payments"></label>
+<label>Since <input id="k-since" autocomplete="off" value="24h" size="22"></label>
+<label>Until <input id="k-until" autocomplete="off" placeholder="now (end offsets)" size="22"></label>
+</span>
 <label id="source-field" hidden>Source <select id="source"></select></label>
 <fieldset class="modes"><legend>Run</legend>
 <label><input type="radio" name="mode" value="what-if"${o.current === undefined ? ' disabled' : ' checked'}> What-if: current config vs edited</label>

@@ -6,7 +6,8 @@
  *   GET  /api/lab/datasets            { datasets: [{ name, size, modified, format }] }
  *   GET  /api/lab/config              { current: { name, text, sources } | null }
  *   POST /api/lab/validate { text }   { ok, problems: [{ line, column, path, message, severity }], sources? }
- *   POST /api/lab/runs { dataset, source?, text, mode }   202 { id } (analyst role; 409 while a run goes on)
+ *   POST /api/lab/runs { dataset, source?, text, mode } or { kafka: { topic, since, until? }, text, mode }
+ *                                     202 { id } (analyst role; 409 while a run goes on)
  *   GET  /api/lab/runs                { runs } newest first
  *   GET  /api/lab/runs/ID             { id, state, startedAt, finishedAt, summary, error, report, ... }
  *   GET  /lab/runs/ID/report          the run's HTML report, under a CSP of its own
@@ -15,13 +16,14 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { alertingDetectors } from '../backtest/configs.js';
+import { parseTimeArg } from '../backtest/kafka-history.js';
 import { sortProblems, validateConfigText, type ConfigProblem, type LoadedConfig } from '../config/load.js';
 import { HttpError, readJsonBody, requireAnalyst, sendJson, type RouteContext, type Routes } from './http.js';
 import { datasetPath, hasLabels, listDatasets } from './lab-datasets.js';
 import { labEnv } from './lab-env.js';
 import { labError, type LabMode } from './lab-outcome.js';
 import { labPage } from './lab-page.js';
-import { LabRuns } from './lab-runs.js';
+import { LabRuns, type KafkaRange } from './lab-runs.js';
 import { sendHtml } from './page.js';
 
 export interface LabOptions {
@@ -74,6 +76,28 @@ function chooseSource(loaded: LoadedConfig, given: unknown): string {
   }
   if (names.length !== 1) throw new HttpError(400, 'bad_request', `source: the config has ${names.length} sources (${names.join(', ')}): say which one the dataset replaces`);
   return names[0];
+}
+
+/** `{ topic, since, until? }` of a Kafka range: a topic name, and times as `vigie replay --since/--until` takes them. */
+function kafkaRange(v: unknown): KafkaRange {
+  const bad = (m: string) => new HttpError(400, 'bad_request', `kafka: ${m}`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad('expected { topic, since, until? }');
+  const { topic, since, until } = v as Record<string, unknown>;
+  if (typeof topic !== 'string' || !/^[A-Za-z0-9._-]{1,249}$/.test(topic)) throw bad('topic: expected a Kafka topic name (letters, digits, ".", "_", "-")');
+  const time = (name: string, t: unknown): string | undefined => {
+    if (t === undefined || t === null || t === '') return undefined;
+    if (typeof t !== 'string' || t.length > 64) throw bad(`${name}: expected a time`);
+    try {
+      parseTimeArg(t, Date.now(), name);
+    } catch (err) {
+      throw bad(err instanceof Error ? err.message : String(err));
+    }
+    return t.trim();
+  };
+  const from = time('since', since);
+  if (from === undefined) throw bad('since: required (ISO-8601, or a duration ago like 24h)');
+  const to = time('until', until);
+  return { topic, since: from, ...(to === undefined ? {} : { until: to }) };
 }
 
 export class Lab {
@@ -159,7 +183,8 @@ export class Lab {
     const mode = body.mode;
     if (typeof mode !== 'string' || !(MODES as readonly string[]).includes(mode)) throw new HttpError(400, 'bad_request', `mode: expected one of ${MODES.join(', ')}`);
     const text = configText(body);
-    const dataset = await datasetPath(dir, body.dataset);
+    const kafka = body.kafka === undefined || body.kafka === null ? undefined : kafkaRange(body.kafka);
+    const dataset = kafka === undefined ? await datasetPath(dir, body.dataset) : undefined;
     const current = await this.current();
     if (mode === 'what-if' && current === undefined) {
       throw new HttpError(400, 'bad_request', 'a what-if needs the current config: start the console with --config FILE (or run a backtest of the edited config alone)');
@@ -168,22 +193,22 @@ export class Lab {
     const env = labEnv(current?.text);
     const candidate = this.validate(text, CANDIDATE, env);
     const reference = mode === 'what-if' && current !== undefined ? this.validate(current.text, current.name, env) : candidate;
-    const given = typeof body.source === 'string' ? body.source : '';
     const failed = (file: string, problems: readonly ConfigProblem[]) => {
       const error = labError('VIGIE_ERR_CONFIG', `${problems.length} problem${problems.length === 1 ? '' : 's'} in ${file}:\n${listed(problems, file)}`);
-      return { id: this.runs.failed(mode as LabMode, dataset.name, given, error).id };
+      const name = dataset?.name ?? `kafka topic ${kafka?.topic ?? ''}`;
+      return { id: this.runs.failed(mode as LabMode, name, typeof body.source === 'string' ? body.source : '', error).id };
     };
     if (reference.loaded === undefined && current !== undefined && reference !== candidate) return failed(current.name, reference.problems);
     if (candidate.loaded === undefined) return failed(CANDIDATE, candidate.problems);
-    const source = chooseSource(reference.loaded ?? candidate.loaded, body.source);
+    const input = dataset !== undefined ? { dataset, source: chooseSource(reference.loaded ?? candidate.loaded, body.source) } : { kafka: kafka as KafkaRange };
     const run = this.runs.start({
       mode: mode as LabMode,
-      dataset,
-      source,
+      input,
       candidate: text,
       current: current?.text,
       baseDir: this.baseDir(),
-      labels: await hasLabels(dataset.path, dataset.format),
+      // A topic's records are not looked at before the run: no labels asked of them.
+      labels: dataset !== undefined && (await hasLabels(dataset.path, dataset.format)),
       detectors: alertingDetectors(candidate.loaded),
       env,
     });

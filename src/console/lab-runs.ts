@@ -38,9 +38,8 @@ export type RunState = 'queued' | 'running' | 'done' | 'failed';
 /** What a run is given: its configs' text, the dataset and where relative paths resolve. */
 export interface RunSpec {
   mode: LabMode;
-  dataset: { name: string; path: string };
-  /** The source the dataset replaces. */
-  source: string;
+  /** What is replayed: a dataset of the lab folder for one source, or a time range of a Kafka topic for all. */
+  input: FileInput | KafkaInput;
   /** The edited config. */
   candidate: string;
   /** The current config's text (what-if). */
@@ -55,12 +54,37 @@ export interface RunSpec {
   env: NodeJS.ProcessEnv;
 }
 
+export interface FileInput {
+  dataset: { name: string; path: string };
+  /** The source the dataset replaces. */
+  source: string;
+}
+
+/** `replay --from-kafka TOPIC --since S [--until U]`, with the client of the config's kafka source. */
+export interface KafkaRange {
+  topic: string;
+  since: string;
+  until?: string;
+}
+
+export interface KafkaInput {
+  kafka: KafkaRange;
+}
+
+/** How a run names its input. */
+export function inputName(input: FileInput | KafkaInput): string {
+  return 'kafka' in input ? `kafka topic ${input.kafka.topic}` : input.dataset.name;
+}
+
 /** A run as the API shows it. */
 export interface RunView {
   id: string;
   mode: LabMode;
+  /** The dataset's name, or "kafka topic NAME". */
   dataset: string;
+  /** The source the dataset replaces ('' for a Kafka range, which replaces every source). */
   source: string;
+  kafka?: KafkaRange;
   state: RunState;
   createdAt: string;
   startedAt?: string;
@@ -111,7 +135,8 @@ export class LabRuns {
   /** Start a run (409 while another runs); it goes on in the background: poll get(id). */
   start(spec: RunSpec): RunView {
     this.checkIdle();
-    const run = this.add(spec.mode, spec.dataset.name, spec.source);
+    const run = this.add(spec.mode, inputName(spec.input), 'source' in spec.input ? spec.input.source : '');
+    if ('kafka' in spec.input) run.view.kafka = spec.input.kafka;
     this.active = run;
     void this.execute(run, spec)
       .catch((err: unknown) => {
@@ -174,20 +199,25 @@ export class LabRuns {
     const whatIf = spec.mode === 'what-if';
     await writeFile(join(dir, 'candidate.yaml'), spec.candidate, { mode: 0o600 });
     if (whatIf) await writeFile(join(dir, 'current.yaml'), spec.current ?? '', { mode: 0o600 });
+    const input = spec.input;
     // The dataset under its own name, so that the report names it and nothing of the server's paths.
-    await symlink(spec.dataset.path, join(dir, spec.dataset.name));
+    if ('dataset' in input) await symlink(input.dataset.path, join(dir, input.dataset.name));
+    const read =
+      'dataset' in input
+        ? ['--input', `${input.source}=${input.dataset.name}`]
+        : ['--from-kafka', input.kafka.topic, '--since', input.kafka.since, ...(input.kafka.until === undefined ? [] : ['--until', input.kafka.until])];
     const args = [
       this.opts.cli ?? CLI,
       'replay',
       ...(whatIf ? ['-c', 'current.yaml', '--compare', 'candidate.yaml', '--json'] : ['-c', 'candidate.yaml']),
       '--base-dir', spec.baseDir,
-      '--input', `${spec.source}=${spec.dataset.name}`,
+      ...read,
       '--out', 'out',
       '--report', 'report.html',
       ...(spec.labels ? ['--labels'] : []),
     ];
     Object.assign(run.view, { state: 'running', startedAt: now() });
-    this.opts.logger.info({ run: run.view.id, mode: spec.mode, dataset: spec.dataset.name, source: spec.source }, 'lab: run started');
+    this.opts.logger.info({ run: run.view.id, mode: spec.mode, input: run.view.dataset, source: run.view.source }, 'lab: run started');
     const { exit, stdout, stderr, timedOut } = await this.spawn(run, args, dir, spec.env);
     if (timedOut) {
       const s = Math.round((this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000);
@@ -239,7 +269,7 @@ export class LabRuns {
   private async tidy(run: Run): Promise<void> {
     const dir = run.dir;
     if (dir === undefined || !this.runs.has(run.view.id)) return void (await this.remove(run));
-    await Promise.all(['out', 'candidate.yaml', 'current.yaml', run.view.dataset].map((f) => rm(join(dir, f), { recursive: true, force: true })));
+    await Promise.all(['out', 'candidate.yaml', 'current.yaml', ...(run.view.kafka ? [] : [run.view.dataset])].map((f) => rm(join(dir, f), { recursive: true, force: true })));
     if (!run.view.report) await this.remove(run);
   }
 

@@ -120,6 +120,16 @@ describe('console lab (in headless Chromium)', () => {
     // One source: nothing to choose.
     expect(await page.locator('#source-field').isHidden()).toBe(true);
     expect(await page.locator('#gutter div').count()).toBe(liveText.split('\n').length);
+    // A Kafka time range instead of a dataset: its fields, and a topic needed to run.
+    await page.selectOption('#input-kind', 'kafka');
+    expect(await page.locator('#dataset-field').isHidden()).toBe(true);
+    expect(await page.locator('#kafka-fields').isVisible()).toBe(true);
+    expect(await page.locator('#k-since').inputValue()).toBe('24h');
+    expect(await page.locator('#run').isDisabled()).toBe(true);
+    await page.fill('#k-topic', 'payments');
+    expect(await page.locator('#run').isDisabled()).toBe(false);
+    await page.selectOption('#input-kind', 'dataset');
+    expect(await page.locator('#kafka-fields').isHidden()).toBe(true);
   });
 
   it('reports an error at its line while typing, jumps to it from the list, and clears it once fixed', async () => {
