@@ -12,7 +12,8 @@ import { tokensFromEnv } from '../../src/console/auth.js';
 import { startConsole, type ConsoleServer } from '../../src/console/server.js';
 import { silentLogger } from '../../src/log.js';
 import { tempDir } from '../helpers/cli.js';
-import { brokers, kafkaClient, uniqueTopic, withAdmin } from '../helpers/kafka.js';
+import { brokers, produce, uniqueTopic, withAdmin } from '../helpers/kafka.js';
+import { labConfig } from '../helpers/lab-config.js';
 import { deleteKeys } from '../helpers/redis-keys.js';
 import { services } from '../infra/index.js';
 
@@ -28,28 +29,6 @@ let server: ConsoleServer;
 let topic: string;
 let liveGroup: string;
 let text: string;
-
-const config = (redisUrl: string) => `name: lab-kafka
-time: { maxOutOfOrderness: 0 }
-sources:
-  - name: payments
-    type: kafka
-    topics: [${topic}]
-    groupId: ${liveGroup}
-    client: { brokers: "\${KAFKA_BROKERS}" }
-    fields: { amount: number }
-pipelines:
-  - name: per-customer
-    key: customer
-    window: { type: tumbling, size: 1h }
-    aggregates:
-      - { name: payments, fn: count }
-    detectors:
-      - { name: busy-customer, type: threshold, aggregate: payments, op: '>=', value: 10, severity: low }
-sinks:
-  - { name: live, type: redis, url: '${redisUrl}', stream: '${ns}:alerts', prefix: '${ns}:sink', channel: '' }
-metrics: { enabled: false }
-`;
 
 async function post(body: unknown): Promise<{ status: number; body: any }> {
   const res = await fetch(`${server.url}/api/lab/runs`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -75,21 +54,17 @@ beforeAll(async () => {
   topic = uniqueTopic('lab-history');
   liveGroup = uniqueTopic('lab-live-group');
   await withAdmin((admin) => admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true }));
-  const producer = kafkaClient().producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
-  try {
-    const messages = Array.from({ length: N }, (_, i) => {
+  await produce(
+    topic,
+    Array.from({ length: N }, (_, i) => {
       const ts = T0 + i * STEP;
       const customer = `c${i % 3}`;
-      return { key: customer, value: JSON.stringify({ id: `e${i}`, ts, customer, amount: i }), timestamp: String(ts) };
-    });
-    await producer.send({ topic, acks: -1, messages });
-  } finally {
-    await producer.disconnect();
-  }
+      return { key: customer, value: JSON.stringify({ id: `e${i}`, ts, type: 'payment', customer, amount: i }), timestamp: String(ts) };
+    }),
+  );
   const root = tempDir('vigie-lab-kafka-');
   mkdirSync(join(root, 'lab'));
-  text = config(url);
+  text = labConfig(url, ns, { kafka: { topic, group: liveGroup } });
   writeFileSync(join(root, 'live.yaml'), text);
   server = await startConsole({
     target: { connection: { url }, streams: [`${ns}:alerts`] },
@@ -119,7 +94,7 @@ describe('lab over a Kafka time range', () => {
   });
 
   it('what-if over the range: counts differ with the threshold; the live group and the live stream are untouched', async () => {
-    const accepted = await post({ kafka: { topic, since: new Date(T0).toISOString(), until: new Date(T0 + 200 * STEP).toISOString() }, mode: 'what-if', text: text.replace("'>=', value: 10", "'>=', value: 40") });
+    const accepted = await post({ kafka: { topic, since: new Date(T0).toISOString(), until: new Date(T0 + 200 * STEP).toISOString() }, mode: 'what-if', text: text.replace('value: 3', 'value: 40') });
     expect(accepted.status, JSON.stringify(accepted.body)).toBe(202);
     const run = await finished(accepted.body.id);
     expect(run.state, JSON.stringify(run.error)).toBe('done');

@@ -25,13 +25,13 @@ export async function withAdmin<T>(fn: (admin: Admin) => Promise<T>): Promise<T>
   }
 }
 
-/** Produce records (value JSON) keyed by `keyOf`, in order, in chunks. */
-export async function produce(topic: string, records: Array<{ key: string | null; value: Buffer | string }>): Promise<void> {
+/** Produce records (value JSON) keyed by `keyOf`, in order, in chunks; `timestamp` (ms, as text) when given. */
+export async function produce(topic: string, records: Array<{ key: string | null; value: Buffer | string; timestamp?: string }>): Promise<void> {
   const producer = kafkaClient().producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   try {
     for (let i = 0; i < records.length; i += 1000) {
-      await producer.send({ topic, acks: -1, messages: records.slice(i, i + 1000).map((r) => ({ key: r.key, value: r.value })) });
+      await producer.send({ topic, acks: -1, messages: records.slice(i, i + 1000).map((r) => ({ key: r.key, value: r.value, timestamp: r.timestamp })) });
     }
   } finally {
     await producer.disconnect();

@@ -1,9 +1,10 @@
 /**
  * The current config of the lab tests: one threshold detector per customer and hour over the
  * generator's payments, and a redis sink writing the live alert stream `${ns}:alerts` (which the lab
- * must never write). `table`: a file table relative to the config's folder (tables/vip.csv).
+ * must never write). `table`: a file table relative to the config's folder (tables/vip.csv); `kafka`: a
+ * kafka source (brokers from KAFKA_BROKERS) instead of the generator.
  */
-export function labConfig(redisUrl: string, ns: string, opts: { table?: boolean } = {}): string {
+export function labConfig(redisUrl: string, ns: string, opts: { table?: boolean; kafka?: { topic: string; group: string } } = {}): string {
   const table = opts.table
     ? `tables:
   - name: vip
@@ -13,12 +14,18 @@ export function labConfig(redisUrl: string, ns: string, opts: { table?: boolean 
 `
     : '';
   const enrich = opts.table ? '    enrich:\n      - { table: vip, on: customer, missing: pass }\n' : '';
+  const source = opts.kafka
+    ? `    type: kafka
+    topics: [${opts.kafka.topic}]
+    groupId: ${opts.kafka.group}
+    client: { brokers: "\${KAFKA_BROKERS}" }`
+    : `    type: generator
+    scenario: payments
+    events: 10`;
   return `name: lab-live
 sources:
   - name: payments
-    type: generator
-    scenario: payments
-    events: 10
+${source}
     fields: { amount: number, customer: string }
 ${table}pipelines:
   - name: per-customer
