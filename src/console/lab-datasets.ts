@@ -32,7 +32,10 @@ const offered = (name: string) => !name.startsWith('.') && DATASET_EXTENSIONS.in
 
 /** The datasets of `dir`, by name: regular files with an offered extension (hidden files left out). */
 export async function listDatasets(dir: string): Promise<Dataset[]> {
-  const names = (await readdir(dir)).filter(offered).sort();
+  const all = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
+    throw new HttpError(503, 'unavailable', `cannot read the lab folder: ${err.code ?? err.message}`);
+  });
+  const names = all.filter(offered).sort();
   const out: Dataset[] = [];
   for (const name of names) {
     const s = await stat(join(dir, name)).catch(() => undefined);

@@ -119,7 +119,11 @@ export class Lab {
 
   private async current(): Promise<Current | undefined> {
     if (this.opts.config === undefined) return undefined;
-    return { name: basename(this.opts.config), text: await readFile(this.opts.config, 'utf8') };
+    const name = basename(this.opts.config);
+    const text = await readFile(this.opts.config, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      throw new HttpError(503, 'unavailable', `cannot read the current config ${name}: ${err.code ?? err.message}`);
+    });
+    return { name, text };
   }
 
   /** The folder relative paths resolve from: the current config's (else the lab folder's). */

@@ -326,6 +326,21 @@ describe('lab limits and settings', () => {
     }
   });
 
+  it('says when the current config or the lab folder cannot be read (503), not a Redis failure', async () => {
+    const gone = await startConsole({ target: { connection: { url: services().redisUrl }, streams: [`${ns}:alerts`] }, tokens: tokens(), logger: silentLogger, port: 0, lab: { dir: join(root, 'no-such-folder'), config: join(root, 'gone.yaml') } });
+    try {
+      const auth = { authorization: `Bearer ${READ_TOKEN}` };
+      const config = await fetch(`${gone.url}/api/lab/config`, { headers: auth });
+      expect(config.status).toBe(503);
+      expect((await config.json()).error.message).toBe('cannot read the current config gone.yaml: ENOENT');
+      const datasets = await fetch(`${gone.url}/api/lab/datasets`, { headers: auth });
+      expect(datasets.status).toBe(503);
+      expect((await datasets.json()).error.message).toBe('cannot read the lab folder: ENOENT');
+    } finally {
+      await gone.close();
+    }
+  });
+
   it('removes every run folder when the console closes', async () => {
     expect(readdirSync(runsTmp).length).toBeGreaterThan(0);
     await server.close();
