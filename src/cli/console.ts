@@ -5,6 +5,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { TOKEN_ENV, tokensFromEnv } from '../console/auth.js';
 import { DEFAULT_HOST, DEFAULT_PORT, startConsole } from '../console/server.js';
 import { expandStreams, targetFromConfig, type ConsoleTarget } from '../console/target.js';
+import { DEFAULT_AUDIT_STREAM, DEFAULT_LABELS_STREAM, DEFAULT_TRIAGE_PREFIX } from '../console/triage.js';
 import { VigieError } from '../errors.js';
 import { int } from './options.js';
 import { onStopSignals } from './signals.js';
@@ -16,6 +17,9 @@ interface ConsoleArgs {
   stream: string;
   host: string;
   port: number;
+  triagePrefix: string;
+  auditStream: string;
+  labelsStream: string;
 }
 
 function target(args: ConsoleArgs, load: (file: string) => LoadedConfig): ConsoleTarget {
@@ -30,7 +34,8 @@ export function addConsoleCommand(program: Command, load: (file: string) => Load
     .command('console')
     .description(
       "Serve the analysts' console over the alerts a redis sink stores: the live alerts page at / (sign in at /login with a token), and the HTTP API " +
-        "GET /api/alerts (filters, newest first), /api/alerts/ID (with the key's history), /api/counts and /api/live (server-sent events). " +
+        "GET /api/alerts (filters, newest first), /api/alerts/ID (with the key's history), /api/counts and /api/live (server-sent events); " +
+        'the alert detail page /alerts/ID, triage (POST /api/triage, analysts only; GET /api/triage) and the labels it publishes (GET /api/labels, /api/labels.jsonl). ' +
         `API requests need Authorization: Bearer TOKEN (or the page's session), a token from ${TOKEN_ENV['read-only']} (read-only) ` +
         `or ${TOKEN_ENV.analyst} (analyst); without either it does not start. Stops on SIGINT/SIGTERM. See docs/console.md.`,
     )
@@ -40,9 +45,13 @@ export function addConsoleCommand(program: Command, load: (file: string) => Load
     .option('--stream <name>', 'with --redis-url: the alert stream; may contain {severity}', 'vigie:alerts')
     .option('--host <address>', 'address to listen on (keep it local unless a proxy with TLS is in front)', DEFAULT_HOST)
     .option('--port <port>', 'port to listen on (0: a free one, logged)', int('port', 0, 65_535), DEFAULT_PORT)
+    .option('--triage-prefix <prefix>', 'prefix of the triage state hashes (PREFIX:alert:ID, PREFIX:key:KEY)', DEFAULT_TRIAGE_PREFIX)
+    .option('--audit-stream <name>', 'stream every triage change is appended to (trimmed to about 100,000 entries)', DEFAULT_AUDIT_STREAM)
+    .option('--labels-stream <name>', 'stream of the labels triage publishes, one entry per event (a redis-stream table for the model detector)', DEFAULT_LABELS_STREAM)
     .action(async (args: ConsoleArgs) => {
       const tokens = tokensFromEnv();
-      const server = await startConsole({ target: target(args, load), tokens, logger: logger(), host: args.host, port: args.port });
+      const triage = { prefix: args.triagePrefix, auditStream: args.auditStream, labelsStream: args.labelsStream };
+      const server = await startConsole({ target: target(args, load), tokens, logger: logger(), host: args.host, port: args.port, triage });
       let remove = () => {};
       await new Promise<void>((resolve) => {
         remove = onStopSignals(

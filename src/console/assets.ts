@@ -3,6 +3,7 @@
  * no inline script). The script builds every row with textContent: alert data never becomes markup.
  */
 import type { ServerResponse } from 'node:http';
+import { DETAIL_ASSETS } from './detail-assets.js';
 import { CSP } from './page.js';
 
 const CSS = `
@@ -92,7 +93,11 @@ const JS = `'use strict';
     cell(tr, String(a.severity), 'sev');
     cell(tr, String(a.detector));
     cell(tr, String(a.key));
-    cell(tr, String(a.explanation ?? ''));
+    const link = document.createElement('a');
+    link.href = '/alerts/' + encodeURIComponent(String(a.id));
+    link.textContent = String(a.explanation ?? '');
+    cell(tr, '');
+    tr.lastChild.appendChild(link);
     cell(tr, a.observed + ' / ' + a.threshold, 'num');
     return tr;
   }
@@ -233,6 +238,7 @@ export const JS_TYPE = 'text/javascript; charset=utf-8';
 const ASSETS: Readonly<Record<string, Asset>> = {
   '/assets/console.css': { type: CSS_TYPE, body: CSS },
   '/assets/console.js': { type: JS_TYPE, body: JS },
+  ...DETAIL_ASSETS,
 };
 
 /** Serves an asset; false when `path` is none. */

@@ -18,6 +18,8 @@ import { serveLive } from './live.js';
 import { livePage, loginPage, redirect, sendHtml } from './page.js';
 import { CLEARED_COOKIE, formToken, sameOrigin, sessionCookie, Sessions } from './session.js';
 import type { ConsoleTarget } from './target.js';
+import { triageRoutes } from './triage-routes.js';
+import type { TriageKeys } from './triage.js';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 8790;
@@ -34,6 +36,8 @@ export interface ConsoleOptions {
   /** Entries read per stream and request at most. */
   scanLimit?: number;
   heartbeatMs?: number;
+  /** Where triage lives: state hashes' prefix, audit and labels streams (triage.ts has the defaults). */
+  triage?: Partial<TriageKeys>;
 }
 
 export interface ConsoleServer {
@@ -66,7 +70,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleServer>
 
   const sessions = new Sessions();
   /** Route modules, asked in order before the alerts API (each answers its own paths). */
-  const modules: Routes[] = [];
+  const modules: Routes[] = [triageRoutes({ redis, alerts: store, keys: opts.triage, scanLimit: opts.scanLimit })];
 
   /** The open routes: the sign-in form, its stylesheet, signing in, and no icon (browsers ask for one). */
   async function open(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
