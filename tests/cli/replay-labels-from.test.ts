@@ -7,29 +7,20 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { create, schema } from '../../sinks/redis.js';
-import type { SinkContext } from '../../sinks/types.js';
-import { tokensFromEnv } from '../../src/console/auth.js';
-import { startConsole } from '../../src/console/server.js';
-import { silentLogger } from '../../src/log.js';
 import type { Alert } from '../../src/types.js';
-import { alertBatch } from '../helpers/alerts.js';
 import { tempDir, vigie } from '../helpers/cli.js';
-import { deleteKeys } from '../helpers/redis-keys.js';
-import { services } from '../infra/index.js';
+import { consoleFixture, type ConsoleFixture } from '../helpers/console.js';
 
 const CONFIG = join('config', 'payments.yaml');
 const TOKEN = `analyst-${randomUUID()}`;
 const ns = `vigie:test:replay-labels:${randomUUID()}`;
-const ctx: SinkContext = { baseDir: process.cwd(), stdout: process.stdout, logger: silentLogger };
 
 let dir: string;
 let events: string;
 let labelsFile: string;
 let alerts: Alert[];
-let redis: Redis;
+let fixture: ConsoleFixture | undefined;
 /** Latest verdict per event, as the export holds it. */
 let verdicts: Map<string, { verdict: string; alert: string; key: string }>;
 
@@ -50,19 +41,8 @@ beforeAll(async () => {
   expect(alerts.length).toBeGreaterThan(5);
 
   // The alerts as the redis sink stores them, triaged over the console's API, and the labels exported.
-  const url = services().redisUrl;
-  redis = new Redis(url, { lazyConnect: true });
-  await redis.connect();
-  const sink = create(schema.parse({ name: 'alerts', type: 'redis', url, stream: `${ns}:alerts`, prefix: `${ns}:sink`, channel: '' }), ctx);
-  await sink.write(alertBatch(alerts));
-  await sink.close();
-  const server = await startConsole({
-    target: { connection: { url }, streams: [`${ns}:alerts`] },
-    tokens: tokensFromEnv({ VIGIE_CONSOLE_ANALYST_TOKEN: TOKEN }),
-    logger: silentLogger,
-    port: 0,
-    triage: { prefix: `${ns}:triage`, auditStream: `${ns}:audit`, labelsStream: `${ns}:labels` },
-  });
+  fixture = await consoleFixture(ns, { VIGIE_CONSOLE_ANALYST_TOKEN: TOKEN }, alerts);
+  const { server } = fixture;
   try {
     const first = (detector: string) => alerts.find((a) => a.detector === detector && a.repeatsOf === undefined)!;
     const post = async (id: string, state: string) => {
@@ -81,7 +61,8 @@ beforeAll(async () => {
     labelsFile = join(dir, 'labels.jsonl');
     writeFileSync(labelsFile, await res.text());
   } finally {
-    await server.close();
+    await fixture.close();
+    fixture = undefined;
   }
   verdicts = new Map(
     readFileSync(labelsFile, 'utf8')
@@ -93,10 +74,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  if (redis !== undefined) {
-    await deleteKeys(redis, ns);
-    redis.disconnect();
-  }
+  await fixture?.close();
 });
 
 describe('vigie replay --labels-from', () => {

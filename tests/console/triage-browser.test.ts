@@ -5,74 +5,44 @@
  * Screenshots go to test-artifacts/console/.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { create, schema } from '../../sinks/redis.js';
-import type { Sink, SinkContext } from '../../sinks/types.js';
-import { tokensFromEnv } from '../../src/console/auth.js';
-import { startConsole, type ConsoleServer } from '../../src/console/server.js';
-import { silentLogger } from '../../src/log.js';
-import { alertBatch, ALERT_T0, sampleAlert } from '../helpers/alerts.js';
+import { ALERT_T0, sampleAlert } from '../helpers/alerts.js';
 import { ROOT } from '../helpers/cli.js';
-import { deleteKeys } from '../helpers/redis-keys.js';
-import { services } from '../infra/index.js';
+import { consoleFixture, launchChromium, type ConsoleFixture } from '../helpers/console.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(ROOT, 'test-artifacts', 'console');
 const READ_TOKEN = `read-${randomUUID()}`;
 const ANALYST_TOKEN = `analyst-${randomUUID()}`;
 const ns = `vigie:test:console-triage-page:${randomUUID()}`;
-const keys = { prefix: `${ns}:triage`, auditStream: `${ns}:audit`, labelsStream: `${ns}:labels` };
-const ctx: SinkContext = { baseDir: process.cwd(), stdout: process.stdout, logger: silentLogger };
 const T = ALERT_T0;
 const COMMENT = 'Customer called: <b>not</b> their payments';
 
-let redis: Redis;
-let writer: Sink;
-let server: ConsoleServer;
+let fixture: ConsoleFixture;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} not found: the console's browser tests need Debian's chromium (apt-get install -y --no-install-recommends chromium; .ci/run installs it)`);
-  }
   mkdirSync(SHOTS, { recursive: true });
-  const url = services().redisUrl;
-  redis = new Redis(url, { lazyConnect: true });
-  await redis.connect();
-  writer = create(schema.parse({ name: 'page', type: 'redis', url, stream: `${ns}:alerts`, prefix: `${ns}:sink`, channel: '' }), ctx);
-  for (const a of [
+  fixture = await consoleFixture(ns, { VIGIE_CONSOLE_TOKEN: READ_TOKEN, VIGIE_CONSOLE_ANALYST_TOKEN: ANALYST_TOKEN }, [
     sampleAlert('k-old', 'card-7', { detector: 'velocity', detectorType: 'velocity', severity: 'medium', eventTime: T + 1000, explanation: '6 payments in 10 min for card-7', evidence: ['p-1'] }),
     sampleAlert('other', 'card-8', { eventTime: T + 2000, evidence: ['p-9'] }),
     sampleAlert('focus', 'card-7', { severity: 'critical', eventTime: T + 300_000, explanation: '14 payments in 5 min for card-7', evidence: ['p-2', 'p-3', 'p-4'], configVersion: 'cfg-42' }),
-  ]) {
-    await writer.write(alertBatch([a]));
-  }
-  server = await startConsole({
-    target: { connection: { url }, streams: [`${ns}:alerts`] },
-    tokens: tokensFromEnv({ VIGIE_CONSOLE_TOKEN: READ_TOKEN, VIGIE_CONSOLE_ANALYST_TOKEN: ANALYST_TOKEN }),
-    logger: silentLogger,
-    port: 0,
-    triage: keys,
-  });
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+  ]);
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {
   await browser?.close();
-  await server?.close();
-  await writer?.close();
-  if (redis !== undefined) {
-    await deleteKeys(redis, ns);
-    redis.disconnect();
-  }
+  await fixture?.close();
 });
 
-/** A fresh browser context signed in with `token`, recording every problem the page meets. */
-async function signedIn(token: string): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
+/**
+ * Runs `use` on a page of a fresh browser context signed in with `token`, recording every problem the
+ * page meets (failed requests, script errors, requests elsewhere); the context is closed afterwards.
+ */
+async function asUser(token: string, use: (page: Page, problems: string[]) => Promise<void>): Promise<void> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   const problems: string[] = [];
@@ -84,13 +54,17 @@ async function signedIn(token: string): Promise<{ context: BrowserContext; page:
     if (r.status() >= 400) problems.push(`${r.status()}: ${r.request().method()} ${r.url()}`);
   });
   page.on('request', (r) => {
-    if (!r.url().startsWith(server.url)) problems.push(`request: ${r.url()}`);
+    if (!r.url().startsWith(fixture.server.url)) problems.push(`request: ${r.url()}`);
   });
-  await page.goto(`${server.url}/login`);
+  await page.goto(`${fixture.server.url}/login`);
   await page.fill('#token', token);
-  await Promise.all([page.waitForURL(`${server.url}/`), page.click('button[type=submit]')]);
+  await Promise.all([page.waitForURL(`${fixture.server.url}/`), page.click('button[type=submit]')]);
   await page.waitForSelector('body[data-live="open"]', { timeout: 10_000 });
-  return { context, page, problems };
+  try {
+    await use(page, problems);
+  } finally {
+    await context.close();
+  }
 }
 
 const ready = (page: Page) => page.waitForSelector('body[data-detail="ready"]', { timeout: 10_000 });
@@ -98,9 +72,8 @@ const text = async (page: Page, selector: string) => ((await page.locator(select
 
 describe('alert detail page and triage (in headless Chromium)', () => {
   it('an analyst opens an alert from the live list, sees its detail, marks it confirmed_fraud; it persists and is exported', async () => {
-    const { context, page, problems } = await signedIn(ANALYST_TOKEN);
-    try {
-      await Promise.all([page.waitForURL(`${server.url}/alerts/focus`), page.click('#alerts tbody tr[data-id="focus"] a')]);
+    await asUser(ANALYST_TOKEN, async (page, problems) => {
+      await Promise.all([page.waitForURL(`${fixture.server.url}/alerts/focus`), page.click('#alerts tbody tr[data-id="focus"] a')]);
       await ready(page);
       expect(await text(page, '#explanation')).toBe('14 payments in 5 min for card-7');
       expect(await text(page, '#observed')).toBe('14 against 10');
@@ -149,37 +122,31 @@ describe('alert detail page and triage (in headless Chromium)', () => {
         ['p-4', 'confirmed_fraud', 'focus', 'card-7'],
       ]);
       expect(problems).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   it('marks the whole key from the detail page, and follows the history link to the other alert', async () => {
-    const { context, page, problems } = await signedIn(ANALYST_TOKEN);
-    try {
-      await page.goto(`${server.url}/alerts/focus`);
+    await asUser(ANALYST_TOKEN, async (page, problems) => {
+      await page.goto(`${fixture.server.url}/alerts/focus`);
       await ready(page);
       await page.selectOption('#key-state-select', 'investigating');
       await page.click('#key-save');
       await page.waitForFunction(() => document.getElementById('key-saved')?.textContent?.startsWith('saved'), undefined, { timeout: 10_000 });
       expect(await text(page, '#key-state')).toBe('investigating');
-      await Promise.all([page.waitForURL(`${server.url}/alerts/k-old`), page.click('#history tbody tr a')]);
+      await Promise.all([page.waitForURL(`${fixture.server.url}/alerts/k-old`), page.click('#history tbody tr a')]);
       await ready(page);
       expect(await text(page, '#explanation')).toBe('6 payments in 10 min for card-7');
       // The key's triage is the same from any of its alerts; this alert's own is not.
       expect(await text(page, '#key-state')).toBe('investigating');
       expect(await text(page, '#alert-state')).toBe('new (not triaged)');
-      expect(await redis.hget(`${keys.prefix}:key:card-7`, 'state')).toBe('investigating');
+      expect(await fixture.redis.hget(`${fixture.keys.prefix}:key:card-7`, 'state')).toBe('investigating');
       expect(problems).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   it('shows a read-only user the triage without any enabled control', async () => {
-    const { context, page, problems } = await signedIn(READ_TOKEN);
-    try {
-      await page.goto(`${server.url}/alerts/focus`);
+    await asUser(READ_TOKEN, async (page, problems) => {
+      await page.goto(`${fixture.server.url}/alerts/focus`);
       await ready(page);
       expect(await text(page, '#alert-state')).toBe('confirmed_fraud');
       expect(await text(page, '#alert-current-comment')).toBe(COMMENT);
@@ -188,19 +155,14 @@ describe('alert detail page and triage (in headless Chromium)', () => {
       expect(await page.locator('#triage-section .readonly').count()).toBe(2);
       await page.screenshot({ path: join(SHOTS, 'detail-read-only.png'), fullPage: true });
       expect(problems).toEqual([]);
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   it('says so when the alert is not among the recent entries', async () => {
-    const { context, page } = await signedIn(READ_TOKEN);
-    try {
-      await page.goto(`${server.url}/alerts/${encodeURIComponent('no such/alert')}`);
+    await asUser(READ_TOKEN, async (page) => {
+      await page.goto(`${fixture.server.url}/alerts/${encodeURIComponent('no such/alert')}`);
       await page.waitForSelector('body[data-detail="error"]', { timeout: 10_000 });
       expect(await text(page, '#status')).toBe('no alert "no such/alert" among the recent entries');
-    } finally {
-      await context.close();
-    }
+    });
   });
 });

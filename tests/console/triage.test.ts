@@ -3,28 +3,22 @@
  * redis sink, triage state, audit and labels streams under this run's own namespace (removed afterwards).
  */
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { create, schema } from '../../sinks/redis.js';
-import type { Sink, SinkContext } from '../../sinks/types.js';
 import { entryFields } from '../../src/console/alert-entry.js';
-import { tokensFromEnv } from '../../src/console/auth.js';
-import { startConsole, type ConsoleServer } from '../../src/console/server.js';
-import { silentLogger } from '../../src/log.js';
-import { alertBatch, ALERT_T0, sampleAlert } from '../helpers/alerts.js';
-import { deleteKeys } from '../helpers/redis-keys.js';
-import { services } from '../infra/index.js';
+import type { ConsoleServer } from '../../src/console/server.js';
+import { ALERT_T0, sampleAlert } from '../helpers/alerts.js';
+import { consoleFixture, type ConsoleFixture } from '../helpers/console.js';
 
 const READ_TOKEN = `read-${randomUUID()}`;
 const ANALYST_TOKEN = `analyst-${randomUUID()}`;
 const ns = `vigie:test:console-triage:${randomUUID()}`;
-const keys = { prefix: `${ns}:triage`, auditStream: `${ns}:audit`, labelsStream: `${ns}:labels` };
-const ctx: SinkContext = { baseDir: process.cwd(), stdout: process.stdout, logger: silentLogger };
 const T = ALERT_T0;
 
+let fixture: ConsoleFixture;
 let redis: Redis;
-let writer: Sink;
 let server: ConsoleServer;
+let keys: ConsoleFixture['keys'];
 
 type Json = Record<string, any>;
 
@@ -54,33 +48,16 @@ async function stream(name: string): Promise<Array<Record<string, string>>> {
 }
 
 beforeAll(async () => {
-  const url = services().redisUrl;
-  redis = new Redis(url, { lazyConnect: true });
-  await redis.connect();
-  writer = create(schema.parse({ name: 'triage', type: 'redis', url, stream: `${ns}:alerts`, prefix: `${ns}:sink`, channel: '' }), ctx);
-  for (const a of [
+  fixture = await consoleFixture(ns, { VIGIE_CONSOLE_TOKEN: READ_TOKEN, VIGIE_CONSOLE_ANALYST_TOKEN: ANALYST_TOKEN }, [
     sampleAlert('t1', 'card-1', { eventTime: T + 1000, evidence: ['e1', 'e2'] }),
     sampleAlert('t2', 'card-1', { detector: 'velocity', eventTime: T + 2000, evidence: ['e2', 'e3'] }),
     sampleAlert('t3', 'card-2', { eventTime: T + 3000, evidence: ['e9'] }),
-  ]) {
-    await writer.write(alertBatch([a]));
-  }
-  server = await startConsole({
-    target: { connection: { url }, streams: [`${ns}:alerts`] },
-    tokens: tokensFromEnv({ VIGIE_CONSOLE_TOKEN: READ_TOKEN, VIGIE_CONSOLE_ANALYST_TOKEN: ANALYST_TOKEN }),
-    logger: silentLogger,
-    port: 0,
-    triage: keys,
-  });
+  ]);
+  ({ redis, server, keys } = fixture);
 });
 
 afterAll(async () => {
-  await server?.close();
-  await writer?.close();
-  if (redis !== undefined) {
-    await deleteKeys(redis, ns);
-    redis.disconnect();
-  }
+  await fixture?.close();
 });
 
 describe('console triage API', () => {
