@@ -15,6 +15,8 @@ import { serveAsset } from './assets.js';
 import { authorize, roleOfToken, type Role, type Tokens } from './auth.js';
 import { HttpError, limitParam, sendError, sendJson, textParam, timeParam, type RouteContext, type Routes } from './http.js';
 import { serveLive } from './live.js';
+import { queueRoutes } from './queue-routes.js';
+import { QueueStore } from './queue-store.js';
 import { livePage, loginPage, redirect, sendHtml } from './page.js';
 import { CLEARED_COOKIE, formToken, sameOrigin, sessionCookie, Sessions } from './session.js';
 import type { ConsoleTarget } from './target.js';
@@ -66,7 +68,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleServer>
 
   const sessions = new Sessions();
   /** Route modules, asked in order before the alerts API (each answers its own paths). */
-  const modules: Routes[] = [];
+  const modules: Routes[] = [queueRoutes(new QueueStore(redis, target.prefix ?? 'vigie', target.cluster))];
 
   /** The open routes: the sign-in form, its stylesheet, signing in, and no icon (browsers ask for one). */
   async function open(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
