@@ -83,6 +83,12 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleServer>
       return true;
     }
     if (req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed on /login`);
+    // Another site must not sign a browser in (into a session of its choosing): a browser's form post
+    // says where it comes from; a client that says nothing (curl) is not a browser to protect.
+    const site = req.headers['sec-fetch-site'];
+    if (site !== undefined ? site !== 'same-origin' && site !== 'none' : req.headers.origin !== undefined && !sameOrigin(req)) {
+      throw new HttpError(403, 'forbidden', 'a cross-site sign-in is refused');
+    }
     const token = await formToken(req);
     const role = token === undefined ? undefined : roleOfToken(tokens, token);
     if (role === undefined) {
