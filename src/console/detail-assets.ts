@@ -3,9 +3,7 @@
  * Content-Security-Policy). The script writes every alert field as text (textContent): alert data,
  * comments and ids never become markup; links are built with encodeURIComponent.
  */
-// Not imported from assets.ts, which imports this module (no cycle).
-const CSS_TYPE = 'text/css; charset=utf-8';
-const JS_TYPE = 'text/javascript; charset=utf-8';
+import { CSS_TYPE, JS_TYPE, type Asset } from './asset-types.js';
 
 const CSS = `
 main { max-width: 72rem; }
@@ -256,7 +254,7 @@ const JS = `'use strict';
 })();
 `;
 
-export const DETAIL_ASSETS: Readonly<Record<string, { type: string; body: string }>> = {
+export const DETAIL_ASSETS: Readonly<Record<string, Asset>> = {
   '/assets/detail.css': { type: CSS_TYPE, body: CSS },
   '/assets/detail.js': { type: JS_TYPE, body: JS },
 };

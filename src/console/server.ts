@@ -15,6 +15,8 @@ import { serveAsset } from './assets.js';
 import { authorize, roleOfToken, type Role, type Tokens } from './auth.js';
 import { HttpError, limitParam, sendError, sendJson, textParam, timeParam, type RouteContext, type Routes } from './http.js';
 import { serveLive } from './live.js';
+import { queueRoutes } from './queue-routes.js';
+import { QueueStore } from './queue-store.js';
 import { livePage, loginPage, redirect, sendHtml } from './page.js';
 import { CLEARED_COOKIE, formToken, sameOrigin, sessionCookie, Sessions } from './session.js';
 import type { ConsoleTarget } from './target.js';
@@ -70,7 +72,10 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleServer>
 
   const sessions = new Sessions();
   /** Route modules, asked in order before the alerts API (each answers its own paths). */
-  const modules: Routes[] = [triageRoutes({ redis, alerts: store, keys: opts.triage, scanLimit: opts.scanLimit })];
+  const modules: Routes[] = [
+    queueRoutes(new QueueStore(redis, target.prefix ?? 'vigie', target.cluster)),
+    triageRoutes({ redis, alerts: store, keys: opts.triage, scanLimit: opts.scanLimit }),
+  ];
 
   /** The open routes: the sign-in form, its stylesheet, signing in, and no icon (browsers ask for one). */
   async function open(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
@@ -85,6 +90,12 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleServer>
       return true;
     }
     if (req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed on /login`);
+    // Another site must not sign a browser in (into a session of its choosing): a browser's form post
+    // says where it comes from; a client that says nothing (curl) is not a browser to protect.
+    const site = req.headers['sec-fetch-site'];
+    if (site !== undefined ? site !== 'same-origin' && site !== 'none' : req.headers.origin !== undefined && !sameOrigin(req)) {
+      throw new HttpError(403, 'forbidden', 'a cross-site sign-in is refused');
+    }
     const token = await formToken(req);
     const role = token === undefined ? undefined : roleOfToken(tokens, token);
     if (role === undefined) {
