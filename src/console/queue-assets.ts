@@ -113,13 +113,22 @@ const JS = `'use strict';
     tr.after(row);
     td.appendChild(el('p', 'Loading…', 'note'));
     let alerts;
+    let triage;
     try {
-      alerts = (await getJson('/api/alerts?' + new URLSearchParams({ key: line.key, limit: '50' }))).alerts;
+      [alerts, triage] = await Promise.all([
+        getJson('/api/alerts?' + new URLSearchParams({ key: line.key, limit: '50' })).then((b) => b.alerts),
+        getJson('/api/triage?' + new URLSearchParams({ subject: 'key', id: line.key })).then((b) => b.status),
+      ]);
     } catch (err) {
       td.textContent = 'Cannot read the alerts of this key: ' + err.message;
       return;
     }
     td.textContent = '';
+    const state = el('p', undefined, 'triage');
+    state.appendChild(el('strong', 'Triage of this key: '));
+    state.appendChild(document.createTextNode(triage ? triage.state + (triage.comment ? ' (' + triage.comment + ')' : '') + ', ' + time(triage.at) : 'not triaged yet'));
+    td.appendChild(state);
+    if (alerts.length > 0) td.appendChild(el('p', 'Open an alert to triage it or the whole key.', 'note'));
     // Payments: the riskiest one of the period, then those the alerts name.
     const payments = new Map([[line.ref, 'riskiest in the period, ' + time(line.time)]]);
     for (const a of alerts) for (const ref of a.evidence || []) if (!payments.has(ref)) payments.set(ref, 'named by ' + a.detector + ', ' + time(a.eventTime));

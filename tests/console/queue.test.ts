@@ -203,6 +203,7 @@ describe('the morning queue page', () => {
     const details = page.locator('#queue tr.details');
     await details.locator('h3', { hasText: 'Alerts' }).waitFor();
     expect(await details.locator('ul.payments li').first().textContent()).toContain(target.ref);
+    expect(await details.locator('p.triage').textContent()).toContain('not triaged yet');
     const alertsOfKey = reference.alerts.filter((a) => a.key === target.key);
     expect(await details.locator('ul.alerts li').count()).toBe(Math.min(50, alertsOfKey.length));
     expect(await details.locator('ul.alerts a').first().getAttribute('href')).toMatch(/^\/alerts\//);
