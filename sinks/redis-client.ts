@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import { createRedis, type RedisClient } from '../src/redis/connection.js';
 import type { RedisSinkConfig } from './redis-config.js';
-import { ALERT_SCRIPT, ALERT_SCRIPT_SHA, type AlertCall } from './redis-commands.js';
+import { ALERT_SCRIPT, ALERT_SCRIPT_SHA, QUEUE_SCRIPT, QUEUE_SCRIPT_SHA, type AlertCall } from './redis-commands.js';
 import { classifyError, FatalError, messageOf, refusal, RetriableError } from './redis-errors.js';
 import { VigieError } from '../src/errors.js';
 
@@ -146,8 +146,13 @@ export class RedisSinkClient {
 
   private async runPipeline(calls: AlertCall[], useEval: boolean): Promise<boolean> {
     const p = this.redis.pipeline();
+    let queueLines = 0;
     for (const c of calls) {
-      if (useEval) p.eval(ALERT_SCRIPT, 3, c.keys[0], c.keys[1], c.keys[2], ...c.args);
+      if (c.script === 'queue') {
+        queueLines++;
+        if (useEval) p.eval(QUEUE_SCRIPT, 2, c.keys[0], c.keys[1], ...c.args);
+        else p.evalsha(QUEUE_SCRIPT_SHA, 2, c.keys[0], c.keys[1], ...c.args);
+      } else if (useEval) p.eval(ALERT_SCRIPT, 3, c.keys[0], c.keys[1], c.keys[2], ...c.args);
       else p.evalsha(ALERT_SCRIPT_SHA, 3, c.keys[0], c.keys[1], c.keys[2], ...c.args);
     }
     const waiting = this.minReplicas > 0;
@@ -183,7 +188,8 @@ export class RedisSinkClient {
     if (fatal !== undefined) throw this.wrap(fatal);
     if (retriable !== undefined) throw this.wrap(retriable);
     if (!noscript) {
-      this.stats.stored += stored;
+      // Queue lines (always written) are not alerts: they count in neither figure.
+      this.stats.stored += stored - queueLines;
       this.stats.duplicates += calls.length - stored;
     }
     return noscript;

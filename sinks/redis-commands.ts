@@ -1,6 +1,6 @@
 /** What the redis sink sends for an alert: the Lua script storing one alert atomically, and the pure builder of its calls (keys, arguments, entry fields). */
 import { createHash } from 'node:crypto';
-import type { Alert } from '../src/types.js';
+import type { Alert, QueueEntry } from '../src/types.js';
 import { safeJson } from '../src/util/json.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -75,8 +75,11 @@ export interface RedisCommandOptions {
   cluster?: boolean;
 }
 
-/** One alert's script call. */
+/** One alert's script call (or, with `script: 'queue'`, one line of a ranked queue). */
 export interface AlertCall {
+  /** Absent: the alert script. */
+  script?: 'queue';
+  /** The stream (for a queue line: its period key), which groups calls by slot on a cluster. */
   stream: string;
   /** dedup key, stream, state hash */
   keys: [string, string, string];
@@ -87,6 +90,44 @@ export interface AlertCall {
 export function streamName(template: string, alert: Pick<Alert, 'severity' | 'detector'>): string {
   if (!template.includes('{')) return template;
   return template.replaceAll('{severity}', alert.severity).replaceAll('{detector}', alert.detector);
+}
+
+/**
+ * One line of a ranked queue (the `model` detector's `queue` output). KEYS: the period's hash
+ * (`{prefix}:queue:{detector}:{start}`, field = rank, value = the line as JSON), the index of periods
+ * (sorted set by period start). ARGV: 1 ttl ms, 2 rank, 3 line JSON, 4 period start.
+ * Rank 1 starts the period afresh (a period is published whole, ranks in order, in one batch), so a
+ * replay writes the same hash again instead of adding to it: idempotent. Returns 1.
+ */
+export const QUEUE_SCRIPT = `
+for i = 1, 2 do
+  local t = redis.call('TYPE', KEYS[i])['ok']
+  local want = i == 1 and 'hash' or 'zset'
+  if t ~= 'none' and t ~= want then return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' holds a ' .. t .. ', not a ' .. want) end
+end
+if ARGV[2] == '1' then redis.call('DEL', KEYS[1]) end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[4], KEYS[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
+return 1
+`;
+
+export const QUEUE_SCRIPT_SHA = createHash('sha1').update(QUEUE_SCRIPT).digest('hex');
+
+/** The keys of a ranked queue: the period's hash and the index of periods (docs/redis.md). */
+export function queueKeys(opts: Pick<RedisCommandOptions, 'prefix' | 'cluster'>, detector: string, start: number): [string, string] {
+  // On a cluster both keys share one hash tag, so that one script call may touch both.
+  const base = opts.cluster ? `{${opts.prefix}:queue}` : `${opts.prefix}:queue`;
+  return [`${base}:${detector}:${start}`, `${base}:index`];
+}
+
+/** The script calls of a batch's queue lines, in order; each period's hash lives `stateTtl`. */
+export function buildQueueCalls(opts: Pick<RedisCommandOptions, 'prefix' | 'cluster' | 'stateTtl'>, lines: readonly QueueEntry[]): AlertCall[] {
+  return lines.map((q) => {
+    const keys = queueKeys(opts, q.detector, q.start);
+    return { script: 'queue', stream: keys[1], keys: [keys[0], keys[1], ''], args: [String(opts.stateTtl), String(q.rank), safeJson(q), String(q.start)] };
+  });
 }
 
 /** The keys of one alert (see docs/redis.md: with `cluster`, the stream name is a hash tag in each). */

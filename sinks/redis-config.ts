@@ -29,10 +29,13 @@ export const schema = z
     name: z.string().min(1).describe('Name of this sink, unique among sinks; used in logs and as the `sink` metric label.'),
     type: z.literal(type).describe('Selects the Redis sink.'),
     outputs: z
-      .array(z.enum(['alerts', 'shadowAlerts']))
+      .array(z.enum(['alerts', 'shadowAlerts', 'queue']))
       .min(1)
       .default(['alerts'])
-      .describe('Which outputs to write: `alerts` (to `stream`) and/or `shadowAlerts` (alerts of detectors in shadow mode, to `shadowStream`).'),
+      .describe(
+        'Which outputs to write: `alerts` (to `stream`), `shadowAlerts` (alerts of detectors in shadow mode, to `shadowStream`) and/or ' +
+          '`queue` (the ranked queues of `model` detectors: per period a hash `{prefix}:queue:{detector}:{start}`, rank to line, listed in `{prefix}:queue:index`; read by `vigie console`).',
+      ),
     ...redisConnectionShape,
     stream: z
       .string()

@@ -4,7 +4,7 @@ import type { EngineMetrics } from '../src/metrics/registry.js';
 import { describeRedisTarget } from '../src/redis/connection.js';
 import type { RedisSinkConfig, type as redisType } from './redis-config.js';
 import { RedisSinkClient } from './redis-client.js';
-import { buildAlertCalls, type AlertCall, type RedisCommandOptions } from './redis-commands.js';
+import { buildAlertCalls, buildQueueCalls, type AlertCall, type RedisCommandOptions } from './redis-commands.js';
 import { FatalError, messageOf } from './redis-errors.js';
 import type { OutputKind, Sink, SinkBatch, SinkContext } from './types.js';
 import { VigieError, internalError } from '../src/errors.js';
@@ -114,6 +114,7 @@ export class RedisSink implements Sink {
     // Build the commands now, synchronously: the caller may reuse or mutate the batch once we return.
     const calls = this.outputs.has('alerts') ? buildAlertCalls(this.opts, batch.alerts) : [];
     if (this.outputs.has('shadowAlerts') && batch.shadowAlerts.length > 0) calls.push(...buildAlertCalls({ ...this.opts, stream: this.shadowStream }, batch.shadowAlerts));
+    if (this.outputs.has('queue') && batch.queue.length > 0) calls.push(...buildQueueCalls(this.opts, batch.queue));
     if (calls.length === 0) return this.tail;
     const job: Job = { calls, streams: [...new Set(calls.map((c) => c.stream))] };
     this.pending++;

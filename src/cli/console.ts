@@ -7,6 +7,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { TOKEN_ENV, tokensFromEnv } from '../console/auth.js';
 import { DEFAULT_HOST, DEFAULT_PORT, startConsole } from '../console/server.js';
 import { expandStreams, targetFromConfig, type ConsoleTarget } from '../console/target.js';
+import { DEFAULT_AUDIT_STREAM, DEFAULT_LABELS_STREAM, DEFAULT_TRIAGE_PREFIX } from '../console/triage.js';
 import { VigieError } from '../errors.js';
 import { int } from './options.js';
 import { onStopSignals } from './signals.js';
@@ -16,8 +17,12 @@ interface ConsoleArgs {
   sink?: string;
   redisUrl?: string;
   stream: string;
+  prefix: string;
   host: string;
   port: number;
+  triagePrefix: string;
+  auditStream: string;
+  labelsStream: string;
   labDir?: string;
   labTimeout: number;
 }
@@ -25,7 +30,7 @@ interface ConsoleArgs {
 function target(args: ConsoleArgs, load: (file: string) => LoadedConfig): ConsoleTarget {
   if (args.config !== undefined && args.redisUrl !== undefined) throw new VigieError('VIGIE_ERR_USAGE', 'give either --config or --redis-url, not both');
   if (args.config !== undefined) return targetFromConfig(load(args.config), args.sink);
-  if (args.redisUrl !== undefined) return { connection: { url: args.redisUrl }, streams: expandStreams(args.stream, undefined) };
+  if (args.redisUrl !== undefined) return { connection: { url: args.redisUrl }, streams: expandStreams(args.stream, undefined), prefix: args.prefix };
   throw new VigieError('VIGIE_ERR_CONSOLE', 'no alert stream to read: give --config FILE (its redis sink) or --redis-url URL [--stream NAME]');
 }
 
@@ -40,8 +45,9 @@ export function addConsoleCommand(program: Command, load: (file: string) => Load
   program
     .command('console')
     .description(
-      "Serve the analysts' console over the alerts a redis sink stores: the live alerts page at / (sign in at /login with a token), and the HTTP API " +
-        "GET /api/alerts (filters, newest first), /api/alerts/ID (with the key's history), /api/counts and /api/live (server-sent events). " +
+      "Serve the analysts' console over the alerts a redis sink stores: the live alerts page at / (sign in at /login with a token), the morning queue at /queue, and the HTTP API " +
+        "GET /api/alerts (filters, newest first), /api/alerts/ID (with the key's history), /api/counts, /api/live (server-sent events) and /api/queue; " +
+        'the alert detail page /alerts/ID, triage (POST /api/triage, analysts only; GET /api/triage) and the labels it publishes (GET /api/labels, /api/labels.jsonl). ' +
         `API requests need Authorization: Bearer TOKEN (or the page's session), a token from ${TOKEN_ENV['read-only']} (read-only) ` +
         `or ${TOKEN_ENV.analyst} (analyst); without either it does not start. With --lab-dir, the lab at /lab runs backtests and what-ifs of edited configs ` +
         'over recorded datasets (vigie replay in a child process, never writing the configured sinks). Stops on SIGINT/SIGTERM. See docs/console.md.',
@@ -50,14 +56,19 @@ export function addConsoleCommand(program: Command, load: (file: string) => Load
     .option('--sink <name>', 'with --config: the redis sink to read, when the config has several')
     .option('--redis-url <url>', 'instead of --config: the Redis to read (redis://[user:password@]host:port[/db])')
     .option('--stream <name>', 'with --redis-url: the alert stream; may contain {severity}', 'vigie:alerts')
+    .option('--prefix <prefix>', "with --redis-url: the sink's key prefix, under which its ranked queues are", 'vigie')
     .option('--host <address>', 'address to listen on (keep it local unless a proxy with TLS is in front)', DEFAULT_HOST)
     .option('--port <port>', 'port to listen on (0: a free one, logged)', int('port', 0, 65_535), DEFAULT_PORT)
+    .option('--triage-prefix <prefix>', 'prefix of the triage state hashes (PREFIX:alert:ID, PREFIX:key:KEY)', DEFAULT_TRIAGE_PREFIX)
+    .option('--audit-stream <name>', 'stream every triage change is appended to (trimmed to about 100,000 entries)', DEFAULT_AUDIT_STREAM)
+    .option('--labels-stream <name>', 'stream of the labels triage publishes, one entry per event (a redis-stream table for the model detector)', DEFAULT_LABELS_STREAM)
     .option('--lab-dir <dir>', 'enable the lab (/lab): backtests and what-ifs of edited configs over the recorded datasets of this folder (NDJSON or MessagePack files), against --config')
     .option('--lab-timeout <seconds>', 'with --lab-dir: time limit of one lab run', int('lab timeout', 1, 86_400), 300)
     .action(async (args: ConsoleArgs) => {
       const tokens = tokensFromEnv();
+      const triage = { prefix: args.triagePrefix, auditStream: args.auditStream, labelsStream: args.labelsStream };
       const lab = { dir: labDir(args.labDir), config: args.config === undefined ? undefined : resolve(args.config), timeoutMs: args.labTimeout * 1000 };
-      const server = await startConsole({ target: target(args, load), tokens, logger: logger(), host: args.host, port: args.port, lab });
+      const server = await startConsole({ target: target(args, load), tokens, logger: logger(), host: args.host, port: args.port, triage, lab });
       let remove = () => {};
       await new Promise<void>((resolve) => {
         remove = onStopSignals(

@@ -10,6 +10,8 @@ import type { ReplayArgs } from '../backtest/replay-command.js';
 import { ConfigError, formatProblem, loadConfig, type LoadedConfig } from '../config/load.js';
 import { configJsonSchemaText, configReference } from '../config/docs.js';
 import { Engine } from '../engine/engine.js';
+import { readLabelsFile } from '../engine/labels-file.js';
+import type { LabelOptions } from '../engine/labels.js';
 import { VigieError, describeError } from '../errors.js';
 import { createGenerator, customersFor, DEFAULT_RATE, SCENARIOS, type Scenario } from '../generator/index.js';
 import { createLogger, LOG_LEVELS, type LogFormat } from '../log.js';
@@ -136,13 +138,13 @@ function duration(name: string) {
   };
 }
 
-async function replay(opts: ReplayArgs & { config: string; labels?: string | boolean; batchSize?: number; baseDir?: string }): Promise<void> {
+async function replay(opts: ReplayArgs & { config: string; labels?: string | boolean; labelsFrom?: string; batchSize?: number; baseDir?: string }): Promise<void> {
   // --base-dir: the configs' relative paths (tables, key files, file sources) resolve from there, not from each file's folder.
   const based = (l: LoadedConfig): LoadedConfig => (opts.baseDir === undefined ? l : { ...l, baseDir: resolve(opts.baseDir) });
   const loaded = based(load(opts.config));
   const variant = opts.compare === undefined ? undefined : based(load(opts.compare));
   const logger = cliLogger();
-  const labels = opts.labels === undefined || opts.labels === false ? undefined : { field: opts.labels === true ? 'label' : opts.labels, caseField: 'case' };
+  let labels: LabelOptions | undefined = opts.labels === undefined || opts.labels === false ? undefined : { field: opts.labels === true ? 'label' : opts.labels, caseField: 'case' };
   // What-if (--compare), HTML report (--report) and replay from Kafka (--from-kafka): src/backtest/.
   const backtest = await import('../backtest/replay-command.js');
   let history: { source: import('../sources/types.js').Source; describe: string } | undefined;
@@ -151,6 +153,10 @@ async function replay(opts: ReplayArgs & { config: string; labels?: string | boo
   let outputs: ReplayOutput[] | undefined;
   try {
     backtest.checkReplayArgs(opts);
+    if (opts.labelsFrom !== undefined) {
+      if (labels !== undefined) throw new VigieError('VIGIE_ERR_USAGE', 'give either --labels (labels in the input) or --labels-from (a labels export), not both');
+      labels = { field: 'label', caseField: 'case', byRef: readLabelsFile(opts.labelsFrom) };
+    }
     outputs = opts.outputs === undefined ? undefined : parseReplayOutputs(opts.outputs);
     // Before anything runs, so that a wrong source name is a usage error (exit 2), not a failed run.
     if (inputs !== undefined) assignReplayInputs(loaded.config.sources, inputs);
@@ -170,7 +176,7 @@ async function replay(opts: ReplayArgs & { config: string; labels?: string | boo
     }
   } catch (err) {
     if (err instanceof VigieError && err.code === 'VIGIE_ERR_USAGE') {
-      process.stderr.write(`vigie: ${err.code}: ${err.message}\n`);
+      process.stderr.write(`vigie: ${err.code}: ${err.message}\n  remedy: ${describeError(err).remedy}\n`);
       process.exit(EXIT_INVALID);
     }
     throw err;
@@ -299,11 +305,16 @@ export function buildCli(): Command {
         "The file of an output not chosen is not written, and an earlier run's file of that name is removed (the log says so).",
     )
     .option('--labels [field]', 'score alerts against ground-truth labels in this field (default "label", cases in "case")')
+    .option(
+      '--labels-from <file>',
+      "score alerts against a labels export instead (JSON lines as the console's /api/labels.jsonl writes them): events whose latest verdict is confirmed_fraud " +
+        'are labelled confirmed_fraud, their case being the alert triaged (or the key); as --labels, also with --compare and --report',
+    )
     .option('--batch-size <n>', 'records per batch', int('batch size', 1))
     .option(
       '--compare <file>',
       'what-if: also run this config (B) over the same input, in the same pass (the input is read once), and print per detector the alerts of A and B, ' +
-        'only in A, only in B and in both (cooldown summaries excluded), per UTC day, and with --labels ' +
+        'only in A, only in B and in both (cooldown summaries excluded), per UTC day, and with --labels or --labels-from ' +
         "precision and recall of each. B runs over A's sources: its own sources section is ignored and its pipelines may only name A's sources. " +
         'The configured sinks are not written; with --out, A writes to DIR/a and B to DIR/b. Alerts of A and B match when they come from the same detector (by name), ' +
         'for the same key, about the same time: their windows overlap, or, for alerts on single events, they are at most --match-within apart; ' +

@@ -24,7 +24,11 @@ export function entryFields(flat: readonly string[]): Record<string, string> {
 
 /** The alert of an entry: exactly the stored fields, numbers and JSON fields decoded; nothing added but its place. */
 export function parseAlertEntry(stream: string, entryId: string, flat: readonly string[]): StoredAlert {
-  const f = entryFields(flat);
+  return alertOfFields(stream, entryId, entryFields(flat));
+}
+
+/** The alert of an entry's fields (from entryFields). */
+export function alertOfFields(stream: string, entryId: string, f: Record<string, string>): StoredAlert {
   const alert: Record<string, unknown> = {
     entryId,
     stream,

@@ -3,8 +3,11 @@
  * no inline script). The script builds every row with textContent: alert data never becomes markup.
  */
 import type { ServerResponse } from 'node:http';
+import { CSS_TYPE, JS_TYPE, type Asset } from './asset-types.js';
+import { DETAIL_ASSETS } from './detail-assets.js';
 import { LAB_ASSETS } from './lab-assets.js';
 import { CSP } from './page.js';
+import { QUEUE_ASSETS } from './queue-assets.js';
 
 const CSS = `
 body { font: 14px/1.4 system-ui, sans-serif; margin: 0 1.5rem 2rem; color: #1d2330; background: #fafbfc; }
@@ -93,7 +96,11 @@ const JS = `'use strict';
     cell(tr, String(a.severity), 'sev');
     cell(tr, String(a.detector));
     cell(tr, String(a.key));
-    cell(tr, String(a.explanation ?? ''));
+    const link = document.createElement('a');
+    link.href = '/alerts/' + encodeURIComponent(String(a.id));
+    link.textContent = String(a.explanation ?? '');
+    cell(tr, '');
+    tr.lastChild.appendChild(link);
     cell(tr, a.observed + ' / ' + a.threshold, 'num');
     return tr;
   }
@@ -222,18 +229,14 @@ const JS = `'use strict';
 })();
 `;
 
-export interface Asset {
-  type: string;
-  body: string;
-}
-
-export const CSS_TYPE = 'text/css; charset=utf-8';
-export const JS_TYPE = 'text/javascript; charset=utf-8';
+export { CSS_TYPE, JS_TYPE, type Asset } from './asset-types.js';
 
 /** Every asset by path: the live page's here, each other page's from its own module. */
 const ASSETS: Readonly<Record<string, Asset>> = {
   '/assets/console.css': { type: CSS_TYPE, body: CSS },
   '/assets/console.js': { type: JS_TYPE, body: JS },
+  ...QUEUE_ASSETS,
+  ...DETAIL_ASSETS,
   ...LAB_ASSETS,
 };
 

@@ -3,6 +3,7 @@
  * Content-Security-Policy). The script writes every value with textContent: config text, problems,
  * dataset names and detector names never become markup.
  */
+import { CSS_TYPE, JS_TYPE, type Asset } from './asset-types.js';
 
 const CSS = `
 .lab { display: grid; gap: 1rem; margin-top: 1rem; }
@@ -338,7 +339,7 @@ const JS = `'use strict';
 `;
 
 /** The lab page's assets by path (assets.ts serves them). */
-export const LAB_ASSETS: Readonly<Record<string, { type: string; body: string }>> = {
-  '/assets/lab.css': { type: 'text/css; charset=utf-8', body: CSS },
-  '/assets/lab.js': { type: 'text/javascript; charset=utf-8', body: JS },
+export const LAB_ASSETS: Readonly<Record<string, Asset>> = {
+  '/assets/lab.css': { type: CSS_TYPE, body: CSS },
+  '/assets/lab.js': { type: JS_TYPE, body: JS },
 };

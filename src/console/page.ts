@@ -34,7 +34,11 @@ export const head = (title: string, stylesheet?: string) =>
   `</head>`;
 
 /** The pages every signed-in page links to (path, label). */
-export const NAV: ReadonlyArray<readonly [string, string]> = [['/', 'Live alerts'], ['/lab', 'Lab']];
+export const NAV: ReadonlyArray<readonly [string, string]> = [
+  ['/', 'Live alerts'],
+  ['/queue', 'Morning queue'],
+  ['/lab', 'Lab'],
+];
 
 /** A signed-in page's header: title, navigation (`current` marked), an optional status, sign-out. */
 export function pageHeader(current: string, status = ''): string {

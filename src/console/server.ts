@@ -16,9 +16,13 @@ import { authorize, roleOfToken, type Role, type Tokens } from './auth.js';
 import { HttpError, limitParam, sendError, sendJson, textParam, timeParam, type RouteContext, type Routes } from './http.js';
 import { Lab, type LabOptions } from './lab-routes.js';
 import { serveLive } from './live.js';
+import { queueRoutes } from './queue-routes.js';
+import { QueueStore } from './queue-store.js';
 import { livePage, loginPage, redirect, sendHtml } from './page.js';
 import { CLEARED_COOKIE, formToken, sameOrigin, sessionCookie, Sessions } from './session.js';
 import type { ConsoleTarget } from './target.js';
+import { triageRoutes } from './triage-routes.js';
+import type { TriageKeys } from './triage.js';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 8790;
@@ -35,6 +39,8 @@ export interface ConsoleOptions {
   /** Entries read per stream and request at most. */
   scanLimit?: number;
   heartbeatMs?: number;
+  /** Where triage lives: state hashes' prefix, audit and labels streams (triage.ts has the defaults). */
+  triage?: Partial<TriageKeys>;
   /** The lab (lab-routes.ts): its datasets folder and the current config. */
   lab?: LabOptions;
 }
@@ -70,7 +76,11 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleServer>
   const sessions = new Sessions();
   /** Route modules, asked in order before the alerts API (each answers its own paths). */
   const lab = new Lab(opts.lab ?? {}, logger);
-  const modules: Routes[] = [lab.routes];
+  const modules: Routes[] = [
+    queueRoutes(new QueueStore(redis, target.prefix ?? 'vigie', target.cluster)),
+    triageRoutes({ redis, alerts: store, keys: opts.triage, scanLimit: opts.scanLimit }),
+    lab.routes,
+  ];
 
   /** The open routes: the sign-in form, its stylesheet, signing in, and no icon (browsers ask for one). */
   async function open(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
@@ -85,6 +95,12 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleServer>
       return true;
     }
     if (req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed on /login`);
+    // Another site must not sign a browser in (into a session of its choosing): a browser's form post
+    // says where it comes from; a client that says nothing (curl) is not a browser to protect.
+    const site = req.headers['sec-fetch-site'];
+    if (site !== undefined ? site !== 'same-origin' && site !== 'none' : req.headers.origin !== undefined && !sameOrigin(req)) {
+      throw new HttpError(403, 'forbidden', 'a cross-site sign-in is refused');
+    }
     const token = await formToken(req);
     const role = token === undefined ? undefined : roleOfToken(tokens, token);
     if (role === undefined) {

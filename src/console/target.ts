@@ -8,6 +8,10 @@ export interface ConsoleTarget {
   connection: RedisConnectionOptions;
   /** Every stream alerts may be in (a template with placeholders gives several). */
   streams: string[];
+  /** The sink's key prefix: where its ranked queues are (default `vigie`). */
+  prefix?: string;
+  /** The sink writes to a cluster (its queue keys carry a hash tag). */
+  cluster?: boolean;
 }
 
 /** The streams a sink's stream template may write: `{severity}` over every severity, `{detector}` over the config's detectors. */
@@ -33,5 +37,5 @@ export function targetFromConfig(loaded: LoadedConfig, sinkName?: string): Conso
   }
   const detectors = loaded.config.pipelines.flatMap((p) => p.detectors.map((d) => d.name));
   const { url, username, passwordEnv, tls, sentinel, cluster, connectTimeout } = sink;
-  return { connection: { url, username, passwordEnv, tls, sentinel, cluster, connectTimeout }, streams: expandStreams(sink.stream, detectors) };
+  return { connection: { url, username, passwordEnv, tls, sentinel, cluster, connectTimeout }, streams: expandStreams(sink.stream, detectors), prefix: sink.prefix, cluster: cluster !== undefined };
 }

@@ -1,10 +1,21 @@
 import type { Alert, VEvent } from '../types.js';
 import { evidenceRef } from '../types.js';
 
+/** A label given from outside the input: its typology and its case. */
+export interface ExternalLabel {
+  label: string;
+  caseId: string;
+}
+
 /** Where ground truth sits in labelled input (the generator writes `label` and `case`). */
 export interface LabelOptions {
   field: string;
   caseField: string;
+  /**
+   * Labels given beside the input (`vigie replay --labels-from`, labels-file.ts), by evidence reference:
+   * when set, an event is labelled by its entry here, and `field` and `caseField` are not read.
+   */
+  byRef?: ReadonlyMap<string, ExternalLabel>;
 }
 
 export interface TypologyScore {
@@ -46,14 +57,22 @@ export class LabelScorer {
 
   constructor(private readonly opts: LabelOptions) {}
 
+  /** The label and case of an event: from the labels given, or from its own fields. */
+  private labelOf(e: VEvent): ExternalLabel | undefined {
+    if (this.opts.byRef !== undefined) return this.opts.byRef.get(evidenceRef(e));
+    const label = e.payload[this.opts.field];
+    if (typeof label !== 'string' || label === '') return undefined;
+    const c = e.payload[this.opts.caseField];
+    return { label, caseId: typeof c === 'string' || typeof c === 'number' ? String(c) : `${label}@${evidenceRef(e)}` };
+  }
+
   observe(events: readonly VEvent[]): void {
     this.events += events.length;
     for (let i = 0; i < events.length; i++) {
-      const label = events[i].payload[this.opts.field];
-      if (typeof label !== 'string' || label === '') continue;
       const e = events[i];
-      const c = e.payload[this.opts.caseField];
-      const caseId = typeof c === 'string' || typeof c === 'number' ? String(c) : `${label}@${evidenceRef(e)}`;
+      const found = this.labelOf(e);
+      if (found === undefined) continue;
+      const { label, caseId } = found;
       this.byRef.set(evidenceRef(e), { label, caseId });
       let t = this.typologies.get(label);
       if (t === undefined) {

@@ -70,6 +70,15 @@ describe('console sign-in over HTTP', () => {
     fetch(`${server.url}/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token }) });
 
   it('trades a valid token for an HttpOnly, SameSite=Strict session cookie; a wrong one gets the form again with 401', async () => {
+    // Another site cannot sign a browser in, even with a valid token.
+    const crossSite = (headers: Record<string, string>) =>
+      fetch(`${server.url}/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams({ token: TOKEN }) });
+    for (const headers of [{ 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }, { origin: 'http://evil.example' }]) {
+      const r = await crossSite(headers);
+      expect(r.status, JSON.stringify(headers)).toBe(403);
+      expect(r.headers.get('set-cookie')).toBeNull();
+    }
+    expect((await crossSite({ 'sec-fetch-site': 'same-origin' })).status).toBe(303);
     const bad = await login('not-the-token-at-all');
     expect(bad.status).toBe(401);
     expect(bad.headers.get('set-cookie')).toBeNull();

@@ -5,6 +5,8 @@ import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSink, sinkSchema } from '../../sinks/index.js';
+import { tokensFromEnv } from '../../src/console/auth.js';
+import { startConsole } from '../../src/console/server.js';
 import { Engine } from '../../src/engine/engine.js';
 import { createLogger } from '../../src/log.js';
 import { memorySource } from '../../src/sources/memory.js';
@@ -114,6 +116,35 @@ describe('privacy: no raw identifier anywhere', () => {
       const keys = await redis.keys(`${prefix}*`);
       expect(leaks(JSON.stringify(entries))).toEqual([]);
       expect(leaks(keys.join('\n'))).toEqual([]);
+    });
+
+    it('nor in what the console serves from them', async () => {
+      const token = `read-${randomUUID()}`;
+      const server = await startConsole({
+        target: { connection: { url: services().redisUrl }, streams: [`${prefix}:alerts`], prefix },
+        tokens: tokensFromEnv({ VIGIE_CONSOLE_TOKEN: token }),
+        logger: createLogger({ level: 'silent' }),
+        port: 0,
+      });
+      try {
+        const get = async (path: string) => {
+          const res = await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+          expect(res.status, path).toBe(200);
+          return res.text();
+        };
+        const list = await get('/api/alerts?limit=1000');
+        const alerts = (JSON.parse(list) as { alerts: Array<{ id: string; key: string; pipeline: string }> }).alerts;
+        expect(alerts.length).toBeGreaterThan(20);
+        const ofCustomers = alerts.filter((a) => a.pipeline === 'customers');
+        expect(ofCustomers.length).toBeGreaterThan(0);
+        expect(ofCustomers.every((a) => a.key.startsWith('k1:'))).toBe(true);
+        const details = await Promise.all(alerts.slice(0, 10).map((a) => get(`/api/alerts/${encodeURIComponent(a.id)}`)));
+        for (const [what, text] of [['list', list], ['details', details.join('\n')], ['counts', await get('/api/counts')]] as const) {
+          expect(leaks(text), what).toEqual([]);
+        }
+      } finally {
+        await server.close();
+      }
     });
   });
 });
