@@ -5,20 +5,20 @@
  * what-if and reads the report in its sandboxed frame. Screenshots go to test-artifacts/console/.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokensFromEnv } from '../../src/console/auth.js';
 import { startConsole, type ConsoleServer } from '../../src/console/server.js';
 import { silentLogger } from '../../src/log.js';
 import { ROOT, tempDir, vigie } from '../helpers/cli.js';
+import { launchChromium } from '../helpers/console.js';
 import { labConfig } from '../helpers/lab-config.js';
 import { deleteKeys } from '../helpers/redis-keys.js';
 import { services } from '../infra/index.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(ROOT, 'test-artifacts', 'console');
 const ANALYST_TOKEN = `analyst-${randomUUID()}`;
 const READ_TOKEN = `read-${randomUUID()}`;
@@ -30,9 +30,6 @@ let browser: Browser;
 let liveText: string;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} not found: the lab's browser test needs Debian's chromium (apt-get install -y --no-install-recommends chromium; .ci/run installs it)`);
-  }
   mkdirSync(SHOTS, { recursive: true });
   const url = services().redisUrl;
   redis = new Redis(url, { lazyConnect: true });
@@ -52,7 +49,7 @@ beforeAll(async () => {
     port: 0,
     lab: { dir: labDir, config: configFile },
   });
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {
