@@ -138,14 +138,17 @@ export class LabRuns {
     const run = this.add(spec.mode, inputName(spec.input), 'source' in spec.input ? spec.input.source : '');
     if ('kafka' in spec.input) run.view.kafka = spec.input.kafka;
     this.active = run;
+    // The outcome is shown once the folder is tidied and the lab is free again: whoever sees the run
+    // finished may start the next one, and finds nothing of it left but its report.
     void this.execute(run, spec)
-      .catch((err: unknown) => {
+      .catch((err: unknown): Partial<RunView> => {
         this.opts.logger.warn({ run: run.view.id, err: err instanceof Error ? err.message : String(err) }, 'lab: run failed');
-        this.finish(run, { state: 'failed', error: labError(LAB_CODE, 'the run could not be prepared or read back (see the console log)') });
+        return { state: 'failed', error: labError(LAB_CODE, 'the run could not be prepared or read back (see the console log)') };
       })
-      .finally(() => {
+      .then(async (outcome) => {
+        await this.tidy(run, outcome.report === true).catch((err: unknown) => this.opts.logger.warn({ run: run.view.id, err: err instanceof Error ? err.message : String(err) }, 'lab: cannot remove a run folder'));
         if (this.active === run) this.active = undefined;
-        void this.tidy(run);
+        this.finish(run, outcome);
       });
     return { ...run.view };
   }
@@ -192,10 +195,11 @@ export class LabRuns {
     Object.assign(run.view, { finishedAt: now(), ...patch });
   }
 
-  private async execute(run: Run, spec: RunSpec): Promise<void> {
+  /** Run the replay; resolves with the run's outcome (its state, summary or error). */
+  private async execute(run: Run, spec: RunSpec): Promise<Partial<RunView>> {
     const dir = await mkdtemp(join(tmpdir(), 'vigie-lab-'));
     run.dir = dir;
-    if (this.closed) return;
+    if (this.closed) return { state: 'failed', error: labError(LAB_CODE, 'the console stopped before the run started') };
     const whatIf = spec.mode === 'what-if';
     await writeFile(join(dir, 'candidate.yaml'), spec.candidate, { mode: 0o600 });
     if (whatIf) await writeFile(join(dir, 'current.yaml'), spec.current ?? '', { mode: 0o600 });
@@ -221,18 +225,18 @@ export class LabRuns {
     const { exit, stdout, stderr, timedOut } = await this.spawn(run, args, dir, spec.env);
     if (timedOut) {
       const s = Math.round((this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000);
-      return this.finish(run, { state: 'failed', error: labError(LAB_CODE, `the run took longer than ${s} s and was stopped`) });
+      return { state: 'failed', error: labError(LAB_CODE, `the run took longer than ${s} s and was stopped`) };
     }
     if (exit !== 0) {
       this.opts.logger.warn({ run: run.view.id, exit, output: stderr.slice(-4096) }, 'lab: replay failed');
-      return this.finish(run, { state: 'failed', error: failureOf(stderr, exit) });
+      return { state: 'failed', error: failureOf(stderr, exit) };
     }
     const report = await stat(join(dir, 'report.html')).then((s) => s.isFile(), () => false);
     const summary = whatIf
       ? whatIfSummary(JSON.parse(stdout) as WhatIfReport, await countLines(join(dir, 'out', 'a', 'dead-letters.jsonl')))
       : backtestSummary(JSON.parse(stdout) as Summary, countAlerts(await readFile(join(dir, 'out', 'alerts.jsonl'), 'utf8')), spec.detectors);
-    this.finish(run, { state: 'done', summary, report });
     this.opts.logger.info({ run: run.view.id, alerts: summary.totals }, 'lab: run done');
+    return { state: 'done', summary, report };
   }
 
   private spawn(run: Run, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ exit: number | null; stdout: string; stderr: string; timedOut: boolean }> {
@@ -265,12 +269,11 @@ export class LabRuns {
     });
   }
 
-  /** After a run: everything but its report goes (the alerts it wrote, the configs, the dataset link). */
-  private async tidy(run: Run): Promise<void> {
+  /** After a run: everything but its report goes (the alerts it wrote, the configs, the dataset link); without a report, the folder. */
+  private async tidy(run: Run, keepReport: boolean): Promise<void> {
     const dir = run.dir;
-    if (dir === undefined || !this.runs.has(run.view.id)) return void (await this.remove(run));
+    if (dir === undefined || !keepReport || !this.runs.has(run.view.id)) return this.remove(run);
     await Promise.all(['out', 'candidate.yaml', 'current.yaml', ...(run.view.kafka ? [] : [run.view.dataset])].map((f) => rm(join(dir, f), { recursive: true, force: true })));
-    if (!run.view.report) await this.remove(run);
   }
 
   private async remove(run: Run): Promise<void> {
