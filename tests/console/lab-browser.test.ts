@@ -5,7 +5,7 @@
  * what-if and reads the report in its sandboxed frame. Screenshots go to test-artifacts/console/.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -28,13 +28,14 @@ let redis: Redis;
 let server: ConsoleServer;
 let browser: Browser;
 let liveText: string;
+let root: string | undefined;
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   const url = services().redisUrl;
   redis = new Redis(url, { lazyConnect: true });
   await redis.connect();
-  const root = tempDir('vigie-lab-page-');
+  root = tempDir('vigie-test-lab-page-');
   const labDir = join(root, 'lab');
   mkdirSync(labDir);
   const gen = vigie(['generate', '-n', '3000', '--seed', '5', '--out', join(labDir, 'payments.jsonl')]);
@@ -59,6 +60,7 @@ afterAll(async () => {
     await deleteKeys(redis, ns);
     redis.disconnect();
   }
+  if (root !== undefined) rmSync(root, { recursive: true, force: true });
 });
 
 async function signIn(context: BrowserContext, token: string): Promise<Page> {

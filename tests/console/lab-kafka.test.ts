@@ -4,7 +4,7 @@
  * consumer group's offsets and the live alert stream untouched.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,6 +29,7 @@ let server: ConsoleServer;
 let topic: string;
 let liveGroup: string;
 let text: string;
+let root: string | undefined;
 
 async function post(body: unknown): Promise<{ status: number; body: any }> {
   const res = await fetch(`${server.url}/api/lab/runs`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -62,7 +63,7 @@ beforeAll(async () => {
       return { key: customer, value: JSON.stringify({ id: `e${i}`, ts, type: 'payment', customer, amount: i }), timestamp: String(ts) };
     }),
   );
-  const root = tempDir('vigie-lab-kafka-');
+  root = tempDir('vigie-test-lab-kafka-');
   mkdirSync(join(root, 'lab'));
   text = labConfig(url, ns, { kafka: { topic, group: liveGroup } });
   writeFileSync(join(root, 'live.yaml'), text);
@@ -82,6 +83,7 @@ afterAll(async () => {
     await deleteKeys(redis, ns);
     redis.disconnect();
   }
+  if (root !== undefined) rmSync(root, { recursive: true, force: true });
 });
 
 describe('lab over a Kafka time range', () => {

@@ -2,7 +2,7 @@
  * The lab's pure parts: how a replay's failure is read back (code, problems, remedy, no stack), which
  * variables a run may see, which dataset names are plain names, and which datasets carry labels.
  */
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
@@ -63,7 +63,7 @@ describe('datasets', () => {
   });
 
   it('sees labels in the first record of NDJSON and MessagePack files', async () => {
-    const dir = tempDir('vigie-lab-parts-');
+    const dir = tempDir('vigie-test-lab-parts-');
     writeFileSync(join(dir, 'l.jsonl'), '\n{"ts":1,"label":null,"case":null}\n{"ts":2}\n');
     writeFileSync(join(dir, 'u.jsonl'), '{"ts":1}\n{"ts":2,"label":"x"}\n');
     writeFileSync(join(dir, 'broken.ndjson'), '{"ts":\n');
@@ -81,5 +81,6 @@ describe('datasets', () => {
       ['u.jsonl', 'ndjson'],
       ['u.msgpack', 'msgpack'],
     ]);
+    rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -5,7 +5,7 @@
  * the global setup (this run's own namespace): the lab must never write it.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -73,7 +73,7 @@ beforeAll(async () => {
   const url = services().redisUrl;
   redis = new Redis(url, { lazyConnect: true });
   await redis.connect();
-  root = tempDir('vigie-lab-test-');
+  root = tempDir('vigie-test-lab-');
   runsTmp = join(root, 'tmp');
   mkdirSync(runsTmp);
   process.env.TMPDIR = runsTmp;
@@ -110,6 +110,7 @@ afterAll(async () => {
     await deleteKeys(redis, ns);
     redis.disconnect();
   }
+  if (root !== undefined) rmSync(root, { recursive: true, force: true });
 });
 
 describe('lab datasets', () => {
