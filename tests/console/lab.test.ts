@@ -278,7 +278,21 @@ describe('lab runs', () => {
     expect(other.error.message).toContain('"cards"');
   });
 
-  it('refuses an unknown source (400) and what-if without a current config (400); keeps no run folder but reports', async () => {
+  it('asks which source the dataset replaces when the config has several; the others are read as configured', async () => {
+    const field = '    fields: { amount: number, customer: string }\n';
+    const two = liveText.replace(field, `${field}  - name: extra\n    type: generator\n    scenario: payments\n    events: 5\n    seed: 9\n${field}`);
+    const v = await call('/api/lab/validate', { body: { text: two } });
+    expect(v.body).toMatchObject({ ok: true, sources: ['payments', 'extra'] });
+    const unsaid = await call('/api/lab/runs', { body: { dataset: 'payments.jsonl', mode: 'backtest', text: two } });
+    expect(unsaid.status).toBe(400);
+    expect(unsaid.body.error.message).toContain('2 sources (payments, extra): say which one');
+    const r = await run({ dataset: 'payments.jsonl', mode: 'backtest', text: two, source: 'payments' });
+    expect(r.state, JSON.stringify(r.error)).toBe('done');
+    expect(r.source).toBe('payments');
+    expect(r.summary.events).toBe(3005);
+  });
+
+  it('refuses an unknown source (400); of every finished run, only its report is left on disk', async () => {
     const r = await call('/api/lab/runs', { body: { dataset: 'payments.jsonl', mode: 'backtest', text: liveText, source: 'nope' } });
     expect(r.status).toBe(400);
     expect(r.body.error.message).toContain('no source "nope"');
