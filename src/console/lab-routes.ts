@@ -110,7 +110,7 @@ export class Lab {
     this.runs = new LabRuns({ logger, timeoutMs: opts.timeoutMs, keep: opts.keep });
   }
 
-  /** The route module (server.ts asks it first). */
+  /** The route module (one of server.ts's modules). */
   readonly routes: Routes = (ctx) => this.route(ctx);
 
   close(): Promise<void> {
