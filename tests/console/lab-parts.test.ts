@@ -8,8 +8,10 @@ import { pack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { hasLabels, isPlainName, listDatasets } from '../../src/console/lab-datasets.js';
 import { labEnv, namedVariables } from '../../src/console/lab-env.js';
-import { countAlerts, failureOf } from '../../src/console/lab-outcome.js';
+import { countAlerts, failureOf, labError } from '../../src/console/lab-outcome.js';
+import { LabRuns } from '../../src/console/lab-runs.js';
 import { ERROR_CODES } from '../../src/errors.js';
+import { silentLogger } from '../../src/log.js';
 import { tempDir } from '../helpers/cli.js';
 
 describe('failureOf', () => {
@@ -82,5 +84,18 @@ describe('datasets', () => {
       ['u.msgpack', 'msgpack'],
     ]);
     rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('LabRuns', () => {
+  it('remembers the most recent runs only, newest first', async () => {
+    const runs = new LabRuns({ logger: silentLogger, keep: 2 });
+    const ids = ['a', 'b', 'c'].map((d) => runs.failed('backtest', `${d}.jsonl`, 'payments', labError('VIGIE_ERR_CONFIG', 'x')).id);
+    expect(runs.list().map((r) => r.dataset)).toEqual(['c.jsonl', 'b.jsonl']);
+    expect(runs.get(ids[0])).toBeUndefined();
+    expect(runs.get(ids[2])).toMatchObject({ state: 'failed', report: false, error: { code: 'VIGIE_ERR_CONFIG', remedy: ERROR_CODES.VIGIE_ERR_CONFIG.remedy } });
+    expect(runs.reportPath(ids[2])).toBeUndefined();
+    await runs.close();
+    expect(runs.list()).toEqual([]);
   });
 });
