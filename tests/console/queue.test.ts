@@ -6,10 +6,10 @@
  * compared line for line with the queue the same replay gave a memory sink.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memorySink, type MemorySink } from '../../sinks/memory.js';
 import { buildQueueCalls, queueKeys } from '../../sinks/redis-commands.js';
@@ -23,10 +23,10 @@ import { Engine } from '../../src/engine/engine.js';
 import { silentLogger } from '../../src/log.js';
 import { emptyBatch, type QueueEntry } from '../../src/types.js';
 import { ROOT, tempDir, vigie } from '../helpers/cli.js';
+import { launchChromium } from '../helpers/console.js';
 import { deleteKeys } from '../helpers/redis-keys.js';
 import { services } from '../infra/index.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(ROOT, 'test-artifacts', 'console');
 const TOKEN = `read-${randomUUID()}`;
 const ns = `vigie:test:console-queue:${randomUUID()}`;
@@ -164,9 +164,8 @@ describe('the console serves the morning queue', () => {
 describe('the morning queue page', () => {
   let browser: Browser;
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian's chromium (.ci/run installs it)`);
-    mkdirSync(SHOTS, { recursive: true });
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+      mkdirSync(SHOTS, { recursive: true });
+    browser = await launchChromium();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();

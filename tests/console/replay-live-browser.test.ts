@@ -5,20 +5,20 @@
  * up without a reload, with the counts per detector the stream holds.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { entryFields } from '../../src/console/alert-entry.js';
 import { tokensFromEnv } from '../../src/console/auth.js';
 import { startConsole, type ConsoleServer } from '../../src/console/server.js';
 import { silentLogger } from '../../src/log.js';
 import { ROOT, tempDir, vigie } from '../helpers/cli.js';
+import { launchChromium } from '../helpers/console.js';
 import { deleteKeys } from '../helpers/redis-keys.js';
 import { services } from '../infra/index.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(ROOT, 'test-artifacts', 'console');
 const TOKEN = `read-${randomUUID()}`;
 const ns = `vigie:test:console-replay:${randomUUID()}`;
@@ -29,7 +29,6 @@ let server: ConsoleServer;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian's chromium (.ci/run installs it)`);
   mkdirSync(SHOTS, { recursive: true });
   dir = tempDir('vigie-console-replay-');
   const url = services().redisUrl;
@@ -43,7 +42,7 @@ beforeAll(async () => {
   redis = new Redis(url, { lazyConnect: true });
   await redis.connect();
   server = await startConsole({ target: { connection: { url }, streams: [`${ns}:alerts`], prefix: ns }, tokens: tokensFromEnv({ VIGIE_CONSOLE_TOKEN: TOKEN }), logger: silentLogger, port: 0 });
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {
