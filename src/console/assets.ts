@@ -62,7 +62,7 @@ const JS = `'use strict';
 
   function filterQuery() {
     const q = new URLSearchParams();
-    for (const name of ['detector', 'severity', 'key']) {
+    for (const name of ['detector', 'severity', 'key', 'since', 'until']) {
       const v = form.elements[name].value.trim();
       if (v !== '') q.set(name, v);
     }
@@ -164,10 +164,21 @@ const JS = `'use strict';
     return res.json();
   }
 
+  /** Times the server cannot read get its message here, before any feed is opened (a feed would only retry). */
+  async function timesRefused(q) {
+    if (!q.has('since') && !q.has('until')) return false;
+    const res = await fetch('/api/counts?' + q, { headers: { accept: 'application/json' } });
+    if (res.status !== 400) return false;
+    const body = await res.json().catch(() => ({}));
+    setStatus('error', (body.error && body.error.message) || 'the time filter is not valid');
+    return true;
+  }
+
   /** Opens the live feed first, then loads the list: nothing written in between is missed. */
-  function start() {
+  async function start() {
     const mine = ++generation;
     if (source !== null) source.close();
+    source = null;
     tbody.replaceChildren();
     counts = {};
     seen = new Set();
@@ -176,6 +187,7 @@ const JS = `'use strict';
     showCounts();
     setStatus('connecting', 'connecting…');
     const q = filterQuery();
+    if ((await timesRefused(q)) || mine !== generation) return;
     const early = [];
     let loaded = false;
     source = new EventSource('/api/live?' + q);

@@ -77,6 +77,8 @@ ${pageHeader('/', '<span id="status" class="status">connecting…</span>')}
 <label>Detector <input name="detector" id="f-detector" autocomplete="off"></label>
 <label>Severity <select name="severity" id="f-severity"><option value="">any</option>${severities}</select></label>
 <label>Key <input name="key" id="f-key" autocomplete="off"></label>
+<label>Since <input name="since" id="f-since" autocomplete="off" placeholder="24h, 2026-01-01T00:00Z"></label>
+<label>Until <input name="until" id="f-until" autocomplete="off" placeholder="event time, exclusive"></label>
 <button type="submit">Apply</button>
 <button type="button" id="pause">Pause</button>
 <span id="queued" class="queued"></span>
