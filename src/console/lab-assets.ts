@@ -144,6 +144,13 @@ const JS = `'use strict';
 
   async function validate() {
     const mine = ++seq;
+    if (!analyst) {
+      // Checking reads the current config's variables: the server answers analysts only.
+      document.body.dataset.valid = 'unchecked';
+      validity.textContent = 'Checking and running an edited config need the analyst role.';
+      validity.className = 'validity';
+      return;
+    }
     try {
       const r = await post('/api/lab/validate', { text: editor.value });
       if (mine === seq) showProblems(r);

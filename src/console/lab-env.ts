@@ -26,3 +26,22 @@ export function labEnv(current: string | undefined, env: NodeJS.ProcessEnv = pro
   }
   return out;
 }
+
+/**
+ * `text` with the values of the config's variables (all but the base ones) replaced by their
+ * `${NAME}`: a message never shows a secret, even one the config itself puts where it does not
+ * belong (a password where a list is expected is quoted back by validation, cut after 57 characters).
+ */
+export function scrubValues(text: string, env: NodeJS.ProcessEnv): string {
+  let out = text;
+  // Longest first, so that a value containing another is replaced whole.
+  const named = Object.entries(env)
+    .filter((e): e is [string, string] => !BASE.includes(e[0]) && typeof e[1] === 'string' && e[1].length >= 4)
+    .sort((a, b) => b[1].length - a[1].length);
+  for (const [name, value] of named) {
+    const forms = new Set([value, JSON.stringify(value).slice(1, -1)]);
+    if (value.length > 60) for (const f of [...forms]) forms.add(f.slice(0, 57));
+    for (const f of forms) out = out.split(f).join(`\${${name}}`);
+  }
+  return out;
+}

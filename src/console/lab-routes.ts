@@ -17,10 +17,10 @@ import { basename, dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { alertingDetectors } from '../backtest/configs.js';
 import { parseTimeArg } from '../backtest/kafka-history.js';
-import { sortProblems, validateConfigText, type ConfigProblem, type LoadedConfig } from '../config/load.js';
+import { formatProblem, sortProblems, validateConfigText, type ConfigProblem, type LoadedConfig } from '../config/load.js';
 import { HttpError, readJsonBody, requireAnalyst, sendJson, type RouteContext, type Routes } from './http.js';
 import { datasetPath, hasLabels, listDatasets } from './lab-datasets.js';
-import { labEnv } from './lab-env.js';
+import { labEnv, scrubValues } from './lab-env.js';
 import { labError, type LabMode } from './lab-outcome.js';
 import { labPage } from './lab-page.js';
 import { LabRuns, type KafkaRange } from './lab-runs.js';
@@ -56,16 +56,19 @@ function configText(body: Record<string, unknown>): string {
   return text;
 }
 
-/** Problems as the page shows them: errors and warnings in file order. */
-function shown(problems: readonly ConfigProblem[]): Array<Omit<ConfigProblem, 'file'>> {
-  return sortProblems(problems).map(({ line, column, path, message, severity }) => ({ line, column, path, message, severity: severity ?? 'error' }));
+/** Problems as the page shows them: errors and warnings in file order, no variable's value in them. */
+function shown(problems: readonly ConfigProblem[], env: NodeJS.ProcessEnv): Array<Omit<ConfigProblem, 'file'>> {
+  return sortProblems(problems).map(({ line, column, path, message, severity }) => ({ line, column, path, message: scrubValues(message, env), severity: severity ?? 'error' }));
 }
 
-const listed = (problems: readonly ConfigProblem[], file: string) =>
-  sortProblems(problems)
-    .slice(0, 10)
-    .map((p) => `${file}:${p.line}:${p.column}: ${p.path || '(root)'}: ${p.message}`)
-    .join('\n');
+const MAX_LISTED = 10;
+
+/** The first problems as the command line prints them (under the file's bare name), and how many more. */
+function listed(problems: readonly ConfigProblem[], file: string, env: NodeJS.ProcessEnv): string {
+  const sorted = sortProblems(problems);
+  const more = sorted.length > MAX_LISTED ? `\n(${sorted.length - MAX_LISTED} more)` : '';
+  return scrubValues(sorted.slice(0, MAX_LISTED).map((p) => formatProblem({ ...p, file })).join('\n') + more, env);
+}
 
 /** The source a dataset replaces: the one given (among the config's), or the config's only one. */
 function chooseSource(loaded: LoadedConfig, given: unknown): string {
@@ -162,10 +165,13 @@ export class Lab {
       const sources = current === undefined ? [] : (this.validate(current.text, current.name, labEnv(current.text)).loaded?.config.sources.map((s) => s.name) ?? []);
       sendJson(res, 200, { current: current === undefined ? null : { ...current, sources } });
     } else if (route === 'POST /api/lab/validate') {
+      // Validation reads the current config's variables (its secrets too): only for those who may run it.
+      requireAnalyst(role, 'validating an edited config');
       const text = configText(await readJsonBody(req, 2 * MAX_TEXT_BYTES));
       const current = await this.current();
-      const report = this.validate(text, CANDIDATE, labEnv(current?.text));
-      const problems = shown([...report.problems, ...report.warnings]);
+      const env = labEnv(current?.text);
+      const report = this.validate(text, CANDIDATE, env);
+      const problems = shown([...report.problems, ...report.warnings], env);
       sendJson(res, 200, { ok: report.loaded !== undefined, problems, ...(report.loaded ? { sources: report.loaded.config.sources.map((s) => s.name) } : {}) });
     } else if (route === 'POST /api/lab/runs') {
       requireAnalyst(role, 'running a backtest');
@@ -198,7 +204,7 @@ export class Lab {
     const candidate = this.validate(text, CANDIDATE, env);
     const reference = mode === 'what-if' && current !== undefined ? this.validate(current.text, current.name, env) : candidate;
     const failed = (file: string, problems: readonly ConfigProblem[]) => {
-      const error = labError('VIGIE_ERR_CONFIG', `${problems.length} problem${problems.length === 1 ? '' : 's'} in ${file}:\n${listed(problems, file)}`);
+      const error = labError('VIGIE_ERR_CONFIG', `${problems.length} problem${problems.length === 1 ? '' : 's'} in ${file}:\n${listed(problems, file, env)}`);
       const name = dataset?.name ?? `kafka topic ${kafka?.topic ?? ''}`;
       return { id: this.runs.failed(mode as LabMode, name, typeof body.source === 'string' ? body.source : '', error).id };
     };

@@ -19,6 +19,7 @@ import type { Logger } from 'pino';
 import type { WhatIfReport } from '../backtest/compare.js';
 import type { Summary } from '../engine/summary.js';
 import { HttpError } from './http.js';
+import { scrubValues } from './lab-env.js';
 import { backtestSummary, countAlerts, failureOf, LAB_CODE, labError, whatIfSummary, type LabError, type LabMode, type LabSummary } from './lab-outcome.js';
 
 /**
@@ -99,6 +100,8 @@ interface Run {
   view: RunView;
   dir?: string;
   child?: ChildProcess;
+  /** Settles once the run has ended and its folder is tidied. */
+  settled?: Promise<void>;
 }
 
 export interface LabRunsOptions {
@@ -140,7 +143,7 @@ export class LabRuns {
     this.active = run;
     // The outcome is shown once the folder is tidied and the lab is free again: whoever sees the run
     // finished may start the next one, and finds nothing of it left but its report.
-    void this.execute(run, spec)
+    run.settled = this.execute(run, spec)
       .catch((err: unknown): Partial<RunView> => {
         this.opts.logger.warn({ run: run.view.id, err: err instanceof Error ? err.message : String(err) }, 'lab: run failed');
         return { state: 'failed', error: labError(LAB_CODE, 'the run could not be prepared or read back (see the console log)') };
@@ -169,12 +172,16 @@ export class LabRuns {
     return r?.view.report && r.dir !== undefined ? join(r.dir, 'report.html') : undefined;
   }
 
-  /** Kill a running child and remove every run's folder. */
+  /** Kill a running child, wait for its run to end, and remove every run's folder. */
   async close(): Promise<void> {
     this.closed = true;
-    this.active?.child?.kill('SIGKILL');
-    await Promise.all([...this.runs.values()].map((r) => this.remove(r)));
+    const active = this.active;
+    active?.child?.kill('SIGKILL');
+    // The child must be gone before its folder is removed (it may still be writing there).
+    await active?.settled;
+    const removed = await Promise.allSettled([...this.runs.values()].map((r) => this.remove(r)));
     this.runs.clear();
+    for (const r of removed) if (r.status === 'rejected') this.opts.logger.warn({ err: String(r.reason) }, 'lab: cannot remove a run folder');
   }
 
   private add(mode: LabMode, dataset: string, source: string): Run {
@@ -185,7 +192,7 @@ export class LabRuns {
       if (this.runs.size <= keep) break;
       if (r === this.active || r === run) continue;
       this.runs.delete(id);
-      void this.remove(r);
+      this.remove(r).catch((err: unknown) => this.opts.logger.warn({ run: id, err: String(err) }, 'lab: cannot remove a run folder'));
     }
     return run;
   }
@@ -220,16 +227,22 @@ export class LabRuns {
       '--report', 'report.html',
       ...(spec.labels ? ['--labels'] : []),
     ];
+    // A console that stopped while the run was being prepared starts no child.
+    if (this.closed) return { state: 'failed', error: labError(LAB_CODE, 'the console stopped before the run started') };
     Object.assign(run.view, { state: 'running', startedAt: now() });
     this.opts.logger.info({ run: run.view.id, mode: spec.mode, input: run.view.dataset, source: run.view.source }, 'lab: run started');
-    const { exit, stdout, stderr, timedOut } = await this.spawn(run, args, dir, spec.env);
+    const { exit, stdout, stderr, timedOut, overflow } = await this.spawn(run, args, dir, spec.env);
     if (timedOut) {
       const s = Math.round((this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000);
       return { state: 'failed', error: labError(LAB_CODE, `the run took longer than ${s} s and was stopped`) };
     }
+    if (overflow) return { state: 'failed', error: labError(LAB_CODE, `the replay's output was over ${MAX_STDOUT / 1024 / 1024} MB and it was stopped`) };
     if (exit !== 0) {
-      this.opts.logger.warn({ run: run.view.id, exit, output: stderr.slice(-4096) }, 'lab: replay failed');
-      return { state: 'failed', error: failureOf(stderr, exit) };
+      const error = failureOf(stderr, exit);
+      // Its messages may quote a variable's value (a secret put where it does not belong): never shown.
+      error.message = scrubValues(error.message, spec.env);
+      this.opts.logger.warn({ run: run.view.id, exit, code: error.code }, 'lab: replay failed');
+      return { state: 'failed', error };
     }
     const report = await stat(join(dir, 'report.html')).then((s) => s.isFile(), () => false);
     const summary = whatIf
@@ -239,16 +252,22 @@ export class LabRuns {
     return { state: 'done', summary, report };
   }
 
-  private spawn(run: Run, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ exit: number | null; stdout: string; stderr: string; timedOut: boolean }> {
+  private spawn(run: Run, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ exit: number | null; stdout: string; stderr: string; timedOut: boolean; overflow: boolean }> {
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
       run.child = child;
       let stdout = '';
       let stderr = '';
       let timedOut = false;
+      let overflow = false;
       child.stdout.setEncoding('utf8').on('data', (s: string) => {
+        if (overflow) return;
         stdout += s;
-        if (stdout.length > MAX_STDOUT) child.kill('SIGKILL');
+        if (stdout.length > MAX_STDOUT) {
+          overflow = true;
+          stdout = '';
+          child.kill('SIGKILL');
+        }
       });
       child.stderr.setEncoding('utf8').on('data', (s: string) => {
         stderr = (stderr + s).slice(-MAX_STDERR);
@@ -264,7 +283,7 @@ export class LabRuns {
       child.once('close', (exit) => {
         clearTimeout(timer);
         run.child = undefined;
-        resolve({ exit, stdout, stderr, timedOut });
+        resolve({ exit, stdout, stderr, timedOut, overflow });
       });
     });
   }

@@ -197,9 +197,12 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleServer>
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
-      await lab.close();
-      redis.disconnect();
-      logger.info({ url }, 'console stopped');
+      try {
+        await lab.close();
+      } finally {
+        redis.disconnect();
+        logger.info({ url }, 'console stopped');
+      }
     },
   };
 }

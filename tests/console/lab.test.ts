@@ -67,6 +67,8 @@ async function run(body: Record<string, unknown>): Promise<Json> {
   return finished(r.body.id);
 }
 
+let savedTmp: string | undefined;
+
 const withThreshold = (v: number) => liveText.replace('value: 3', `value: ${v}`);
 
 beforeAll(async () => {
@@ -76,6 +78,7 @@ beforeAll(async () => {
   root = tempDir('vigie-test-lab-');
   runsTmp = join(root, 'tmp');
   mkdirSync(runsTmp);
+  savedTmp = process.env.TMPDIR;
   process.env.TMPDIR = runsTmp;
   labDir = join(root, 'lab');
   mkdirSync(labDir);
@@ -105,6 +108,9 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  process.env.TMPDIR = savedTmp;
+  if (savedTmp === undefined) delete process.env.TMPDIR;
+  delete process.env.LAB_TEST_SECRET;
   await server?.close();
   if (redis !== undefined) {
     await deleteKeys(redis, ns);
@@ -146,8 +152,11 @@ describe('lab validation', () => {
     const c = await call('/api/lab/config', { token: READ_TOKEN });
     expect(c.status).toBe(200);
     expect(c.body.current).toEqual({ name: 'live.yaml', text: liveText, sources: ['payments'] });
-    const v = await call('/api/lab/validate', { token: READ_TOKEN, body: { text: liveText } });
+    const v = await call('/api/lab/validate', { body: { text: liveText } });
     expect(v.body).toEqual({ ok: true, problems: [], sources: ['payments'] });
+    // Validation reads the current config's variables: read-only users may not.
+    const refused = await call('/api/lab/validate', { token: READ_TOKEN, body: { text: liveText } });
+    expect(refused.status).toBe(403);
   });
 
   it('reports a broken edit at its line and column', async () => {
@@ -171,6 +180,27 @@ describe('lab validation', () => {
     expect(v.body.ok).toBe(false);
     expect(v.body.problems[0].message).toContain('environment variable LAB_TEST_SECRET is not set');
     expect(JSON.stringify(v.body)).not.toContain('do-not-show');
+  });
+
+  it('never shows the value of a variable the current config names, even one an edit puts where it does not belong', async () => {
+    const secret = 'hunter2-secret-value-that-is-long-enough-to-be-cut-in-a-message-xyz';
+    process.env.LAB_NAMED_SECRET = secret;
+    // The current config names the variable (a comment is enough for the lab to pass it on).
+    writeFileSync(configFile, `# password: \${LAB_NAMED_SECRET}\n${liveText}`);
+    try {
+      const v = await call('/api/lab/validate', { body: { text: liveText.replace(/^sinks:/m, 'tables: ${LAB_NAMED_SECRET}\nsinks:') } });
+      expect(v.body.ok).toBe(false);
+      const text = JSON.stringify(v.body);
+      expect(text).toContain('${LAB_NAMED_SECRET}');
+      expect(text).not.toContain(secret.slice(0, 12));
+      const r = await run({ dataset: 'payments.jsonl', mode: 'backtest', text: liveText.replace(/^sinks:/m, 'tables: ${LAB_NAMED_SECRET}\nsinks:') });
+      expect(r.state).toBe('failed');
+      expect(JSON.stringify(r)).toContain('${LAB_NAMED_SECRET}');
+      expect(JSON.stringify(r)).not.toContain(secret.slice(0, 12));
+    } finally {
+      writeFileSync(configFile, liveText);
+      delete process.env.LAB_NAMED_SECRET;
+    }
   });
 
   it('refuses a text over 1 MB (413) and a body without text (400)', async () => {
@@ -234,7 +264,13 @@ describe('lab runs', () => {
     expect(b.state).toBe('done');
     expect(b.summary.totals.candidate).toBeGreaterThan(100);
     expect(await redis.exists(`${ns}:alerts`)).toBe(0);
-    const [, keys] = await redis.scan('0', 'MATCH', `${ns}*`, 'COUNT', 10_000);
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, found] = await redis.scan(cursor, 'MATCH', `${ns}*`, 'COUNT', 10_000);
+      cursor = next;
+      keys.push(...found);
+    } while (cursor !== '0');
     expect(keys).toEqual([]);
   });
 
