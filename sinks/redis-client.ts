@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import { createRedis, type RedisClient } from '../src/redis/connection.js';
 import type { RedisSinkConfig } from './redis-config.js';
-import { ALERT_SCRIPT, ALERT_SCRIPT_SHA, QUEUE_SCRIPT, QUEUE_SCRIPT_SHA, type AlertCall } from './redis-commands.js';
+import { ALERT_SCRIPT, ALERT_SCRIPT_SHA, QUEUE_SCRIPT, type AlertCall } from './redis-commands.js';
 import { classifyError, FatalError, messageOf, refusal, RetriableError } from './redis-errors.js';
 import { VigieError } from '../src/errors.js';
 
@@ -149,9 +149,10 @@ export class RedisSinkClient {
     let queueLines = 0;
     for (const c of calls) {
       if (c.script === 'queue') {
+        // Always EVAL (a few lines per period): a NOSCRIPT reply, and the retry of the whole batch
+        // it causes, then only ever comes from alerts, which the dedup check keeps counted right.
         queueLines++;
-        if (useEval) p.eval(QUEUE_SCRIPT, 2, c.keys[0], c.keys[1], ...c.args);
-        else p.evalsha(QUEUE_SCRIPT_SHA, 2, c.keys[0], c.keys[1], ...c.args);
+        p.eval(QUEUE_SCRIPT, 2, c.keys[0], c.keys[1], ...c.args);
       } else if (useEval) p.eval(ALERT_SCRIPT, 3, c.keys[0], c.keys[1], c.keys[2], ...c.args);
       else p.evalsha(ALERT_SCRIPT_SHA, 3, c.keys[0], c.keys[1], c.keys[2], ...c.args);
     }

@@ -94,10 +94,13 @@ export function streamName(template: string, alert: Pick<Alert, 'severity' | 'de
 
 /**
  * One line of a ranked queue (the `model` detector's `queue` output). KEYS: the period's hash
- * (`{prefix}:queue:{detector}:{start}`, field = rank, value = the line as JSON), the index of periods
- * (sorted set by period start). ARGV: 1 ttl ms, 2 rank, 3 line JSON, 4 period start.
- * Rank 1 starts the period afresh (a period is published whole, ranks in order, in one batch), so a
- * replay writes the same hash again instead of adding to it: idempotent. Returns 1.
+ * (`{prefix}:queue:{detector}:{start}`), the index of periods (sorted set by period start).
+ * ARGV: 1 ttl ms, 2 the line's key, 3 the line as JSON, 4 period start, 5 the period as JSON.
+ * The hash holds one field per key (`k:KEY`, the line) and `period` (detector, pipeline, start, end):
+ * every task of a job (a partition, an instance) publishes the top keys of its own partitions for the
+ * same period into one hash, and the reader ranks their union by risk. A line written again (a
+ * replay) replaces itself: idempotent. Index members older than the ttl (by period start, behind
+ * the period written) are dropped. Returns 1.
  */
 export const QUEUE_SCRIPT = `
 for i = 1, 2 do
@@ -105,15 +108,13 @@ for i = 1, 2 do
   local want = i == 1 and 'hash' or 'zset'
   if t ~= 'none' and t ~= want then return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' holds a ' .. t .. ', not a ' .. want) end
 end
-if ARGV[2] == '1' then redis.call('DEL', KEYS[1]) end
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+redis.call('HSET', KEYS[1], 'period', ARGV[5], 'k:' .. ARGV[2], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[4], KEYS[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. string.format('%.0f', tonumber(ARGV[4]) - tonumber(ARGV[1])))
 redis.call('PEXPIRE', KEYS[2], ARGV[1])
 return 1
 `;
-
-export const QUEUE_SCRIPT_SHA = createHash('sha1').update(QUEUE_SCRIPT).digest('hex');
 
 /** The keys of a ranked queue: the period's hash and the index of periods (docs/redis.md). */
 export function queueKeys(opts: Pick<RedisCommandOptions, 'prefix' | 'cluster'>, detector: string, start: number): [string, string] {
@@ -126,7 +127,8 @@ export function queueKeys(opts: Pick<RedisCommandOptions, 'prefix' | 'cluster'>,
 export function buildQueueCalls(opts: Pick<RedisCommandOptions, 'prefix' | 'cluster' | 'stateTtl'>, lines: readonly QueueEntry[]): AlertCall[] {
   return lines.map((q) => {
     const keys = queueKeys(opts, q.detector, q.start);
-    return { script: 'queue', stream: keys[1], keys: [keys[0], keys[1], ''], args: [String(opts.stateTtl), String(q.rank), safeJson(q), String(q.start)] };
+    const period = safeJson({ detector: q.detector, pipeline: q.pipeline, start: q.start, end: q.end });
+    return { script: 'queue', stream: keys[1], keys: [keys[0], keys[1], ''], args: [String(opts.stateTtl), q.key, safeJson(q), String(q.start), period] };
   });
 }
 

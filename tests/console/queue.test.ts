@@ -16,7 +16,7 @@ import { buildQueueCalls, queueKeys } from '../../sinks/redis-commands.js';
 import { create, schema } from '../../sinks/redis.js';
 import type { Sink, SinkContext } from '../../sinks/types.js';
 import { tokensFromEnv } from '../../src/console/auth.js';
-import { parseQueueLine, queueIndexKey, queuePeriodKey } from '../../src/console/queue-store.js';
+import { parseQueueLine, queueIndexKey, queuePeriodKey, QueueStore } from '../../src/console/queue-store.js';
 import { startConsole, type ConsoleServer } from '../../src/console/server.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Engine } from '../../src/engine/engine.js';
@@ -102,29 +102,45 @@ describe('the redis sink writes ranked queues', () => {
     const [call] = buildQueueCalls({ prefix: 'p', stateTtl: 1000 }, [line]);
     expect(call.script).toBe('queue');
     expect(call.keys.slice(0, 2)).toEqual(['p:queue:risk:0', 'p:queue:index']);
+    expect(call.args[1]).toBe('c1');
     expect(parseQueueLine(call.args[2])).toEqual(line);
+    expect(JSON.parse(call.args[4])).toEqual({ detector: 'risk', pipeline: 'cards', start: 0, end: 86_400_000 });
     expect(queueKeys({ prefix: 'p', cluster: true }, 'risk', 0)).toEqual(['{p:queue}:risk:0', '{p:queue}:index']);
     expect(queuePeriodKey('p', 'risk', 0, true)).toBe('{p:queue}:risk:0');
     expect(queueIndexKey('p', true)).toBe('{p:queue}:index');
   });
 
-  it('stores every period the replay published, line for line, with an expiry; a period published again replaces the old one', async () => {
+  it('stores every period the replay published, line for line, with an expiry', async () => {
     const periods = referencePeriods();
     expect(periods.length).toBeGreaterThanOrEqual(3);
     expect(await redis.zcard(queueIndexKey(ns))).toBe(periods.length);
     for (const p of periods) {
-      const stored = Object.values(await redis.hgetall(queuePeriodKey(ns, 'risk', p.start))).map((t) => parseQueueLine(t));
-      expect(stored.sort((a, b) => (a?.rank ?? 0) - (b?.rank ?? 0))).toEqual(p.lines);
+      const hash = await redis.hgetall(queuePeriodKey(ns, 'risk', p.start));
+      const stored = Object.entries(hash)
+        .filter(([f]) => f.startsWith('k:'))
+        .map(([, t]) => parseQueueLine(t) as QueueEntry);
+      expect(stored.sort((a, b) => a.rank - b.rank)).toEqual(p.lines);
       expect(await redis.pttl(queuePeriodKey(ns, 'risk', p.start))).toBeGreaterThan(0);
     }
-    // The same period again, with fewer lines (a smaller k): only the new lines remain.
-    const sink = create(schema.parse({ name: 'again', type: 'redis', url: services().redisUrl, prefix: `${ns}:again`, channel: '', outputs: ['queue'] }), ctx);
+  });
+
+  it('merges the lines several tasks publish for one period, ranked by risk then key; publishing again changes nothing', async () => {
+    const at = `${ns}:tasks`;
+    const sink = create(schema.parse({ name: 'tasks', type: 'redis', url: services().redisUrl, prefix: at, channel: '', outputs: ['queue'] }), ctx);
+    const line = (key: string, score: number, rank: number): QueueEntry => ({ pipeline: 'cards', detector: 'risk', start: 0, end: 86_400_000, rank, key, score, ref: `tx-${key}`, time: 1000 });
+    // Two partitions' tasks: each ranks its own keys 1, 2...
+    const taskA = [line('a1', 0.9, 1), line('a2', 0.5, 2)];
+    const taskB = [line('b1', 0.7, 1), line('b2', 0.5, 2)];
     const write = (lines: QueueEntry[]) => sink.write({ ...emptyBatch(0), queue: lines });
-    const first = periods[0].lines;
-    await write(first.slice(0, 3));
-    await write(first.slice(0, 2));
-    expect(Object.keys(await redis.hgetall(queuePeriodKey(`${ns}:again`, 'risk', periods[0].start))).sort()).toEqual(['1', '2']);
+    await write(taskA);
+    await write(taskB);
+    await write(taskA);
     await sink.close();
+    const store = new QueueStore(redis, at);
+    const ranked = await store.lines('risk', 0, 10);
+    expect(ranked?.map((q) => [q.key, q.rank])).toEqual([['a1', 1], ['b1', 2], ['a2', 3], ['b2', 4]]);
+    expect((await store.lines('risk', 0, 2))?.map((q) => q.key)).toEqual(['a1', 'b1']);
+    expect(await store.periods(10)).toEqual([{ detector: 'risk', pipeline: 'cards', start: 0, end: 86_400_000, lines: 4 }]);
   });
 });
 
