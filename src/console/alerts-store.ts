@@ -38,14 +38,9 @@ export function fieldsMatch(e: Record<string, string>, f: AlertFilter): boolean 
   return (f.detector === undefined || e.detector === f.detector) && (f.severity === undefined || e.severity === f.severity) && (f.key === undefined || e.key === f.key);
 }
 
+/** The same filter on a decoded alert (the live feed's). */
 export function matches(a: StoredAlert, f: AlertFilter): boolean {
-  return (
-    (f.detector === undefined || a.detector === f.detector) &&
-    (f.severity === undefined || a.severity === f.severity) &&
-    (f.key === undefined || a.key === f.key) &&
-    (f.since === undefined || a.eventTime >= f.since) &&
-    (f.until === undefined || a.eventTime < f.until)
-  );
+  return fieldsMatch({ detector: a.detector, severity: a.severity, key: a.key, eventTime: String(a.eventTime) }, f);
 }
 
 /**

@@ -201,7 +201,7 @@ const JS = `'use strict';
       if (mine !== generation) return;
       source.close();
       setStatus('reconnecting', 'disconnected, reconnecting…');
-      setTimeout(() => { if (mine === generation) start(); }, 3000);
+      setTimeout(() => { if (mine === generation) restart(); }, 3000);
     });
     source.addEventListener('open', async () => {
       if (mine !== generation) return;
@@ -223,11 +223,16 @@ const JS = `'use strict';
     }, { once: true });
   }
 
+  /** start(), its failures said in the status (a network error before the feed opened). */
+  function restart() {
+    start().catch((err) => setStatus('error', 'cannot load alerts: ' + err.message));
+  }
+
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    start();
+    restart();
   });
-  form.elements.severity.addEventListener('change', start);
+  form.elements.severity.addEventListener('change', restart);
   pauseButton.addEventListener('click', () => {
     paused = !paused;
     pauseButton.textContent = paused ? 'Resume' : 'Pause';
@@ -237,7 +242,7 @@ const JS = `'use strict';
       showQueued();
     }
   });
-  start();
+  restart();
 })();
 `;
 

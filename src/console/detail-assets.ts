@@ -218,14 +218,25 @@ const JS = `'use strict';
     const saved = $(subject + '-saved');
     saved.className = 'saved';
     saved.textContent = 'saving…';
+    if (alert === null) {
+      saved.className = 'saved error';
+      saved.textContent = 'not saved: the alert is not loaded yet';
+      return;
+    }
+    let r;
     try {
       const body = { subject, id: subjectId(subject), state: form.elements.state.value, comment: form.elements.comment.value };
-      const r = await request('/api/triage', { method: 'POST', headers: { accept: 'application/json', 'content-type': 'application/json' }, body: JSON.stringify(body) });
-      await loadTriage();
-      saved.textContent = 'saved (' + r.labels + ' event' + (r.labels === 1 ? '' : 's') + ' labelled)';
+      r = await request('/api/triage', { method: 'POST', headers: { accept: 'application/json', 'content-type': 'application/json' }, body: JSON.stringify(body) });
     } catch (err) {
       saved.className = 'saved error';
       saved.textContent = 'not saved: ' + err.message;
+      return;
+    }
+    saved.textContent = 'saved (' + r.labels + ' event' + (r.labels === 1 ? '' : 's') + ' labelled)';
+    try {
+      await loadTriage();
+    } catch (err) {
+      saved.textContent += '; cannot show the new state: ' + err.message;
     }
   }
 

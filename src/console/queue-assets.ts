@@ -65,19 +65,26 @@ const JS = `'use strict';
     await show();
   }
 
+  let generation = 0;
+
   async function show() {
     const p = periods[Number(form.elements.period.value)];
     if (p === undefined) return;
+    const mine = ++generation;
     const k = form.elements.k.value || '20';
     const q = new URLSearchParams({ detector: p.detector, start: String(p.start), k });
-    tbody.textContent = '';
     let body;
     try {
       body = await getJson('/api/queue?' + q);
     } catch (err) {
+      if (mine !== generation) return;
+      tbody.textContent = '';
       say('Cannot read this queue: ' + err.message);
       return;
     }
+    // Only the answer to the latest request is shown.
+    if (mine !== generation) return;
+    tbody.textContent = '';
     $('q-title').textContent = 'Morning queue: ' + periodLabel(p);
     say(body.lines.length === 0 ? 'This queue is empty.' : '');
     for (const line of body.lines) {

@@ -174,8 +174,12 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleServer>
     handle(req, res).catch((err: unknown) => {
       if (res.headersSent) return void res.end();
       if (err instanceof HttpError) return sendError(res, err);
-      logger.warn({ err: err instanceof Error ? err.message : String(err), path: req.url?.split('?')[0] }, 'console: cannot read the alert streams');
-      sendError(res, new HttpError(503, 'unavailable', 'cannot read the alert streams from Redis'));
+      // Redis down, a key of another type, a cluster slot error, or a fault of the console itself:
+      // the log says which (the Redis error's first word is its code), the answer stays generic.
+      const message = err instanceof Error ? err.message : String(err);
+      const code = /^[A-Z]{3,}\b/.exec(message)?.[0];
+      logger.warn({ err: message, code, path: req.url?.split('?')[0] }, 'console: request failed');
+      sendError(res, new HttpError(503, 'unavailable', `the request could not be completed${code === undefined ? '' : ` (Redis: ${code})`}: see the console's log`));
     });
   });
 

@@ -5,12 +5,13 @@
  * together and reads the previous state in the same step, so an audit entry never misses a change.
  */
 import type { RedisClient } from '../redis/connection.js';
+import { keepLatest } from '../engine/labels-file.js';
 import { entryFields } from './alert-entry.js';
 import {
   AUDIT_MAXLEN,
   auditFields,
   labelFields,
-  latestPerEvent,
+  latestOf,
   parseAudit,
   parseLabel,
   parseStatus,
@@ -30,8 +31,11 @@ import {
  * Returns the previous state ('' when none).
  */
 const TRIAGE_SCRIPT = `
-local t = redis.call('TYPE', KEYS[1])['ok']
-if t ~= 'none' and t ~= 'hash' then return redis.error_reply('WRONGTYPE ' .. KEYS[1] .. ' holds a ' .. t .. ', not a hash') end
+-- Every key is checked before the first write: a script is not rolled back, so a failure leaves nothing.
+for i, want in ipairs({ 'hash', 'stream', 'stream' }) do
+  local t = redis.call('TYPE', KEYS[i])['ok']
+  if t ~= 'none' and t ~= want then return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' holds a ' .. t .. ', not a ' .. want) end
+end
 local previous = redis.call('HGET', KEYS[1], 'state') or ''
 redis.call('HSET', KEYS[1], unpack(cjson.decode(ARGV[2])))
 local audit = cjson.decode(ARGV[3])
@@ -70,11 +74,12 @@ export class TriageStore {
   /** The subject's audit entries, newest first (among the most recent `scanLimit` of the stream). */
   async history(subject: Subject, id: string): Promise<{ history: AuditEntry[]; truncated: boolean }> {
     const history: AuditEntry[] = [];
-    const truncated = await this.scanBack(this.keys.auditStream, (entryId, f) => {
+    const older = await this.scanBack(this.keys.auditStream, (entryId, f) => {
       if (f.subject === subject && f.id === id) history.push(parseAudit(entryId, f));
       return history.length < HISTORY_LIMIT;
     });
-    return { history, truncated };
+    // Cut at the history limit: older entries of the subject may be left too.
+    return { history, truncated: older || history.length === HISTORY_LIMIT };
   }
 
   /** The newest `limit` labels, newest first. */
@@ -88,20 +93,23 @@ export class TriageStore {
     return labels;
   }
 
-  /** The latest label of every event on the labels stream (read whole, oldest first, page by page). */
+  /**
+   * The latest label of every event on the labels stream (read whole, oldest first, page by page):
+   * memory holds one label per event, never the whole stream.
+   */
   async latestLabels(): Promise<Label[]> {
-    const all: Label[] = [];
+    const byEvent = new Map<string, Label>();
     let start = '-';
     for (;;) {
       const page = (await this.redis.xrange(this.keys.labelsStream, start, '+', 'COUNT', PAGE)) as Entry[];
       for (const [, flat] of page) {
         const l = parseLabel(entryFields(flat));
-        if (l !== undefined) all.push(l);
+        if (l !== undefined) keepLatest(byEvent, l.event, l);
       }
       if (page.length < PAGE) break;
       start = `(${page[page.length - 1][0]}`;
     }
-    return latestPerEvent(all);
+    return latestOf(byEvent);
   }
 
   /** Visits a stream's entries newest first until `visit` returns false or `scanLimit` were read; true when older ones were left. */

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { StoredAlert } from './alert-entry.js';
+import { keepLatest } from '../engine/labels-file.js';
 import { HttpError } from './http.js';
 
 export const TRIAGE_STATES = ['new', 'investigating', 'confirmed_fraud', 'false_positive'] as const;
@@ -212,12 +213,12 @@ export function parseAudit(entryId: string, f: Record<string, string>): AuditEnt
 /** The latest label of each event (by triage time, then by order read), oldest first: what an export holds. */
 export function latestPerEvent(labels: Iterable<Label>): Label[] {
   const byEvent = new Map<string, Label>();
-  for (const l of labels) {
-    const had = byEvent.get(l.event);
-    if (had === undefined || l.time >= had.time) {
-      byEvent.delete(l.event);
-      byEvent.set(l.event, l);
-    }
-  }
+  for (const l of labels) keepLatest(byEvent, l.event, l);
+  return latestOf(byEvent);
+}
+
+
+/** The labels kept, oldest first. */
+export function latestOf(byEvent: ReadonlyMap<string, Label>): Label[] {
   return [...byEvent.values()].sort((a, b) => a.time - b.time);
 }

@@ -21,6 +21,19 @@ interface Verdict {
   caseId: string;
 }
 
+/**
+ * Keeps `v` as the verdict on `event` when it is the latest so far: a later time, or an equal time
+ * read after (the console's export and `--labels-from` decide alike).
+ */
+export function keepLatest<T extends { time: number }>(byEvent: Map<string, T>, event: string, v: T): void {
+  const had = byEvent.get(event);
+  if (had === undefined || v.time >= had.time) {
+    // Re-inserted: the map's order stays the order of the verdicts kept.
+    byEvent.delete(event);
+    byEvent.set(event, v);
+  }
+}
+
 /** One line of the file as a verdict, or why it is not one. */
 function parseLine(line: string): { event: string; v: Verdict } | string {
   let o: unknown;
@@ -51,8 +64,7 @@ export function parseLabels(text: string, file: string): Map<string, ExternalLab
     const r = parseLine(line);
     if (typeof r === 'string') throw usage(file, `line ${i + 1}: ${r}`);
     n++;
-    const had = latest.get(r.event);
-    if (had === undefined || r.v.time >= had.time) latest.set(r.event, r.v);
+    keepLatest(latest, r.event, r.v);
   }
   if (n === 0) throw usage(file, 'no label in the file');
   const positives = new Map<string, ExternalLabel>();

@@ -4,6 +4,7 @@
  * payments rules and a redis sink (real Redis of the global setup), and every alert it stored shows
  * up without a reload, with the counts per detector the stream holds.
  */
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -65,8 +66,16 @@ it('shows, without a reload, every alert a replay stores while the page is open'
   await page.waitForFunction(() => document.body.dataset.live === 'open');
   expect(await page.locator('#alerts tbody tr').count()).toBe(0);
 
-  const replay = vigie(['replay', '-c', join(dir, 'payments.yaml'), '--input', `payments=${join(dir, 'payments.ndjson')}`]);
-  expect(replay.status, replay.stderr).toBe(0);
+  // Its own process, not awaited synchronously: the console (in this process) serves the page meanwhile.
+  const child = spawn(process.execPath, [join(ROOT, 'bin/vigie.js'), 'replay', '-c', join(dir, 'payments.yaml'), '--input', `payments=${join(dir, 'payments.ndjson')}`], {
+    cwd: ROOT,
+    env: { ...process.env, VIGIE_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const exit = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  expect(exit, stderr).toBe(0);
   const entries = await redis.xrange(`${ns}:alerts`, '-', '+');
   expect(entries.length).toBeGreaterThan(5);
   expect(entries.length).toBeLessThanOrEqual(500); // the page keeps the newest 500 rows
