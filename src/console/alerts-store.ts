@@ -4,7 +4,8 @@
  * entries were looked at and whether older ones were left unread.
  */
 import type { RedisClient } from '../redis/connection.js';
-import { alertOfFields, entryFields, parseAlertEntry, type StoredAlert } from './alert-entry.js';
+import { alertOfFields, parseAlertEntry, type StoredAlert } from './alert-entry.js';
+import { scanBackward } from './stream-scan.js';
 
 export interface AlertFilter {
   detector?: string;
@@ -141,22 +142,11 @@ export class AlertsStore {
    * with `wanted`, only the entries whose raw fields it accepts are decoded and visited.
    */
   private async scan(stream: string, info: ScanInfo, visit: (a: StoredAlert) => boolean, wanted?: (e: Record<string, string>) => boolean): Promise<void> {
-    let end = '+';
-    let read = 0;
-    while (read < this.scanLimit) {
-      const count = Math.min(PAGE, this.scanLimit - read);
-      const page = await this.redis.xrevrange(stream, end, '-', 'COUNT', count);
-      read += page.length;
-      info.scanned += page.length;
-      for (const [entryId, flat] of page) {
-        const fields = entryFields(flat);
-        if (wanted !== undefined && !wanted(fields)) continue;
-        if (!visit(alertOfFields(stream, entryId, fields))) return;
-      }
-      if (page.length < count) return;
-      end = `(${page[page.length - 1][0]}`;
-    }
-    const [older] = await this.redis.xrevrange(stream, end, '-', 'COUNT', 1);
-    if (older !== undefined) info.truncated = true;
+    const { read, truncated } = await scanBackward(this.redis, stream, this.scanLimit, PAGE, (entryId, fields) => {
+      if (wanted !== undefined && !wanted(fields)) return true;
+      return visit(alertOfFields(stream, entryId, fields));
+    });
+    info.scanned += read;
+    if (truncated) info.truncated = true;
   }
 }

@@ -232,11 +232,13 @@ const JS = `'use strict';
       saved.textContent = 'not saved: ' + err.message;
       return;
     }
-    saved.textContent = 'saved (' + r.labels + ' event' + (r.labels === 1 ? '' : 's') + ' labelled)';
+    const done = 'saved (' + r.labels + ' event' + (r.labels === 1 ? '' : 's') + ' labelled)';
+    // Said once the new state is shown (or could not be read back: the change is saved all the same).
     try {
       await loadTriage();
+      saved.textContent = done;
     } catch (err) {
-      saved.textContent += '; cannot show the new state: ' + err.message;
+      saved.textContent = done + '; cannot show the new state: ' + err.message;
     }
   }
 

@@ -7,6 +7,7 @@
 import type { RedisClient } from '../redis/connection.js';
 import { keepLatest } from '../engine/labels-file.js';
 import { entryFields } from './alert-entry.js';
+import { scanBackward } from './stream-scan.js';
 import {
   AUDIT_MAXLEN,
   auditFields,
@@ -114,16 +115,7 @@ export class TriageStore {
 
   /** Visits a stream's entries newest first until `visit` returns false or `scanLimit` were read; true when older ones were left. */
   private async scanBack(stream: string, visit: (entryId: string, f: Record<string, string>) => boolean): Promise<boolean> {
-    let end = '+';
-    let read = 0;
-    while (read < this.scanLimit) {
-      const count = Math.min(PAGE, this.scanLimit - read);
-      const page = (await this.redis.xrevrange(stream, end, '-', 'COUNT', count)) as Entry[];
-      read += page.length;
-      for (const [entryId, flat] of page) if (!visit(entryId, entryFields(flat))) return false;
-      if (page.length < count) return false;
-      end = `(${page[page.length - 1][0]}`;
-    }
-    return (await this.redis.xrevrange(stream, end, '-', 'COUNT', 1)).length > 0;
+    return (await scanBackward(this.redis, stream, this.scanLimit, PAGE, visit)).truncated;
   }
+
 }
