@@ -32,6 +32,7 @@ import { VigieError } from '../src/errors.js';
 import { silentLogger } from '../src/log.js';
 import type { Alert, Severity } from '../src/types.js';
 import { startRedis, type RedisService } from '../tests/infra/redis.js';
+import { removeRunKeys } from './redis-cleanup.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -246,14 +247,7 @@ async function main(): Promise<void> {
     await server?.close();
     await sink?.close();
     if (redis !== undefined) {
-      // SCAN + UNLINK of this run's keys: the Redis may not be ours to flush (REDIS_URL).
-      await redis.unlink(stream);
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 10_000);
-        cursor = next;
-        if (keys.length > 0) await redis.unlink(...keys);
-      } while (cursor !== '0');
+      await removeRunKeys(redis, stream, prefix);
       redis.disconnect();
     }
     await svc?.stop();

@@ -26,6 +26,7 @@ import type { Sink, SinkBatch } from '../sinks/types.js';
 import { silentLogger } from '../src/log.js';
 import type { Alert, Severity } from '../src/types.js';
 import { startRedis, type RedisService } from '../tests/infra/redis.js';
+import { removeRunKeys } from './redis-cleanup.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -118,17 +119,6 @@ async function usedMemory(admin: Redis): Promise<number> {
   return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
 }
 
-/** Remove a run's stream and keys (SCAN + UNLINK by prefix: the server may not be ours to flush). */
-async function cleanup(admin: Redis, stream: string, prefix: string): Promise<void> {
-  await admin.unlink(stream);
-  let cursor = '0';
-  do {
-    const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 10_000);
-    cursor = next;
-    if (keys.length > 0) await admin.unlink(...keys);
-  } while (cursor !== '0');
-}
-
 interface RunResult {
   alertsPerSecond: number;
   bytesPerAlert: number;
@@ -196,7 +186,7 @@ async function sinkRun(admin: Redis, url: string, work: SinkBatch[]): Promise<Si
     if (after !== N) throw new Error(`the replay appended ${after - N} entries, expected none`);
     return { alertsPerSecond: N / s, bytesPerAlert, replayAlertsPerSecond: N / replay };
   } finally {
-    await cleanup(admin, stream, prefix);
+    await removeRunKeys(admin, stream, prefix);
   }
 }
 
